@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Generates the tiny ONNX fixture models used by tests and benchmarks.
+
+Each model is a folder `<out>/<name>/model.onnx` (+ optional sightline.json), exactly the model
+repository layout the server reads. Weights are seeded, so every run writes identical files.
+
+  simple        INPUT0, INPUT1 FP32 [-1,16] -> OUTPUT0 = a+b, OUTPUT1 = a-b (dynamic batch)
+  simple_fixed  the same with the batch dim fixed at 1 (served through instances)
+  dtypes        one input per datatype (UINT8, INT32, INT64, FP16, FP64, BOOL) with simple math
+  strings       BYTES in, BYTES out (identity)
+  convnet       [-1,3,64,64] -> two conv+relu, global pool, dense -> logits [-1,10]
+  slow          [-1,4] -> OUTPUT0 = 2x, with ~tens of ms of matmul work per call and a short queue
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = [helper.make_opsetid("", 17)]
+
+
+def save(out, name, graph, config=None):
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    model = helper.make_model(graph, opset_imports=OPSET, producer_name="sightline-fixtures")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, os.path.join(d, "model.onnx"))
+    cfg_path = os.path.join(d, "sightline.json")
+    if config is not None:
+        with open(cfg_path, "w") as f:
+            json.dump(config, f, indent=2)
+            f.write("\n")
+    elif os.path.exists(cfg_path):
+        os.remove(cfg_path)
+
+
+def vi(name, dtype, shape):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def simple(out, name, batch):
+    g = helper.make_graph(
+        [helper.make_node("Add", ["INPUT0", "INPUT1"], ["OUTPUT0"]),
+         helper.make_node("Sub", ["INPUT0", "INPUT1"], ["OUTPUT1"])],
+        name,
+        [vi("INPUT0", TensorProto.FLOAT, [batch, 16]), vi("INPUT1", TensorProto.FLOAT, [batch, 16])],
+        [vi("OUTPUT0", TensorProto.FLOAT, [batch, 16]), vi("OUTPUT1", TensorProto.FLOAT, [batch, 16])])
+    return g
+
+
+def dtypes(out):
+    c = lambda n, arr: numpy_helper.from_array(np.array(arr), n)
+    nodes = [
+        helper.make_node("Cast", ["U8"], ["u8_i32"], to=TensorProto.INT32),
+        helper.make_node("Mul", ["u8_i32", "two_i32"], ["U8_DOUBLED"]),
+        helper.make_node("Add", ["I32", "one_i32"], ["I32_PLUS1"]),
+        helper.make_node("Neg", ["I64"], ["I64_NEG"]),
+        helper.make_node("Cast", ["F16"], ["f16_f32"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["f16_f32", "two_f32"], ["f16_x2"]),
+        helper.make_node("Cast", ["f16_x2"], ["F16_TWICE"], to=TensorProto.FLOAT16),
+        helper.make_node("Mul", ["F64", "F64"], ["F64_SQUARED"]),
+        helper.make_node("Not", ["B"], ["B_NOT"]),
+    ]
+    inits = [c("two_i32", np.int32(2)), c("one_i32", np.int32(1)), c("two_f32", np.float32(2))]
+    ins = [vi("U8", TensorProto.UINT8, [-1, 4]), vi("I32", TensorProto.INT32, [-1, 4]),
+           vi("I64", TensorProto.INT64, [-1, 4]), vi("F16", TensorProto.FLOAT16, [-1, 4]),
+           vi("F64", TensorProto.DOUBLE, [-1, 4]), vi("B", TensorProto.BOOL, [-1, 4])]
+    outs = [vi("U8_DOUBLED", TensorProto.INT32, [-1, 4]), vi("I32_PLUS1", TensorProto.INT32, [-1, 4]),
+            vi("I64_NEG", TensorProto.INT64, [-1, 4]), vi("F16_TWICE", TensorProto.FLOAT16, [-1, 4]),
+            vi("F64_SQUARED", TensorProto.DOUBLE, [-1, 4]), vi("B_NOT", TensorProto.BOOL, [-1, 4])]
+    # ONNX wants -1-free symbolic dims: name them.
+    for v in ins + outs:
+        v.type.tensor_type.shape.dim[0].dim_param = "batch"
+    save(out, "dtypes", helper.make_graph(nodes, "dtypes", ins, outs, inits))
+
+
+def strings(out):
+    ins = [vi("TEXT", TensorProto.STRING, ["batch", 1])]
+    outs = [vi("TEXT_OUT", TensorProto.STRING, ["batch", 1])]
+    save(out, "strings", helper.make_graph([helper.make_node("Identity", ["TEXT"], ["TEXT_OUT"])],
+                                           "strings", ins, outs))
+
+
+def convnet(out):
+    rng = np.random.default_rng(7)
+    w1 = (rng.standard_normal((16, 3, 3, 3)) * 0.2).astype(np.float32)
+    b1 = (rng.standard_normal(16) * 0.1).astype(np.float32)
+    w2 = (rng.standard_normal((32, 16, 3, 3)) * 0.1).astype(np.float32)
+    b2 = (rng.standard_normal(32) * 0.1).astype(np.float32)
+    wd = (rng.standard_normal((32, 10)) * 0.3).astype(np.float32)
+    bd = (rng.standard_normal(10) * 0.1).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["input", "w1", "b1"], ["c1"], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("GlobalAveragePool", ["r2"], ["gp"]),
+        helper.make_node("Flatten", ["gp"], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "wd", "bd"], ["logits"]),
+    ]
+    inits = [numpy_helper.from_array(a, n) for n, a in
+             [("w1", w1), ("b1", b1), ("w2", w2), ("b2", b2), ("wd", wd), ("bd", bd)]]
+    g = helper.make_graph(nodes, "convnet", [vi("input", TensorProto.FLOAT, ["batch", 3, 64, 64])],
+                          [vi("logits", TensorProto.FLOAT, ["batch", 10])], inits)
+    save(out, "convnet", g, {"max_batch_size": 16,
+                             "dynamic_batching": {"max_queue_delay_microseconds": 1000,
+                                                  "preferred_batch_size": [8, 16]}})
+
+
+def slow(out):
+    # A [256,256] matrix built from the input (so ORT cannot fold it at load), multiplied by
+    # itself N times with tanh in between; OUTPUT0 = 2x + 0 * mean(work) keeps the work live.
+    rng = np.random.default_rng(11)
+    base = (rng.standard_normal((256, 256)) * 0.05).astype(np.float32)
+    nodes = [helper.make_node("ReduceMean", ["INPUT0"], ["m"], keepdims=0),
+             helper.make_node("Add", ["base", "m"], ["w0"])]
+    prev = "w0"
+    for i in range(60):
+        nodes.append(helper.make_node("MatMul", [prev, prev], [f"mm{i}"]))
+        nodes.append(helper.make_node("Tanh", [f"mm{i}"], [f"t{i}"]))
+        prev = f"t{i}"
+    nodes += [helper.make_node("ReduceMean", [prev], ["work"], keepdims=0),
+              helper.make_node("Mul", ["work", "zero"], ["nothing"]),
+              helper.make_node("Mul", ["INPUT0", "two"], ["x2"]),
+              helper.make_node("Add", ["x2", "nothing"], ["OUTPUT0"])]
+    inits = [numpy_helper.from_array(base, "base"), numpy_helper.from_array(np.float32(0), "zero"),
+             numpy_helper.from_array(np.float32(2), "two")]
+    g = helper.make_graph(nodes, "slow", [vi("INPUT0", TensorProto.FLOAT, ["batch", 4])],
+                          [vi("OUTPUT0", TensorProto.FLOAT, ["batch", 4])], inits)
+    save(out, "slow", g, {"max_batch_size": 4,
+                          "dynamic_batching": {"max_queue_delay_microseconds": 2000,
+                                               "default_queue_policy": {"max_queue_size": 8}},
+                          "optimization": {"intra_op_threads": 1}})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="model repository folder to write")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    g = simple(args.out, "simple", "batch")
+    save(args.out, "simple", g, {"max_batch_size": 8,
+                                 "dynamic_batching": {"max_queue_delay_microseconds": 5000}})
+    save(args.out, "simple_fixed", simple(args.out, "simple_fixed", 1))
+    dtypes(args.out)
+    strings(args.out)
+    convnet(args.out)
+    slow(args.out)
+    print(f"fixtures written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+#include "app/serve_command.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <future>
+
+#include "http/api_routes.h"
+#include "http/server.h"
+#include "observability/logger.h"
+#include "observability/server_metrics.h"
+#include "runtime/onnxruntime/ort_backend.h"
+#include "scheduling/model_registry.h"
+
+#ifndef SIGHTLINE_VERSION
+#define SIGHTLINE_VERSION "0.1.0"
+#endif
+
+namespace sightline::app {
+
+int RunServe(const ServeOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  observability::LogLevel level;
+  if (!observability::ParseLogLevel(o.log_level, &level)) {
+    std::fprintf(stderr, "--log-level must be debug, info, warn, error or off\n");
+    return 2;
+  }
+  auto log = observability::Logger::Create(level);
+  auto fail = [&](const Status& s) {
+    log->Error("startup_failed", observability::LogFields().Add("error", s.ToString()));
+    std::fprintf(stderr, "sightline: %s\n", s.message().c_str());
+    return 1;
+  };
+
+  observability::MetricsRegistry registry;
+  observability::ServerMetrics metrics(registry);
+
+  auto access = http::AccessControl::Create(o.api_key_file, o.allow_cidrs);
+  if (!access.ok()) return fail(access.status());
+
+  auto factory = runtime::CreateOrtBackendFactory();
+  if (!factory.ok()) return fail(factory.status());
+  auto models = scheduling::ModelRegistry::LoadAll(*factory.value(), o.model_repository, metrics, *log);
+  if (!models.ok()) return fail(models.status());
+
+  http::Router router;
+  http::ApiContext ctx{models.value().get(), &registry, "sightline", SIGHTLINE_VERSION};
+  http::AddSystemRoutes(router, ctx);
+  http::AddKServeRoutes(router, ctx);
+
+  http::ServerOptions so;
+  so.host = o.host;
+  so.port = static_cast<uint16_t>(o.port);
+  so.io_threads = o.http_threads;
+  so.max_connections = o.max_connections;
+  so.max_body_bytes = o.max_body_mb << 20;
+  so.max_header_bytes = o.max_header_kb << 10;
+  so.read_timeout = std::chrono::milliseconds(o.read_timeout_ms);
+  auto server = http::HttpServer::Create(so, router, access.value(), metrics, *log);
+  if (!server.ok()) return fail(server.status());
+
+  std::promise<void> stop;
+  auto stopped = stop.get_future();
+  std::atomic<bool> signalled{false};
+  server.value()->OnShutdownSignal([&] {
+    if (!signalled.exchange(true)) stop.set_value();
+  });
+  server.value()->Start();
+  const uint16_t port = server.value()->port();
+  if (!o.port_file.empty()) std::ofstream(o.port_file) << port << "\n";
+  log->Info("listening", observability::LogFields()
+                             .Add("host", o.host)
+                             .Add("port", static_cast<int>(port))
+                             .Add("startup_seconds",
+                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
+
+  stopped.wait();
+  log->Info("shutting_down", observability::LogFields().Add("drain_timeout_ms", o.drain_timeout_ms));
+  server.value()->StopAccepting();
+  models.value()->Drain(std::chrono::milliseconds(o.drain_timeout_ms));
+  // Give the I/O threads a moment to write the answers the drain produced.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server.value()->Stop();
+  log->Info("stopped");
+  return 0;
+}
+
+}  // namespace sightline::app

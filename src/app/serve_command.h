@@ -1,0 +1,28 @@
+// `sightline serve`: builds one server object (metrics, logger, runtime, models, routes,
+// transport), runs it until SIGINT/SIGTERM, then drains accepted work before exiting.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sightline::app {
+
+struct ServeOptions {
+  std::string model_repository = "models";
+  std::string host = "0.0.0.0";
+  int port = 8000;
+  int http_threads = 2;
+  size_t max_connections = 1024;
+  size_t max_body_mb = 64;
+  size_t max_header_kb = 16;
+  int read_timeout_ms = 30'000;
+  std::string api_key_file;
+  std::vector<std::string> allow_cidrs;
+  std::string log_level = "info";
+  int drain_timeout_ms = 10'000;
+  std::string port_file;  // writes the bound port here once listening (for port 0)
+};
+
+int RunServe(const ServeOptions& options);
+
+}  // namespace sightline::app

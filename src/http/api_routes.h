@@ -1,0 +1,26 @@
+// Registers Sightline's routes on a Router: health, readiness, metrics, model listing
+// (/healthz, /readyz, /metrics, /v1/models) and the KServe v2 protocol (/v2/...).
+#pragma once
+
+#include <string>
+
+#include "http/router.h"
+#include "observability/metrics.h"
+#include "scheduling/model_registry.h"
+
+namespace sightline::http {
+
+struct ApiContext {
+  scheduling::ModelRegistry* models = nullptr;
+  observability::MetricsRegistry* metrics = nullptr;
+  std::string server_name = "sightline";
+  std::string server_version;
+};
+
+void AddSystemRoutes(Router& router, const ApiContext& ctx);
+void AddKServeRoutes(Router& router, const ApiContext& ctx);
+
+// "queue;dur=0.12, infer;dur=3.40, total;dur=4.01" (milliseconds), per the Server-Timing spec.
+std::string ServerTimingHeader(double queue_ms, double infer_ms, double total_ms);
+
+}  // namespace sightline::http

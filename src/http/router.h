@@ -1,0 +1,44 @@
+// Routes table: method + path pattern ("/v2/models/{model}/infer") -> handler. Each route also
+// says whether it is exempt from authentication (health and readiness probes) and which API
+// style its errors use.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "http/error_response.h"
+#include "http/http_types.h"
+
+namespace sightline::http {
+
+using Handler = std::function<void(const HttpRequest&, const PathParams&, Responder)>;
+
+struct Route {
+  std::string method;
+  std::string pattern;  // also the metrics label
+  Handler handler;
+  bool public_route = false;  // skips API-key checks
+  ApiStyle style = ApiStyle::kV1;
+};
+
+struct RouteMatch {
+  const Route* route = nullptr;
+  PathParams params;
+  bool path_matched = false;  // some route had this path (for 405 vs 404)
+};
+
+class Router {
+ public:
+  void Add(std::string method, std::string pattern, Handler handler, bool public_route = false,
+           ApiStyle style = ApiStyle::kV1);
+  RouteMatch Match(const std::string& method, const std::string& path) const;
+
+ private:
+  std::vector<Route> routes_;
+};
+
+// Error style for an unmatched path: /v2 paths speak KServe's format.
+ApiStyle StyleForPath(const std::string& path);
+
+}  // namespace sightline::http

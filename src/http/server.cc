@@ -1,0 +1,369 @@
+#include "http/server.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace sightline::http {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// Accepts a client's X-Request-Id when it is short and printable; otherwise makes one.
+bool UsableRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (unsigned char c : id)
+    if (c < 0x21 || c > 0x7e) return false;
+  return true;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  ServerOptions options;
+  const Router& router;
+  const AccessControl& access;
+  observability::ServerMetrics& metrics;
+  observability::Logger& log;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  std::vector<std::thread> threads;
+  std::atomic<size_t> connections{0};
+  std::atomic<uint64_t> next_id{0};
+  std::string id_prefix;
+  std::function<void()> on_signal;
+  std::atomic<bool> accepting{true};
+
+  Impl(ServerOptions o, const Router& r, const AccessControl& a, observability::ServerMetrics& m,
+       observability::Logger& l)
+      : options(std::move(o)), router(r), access(a), metrics(m), log(l), ioc(options.io_threads),
+        acceptor(asio::make_strand(ioc)), signals(ioc) {
+    std::random_device rd;
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%08x", rd());
+    id_prefix = buf;
+  }
+
+  std::string NewRequestId() {
+    return id_prefix + "-" + std::to_string(next_id.fetch_add(1, std::memory_order_relaxed));
+  }
+
+  void Accept();
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl& server)
+      : stream_(std::move(socket)), server_(server) {
+    server_.metrics.http_connections.Inc();
+  }
+  ~Session() {
+    server_.metrics.http_connections.Dec();
+    server_.connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  void Start(bool over_limit) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    remote_ip_ = ec ? "" : ep.address().to_string();
+    if (over_limit) {
+      server_.metrics.http_rejected.WithLabels({"connections"}).Inc();
+      Status s(StatusCode::kOverloaded, "too many connections");
+      s.WithRetryAfter(1.0);
+      return WriteEarly(ErrorResponse(s, ApiStyle::kV1));
+    }
+    if (Status s = server_.access.CheckAddress(remote_ip_); !s.ok()) {
+      server_.metrics.http_rejected.WithLabels({"forbidden"}).Inc();
+      return WriteEarly(ErrorResponse(s, ApiStyle::kV1));
+    }
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
+    parser_->body_limit(server_.options.max_body_bytes);
+    stream_.expires_after(server_.options.read_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset)
+      return Close();
+    if (ec == beast::error::timeout) {
+      if (buffer_.size() > 0 || parser_->got_some()) server_.metrics.http_rejected.WithLabels({"read_timeout"}).Inc();
+      return Close();
+    }
+    if (ec) {
+      keep_alive_ = false;
+      Status s = InvalidArgument("malformed HTTP request: " + ec.message());
+      if (ec == bhttp::error::body_limit)
+        s = Status(StatusCode::kPayloadTooLarge, "request body exceeds the limit of " +
+                                                     std::to_string(server_.options.max_body_bytes) + " bytes");
+      HttpResponse r = ErrorResponse(s, ApiStyle::kV1);
+      if (ec == bhttp::error::header_limit) {
+        r.status = 431;
+        r.body = "{\"error\":{\"code\":\"header_too_large\",\"message\":\"request headers exceed the limit\"}}";
+      }
+      server_.metrics.http_rejected.WithLabels({ec == bhttp::error::body_limit ? "body_too_large" : "bad_request"}).Inc();
+      started_ = std::chrono::steady_clock::now();
+      route_label_ = "unmatched";
+      return Write(std::move(r));
+    }
+    stream_.expires_never();
+    auto msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+    started_ = std::chrono::steady_clock::now();
+
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    const auto q = req.target.find('?');
+    req.path = PercentDecode(std::string_view(req.target).substr(0, q));
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    for (const auto& f : msg) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    req.body = std::move(msg.body());
+    req.remote_ip = remote_ip_;
+    req.received = started_;
+    const auto given_id = req.Header("x-request-id");
+    req.request_id = UsableRequestId(given_id) ? std::string(given_id) : server_.NewRequestId();
+    request_id_ = req.request_id;
+    method_ = req.method;
+    path_ = req.path;
+    head_only_ = req.method == "HEAD";
+
+    RouteMatch match = server_.router.Match(req.method, req.path);
+    if (!match.route) {
+      route_label_ = "unmatched";
+      Status s = match.path_matched ? Status(StatusCode::kNotFound, "method " + req.method + " is not allowed on " + req.path)
+                                    : NotFound("no route for " + req.method + " " + req.path);
+      HttpResponse r = ErrorResponse(s, StyleForPath(req.path));
+      if (match.path_matched) r.status = 405;
+      return Write(std::move(r));
+    }
+    route_label_ = match.route->pattern;
+    if (!match.route->public_route) {
+      if (Status s = server_.access.CheckKey(req); !s.ok()) {
+        server_.metrics.http_rejected.WithLabels({"unauthorized"}).Inc();
+        return Write(ErrorResponse(s, match.route->style));
+      }
+    }
+    cancel_ = std::make_shared<CancelToken>();
+    req.cancel = cancel_;
+    answered_ = false;
+    WatchForHangUp();
+    auto self = shared_from_this();
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    Responder respond = [self, answered](HttpResponse r) {
+      if (answered->exchange(true)) return;  // a responder answers once
+      asio::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->OnHandlerDone(std::move(r)); });
+    };
+    match.route->handler(req, match.params, std::move(respond));
+  }
+
+  // While the handler works, a readable socket means either a pipelined request (left in the
+  // kernel buffer) or EOF: the client hung up, so its queued work is cancelled.
+  void WatchForHangUp() {
+    watching_ = true;
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      if (!self->watching_ || ec) return;
+      self->watching_ = false;
+      char byte;
+      beast::error_code pec;
+      const auto n = self->stream_.socket().receive(asio::buffer(&byte, 1), tcp::socket::message_peek, pec);
+      if ((n == 0 && !pec) || (pec && pec != asio::error::would_block && pec != asio::error::try_again)) {
+        self->client_gone_ = true;
+        if (self->cancel_) self->cancel_->Cancel();
+      }
+    });
+  }
+
+  void OnHandlerDone(HttpResponse r) {
+    if (watching_) {
+      watching_ = false;
+      beast::error_code ec;
+      stream_.socket().cancel(ec);  // ends the hang-up watch
+    }
+    if (client_gone_) {
+      Record(499);
+      return Close();
+    }
+    Write(std::move(r));
+  }
+
+  void Record(int status) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    server_.metrics.http_requests.WithLabels({route_label_, method_.empty() ? "?" : method_, std::to_string(status)}).Inc();
+    server_.metrics.http_duration.WithLabels({route_label_}).Observe(secs);
+    if (server_.log.Enabled(observability::LogLevel::kInfo))
+      server_.log.Info("request", observability::LogFields()
+                                      .Add("request_id", request_id_)
+                                      .Add("method", method_)
+                                      .Add("path", path_)
+                                      .Add("route", route_label_)
+                                      .Add("status", status)
+                                      .Add("remote", remote_ip_)
+                                      .Add("duration_ms", secs * 1000.0));
+  }
+
+  void Write(HttpResponse r) {
+    Record(r.status);
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    res->version(11);
+    res->result(static_cast<unsigned>(r.status));
+    res->set(bhttp::field::server, server_.options.server_header);
+    res->set(bhttp::field::content_type, r.content_type);
+    if (!request_id_.empty()) res->set("X-Request-Id", request_id_);
+    for (auto& [k, v] : r.headers) res->set(k, v);
+    res->body() = std::move(r.body);
+    res->keep_alive(keep_alive_);
+    res->prepare_payload();
+    if (head_only_) res->body().clear();  // Content-Length stays that of the GET answer
+    stream_.expires_after(server_.options.write_timeout);
+    bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+      if (ec || !self->keep_alive_ || res->need_eof()) return self->Close();
+      self->request_id_.clear();
+      self->Read();
+    });
+  }
+
+  // Answers before reading anything (connection cap, address refused), then closes.
+  void WriteEarly(HttpResponse r) {
+    keep_alive_ = false;
+    started_ = std::chrono::steady_clock::now();
+    route_label_ = "rejected";
+    method_ = "-";
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this(), r = std::move(r)]() mutable {
+      self->Write(std::move(r));
+    });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::shared_ptr<CancelToken> cancel_;
+  std::string remote_ip_, request_id_, method_, path_, route_label_;
+  std::chrono::steady_clock::time_point started_{};
+  bool keep_alive_ = true;
+  bool watching_ = false;
+  bool client_gone_ = false;
+  bool answered_ = false;
+  bool head_only_ = false;
+};
+
+}  // namespace
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !accepting) return;
+      log.Warn("accept_failed", observability::LogFields().Add("error", ec.message()));
+    } else {
+      const size_t n = connections.fetch_add(1, std::memory_order_relaxed) + 1;
+      std::make_shared<Session>(std::move(socket), *this)->Start(n > options.max_connections);
+    }
+    if (accepting) Accept();
+  });
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::~HttpServer() { Stop(); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Create(ServerOptions options, const Router& router,
+                                                       const AccessControl& access,
+                                                       observability::ServerMetrics& metrics,
+                                                       observability::Logger& log) {
+  if (options.io_threads < 1) options.io_threads = 1;
+  auto impl = std::make_unique<Impl>(std::move(options), router, access, metrics, log);
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(impl->options.host, ec);
+  if (ec) return InvalidArgument("--host '" + impl->options.host + "' is not an IP address");
+  tcp::endpoint ep(addr, impl->options.port);
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return Status(StatusCode::kUnavailable, "cannot listen on " + impl->options.host + ":" +
+                                                std::to_string(impl->options.port) + ": " + ec.message());
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+uint16_t HttpServer::port() const {
+  beast::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+void HttpServer::Start() {
+  impl_->Accept();
+  for (int i = 0; i < impl_->options.io_threads; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+}
+
+void HttpServer::OnShutdownSignal(std::function<void()> fn) {
+  impl_->on_signal = std::move(fn);
+  impl_->signals.add(SIGINT);
+  impl_->signals.add(SIGTERM);
+  impl_->signals.async_wait([this](beast::error_code ec, int) {
+    if (!ec && impl_->on_signal) impl_->on_signal();
+  });
+}
+
+void HttpServer::StopAccepting() {
+  impl_->accepting = false;
+  asio::post(impl_->acceptor.get_executor(), [this] {
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+  });
+}
+
+void HttpServer::Stop() {
+  if (!impl_) return;
+  impl_->accepting = false;
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads)
+    if (t.joinable()) t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace sightline::http

@@ -1,0 +1,58 @@
+// The HTTP/1.1 transport: Boost.Beast over Asio, asynchronous, keep-alive. It enforces the
+// connection, header, body and read-time limits (a slow-loris client is cut off), checks the
+// address allowlist and API keys, routes, and notices a client that hangs up while its request
+// waits (the request's CancelToken fires). Beast stays inside server.cc: this header is light.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "http/access_control.h"
+#include "http/router.h"
+#include "observability/logger.h"
+#include "observability/server_metrics.h"
+
+namespace sightline::http {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8000;          // 0: pick a free port (see HttpServer::port())
+  int io_threads = 2;
+  size_t max_connections = 1024;
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_body_bytes = 64u << 20;
+  std::chrono::milliseconds read_timeout{30'000};   // whole request, and keep-alive idle
+  std::chrono::milliseconds write_timeout{30'000};
+  std::string server_header = "sightline";
+};
+
+class HttpServer {
+ public:
+  static Result<std::unique_ptr<HttpServer>> Create(ServerOptions options, const Router& router,
+                                                    const AccessControl& access,
+                                                    observability::ServerMetrics& metrics,
+                                                    observability::Logger& log);
+  ~HttpServer();
+
+  uint16_t port() const;
+  // Starts the I/O threads; returns at once.
+  void Start();
+  // Calls `fn` (once, on an I/O thread) on SIGINT or SIGTERM.
+  void OnShutdownSignal(std::function<void()> fn);
+  // Stops accepting new connections; open ones keep being served.
+  void StopAccepting();
+  // Closes everything and joins the I/O threads.
+  void Stop();
+
+  struct Impl;  // opaque: Beast lives in server.cc only
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sightline::http

@@ -1,0 +1,57 @@
+#include "observability/server_metrics.h"
+
+namespace sightline::observability {
+namespace {
+std::vector<double> LatencyBuckets() { return ExponentialBuckets(0.0001, 2.0, 18); }  // 0.1ms..13s
+}  // namespace
+
+ServerMetrics::ServerMetrics(MetricsRegistry& r)
+    : http_requests(r.AddCounter("sightline_http_requests_total", "HTTP requests by route, method and status",
+                                 {"route", "method", "status"})),
+      http_duration(r.AddHistogram("sightline_http_request_duration_seconds",
+                                   "HTTP request duration from first byte read to response written", {"route"},
+                                   LatencyBuckets())),
+      http_rejected(r.AddCounter("sightline_http_rejected_total",
+                                 "Requests refused before routing, by reason", {"reason"})),
+      http_connections(r.AddGauge("sightline_http_open_connections", "Open HTTP connections").WithLabels({})),
+      queue_seconds(r.AddHistogram("sightline_inference_queue_duration_seconds",
+                                   "Time from enqueue to batch start", {"model"}, LatencyBuckets())),
+      compute_seconds(r.AddHistogram("sightline_inference_compute_duration_seconds",
+                                     "Backend run time per batch", {"model"}, LatencyBuckets())),
+      batch_size(r.AddHistogram("sightline_inference_batch_size", "Items per executed batch", {"model"},
+                                {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256})),
+      pending(r.AddGauge("sightline_inference_pending_requests", "Requests queued or running", {"model"})),
+      inference_count(r.AddCounter("sightline_inference_count_total", "Items inferred (batch rows)", {"model"})),
+      exec_count(r.AddCounter("sightline_inference_exec_count_total",
+                              "Backend executions; inference_count / exec_count = average batch", {"model"})),
+      success(r.AddCounter("sightline_inference_request_success_total", "Requests answered with a result",
+                           {"model"})),
+      rejected(r.AddCounter("sightline_inference_rejected_total",
+                            "Requests not inferred, by reason (queue_full, deadline_exceeded, cancelled)",
+                            {"model", "reason"})),
+      failed(r.AddCounter("sightline_inference_request_failure_total", "Requests failed in the backend",
+                          {"model"})),
+      load_seconds(r.AddGauge("sightline_model_load_seconds", "Seconds to load the model", {"model"})),
+      warmup_seconds(r.AddGauge("sightline_model_warmup_seconds", "Seconds spent in warm-up", {"model"})),
+      ready(r.AddGauge("sightline_model_ready", "1 when the model is loaded and warm", {"model"})) {}
+
+ModelMetrics ServerMetrics::ForModel(const std::string& m) {
+  ModelMetrics mm;
+  mm.queue_seconds = &queue_seconds.WithLabels({m});
+  mm.compute_seconds = &compute_seconds.WithLabels({m});
+  mm.batch_size = &batch_size.WithLabels({m});
+  mm.pending = &pending.WithLabels({m});
+  mm.inference_count = &inference_count.WithLabels({m});
+  mm.exec_count = &exec_count.WithLabels({m});
+  mm.success = &success.WithLabels({m});
+  mm.rejected_queue_full = &rejected.WithLabels({m, "queue_full"});
+  mm.rejected_deadline = &rejected.WithLabels({m, "deadline_exceeded"});
+  mm.rejected_cancelled = &rejected.WithLabels({m, "cancelled"});
+  mm.failed = &failed.WithLabels({m});
+  mm.load_seconds = &load_seconds.WithLabels({m});
+  mm.warmup_seconds = &warmup_seconds.WithLabels({m});
+  mm.ready = &ready.WithLabels({m});
+  return mm;
+}
+
+}  // namespace sightline::observability

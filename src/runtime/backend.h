@@ -1,0 +1,42 @@
+// The narrow interface between the scheduler and an inference engine. The scheduler only ever
+// sees Backend instances; ONNX Runtime is one implementation (runtime/onnxruntime/), and a
+// CUDA/TensorRT provider or another engine plugs in here without touching scheduling/.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "runtime/model_signature.h"
+
+namespace sightline::runtime {
+
+struct BackendOptions {
+  int intra_op_threads = 0;  // 0: engine default
+  int inter_op_threads = 0;
+  std::string execution_provider = "cpu";
+};
+
+// One loaded copy of a model. Not thread-safe: the scheduler gives each instance to one thread.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const ModelSignature& signature() const = 0;
+  // Runs one (possibly batched) call. `inputs` are in signature().inputs order; outputs come
+  // back in signature().outputs order.
+  virtual Result<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs) = 0;
+};
+
+class BackendFactory {
+ public:
+  virtual ~BackendFactory() = default;
+  // Platform name as KServe model metadata reports it, e.g. "onnxruntime_onnx".
+  virtual std::string platform() const = 0;
+  virtual Result<std::unique_ptr<Backend>> Load(const std::filesystem::path& model_file,
+                                                const BackendOptions& options) = 0;
+};
+
+}  // namespace sightline::runtime

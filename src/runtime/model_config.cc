@@ -1,0 +1,203 @@
+#include "runtime/model_config.h"
+
+#include <boost/json.hpp>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace sightline::runtime {
+namespace json = boost::json;
+namespace {
+
+// Walks one JSON object, remembering the field path so every error names file and field.
+class FieldReader {
+ public:
+  FieldReader(const json::object& obj, std::string file, std::string path)
+      : obj_(obj), file_(std::move(file)), path_(std::move(path)) {}
+
+  Status Error(const std::string& field, const std::string& what) const {
+    return FailedPrecondition(file_ + ": field '" + Qualified(field) + "' " + what);
+  }
+
+  Status Int(const std::string& field, int64_t min, int64_t max, int64_t* out) {
+    seen_.insert(field);
+    const json::value* v = obj_.if_contains(field);
+    if (!v) return Status::Ok();
+    if (!v->is_int64() && !v->is_uint64()) return Error(field, "must be an integer");
+    if (v->is_uint64() && v->get_uint64() > static_cast<uint64_t>(max))
+      return Error(field, "must be at most " + std::to_string(max));
+    const int64_t x = v->is_int64() ? v->get_int64() : static_cast<int64_t>(v->get_uint64());
+    if (x < min || x > max)
+      return Error(field, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    *out = x;
+    return Status::Ok();
+  }
+
+  Status Int(const std::string& field, int64_t min, int64_t max, int* out) {
+    int64_t x = *out;
+    RETURN_IF_ERROR(Int(field, min, max, &x));
+    *out = static_cast<int>(x);
+    return Status::Ok();
+  }
+
+  Status Bool(const std::string& field, bool* out) {
+    seen_.insert(field);
+    const json::value* v = obj_.if_contains(field);
+    if (!v) return Status::Ok();
+    if (!v->is_bool()) return Error(field, "must be true or false");
+    *out = v->get_bool();
+    return Status::Ok();
+  }
+
+  Status String(const std::string& field, std::string* out) {
+    seen_.insert(field);
+    const json::value* v = obj_.if_contains(field);
+    if (!v) return Status::Ok();
+    if (!v->is_string() || v->get_string().empty()) return Error(field, "must be a non-empty string");
+    *out = std::string(v->get_string());
+    return Status::Ok();
+  }
+
+  Status IntList(const std::string& field, int min, int max, std::vector<int>* out) {
+    seen_.insert(field);
+    const json::value* v = obj_.if_contains(field);
+    if (!v) return Status::Ok();
+    if (!v->is_array()) return Error(field, "must be a list of integers");
+    out->clear();
+    for (const auto& e : v->get_array()) {
+      if (!e.is_int64() || e.get_int64() < min || e.get_int64() > max)
+        return Error(field, "must hold integers between " + std::to_string(min) + " and " +
+                                std::to_string(max));
+      out->push_back(static_cast<int>(e.get_int64()));
+    }
+    return Status::Ok();
+  }
+
+  // Returns a reader for a nested object, or nullptr-equivalent (ok + *present=false).
+  Result<std::optional<FieldReader>> Object(const std::string& field) {
+    seen_.insert(field);
+    const json::value* v = obj_.if_contains(field);
+    if (!v) return std::optional<FieldReader>();
+    if (!v->is_object()) return Error(field, "must be an object");
+    return std::optional<FieldReader>(FieldReader(v->get_object(), file_, Qualified(field)));
+  }
+
+  // Unknown keys are errors: a typo must not silently fall back to a default.
+  Status RejectUnknown() const {
+    for (const auto& kv : obj_) {
+      const std::string key(kv.key());
+      if (!seen_.count(key)) return Error(key, "is not a known setting");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::string Qualified(const std::string& field) const {
+    return path_.empty() ? field : path_ + "." + field;
+  }
+  const json::object& obj_;
+  std::string file_;
+  std::string path_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace
+
+std::string VariantFileName(const std::string& variant) {
+  if (variant.empty() || variant == "fp32") return "model.onnx";
+  return "model_" + variant + ".onnx";
+}
+
+Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::string& file_label,
+                                     const std::string& name) {
+  ModelConfig cfg;
+  cfg.name = name;
+  boost::system::error_code ec;
+  json::value root = json::parse(json_text, ec);
+  if (ec) return FailedPrecondition(file_label + ": not valid JSON (" + ec.message() + ")");
+  if (!root.is_object()) return FailedPrecondition(file_label + ": must hold a JSON object");
+  FieldReader r(root.get_object(), file_label, "");
+  RETURN_IF_ERROR(r.Int("max_batch_size", 0, 4096, &cfg.max_batch_size));
+  RETURN_IF_ERROR(r.String("variant", &cfg.variant));
+  RETURN_IF_ERROR(r.String("version", &cfg.version));
+  RETURN_IF_ERROR(r.Bool("warmup", &cfg.warmup));
+  {
+    ASSIGN_OR_RETURN(auto db, r.Object("dynamic_batching"));
+    if (db) {
+      RETURN_IF_ERROR(db->Bool("enabled", &cfg.dynamic_batching));
+      RETURN_IF_ERROR(db->Int("max_queue_delay_microseconds", 0, 10'000'000, &cfg.max_queue_delay_us));
+      RETURN_IF_ERROR(db->IntList("preferred_batch_size", 1, 4096, &cfg.preferred_batch_sizes));
+      RETURN_IF_ERROR(db->Int("priority_levels", 1, 16, &cfg.priority_levels));
+      RETURN_IF_ERROR(db->Int("default_priority_level", 1, 16, &cfg.default_priority_level));
+      ASSIGN_OR_RETURN(auto qp, db->Object("default_queue_policy"));
+      if (qp) {
+        RETURN_IF_ERROR(qp->Int("max_queue_size", 0, 10'000'000, &cfg.queue.max_queue_size));
+        RETURN_IF_ERROR(qp->Int("default_timeout_microseconds", 0, 3'600'000'000LL,
+                                &cfg.queue.default_timeout_us));
+        RETURN_IF_ERROR(qp->Bool("allow_timeout_override", &cfg.queue.allow_timeout_override));
+        RETURN_IF_ERROR(qp->RejectUnknown());
+      }
+      RETURN_IF_ERROR(db->RejectUnknown());
+      if (cfg.default_priority_level > cfg.priority_levels)
+        return db->Error("default_priority_level", "must not exceed priority_levels");
+    }
+  }
+  {
+    ASSIGN_OR_RETURN(auto ig, r.Object("instance_group"));
+    if (ig) {
+      RETURN_IF_ERROR(ig->Int("count", 1, 64, &cfg.instance_count));
+      std::string kind = "KIND_CPU";
+      RETURN_IF_ERROR(ig->String("kind", &kind));
+      if (kind != "KIND_CPU") return ig->Error("kind", "must be KIND_CPU in this build");
+      RETURN_IF_ERROR(ig->RejectUnknown());
+    }
+  }
+  {
+    ASSIGN_OR_RETURN(auto opt, r.Object("optimization"));
+    if (opt) {
+      RETURN_IF_ERROR(opt->Int("intra_op_threads", 0, 256, &cfg.intra_op_threads));
+      RETURN_IF_ERROR(opt->Int("inter_op_threads", 0, 256, &cfg.inter_op_threads));
+      RETURN_IF_ERROR(opt->RejectUnknown());
+    }
+  }
+  RETURN_IF_ERROR(r.RejectUnknown());
+  return cfg;
+}
+
+Result<ModelConfig> LoadModelConfig(const std::filesystem::path& dir, const std::string& name) {
+  const auto file = dir / kModelConfigFile;
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    ModelConfig cfg;
+    cfg.name = name;
+    return cfg;
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return FailedPrecondition(file.string() + ": cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseModelConfig(ss.str(), file.string(), name);
+}
+
+Status FinalizeModelConfig(ModelConfig& cfg, const ModelSignature& sig, const std::string& file) {
+  if (sig.inputs.empty()) return FailedPrecondition(file + ": model has no inputs");
+  bool dynamic_batch = true;
+  for (const auto* list : {&sig.inputs, &sig.outputs})
+    for (const auto& t : *list)
+      if (t.shape.empty() || t.shape[0] != -1) dynamic_batch = false;
+  if (cfg.max_batch_size < 0) cfg.max_batch_size = dynamic_batch ? 8 : 0;
+  if (cfg.max_batch_size > 0 && !dynamic_batch)
+    return FailedPrecondition(file + ": field 'max_batch_size' is " +
+                              std::to_string(cfg.max_batch_size) +
+                              " but the model's first dimension is not dynamic; set it to 0");
+  for (int p : cfg.preferred_batch_sizes)
+    if (p > cfg.max_batch_size)
+      return FailedPrecondition(file + ": field 'dynamic_batching.preferred_batch_size' holds " +
+                                std::to_string(p) + ", above max_batch_size " +
+                                std::to_string(cfg.max_batch_size));
+  if (cfg.instance_count < 0) cfg.instance_count = cfg.batching() ? 1 : 2;
+  return Status::Ok();
+}
+
+}  // namespace sightline::runtime

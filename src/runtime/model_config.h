@@ -1,0 +1,57 @@
+// Per-model serving configuration: read from an optional `sightline.json` beside the model file,
+// with defaults completed from the ONNX signature. Field names follow Triton's config so users
+// know them (max_batch_size, dynamic_batching, default_queue_policy, instance_group).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "runtime/model_signature.h"
+
+namespace sightline::runtime {
+
+inline constexpr const char* kModelConfigFile = "sightline.json";
+
+struct QueuePolicy {
+  int64_t max_queue_size = 256;          // requests waiting, all priorities; 0 = unbounded
+  int64_t default_timeout_us = 0;        // 0 = no deadline unless the request sets one
+  bool allow_timeout_override = true;    // may a request's `timeout` parameter set its own?
+};
+
+struct ModelConfig {
+  std::string name;
+  std::string version = "1";
+  // -1: decide from the signature (8 when the batch dim is dynamic, else 0). 0: no batch dim
+  // handling — each request runs alone, concurrency comes from instances.
+  int max_batch_size = -1;
+  bool dynamic_batching = true;
+  int64_t max_queue_delay_us = 500;
+  std::vector<int> preferred_batch_sizes;
+  int priority_levels = 2;          // 1 = interactive (highest) ... N = batch
+  int default_priority_level = 1;
+  QueuePolicy queue;
+  int instance_count = -1;          // -1: 1 for batching models, 2 for fixed-batch ones
+  int intra_op_threads = 0;
+  int inter_op_threads = 0;
+  std::string variant = "fp32";     // fp32 | fp16 | int8 | quantized | any suffix
+  bool warmup = true;
+
+  bool batching() const { return max_batch_size > 0; }
+};
+
+// File for a variant: fp32 -> model.onnx, X -> model_X.onnx.
+std::string VariantFileName(const std::string& variant);
+
+// Reads `dir/sightline.json` if present (else defaults). Errors name the file and the field.
+Result<ModelConfig> LoadModelConfig(const std::filesystem::path& dir, const std::string& name);
+Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::string& file_label,
+                                     const std::string& name);
+
+// Completes defaults from the loaded signature and checks the config against it.
+Status FinalizeModelConfig(ModelConfig& config, const ModelSignature& signature,
+                           const std::string& file_label);
+
+}  // namespace sightline::runtime

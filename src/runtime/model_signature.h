@@ -1,0 +1,25 @@
+// What a model takes and gives: tensor names, dtypes and shapes (-1 = dynamic dimension).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace sightline::runtime {
+
+struct TensorSpec {
+  std::string name;
+  DataType dtype = DataType::kFp32;
+  Shape shape;  // -1 marks a dynamic dimension
+};
+
+struct ModelSignature {
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+
+  const TensorSpec* FindInput(const std::string& name) const;
+  const TensorSpec* FindOutput(const std::string& name) const;
+};
+
+}  // namespace sightline::runtime

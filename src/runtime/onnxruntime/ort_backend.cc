@@ -1,0 +1,197 @@
+#include "runtime/onnxruntime/ort_backend.h"
+
+#include <onnxruntime_cxx_api.h>
+
+#include <cstring>
+
+namespace sightline::runtime {
+namespace {
+
+Result<DataType> FromOrt(ONNXTensorElementDataType t) {
+  switch (t) {
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return DataType::kBool;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return DataType::kUint8;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return DataType::kUint16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return DataType::kUint32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return DataType::kUint64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return DataType::kInt8;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return DataType::kInt16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return DataType::kInt32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return DataType::kInt64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return DataType::kFp16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16: return DataType::kBf16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return DataType::kFp32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return DataType::kFp64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING: return DataType::kBytes;
+    default: return Status(StatusCode::kUnimplemented, "unsupported ONNX element type " + std::to_string(t));
+  }
+}
+
+ONNXTensorElementDataType ToOrt(DataType t) {
+  switch (t) {
+    case DataType::kBool: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
+    case DataType::kUint8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
+    case DataType::kUint16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
+    case DataType::kUint32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32;
+    case DataType::kUint64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64;
+    case DataType::kInt8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
+    case DataType::kInt16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16;
+    case DataType::kInt32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
+    case DataType::kInt64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+    case DataType::kFp16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16;
+    case DataType::kBf16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16;
+    case DataType::kFp32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    case DataType::kFp64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE;
+    case DataType::kBytes: return ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING;
+  }
+  return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+}
+
+Result<TensorSpec> SpecFrom(const std::string& name, const Ort::TypeInfo& info) {
+  if (info.GetONNXType() != ONNX_TYPE_TENSOR)
+    return Status(StatusCode::kUnimplemented, "tensor '" + name + "' is not a plain tensor");
+  auto ti = info.GetTensorTypeAndShapeInfo();
+  ASSIGN_OR_RETURN(DataType dt, FromOrt(ti.GetElementType()));
+  TensorSpec spec{name, dt, ti.GetShape()};
+  for (auto& d : spec.shape)
+    if (d < 0) d = -1;
+  return spec;
+}
+
+class OrtBackend final : public Backend {
+ public:
+  OrtBackend(Ort::Session session, ModelSignature sig)
+      : session_(std::move(session)), sig_(std::move(sig)),
+        mem_(Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault)) {
+    for (const auto& t : sig_.inputs) input_names_.push_back(t.name.c_str());
+    for (const auto& t : sig_.outputs) output_names_.push_back(t.name.c_str());
+  }
+
+  const ModelSignature& signature() const override { return sig_; }
+
+  Result<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs) override {
+    if (inputs.size() != sig_.inputs.size())
+      return Internal("backend got " + std::to_string(inputs.size()) + " inputs, model takes " +
+                      std::to_string(sig_.inputs.size()));
+    try {
+      std::vector<Ort::Value> values;
+      values.reserve(inputs.size());
+      for (const Tensor* t : inputs) {
+        if (t->dtype == DataType::kBytes) {
+          ASSIGN_OR_RETURN(auto elems, SplitBytesElements(*t));
+          Ort::AllocatorWithDefaultOptions alloc;
+          auto v = Ort::Value::CreateTensor(alloc, t->shape.data(), t->shape.size(),
+                                            ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING);
+          std::vector<std::string> owned(elems.begin(), elems.end());
+          std::vector<const char*> ptrs;
+          for (const auto& s : owned) ptrs.push_back(s.c_str());
+          v.FillStringTensor(ptrs.data(), ptrs.size());
+          values.push_back(std::move(v));
+        } else {
+          // Zero-copy: ORT reads straight from the request's (or batch's) buffer.
+          values.push_back(Ort::Value::CreateTensor(
+              mem_, const_cast<uint8_t*>(t->data.data()), t->data.size(), t->shape.data(),
+              t->shape.size(), ToOrt(t->dtype)));
+        }
+      }
+      auto outs = session_.Run(run_options_, input_names_.data(), values.data(), values.size(),
+                               output_names_.data(), output_names_.size());
+      std::vector<Tensor> result;
+      result.reserve(outs.size());
+      for (size_t i = 0; i < outs.size(); ++i) {
+        auto info = outs[i].GetTensorTypeAndShapeInfo();
+        Tensor t;
+        t.name = sig_.outputs[i].name;
+        ASSIGN_OR_RETURN(t.dtype, FromOrt(info.GetElementType()));
+        t.shape = info.GetShape();
+        const size_t count = info.GetElementCount();
+        if (t.dtype == DataType::kBytes) {
+          for (size_t e = 0; e < count; ++e) {
+            const std::string s = outs[i].GetStringTensorElement(e);
+            const uint32_t len = static_cast<uint32_t>(s.size());
+            const size_t at = t.data.size();
+            t.data.resize(at + 4 + s.size());
+            std::memcpy(t.data.data() + at, &len, 4);
+            std::memcpy(t.data.data() + at + 4, s.data(), s.size());
+          }
+        } else {
+          const size_t bytes = count * DataTypeSize(t.dtype);
+          t.data.resize(bytes);
+          if (bytes) std::memcpy(t.data.data(), outs[i].GetTensorRawData(), bytes);
+        }
+        result.push_back(std::move(t));
+      }
+      return result;
+    } catch (const Ort::Exception& e) {
+      // Shape/dtype mismatches the codec could not see surface here as ORT errors.
+      return InvalidArgument(std::string("onnxruntime: ") + e.what());
+    } catch (const std::exception& e) {
+      return Internal(std::string("onnxruntime: ") + e.what());
+    }
+  }
+
+ private:
+  Ort::Session session_;
+  ModelSignature sig_;
+  Ort::MemoryInfo mem_;
+  Ort::RunOptions run_options_;
+  std::vector<const char*> input_names_, output_names_;
+};
+
+class OrtBackendFactory final : public BackendFactory {
+ public:
+  explicit OrtBackendFactory(Ort::Env env) : env_(std::move(env)) {}
+  std::string platform() const override { return "onnxruntime_onnx"; }
+
+  Result<std::unique_ptr<Backend>> Load(const std::filesystem::path& file,
+                                        const BackendOptions& options) override {
+    try {
+      Ort::SessionOptions so;
+      if (options.intra_op_threads > 0) so.SetIntraOpNumThreads(options.intra_op_threads);
+      if (options.inter_op_threads > 0) so.SetInterOpNumThreads(options.inter_op_threads);
+      so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+      if (options.execution_provider != "cpu")
+        return Status(StatusCode::kUnimplemented,
+                      "execution provider '" + options.execution_provider + "' is not in this build");
+      Ort::Session session(env_, file.c_str(), so);
+      ModelSignature sig;
+      Ort::AllocatorWithDefaultOptions alloc;
+      for (size_t i = 0; i < session.GetInputCount(); ++i) {
+        std::string name = session.GetInputNameAllocated(i, alloc).get();
+        ASSIGN_OR_RETURN(auto spec, SpecFrom(name, session.GetInputTypeInfo(i)));
+        sig.inputs.push_back(std::move(spec));
+      }
+      for (size_t i = 0; i < session.GetOutputCount(); ++i) {
+        std::string name = session.GetOutputNameAllocated(i, alloc).get();
+        ASSIGN_OR_RETURN(auto spec, SpecFrom(name, session.GetOutputTypeInfo(i)));
+        sig.outputs.push_back(std::move(spec));
+      }
+      return std::unique_ptr<Backend>(new OrtBackend(std::move(session), std::move(sig)));
+    } catch (const Ort::Exception& e) {
+      return FailedPrecondition(file.string() + ": onnxruntime could not load it: " + e.what());
+    }
+  }
+
+ private:
+  Ort::Env env_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<BackendFactory>> CreateOrtBackendFactory(const std::string& log_id) {
+  try {
+    Ort::Env env(ORT_LOGGING_LEVEL_WARNING, log_id.c_str());
+    return std::unique_ptr<BackendFactory>(new OrtBackendFactory(std::move(env)));
+  } catch (const Ort::Exception& e) {
+    return Internal(std::string("onnxruntime environment: ") + e.what());
+  }
+}
+
+Result<ModelSignature> ReadOnnxSignature(BackendFactory& factory, const std::filesystem::path& file) {
+  BackendOptions opts;
+  opts.intra_op_threads = 1;
+  ASSIGN_OR_RETURN(auto backend, factory.Load(file, opts));
+  return backend->signature();
+}
+
+}  // namespace sightline::runtime

@@ -1,0 +1,407 @@
+#include "scheduling/batcher.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace sightline::scheduling {
+namespace {
+
+// Same dtype and same dims after the batch dim, input by input: such requests can be stacked.
+bool Compatible(const InferRequest& a, const InferRequest& b) {
+  if (a.inputs.size() != b.inputs.size()) return false;
+  for (size_t i = 0; i < a.inputs.size(); ++i) {
+    const auto& x = a.inputs[i];
+    const auto& y = b.inputs[i];
+    if (x.dtype != y.dtype || x.shape.size() != y.shape.size() || x.shape.empty()) return false;
+    if (!std::equal(x.shape.begin() + 1, x.shape.end(), y.shape.begin() + 1)) return false;
+  }
+  return true;
+}
+
+Tensor Concatenate(const std::vector<std::shared_ptr<InferRequest>>& reqs, size_t input, int64_t rows) {
+  const Tensor& first = reqs.front()->inputs[input];
+  Tensor t;
+  t.name = first.name;
+  t.dtype = first.dtype;
+  t.shape = first.shape;
+  t.shape[0] = rows;
+  size_t total = 0;
+  for (const auto& r : reqs) total += r->inputs[input].data.size();
+  t.data.resize(total);
+  size_t at = 0;
+  for (const auto& r : reqs) {
+    const auto& d = r->inputs[input].data;
+    if (!d.empty()) std::memcpy(t.data.data() + at, d.data(), d.size());
+    at += d.size();
+  }
+  return t;
+}
+
+// Rows [begin, begin+count) of a batched output. BYTES outputs are walked element by element.
+Tensor SliceRows(const Tensor& out, int64_t begin, int64_t count, int64_t total_rows) {
+  Tensor t;
+  t.name = out.name;
+  t.dtype = out.dtype;
+  t.shape = out.shape;
+  t.shape[0] = count;
+  if (out.dtype == DataType::kBytes) {
+    auto elems = SplitBytesElements(out);
+    if (!elems.ok() || total_rows == 0) return t;
+    const size_t per_row = elems->size() / static_cast<size_t>(total_rows);
+    for (size_t e = begin * per_row; e < (begin + count) * per_row; ++e) {
+      const uint32_t len = static_cast<uint32_t>((*elems)[e].size());
+      const size_t at = t.data.size();
+      t.data.resize(at + 4 + len);
+      std::memcpy(t.data.data() + at, &len, 4);
+      std::memcpy(t.data.data() + at + 4, (*elems)[e].data(), len);
+    }
+    return t;
+  }
+  const size_t row_bytes = out.data.size() / static_cast<size_t>(total_rows);
+  t.data.assign(out.data.begin() + begin * row_bytes, out.data.begin() + (begin + count) * row_bytes);
+  return t;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Batcher>> Batcher::Create(BatcherOptions options,
+                                                 std::vector<std::unique_ptr<runtime::Backend>> instances,
+                                                 observability::ModelMetrics metrics) {
+  if (instances.empty()) return FailedPrecondition("batcher for '" + options.model_name + "' has no instances");
+  if (options.priority_levels < 1) options.priority_levels = 1;
+  if (options.default_priority_level < 1 || options.default_priority_level > options.priority_levels)
+    return FailedPrecondition("default priority level out of range");
+  return std::unique_ptr<Batcher>(new Batcher(std::move(options), std::move(instances), metrics));
+}
+
+Batcher::Batcher(BatcherOptions options, std::vector<std::unique_ptr<runtime::Backend>> instances,
+                 observability::ModelMetrics metrics)
+    : options_(std::move(options)), instances_(std::move(instances)), metrics_(metrics),
+      queues_(static_cast<size_t>(options_.priority_levels)),
+      idle_instances_(static_cast<int>(instances_.size())) {
+  scheduler_ = std::thread([this] { SchedulerLoop(); });
+  for (size_t i = 0; i < instances_.size(); ++i) workers_.emplace_back([this, i] { InstanceLoop(i); });
+}
+
+Batcher::~Batcher() { Drain(std::chrono::milliseconds(0)); }
+
+Status Batcher::Enqueue(std::shared_ptr<InferRequest> req) {
+  int level = req->priority == 0 ? options_.default_priority_level : req->priority;
+  if (level < 1 || level > options_.priority_levels)
+    return InvalidArgument("parameter 'priority' must be between 1 and " +
+                           std::to_string(options_.priority_levels) + " for model '" +
+                           options_.model_name + "'");
+  if (options_.max_batch_size > 0 && req->rows > options_.max_batch_size)
+    return InvalidArgument("batch of " + std::to_string(req->rows) + " exceeds max_batch_size " +
+                           std::to_string(options_.max_batch_size) + " of model '" +
+                           options_.model_name + "'");
+  req->level = level - 1;
+  const auto now = Clock::now();
+  req->enqueued = now;
+  auto timeout = options_.default_timeout;
+  if (req->timeout && options_.allow_timeout_override) timeout = *req->timeout;
+  if (timeout.count() > 0) req->deadline = now + timeout;
+
+  std::unique_lock lock(mu_);
+  if (draining_ || stop_)
+    return Status(StatusCode::kUnavailable, "model '" + options_.model_name + "' is shutting down");
+  if (options_.max_queue_size > 0 && queued_ >= options_.max_queue_size) {
+    lock.unlock();
+    metrics_.rejected_queue_full->Inc();
+    Status s(StatusCode::kOverloaded, "model '" + options_.model_name + "' queue is full (" +
+                                          std::to_string(options_.max_queue_size) + " requests)");
+    return s;  // the caller adds the retry estimate (it knows the attempt number)
+  }
+  queues_[req->level].push_back(req);
+  ++queued_;
+  queued_rows_ += req->rows;
+  if (req->deadline != Clock::time_point::max()) deadlines_.push({req->deadline, req});
+  metrics_.pending->Inc();
+  lock.unlock();
+  scheduler_cv_.notify_one();
+  return Status::Ok();
+}
+
+void Batcher::NotifyCancelled() {
+  {
+    std::lock_guard lock(mu_);
+    sweep_requested_ = true;
+  }
+  scheduler_cv_.notify_one();
+}
+
+double Batcher::EstimateRetryAfterSeconds(int attempt) const {
+  int64_t backlog;
+  {
+    std::lock_guard lock(mu_);
+    backlog = queued_rows_ + rows_in_flight_;
+  }
+  double per_row = per_row_seconds_.load(std::memory_order_relaxed);
+  if (per_row <= 0) per_row = 0.001;
+  double wait = static_cast<double>(std::max<int64_t>(backlog, 1)) * per_row /
+                static_cast<double>(instances_.size());
+  wait *= std::pow(2.0, std::clamp(attempt, 0, 8));
+  return std::clamp(wait, 0.001, 300.0);
+}
+
+size_t Batcher::queued() const {
+  std::lock_guard lock(mu_);
+  return queued_;
+}
+
+void Batcher::RunCompletions(std::vector<Completion>& done) {
+  for (auto& [req, status] : done)
+    if (req->Complete(std::move(status))) metrics_.pending->Dec();
+  done.clear();
+}
+
+void Batcher::RemoveFromQueueLocked(const InferRequest* r) {
+  auto& q = queues_[r->level];
+  auto it = std::find_if(q.begin(), q.end(), [r](const auto& p) { return p.get() == r; });
+  if (it == q.end()) return;
+  q.erase(it);
+  --queued_;
+  queued_rows_ -= r->rows;
+}
+
+void Batcher::ExpireDeadlinesLocked(Clock::time_point now, std::vector<Completion>& out) {
+  while (!deadlines_.empty() && deadlines_.top().deadline <= now) {
+    auto req = deadlines_.top().request;
+    deadlines_.pop();
+    if (req->completed()) continue;
+    RemoveFromQueueLocked(req.get());  // no-op when it is already staged or running
+    metrics_.rejected_deadline->Inc();
+    out.emplace_back(std::move(req),
+                     Status(StatusCode::kDeadlineExceeded,
+                            "request timed out in model '" + options_.model_name + "' before a result"));
+  }
+  // Completed requests linger in the heap until their deadline; rebuild when they dominate.
+  if (deadlines_.size() > 1024 && deadlines_.size() > 4 * (queued_ + static_cast<size_t>(rows_in_flight_))) {
+    std::vector<DeadlineEntry> keep;
+    while (!deadlines_.empty()) {
+      if (!deadlines_.top().request->completed()) keep.push_back(deadlines_.top());
+      deadlines_.pop();
+    }
+    for (auto& e : keep) deadlines_.push(std::move(e));
+  }
+}
+
+void Batcher::SweepLocked(std::vector<Completion>& out) {
+  for (auto& q : queues_) {
+    for (auto it = q.begin(); it != q.end();) {
+      if ((*it)->IsCancelled() || (*it)->completed()) {
+        if (!(*it)->completed()) {
+          metrics_.rejected_cancelled->Inc();
+          out.emplace_back(*it, Status(StatusCode::kCancelled, "client went away"));
+        }
+        --queued_;
+        queued_rows_ -= (*it)->rows;
+        it = q.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+bool Batcher::ShouldFormBatchLocked(Clock::time_point now, Clock::time_point* wake_at) const {
+  if (queued_ == 0) return false;
+  const int free_slots = idle_instances_ - static_cast<int>(ready_.size());
+  const int64_t full = std::max(1, options_.max_batch_size);
+  if (free_slots <= 0) {
+    // Every instance is busy: stage one full batch so the next run starts at once.
+    return free_slots == 0 && ready_.empty() && options_.max_batch_size > 0 && queued_rows_ >= full;
+  }
+  if (options_.max_batch_size == 0 || !options_.dynamic_batching || draining_) return true;
+  int64_t target = full;
+  if (!options_.preferred_batch_sizes.empty())
+    target = *std::max_element(options_.preferred_batch_sizes.begin(), options_.preferred_batch_sizes.end());
+  if (queued_rows_ >= target) return true;
+  Clock::time_point oldest = Clock::time_point::max();
+  for (const auto& q : queues_)
+    if (!q.empty()) oldest = std::min(oldest, q.front()->enqueued);
+  const auto window_end = oldest + options_.max_queue_delay;
+  if (window_end <= now) return true;
+  *wake_at = std::min(*wake_at, window_end);
+  return false;
+}
+
+Batcher::Batch Batcher::FormBatchLocked(std::vector<Completion>& out) {
+  Batch batch;
+  const int64_t cap = std::max(1, options_.max_batch_size);
+  for (auto& q : queues_) {
+    for (auto it = q.begin(); it != q.end() && batch.rows < cap;) {
+      auto& r = *it;
+      if (r->completed() || r->IsCancelled()) {
+        if (!r->completed()) {
+          metrics_.rejected_cancelled->Inc();
+          out.emplace_back(r, Status(StatusCode::kCancelled, "client went away"));
+        }
+        --queued_;
+        queued_rows_ -= r->rows;
+        it = q.erase(it);
+        continue;
+      }
+      if (!batch.requests.empty()) {
+        if (options_.max_batch_size == 0) break;
+        if (batch.rows + r->rows > cap) break;  // keep FIFO order: no overtaking by smaller ones
+        if (!Compatible(*batch.requests.front(), *r)) {
+          ++it;
+          continue;
+        }
+      }
+      batch.rows += r->rows;
+      batch.requests.push_back(r);
+      --queued_;
+      queued_rows_ -= r->rows;
+      it = q.erase(it);
+      if (options_.max_batch_size == 0) break;
+    }
+    if (options_.max_batch_size == 0 && !batch.requests.empty()) break;
+    if (batch.rows >= cap) break;
+  }
+  return batch;
+}
+
+void Batcher::SchedulerLoop() {
+  std::vector<Completion> done;
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    const auto now = Clock::now();
+    ExpireDeadlinesLocked(now, done);
+    if (sweep_requested_) {
+      sweep_requested_ = false;
+      SweepLocked(done);
+    }
+    Clock::time_point wake_at = deadlines_.empty() ? Clock::time_point::max() : deadlines_.top().deadline;
+    bool formed = false;
+    if (ShouldFormBatchLocked(now, &wake_at)) {
+      Batch b = FormBatchLocked(done);
+      if (!b.requests.empty()) {
+        rows_in_flight_ += b.rows;
+        ready_.push_back(std::move(b));
+        instance_cv_.notify_one();
+        formed = true;
+      }
+    }
+    if (!done.empty()) {
+      lock.unlock();
+      RunCompletions(done);
+      lock.lock();
+      continue;
+    }
+    if (formed) continue;
+    if (draining_ && queued_ == 0 && ready_.empty() &&
+        idle_instances_ == static_cast<int>(instances_.size()))
+      drained_cv_.notify_all();
+    if (wake_at == Clock::time_point::max()) scheduler_cv_.wait(lock);
+    else scheduler_cv_.wait_until(lock, wake_at);
+  }
+}
+
+void Batcher::InstanceLoop(size_t index) {
+  std::unique_lock lock(mu_);
+  while (true) {
+    instance_cv_.wait(lock, [this] { return stop_ || !ready_.empty(); });
+    if (ready_.empty()) break;  // stop_ and nothing left
+    Batch batch = std::move(ready_.front());
+    ready_.pop_front();
+    --idle_instances_;
+    lock.unlock();
+    Execute(*instances_[index], batch);
+    lock.lock();
+    ++idle_instances_;
+    rows_in_flight_ -= batch.rows;
+    scheduler_cv_.notify_one();
+  }
+}
+
+void Batcher::Execute(runtime::Backend& backend, Batch& batch) {
+  // Requests answered while staged (deadline, cancel) are dropped before the run when possible.
+  std::vector<std::shared_ptr<InferRequest>> live;
+  for (auto& r : batch.requests)
+    if (!r->completed()) live.push_back(r);
+  if (live.empty()) return;
+  int64_t rows = 0;
+  for (auto& r : live) rows += r->rows;
+
+  std::vector<Tensor> stacked;
+  std::vector<const Tensor*> inputs;
+  if (live.size() == 1) {
+    for (const auto& t : live[0]->inputs) inputs.push_back(&t);
+  } else {
+    for (size_t i = 0; i < live[0]->inputs.size(); ++i) stacked.push_back(Concatenate(live, i, rows));
+    for (const auto& t : stacked) inputs.push_back(&t);
+  }
+
+  const auto started = Clock::now();
+  auto result = backend.Run(inputs);
+  const auto finished = Clock::now();
+  const double secs = std::chrono::duration<double>(finished - started).count();
+  metrics_.compute_seconds->Observe(secs);
+  metrics_.batch_size->Observe(static_cast<double>(rows));
+  metrics_.exec_count->Inc();
+  metrics_.inference_count->Inc(static_cast<double>(rows));
+  const double per_row = secs / static_cast<double>(std::max<int64_t>(rows, 1));
+  const double prev = per_row_seconds_.load(std::memory_order_relaxed);
+  per_row_seconds_.store(prev <= 0 ? per_row : 0.8 * prev + 0.2 * per_row, std::memory_order_relaxed);
+
+  if (!result.ok()) {
+    for (auto& r : live) {
+      if (r->Complete(result.status())) {
+        metrics_.failed->Inc();
+        metrics_.pending->Dec();
+      }
+    }
+    return;
+  }
+  auto& outputs = result.value();
+  int64_t offset = 0;
+  for (auto& r : live) {
+    metrics_.queue_seconds->Observe(std::chrono::duration<double>(started - r->enqueued).count());
+    InferResult res;
+    res.timing = {r->enqueued, started, finished, static_cast<int>(rows)};
+    if (live.size() == 1) {
+      res.outputs = std::move(outputs);
+    } else {
+      for (const auto& out : outputs) {
+        if (!out.shape.empty() && out.shape[0] == rows) res.outputs.push_back(SliceRows(out, offset, r->rows, rows));
+        else res.outputs.push_back(out);  // an output without a batch dim goes to everyone
+      }
+    }
+    offset += r->rows;
+    if (r->Complete(std::move(res))) {
+      metrics_.success->Inc();
+      metrics_.pending->Dec();
+    }
+  }
+}
+
+void Batcher::Drain(std::chrono::milliseconds timeout) {
+  std::vector<Completion> left;
+  {
+    std::unique_lock lock(mu_);
+    if (stop_) return;
+    draining_ = true;
+    scheduler_cv_.notify_all();
+    drained_cv_.wait_for(lock, timeout, [this] {
+      return queued_ == 0 && ready_.empty() && idle_instances_ == static_cast<int>(instances_.size());
+    });
+    stop_ = true;
+    for (auto& q : queues_) {
+      for (auto& r : q) left.emplace_back(r, Status(StatusCode::kUnavailable, "server is shutting down"));
+      q.clear();
+    }
+    queued_ = 0;
+    queued_rows_ = 0;
+  }
+  scheduler_cv_.notify_all();
+  instance_cv_.notify_all();
+  if (scheduler_.joinable()) scheduler_.join();
+  for (auto& w : workers_)
+    if (w.joinable()) w.join();
+  RunCompletions(left);
+}
+
+}  // namespace sightline::scheduling

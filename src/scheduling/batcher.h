@@ -1,0 +1,112 @@
+// Per-model dynamic batcher. One scheduler thread keeps priority queues, stacks compatible
+// requests along the batch dim up to max_batch_size (waiting at most max_queue_delay), enforces
+// deadlines with a timer (an expired request is answered at once, even while its batch runs),
+// drops requests whose client hung up, and hands batches to one thread per backend instance.
+// A full batch is staged while every instance is busy, so the next run starts without delay.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <thread>
+#include <vector>
+
+#include "observability/server_metrics.h"
+#include "runtime/backend.h"
+#include "scheduling/inference_request.h"
+
+namespace sightline::scheduling {
+
+struct BatcherOptions {
+  std::string model_name;
+  int max_batch_size = 0;                       // 0: each request runs alone
+  bool dynamic_batching = true;
+  std::chrono::microseconds max_queue_delay{500};
+  std::vector<int> preferred_batch_sizes;
+  int priority_levels = 2;
+  int default_priority_level = 1;
+  size_t max_queue_size = 256;                  // 0: unbounded
+  std::chrono::microseconds default_timeout{0}; // 0: none
+  bool allow_timeout_override = true;
+};
+
+class Batcher {
+ public:
+  static Result<std::unique_ptr<Batcher>> Create(BatcherOptions options,
+                                                 std::vector<std::unique_ptr<runtime::Backend>> instances,
+                                                 observability::ModelMetrics metrics);
+  ~Batcher();
+  Batcher(const Batcher&) = delete;
+  Batcher& operator=(const Batcher&) = delete;
+
+  // Queues the request or refuses it at once: kOverloaded (with retry_after) when the queue is
+  // full, kUnavailable while draining, kInvalidArgument for a bad priority. On success the
+  // request's completion fires later, exactly once.
+  Status Enqueue(std::shared_ptr<InferRequest> request);
+
+  // Wakes the scheduler to sweep requests whose client went away.
+  void NotifyCancelled();
+
+  // Honest wait estimate for a client told to come back: queued items x measured per-item
+  // service time / instances, doubled per previous attempt.
+  double EstimateRetryAfterSeconds(int attempt) const;
+
+  size_t queued() const;
+  const BatcherOptions& options() const { return options_; }
+
+  // Stops taking requests, lets queued and running work finish (up to `timeout`), then answers
+  // whatever is left with kUnavailable and joins the threads.
+  void Drain(std::chrono::milliseconds timeout);
+
+ private:
+  struct Batch {
+    std::vector<std::shared_ptr<InferRequest>> requests;
+    int64_t rows = 0;
+  };
+  struct DeadlineEntry {
+    Clock::time_point deadline;
+    std::shared_ptr<InferRequest> request;
+    bool operator>(const DeadlineEntry& o) const { return deadline > o.deadline; }
+  };
+  using Completion = std::pair<std::shared_ptr<InferRequest>, Status>;
+
+  Batcher(BatcherOptions options, std::vector<std::unique_ptr<runtime::Backend>> instances,
+          observability::ModelMetrics metrics);
+  void SchedulerLoop();
+  void InstanceLoop(size_t index);
+  void Execute(runtime::Backend& backend, Batch& batch);
+  // The following run with mu_ held.
+  void ExpireDeadlinesLocked(Clock::time_point now, std::vector<Completion>& out);
+  void SweepLocked(std::vector<Completion>& out);
+  void RemoveFromQueueLocked(const InferRequest* r);
+  bool ShouldFormBatchLocked(Clock::time_point now, Clock::time_point* wake_at) const;
+  Batch FormBatchLocked(std::vector<Completion>& out);
+  void RunCompletions(std::vector<Completion>& done);
+
+  const BatcherOptions options_;
+  std::vector<std::unique_ptr<runtime::Backend>> instances_;
+  observability::ModelMetrics metrics_;
+
+  mutable std::mutex mu_;
+  std::condition_variable scheduler_cv_;
+  std::condition_variable instance_cv_;
+  std::condition_variable drained_cv_;
+  std::vector<std::deque<std::shared_ptr<InferRequest>>> queues_;  // index 0 = highest priority
+  size_t queued_ = 0;
+  int64_t queued_rows_ = 0;
+  std::priority_queue<DeadlineEntry, std::vector<DeadlineEntry>, std::greater<>> deadlines_;
+  std::deque<Batch> ready_;
+  int idle_instances_ = 0;
+  int64_t rows_in_flight_ = 0;
+  bool sweep_requested_ = false;
+  bool draining_ = false;
+  bool stop_ = false;
+  std::atomic<double> per_row_seconds_{0.0};  // EWMA of backend time per batch row
+
+  std::thread scheduler_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace sightline::scheduling

@@ -1,0 +1,69 @@
+// One inference request as the scheduler sees it: validated input tensors, priority, deadline,
+// a cancellation flag the transport sets when the client hangs up, and a completion that fires
+// exactly once — whoever answers first (batch result, deadline timer, cancellation) wins.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/cancel_token.h"
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace sightline::scheduling {
+
+using Clock = std::chrono::steady_clock;
+
+struct InferTiming {
+  Clock::time_point enqueued{};
+  Clock::time_point started{};   // batch start (backend call)
+  Clock::time_point finished{};
+  int batch_size = 0;            // rows in the batch this request ran in
+};
+
+struct InferResult {
+  std::vector<Tensor> outputs;   // in model signature order
+  InferTiming timing;
+};
+
+using InferCallback = std::function<void(Result<InferResult>)>;
+
+class InferRequest {
+ public:
+  InferRequest(std::vector<Tensor> inputs, InferCallback done)
+      : inputs(std::move(inputs)), done_(std::move(done)) {}
+
+  std::vector<Tensor> inputs;  // signature order, already validated against the model
+  int64_t rows = 1;            // size of the batch dim (1 for models without one)
+  int priority = 0;            // 1 = highest; 0 = the model's default level
+  std::optional<std::chrono::microseconds> timeout;
+  std::shared_ptr<CancelToken> cancelled;  // may be null
+
+  // Filled in by the scheduler.
+  Clock::time_point enqueued{};
+  Clock::time_point deadline = Clock::time_point::max();
+  int level = 0;  // 0-based priority queue index
+
+  bool IsCancelled() const { return cancelled && cancelled->cancelled(); }
+  bool completed() const { return completed_.load(std::memory_order_acquire); }
+
+  // Delivers the result once; returns false if it was already delivered.
+  bool Complete(Result<InferResult> result) {
+    bool expected = false;
+    if (!completed_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return false;
+    auto done = std::move(done_);
+    done_ = nullptr;
+    if (done) done(std::move(result));
+    return true;
+  }
+
+ private:
+  std::atomic<bool> completed_{false};
+  InferCallback done_;
+};
+
+}  // namespace sightline::scheduling

@@ -1,0 +1,82 @@
+#include "scheduling/model_registry.h"
+
+#include "runtime/model_loader.h"
+
+namespace sightline::scheduling {
+
+Result<std::unique_ptr<ModelRegistry>> ModelRegistry::LoadAll(runtime::BackendFactory& factory,
+                                                              const std::filesystem::path& repository,
+                                                              observability::ServerMetrics& metrics,
+                                                              observability::Logger& log) {
+  ASSIGN_OR_RETURN(auto names, runtime::ListModelNames(repository));
+  if (names.empty())
+    return FailedPrecondition("model repository '" + repository.string() + "' holds no model folders");
+  std::unique_ptr<ModelRegistry> reg(new ModelRegistry());
+  for (const auto& name : names) {
+    ASSIGN_OR_RETURN(auto loaded, runtime::LoadModel(factory, repository, name));
+    auto mm = metrics.ForModel(name);
+    mm.load_seconds->Set(loaded.load_seconds);
+    double warm = 0;
+    if (loaded.config.warmup) {
+      ASSIGN_OR_RETURN(warm, runtime::WarmUp(loaded));
+    }
+    mm.warmup_seconds->Set(warm);
+    log.Info("model_loaded", observability::LogFields()
+                                 .Add("model", name)
+                                 .Add("file", loaded.file.string())
+                                 .Add("instances", static_cast<int64_t>(loaded.instances.size()))
+                                 .Add("max_batch_size", loaded.config.max_batch_size)
+                                 .Add("load_seconds", loaded.load_seconds)
+                                 .Add("warmup_seconds", warm));
+    const auto& c = loaded.config;
+    BatcherOptions opts;
+    opts.model_name = name;
+    opts.max_batch_size = c.max_batch_size;
+    opts.dynamic_batching = c.dynamic_batching;
+    opts.max_queue_delay = std::chrono::microseconds(c.max_queue_delay_us);
+    opts.preferred_batch_sizes = c.preferred_batch_sizes;
+    opts.priority_levels = c.priority_levels;
+    opts.default_priority_level = c.default_priority_level;
+    opts.max_queue_size = static_cast<size_t>(c.queue.max_queue_size);
+    opts.default_timeout = std::chrono::microseconds(c.queue.default_timeout_us);
+    opts.allow_timeout_override = c.queue.allow_timeout_override;
+    auto served = std::make_unique<ServedModel>();
+    served->config = loaded.config;
+    served->signature = loaded.signature;
+    served->platform = loaded.platform;
+    served->load_seconds = loaded.load_seconds;
+    served->warmup_seconds = warm;
+    ASSIGN_OR_RETURN(served->batcher, Batcher::Create(std::move(opts), std::move(loaded.instances), mm));
+    served->ready = true;
+    mm.ready->Set(1);
+    reg->models_.emplace(name, std::move(served));
+  }
+  return reg;
+}
+
+ModelRegistry::~ModelRegistry() { Drain(std::chrono::milliseconds(0)); }
+
+ServedModel* ModelRegistry::Find(const std::string& name) const {
+  auto it = models_.find(name);
+  return it == models_.end() ? nullptr : it->second.get();
+}
+
+std::vector<const ServedModel*> ModelRegistry::All() const {
+  std::vector<const ServedModel*> out;
+  for (const auto& [_, m] : models_) out.push_back(m.get());
+  return out;
+}
+
+bool ModelRegistry::AllReady() const {
+  for (const auto& [_, m] : models_)
+    if (!m->ready) return false;
+  return !models_.empty();
+}
+
+void ModelRegistry::Drain(std::chrono::milliseconds timeout) {
+  for (auto& [_, m] : models_) m->ready = false;
+  for (auto& [_, m] : models_)
+    if (m->batcher) m->batcher->Drain(timeout);
+}
+
+}  // namespace sightline::scheduling

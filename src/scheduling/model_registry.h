@@ -1,0 +1,52 @@
+// The models this process serves: for each, its config and signature (from runtime/) and the
+// batcher that owns its backend instances. Owned by the server object; HTTP handlers and tasks
+// look models up here and never touch backends directly.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "observability/logger.h"
+#include "observability/server_metrics.h"
+#include "runtime/backend.h"
+#include "runtime/model_config.h"
+#include "scheduling/batcher.h"
+
+namespace sightline::scheduling {
+
+struct ServedModel {
+  runtime::ModelConfig config;
+  runtime::ModelSignature signature;
+  std::string platform;
+  std::unique_ptr<Batcher> batcher;
+  double load_seconds = 0;
+  double warmup_seconds = 0;
+  std::atomic<bool> ready{false};
+};
+
+class ModelRegistry {
+ public:
+  // Loads and warms every model under `repository`; the first failure is returned (start-up
+  // must fail loudly rather than serve a partial repository).
+  static Result<std::unique_ptr<ModelRegistry>> LoadAll(runtime::BackendFactory& factory,
+                                                        const std::filesystem::path& repository,
+                                                        observability::ServerMetrics& metrics,
+                                                        observability::Logger& log);
+  ~ModelRegistry();
+
+  ServedModel* Find(const std::string& name) const;
+  std::vector<const ServedModel*> All() const;
+  bool AllReady() const;
+  // Stops accepting, finishes queued work within `timeout`, then stops every batcher.
+  void Drain(std::chrono::milliseconds timeout);
+
+ private:
+  ModelRegistry() = default;
+  std::map<std::string, std::unique_ptr<ServedModel>> models_;
+};
+
+}  // namespace sightline::scheduling

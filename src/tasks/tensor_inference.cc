@@ -1,0 +1,71 @@
+#include "tasks/tensor_inference.h"
+
+#include <algorithm>
+
+namespace sightline::tasks {
+
+Result<std::vector<Tensor>> BindInputs(const scheduling::ServedModel& model, std::vector<Tensor> inputs,
+                                       int64_t* rows) {
+  const auto& sig = model.signature;
+  const bool batching = model.config.batching();
+  for (const auto& t : inputs)
+    if (!sig.FindInput(t.name))
+      return InvalidArgument("model '" + model.config.name + "' has no input named '" + t.name + "'");
+  std::vector<Tensor> ordered;
+  ordered.reserve(sig.inputs.size());
+  int64_t batch = -1;
+  for (const auto& spec : sig.inputs) {
+    auto it = std::find_if(inputs.begin(), inputs.end(), [&](const Tensor& t) { return t.name == spec.name; });
+    if (it == inputs.end())
+      return InvalidArgument("input '" + spec.name + "' of model '" + model.config.name + "' is missing");
+    Tensor& t = *it;
+    if (t.dtype != spec.dtype)
+      return InvalidArgument("input '" + spec.name + "' must be " + DataTypeName(spec.dtype) + ", got " +
+                             DataTypeName(t.dtype));
+    if (t.shape.size() != spec.shape.size())
+      return InvalidArgument("input '" + spec.name + "' must have shape " + ShapeToString(spec.shape) +
+                             " (-1 = any), got " + ShapeToString(t.shape));
+    for (size_t d = 0; d < spec.shape.size(); ++d) {
+      if (spec.shape[d] >= 0 && spec.shape[d] != t.shape[d])
+        return InvalidArgument("input '" + spec.name + "' must have shape " + ShapeToString(spec.shape) +
+                               " (-1 = any), got " + ShapeToString(t.shape));
+    }
+    if (batching) {
+      if (t.shape[0] < 1)
+        return InvalidArgument("input '" + spec.name + "' has an empty batch dimension");
+      if (batch >= 0 && t.shape[0] != batch)
+        return InvalidArgument("inputs disagree on the batch size (" + std::to_string(batch) + " vs " +
+                               std::to_string(t.shape[0]) + ")");
+      batch = t.shape[0];
+    }
+    RETURN_IF_ERROR(ValidateTensorBytes(t));
+    ordered.push_back(std::move(t));
+  }
+  *rows = batching ? batch : 1;
+  if (batching && *rows > model.config.max_batch_size)
+    return InvalidArgument("batch of " + std::to_string(*rows) + " exceeds max_batch_size " +
+                           std::to_string(model.config.max_batch_size) + " of model '" + model.config.name + "'");
+  return ordered;
+}
+
+Status SubmitTensorInference(scheduling::ServedModel& model, std::vector<Tensor> inputs,
+                             const TensorInferOptions& options, scheduling::InferCallback done) {
+  if (!model.ready) return Status(StatusCode::kUnavailable, "model '" + model.config.name + "' is not ready");
+  int64_t rows = 1;
+  ASSIGN_OR_RETURN(auto ordered, BindInputs(model, std::move(inputs), &rows));
+  auto req = std::make_shared<scheduling::InferRequest>(std::move(ordered), std::move(done));
+  req->rows = rows;
+  req->priority = options.priority;
+  req->cancelled = options.cancelled;
+  if (options.timeout_us && *options.timeout_us > 0) req->timeout = std::chrono::microseconds(*options.timeout_us);
+  Status s = model.batcher->Enqueue(req);
+  if (s.ok() && options.cancelled) {
+    auto* batcher = model.batcher.get();
+    options.cancelled->OnCancel([batcher] { batcher->NotifyCancelled(); });
+  }
+  if (s.code() == StatusCode::kOverloaded)
+    s.WithRetryAfter(model.batcher->EstimateRetryAfterSeconds(options.retry_attempt));
+  return s;
+}
+
+}  // namespace sightline::tasks
