@@ -188,6 +188,12 @@ void Batcher::ExpireDeadlinesLocked(Clock::time_point now, std::vector<Completio
 }
 
 void Batcher::SweepLocked(std::vector<Completion>& out) {
+  for (auto& batch : ready_)  // staged: answered now, skipped by Execute
+    for (auto& r : batch.requests)
+      if (r->IsCancelled() && !r->completed()) {
+        metrics_.rejected_cancelled->Inc();
+        out.emplace_back(r, Status(StatusCode::kCancelled, "client went away"));
+      }
   for (auto& q : queues_) {
     for (auto it = q.begin(); it != q.end();) {
       if ((*it)->IsCancelled() || (*it)->completed()) {

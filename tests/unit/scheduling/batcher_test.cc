@@ -1,0 +1,313 @@
+#include "scheduling/batcher.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <thread>
+
+namespace sightline::scheduling {
+namespace {
+using namespace std::chrono_literals;
+
+// A backend whose math is known (output = input + 1) and whose run time is set by the test;
+// it records the batch size of every call.
+class AddOneBackend : public runtime::Backend {
+ public:
+  explicit AddOneBackend(std::chrono::milliseconds delay) : delay_(delay) {
+    sig_.inputs.push_back({"x", DataType::kFp32, {-1, 2}});
+    sig_.outputs.push_back({"y", DataType::kFp32, {-1, 2}});
+  }
+  const runtime::ModelSignature& signature() const override { return sig_; }
+  Result<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs) override {
+    {
+      std::lock_guard lock(mu_);
+      batches_.push_back(inputs[0]->shape[0]);
+    }
+    if (gate_) gate_->wait();
+    std::this_thread::sleep_for(delay_);
+    Tensor out = *inputs[0];
+    out.name = "y";
+    for (size_t i = 0; i < out.data.size() / 4; ++i) out.as<float>()[i] += 1.0f;
+    return std::vector<Tensor>{std::move(out)};
+  }
+  std::vector<int64_t> batches() {
+    std::lock_guard lock(mu_);
+    return batches_;
+  }
+  std::shared_future<void>* gate_ = nullptr;  // when set, Run blocks until it is ready
+
+ private:
+  std::chrono::milliseconds delay_;
+  runtime::ModelSignature sig_;
+  std::mutex mu_;
+  std::vector<int64_t> batches_;
+};
+
+struct Fixture {
+  observability::MetricsRegistry registry;
+  observability::ServerMetrics metrics{registry};
+  AddOneBackend* backend = nullptr;
+  std::unique_ptr<Batcher> batcher;
+
+  explicit Fixture(BatcherOptions o, std::chrono::milliseconds delay = 0ms) {
+    auto b = std::make_unique<AddOneBackend>(delay);
+    backend = b.get();
+    std::vector<std::unique_ptr<runtime::Backend>> inst;
+    inst.push_back(std::move(b));
+    o.model_name = "m";
+    batcher = Batcher::Create(o, std::move(inst), metrics.ForModel("m")).value();
+  }
+};
+
+Tensor Row(float a, float b, int rows = 1) {
+  Tensor t;
+  t.name = "x";
+  t.dtype = DataType::kFp32;
+  t.shape = {rows, 2};
+  t.data.resize(static_cast<size_t>(rows) * 8);
+  for (int r = 0; r < rows; ++r) {
+    t.as<float>()[2 * r] = a + static_cast<float>(r);
+    t.as<float>()[2 * r + 1] = b;
+  }
+  return t;
+}
+
+struct Outcome {
+  std::promise<Result<InferResult>> promise;
+  std::future<Result<InferResult>> future = promise.get_future();
+};
+
+std::shared_ptr<InferRequest> MakeRequest(Tensor t, Outcome& out, int64_t rows = 1) {
+  auto r = std::make_shared<InferRequest>(std::vector<Tensor>{std::move(t)},
+                                          [&out](Result<InferResult> res) { out.promise.set_value(std::move(res)); });
+  r->rows = rows;
+  return r;
+}
+
+TEST(Batcher, StacksConcurrentRequestsAndSplitsResults) {
+  BatcherOptions o;
+  o.max_batch_size = 8;
+  o.max_queue_delay = 50ms;  // long enough that all 6 arrive inside one window
+  Fixture f(o);
+  std::vector<Outcome> outs(6);
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(10.0f * i, -1.0f), outs[i])).ok());
+  for (int i = 0; i < 6; ++i) {
+    auto res = outs[i].future.get();
+    ASSERT_TRUE(res.ok()) << res.status().ToString();
+    const Tensor& y = res.value().outputs.at(0);
+    EXPECT_EQ(y.shape, (Shape{1, 2}));
+    EXPECT_FLOAT_EQ(y.as<float>()[0], 10.0f * i + 1.0f);
+    EXPECT_FLOAT_EQ(y.as<float>()[1], 0.0f);
+  }
+  EXPECT_EQ(f.backend->batches(), (std::vector<int64_t>{6}));
+}
+
+TEST(Batcher, MultiRowRequestsKeepTheirRows) {
+  BatcherOptions o;
+  o.max_batch_size = 8;
+  o.max_queue_delay = 50ms;
+  Fixture f(o);
+  Outcome a, b;
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 5, 3), a, 3)).ok());
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(100, 7, 2), b, 2)).ok());
+  auto ra = a.future.get();
+  auto rb = b.future.get();
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  EXPECT_EQ(ra.value().outputs[0].shape, (Shape{3, 2}));
+  EXPECT_EQ(rb.value().outputs[0].shape, (Shape{2, 2}));
+  EXPECT_FLOAT_EQ(ra.value().outputs[0].as<float>()[4], 3.0f);    // row 2: a = 0 + 2, +1
+  EXPECT_FLOAT_EQ(rb.value().outputs[0].as<float>()[2], 102.0f);  // row 1: 100 + 1, +1
+  EXPECT_FLOAT_EQ(rb.value().outputs[0].as<float>()[3], 8.0f);
+  EXPECT_EQ(f.backend->batches(), (std::vector<int64_t>{5}));
+  EXPECT_EQ(ra.value().timing.batch_size, 5);
+}
+
+TEST(Batcher, NeverExceedsMaxBatchSize) {
+  BatcherOptions o;
+  o.max_batch_size = 4;
+  o.max_queue_delay = 20ms;
+  Fixture f(o);
+  std::vector<Outcome> outs(10);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(i, 0), outs[i])).ok());
+  for (auto& o2 : outs) ASSERT_TRUE(o2.future.get().ok());
+  int64_t total = 0;
+  for (auto b : f.backend->batches()) {
+    EXPECT_LE(b, 4);
+    total += b;
+  }
+  EXPECT_EQ(total, 10);
+}
+
+TEST(Batcher, FullQueueIsRefusedAtOnceWithOverloaded) {
+  BatcherOptions o;
+  o.max_batch_size = 0;  // one request per run, nothing staged: the queue bound is exact
+  o.max_queue_size = 2;
+  Fixture f(o);
+  std::promise<void> open;
+  std::shared_future<void> gate = open.get_future().share();
+  f.backend->gate_ = &gate;
+  std::vector<Outcome> outs(4);
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), outs[0])).ok());  // runs, blocks on gate
+  // Wait until it left the queue for the instance.
+  for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(1, 0), outs[1])).ok());
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(2, 0), outs[2])).ok());
+  const auto t0 = Clock::now();
+  Status refused = f.batcher->Enqueue(MakeRequest(Row(3, 0), outs[3]));
+  EXPECT_LT(Clock::now() - t0, 50ms);
+  EXPECT_EQ(refused.code(), StatusCode::kOverloaded);
+  EXPECT_EQ(f.metrics.rejected.WithLabels({"m", "queue_full"}).Value(), 1.0);
+  open.set_value();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(outs[i].future.get().ok());  // accepted work all answered
+}
+
+TEST(Batcher, RetryEstimateGrowsWithAttempt) {
+  BatcherOptions o;
+  o.max_batch_size = 1;
+  Fixture f(o, 5ms);
+  Outcome a;
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), a)).ok());
+  ASSERT_TRUE(a.future.get().ok());
+  const double e0 = f.batcher->EstimateRetryAfterSeconds(0);
+  const double e2 = f.batcher->EstimateRetryAfterSeconds(2);
+  EXPECT_GT(e0, 0.0);
+  EXPECT_NEAR(e2, 4 * e0, 1e-9);
+}
+
+TEST(Batcher, DeadlineIsAnsweredWhileTheBatchStillRuns) {
+  BatcherOptions o;
+  o.max_batch_size = 1;
+  Fixture f(o);
+  std::promise<void> open;
+  std::shared_future<void> gate = open.get_future().share();
+  f.backend->gate_ = &gate;
+  Outcome running, waiting;
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), running)).ok());
+  auto req = MakeRequest(Row(1, 0), waiting);
+  req->timeout = 30ms;
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(f.batcher->Enqueue(req).ok());
+  auto res = waiting.future.get();  // the running batch is still blocked on the gate
+  const auto waited = Clock::now() - t0;
+  EXPECT_EQ(res.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_GE(waited, 25ms);
+  EXPECT_LT(waited, 1000ms);
+  open.set_value();
+  EXPECT_TRUE(running.future.get().ok());
+  EXPECT_EQ(f.metrics.rejected.WithLabels({"m", "deadline_exceeded"}).Value(), 1.0);
+}
+
+TEST(Batcher, DefaultTimeoutAppliesAndOverrideCanBeDisallowed) {
+  BatcherOptions o;
+  o.max_batch_size = 1;
+  o.default_timeout = 20ms;
+  o.allow_timeout_override = false;
+  Fixture f(o);
+  std::promise<void> open;
+  std::shared_future<void> gate = open.get_future().share();
+  f.backend->gate_ = &gate;
+  Outcome running, waiting;
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), running)).ok());
+  auto req = MakeRequest(Row(1, 0), waiting);
+  req->timeout = 10'000'000us;  // ignored: override not allowed
+  ASSERT_TRUE(f.batcher->Enqueue(req).ok());
+  EXPECT_EQ(waiting.future.get().status().code(), StatusCode::kDeadlineExceeded);
+  open.set_value();
+  // `running` had the same 20 ms default deadline and was answered by the timer too.
+  EXPECT_EQ(running.future.get().status().code(), StatusCode::kDeadlineExceeded);
+}
+
+TEST(Batcher, HigherPriorityRunsFirst) {
+  BatcherOptions o;
+  o.max_batch_size = 0;
+  o.priority_levels = 2;
+  o.default_priority_level = 2;
+  Fixture f(o);
+  std::promise<void> open;
+  std::shared_future<void> gate = open.get_future().share();
+  f.backend->gate_ = &gate;
+  std::mutex mu;
+  std::vector<int> order;
+  std::vector<std::promise<void>> done(4);
+  auto make = [&](int id, int prio) {
+    auto r = std::make_shared<InferRequest>(std::vector<Tensor>{Row(id, 0)}, [&, id](Result<InferResult>) {
+      std::lock_guard lock(mu);
+      order.push_back(id);
+      done[id].set_value();
+    });
+    r->priority = prio;
+    return r;
+  };
+  ASSERT_TRUE(f.batcher->Enqueue(make(0, 0)).ok());  // occupies the instance
+  for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(f.batcher->Enqueue(make(1, 2)).ok());  // batch level
+  ASSERT_TRUE(f.batcher->Enqueue(make(2, 2)).ok());
+  ASSERT_TRUE(f.batcher->Enqueue(make(3, 1)).ok());  // interactive, arrives last
+  open.set_value();
+  for (auto& d : done) d.get_future().wait();
+  EXPECT_EQ(order, (std::vector<int>{0, 3, 1, 2}));
+  Outcome bad;
+  auto r = MakeRequest(Row(0, 0), bad);
+  r->priority = 3;
+  EXPECT_EQ(f.batcher->Enqueue(r).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Batcher, CancelledRequestIsDroppedBeforeBatching) {
+  BatcherOptions o;
+  o.max_batch_size = 1;
+  Fixture f(o);
+  std::promise<void> open;
+  std::shared_future<void> gate = open.get_future().share();
+  f.backend->gate_ = &gate;
+  Outcome running, gone;
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), running)).ok());
+  auto req = MakeRequest(Row(1, 0), gone);
+  req->cancelled = std::make_shared<CancelToken>();
+  ASSERT_TRUE(f.batcher->Enqueue(req).ok());
+  req->cancelled->Cancel();
+  f.batcher->NotifyCancelled();
+  EXPECT_EQ(gone.future.get().status().code(), StatusCode::kCancelled);
+  open.set_value();
+  ASSERT_TRUE(running.future.get().ok());
+  EXPECT_EQ(f.backend->batches().size(), 1u);  // the cancelled one never ran
+  EXPECT_EQ(f.metrics.pending.WithLabels({"m"}).Value(), 0.0);
+}
+
+TEST(Batcher, DrainFinishesAcceptedWorkThenRefuses) {
+  BatcherOptions o;
+  o.max_batch_size = 2;
+  o.max_queue_delay = 1ms;
+  Fixture f(o, 5ms);
+  std::vector<Outcome> outs(6);
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(i, 0), outs[i])).ok());
+  f.batcher->Drain(5000ms);
+  for (auto& o2 : outs) EXPECT_TRUE(o2.future.get().ok());
+  Outcome late;
+  EXPECT_EQ(f.batcher->Enqueue(MakeRequest(Row(0, 0), late)).code(), StatusCode::kUnavailable);
+}
+
+TEST(Batcher, StagesAFullBatchWhileTheInstanceIsBusy) {
+  BatcherOptions o;
+  o.max_batch_size = 2;
+  o.max_queue_delay = 0ms;
+  Fixture f(o);
+  std::promise<void> open;
+  std::shared_future<void> gate = open.get_future().share();
+  f.backend->gate_ = &gate;
+  std::vector<Outcome> outs(3);
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), outs[0])).ok());
+  for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(1, 0), outs[1])).ok());
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(2, 0), outs[2])).ok());
+  // The full pair leaves the queue for the staging slot although the instance is busy.
+  for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(f.batcher->queued(), 0u);
+  open.set_value();
+  for (auto& o2 : outs) EXPECT_TRUE(o2.future.get().ok());
+  EXPECT_EQ(f.backend->batches(), (std::vector<int64_t>{1, 2}));
+}
+
+}  // namespace
+}  // namespace sightline::scheduling
