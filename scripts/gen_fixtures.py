@@ -119,7 +119,7 @@ def slow(out):
     nodes = [helper.make_node("ReduceMean", ["INPUT0"], ["m"], keepdims=0),
              helper.make_node("Add", ["base", "m"], ["w0"])]
     prev = "w0"
-    for i in range(60):
+    for i in range(200):
         nodes.append(helper.make_node("MatMul", [prev, prev], [f"mm{i}"]))
         nodes.append(helper.make_node("Tanh", [f"mm{i}"], [f"t{i}"]))
         prev = f"t{i}"

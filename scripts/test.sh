@@ -15,7 +15,7 @@ run_suite() {  # $1 = build dir, $2 = label
   for t in "$build"/tests/fuzz_*; do [[ -x "$t" ]] && "$t" tests/fuzz/corpus/"$(basename "$t" | sed 's/^fuzz_//')"; done
   echo "== [$2] black-box tests"
   SIGHTLINE_BIN="$build/sightline" SIGHTLINE_FIXTURES="$root/build/fixtures/models" \
-    "$py" -m pytest -q tests/integration
+    "$py" -m pytest -q --timeout 120 tests/integration
 }
 
 BUILD_DIR="$root/build" scripts/build.sh

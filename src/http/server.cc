@@ -4,7 +4,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <mutex>
 #include <random>
@@ -184,7 +187,6 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     cancel_ = std::make_shared<CancelToken>();
     req.cancel = cancel_;
-    answered_ = false;
     WatchForHangUp();
     auto self = shared_from_this();
     auto answered = std::make_shared<std::atomic<bool>>(false);
@@ -196,19 +198,26 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // While the handler works, a readable socket means either a pipelined request (left in the
-  // kernel buffer) or EOF: the client hung up, so its queued work is cancelled.
+  // kernel buffer) or EOF: the client hung up, so its queued work is cancelled. The peek must not
+  // block: Asio's synchronous receive polls until data arrives, and readiness can be spurious, so
+  // a blocking peek would stall this I/O thread until the client gave up.
   void WatchForHangUp() {
     watching_ = true;
     stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
       if (!self->watching_ || ec) return;
-      self->watching_ = false;
       char byte;
-      beast::error_code pec;
-      const auto n = self->stream_.socket().receive(asio::buffer(&byte, 1), tcp::socket::message_peek, pec);
-      if ((n == 0 && !pec) || (pec && pec != asio::error::would_block && pec != asio::error::try_again)) {
-        self->client_gone_ = true;
-        if (self->cancel_) self->cancel_->Cancel();
+      const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0) {  // a pipelined request: leave it for the next read
+        self->watching_ = false;
+        return;
       }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        self->WatchForHangUp();  // spurious wake-up: keep watching
+        return;
+      }
+      self->watching_ = false;
+      self->client_gone_ = true;
+      if (self->cancel_) self->cancel_->Cancel();
     });
   }
 
@@ -288,7 +297,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   bool watching_ = false;
   bool client_gone_ = false;
-  bool answered_ = false;
   bool head_only_ = false;
 };
 

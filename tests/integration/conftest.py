@@ -1,0 +1,95 @@
+"""Black-box fixtures: start the real `sightline` binary on a loopback port with the generated
+fixture models, and stop it with SIGTERM (checking it exits cleanly) when the test is done."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+import requests
+
+BIN = os.environ.get("SIGHTLINE_BIN", os.path.join(os.path.dirname(__file__), "../../build/sightline"))
+FIXTURES = os.environ.get("SIGHTLINE_FIXTURES", os.path.join(os.path.dirname(__file__), "../../build/fixtures/models"))
+SANITIZED = os.environ.get("SIGHTLINE_SANITIZED") == "1"
+STARTUP_TIMEOUT = 120 if SANITIZED else 30
+
+
+class Server:
+    def __init__(self, *extra, repo=FIXTURES, wait_ready=True):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.port_file = os.path.join(self.tmp.name, "port")
+        self.log_path = os.path.join(self.tmp.name, "server.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--model-repository", repo, "--host", "127.0.0.1", "--port", "0",
+             "--port-file", self.port_file, *extra],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + STARTUP_TIMEOUT
+        while not os.path.exists(self.port_file) or not open(self.port_file).read().strip():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.logs()}")
+            if time.time() > deadline:
+                raise RuntimeError(f"server did not start:\n{self.logs()}")
+            time.sleep(0.05)
+        self.port = int(open(self.port_file).read())
+        self.url = f"http://127.0.0.1:{self.port}"
+        while wait_ready and requests.get(self.url + "/readyz", timeout=5).status_code != 200:
+            time.sleep(0.05)
+
+    def logs(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def metrics(self, **headers):
+        text = requests.get(self.url + "/metrics", headers=headers, timeout=5).text
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("server did not stop on SIGTERM")
+        self.log.close()
+        code = self.proc.returncode
+        logs = self.logs() if code != 0 else ""
+        self.tmp.cleanup()
+        assert code == 0, f"server exited with {code}:\n{logs}"
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def make_server():
+    started = []
+
+    def start(*extra, repo=FIXTURES, wait_ready=True):
+        s = Server(*extra, repo=repo, wait_ready=wait_ready)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def infer_body(inputs, **extra):
+    body = {"inputs": inputs}
+    body.update(extra)
+    return json.dumps(body)

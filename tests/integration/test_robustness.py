@@ -1,0 +1,180 @@
+"""Bad input of every kind gets a clear 4xx and the server keeps serving; limits hold."""
+import json
+import os
+import socket
+import tempfile
+import time
+
+import numpy as np
+import pytest
+import requests
+
+from conftest import FIXTURES, Server, infer_body
+
+GOOD = infer_body([{"name": "INPUT0", "shape": [1, 16], "datatype": "FP32", "data": [1] * 16},
+                   {"name": "INPUT1", "shape": [1, 16], "datatype": "FP32", "data": [2] * 16}])
+
+
+def inp(name="INPUT0", shape=(1, 16), dt="FP32", data=None):
+    return {"name": name, "shape": list(shape), "datatype": dt, "data": data if data is not None else [1] * int(np.prod(shape))}
+
+
+BAD = [
+    ("malformed json", "{\"inputs\": [", {}, "malformed JSON"),
+    ("not an object", "[1,2]", {}, "must be a JSON object"),
+    ("no inputs", "{}", {}, "'inputs' must be a non-empty list"),
+    ("wrong dtype", infer_body([inp(dt="INT32"), inp("INPUT1")]), {}, "must be FP32, got INT32"),
+    ("wrong shape", infer_body([inp(shape=(1, 15)), inp("INPUT1")]), {}, "must have shape [-1,16]"),
+    ("rank", infer_body([inp(shape=(16,)), inp("INPUT1")]), {}, "must have shape"),
+    ("data length", infer_body([inp(data=[1] * 15), inp("INPUT1")]), {}, "has 15 values but shape [1,16] needs 16"),
+    ("unknown input", infer_body([inp(), inp("INPUT1"), inp("EXTRA")]), {}, "no input named 'EXTRA'"),
+    ("missing input", infer_body([inp()]), {}, "input 'INPUT1' of model 'simple' is missing"),
+    ("duplicate input", infer_body([inp(), inp()]), {}, "given twice"),
+    ("batch too big", infer_body([inp(shape=(9, 16)), inp("INPUT1", shape=(9, 16))]), {}, "exceeds max_batch_size 8"),
+    ("batch mismatch", infer_body([inp(shape=(2, 16)), inp("INPUT1", shape=(3, 16))]), {}, "disagree on the batch size"),
+    ("unknown datatype", infer_body([inp(dt="FP8"), inp("INPUT1")]), {}, "unknown datatype 'FP8'"),
+    ("unknown output", json.dumps({"inputs": [inp(), inp("INPUT1")], "outputs": [{"name": "NOPE"}]}), {}, "no output named 'NOPE'"),
+    ("header length past body", GOOD, {"Inference-Header-Content-Length": "999999"}, "exceeds the body size"),
+    ("header length not a number", GOOD, {"Inference-Header-Content-Length": "abc"}, "must be a number"),
+    ("non-numeric data", infer_body([inp(data=["a"] * 16), inp("INPUT1")]), {}, "needs numbers"),
+    ("binary overrun", json.dumps({"inputs": [{"name": "INPUT0", "shape": [1, 16], "datatype": "FP32",
+                                               "parameters": {"binary_data_size": 64}}, inp("INPUT1")]}) + "xx",
+     {"Inference-Header-Content-Length": "__LEN__"}, "runs past the end of the body"),
+]
+
+
+@pytest.mark.parametrize("name,body,headers,message", BAD, ids=[b[0] for b in BAD])
+def test_malformed_requests_get_a_4xx_that_says_why(server, name, body, headers, message):
+    if headers.get("Inference-Header-Content-Length") == "__LEN__":
+        headers = {"Inference-Header-Content-Length": str(len(body) - 2)}
+    r = requests.post(server.url + "/v2/models/simple/infer", data=body, headers=headers)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+    err = r.json()["error"]
+    assert isinstance(err, str) and message in err, err
+    assert requests.post(server.url + "/v2/models/simple/infer", data=GOOD).status_code == 200
+
+
+def test_v1_errors_are_nested_objects(server):
+    r = requests.get(server.url + "/v1/nothing-here")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+
+
+def test_wrong_method_is_405(server):
+    r = requests.get(server.url + "/v2/models/simple/infer")
+    assert r.status_code == 405
+
+
+def test_body_over_the_limit_is_413(make_server):
+    s = make_server("--max-body-mb", "1")
+    r = requests.post(s.url + "/v2/models/simple/infer", data=b"x" * (2 << 20))
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "payload_too_large"
+    assert requests.post(s.url + "/v2/models/simple/infer", data=GOOD).status_code == 200
+
+
+def test_oversized_headers_are_431(server):
+    r = requests.get(server.url + "/healthz", headers={"X-Big": "a" * 40000})
+    assert r.status_code == 431
+    assert requests.get(server.url + "/healthz").status_code == 200
+
+
+def test_garbage_bytes_do_not_hurt(server):
+    for junk in [b"\x00\xff" * 500, b"GET / HTTP/9.9\r\n\r\n", b"POST /v2 HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+                 b"POST /v2/models/simple/infer HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]:
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(junk)
+        s.settimeout(5)
+        try:
+            s.recv(4096)
+        except (socket.timeout, ConnectionResetError):
+            pass
+        s.close()
+    assert requests.post(server.url + "/v2/models/simple/infer", data=GOOD).status_code == 200
+
+
+def test_slow_loris_is_cut_off(make_server):
+    s = make_server("--read-timeout-ms", "500")
+    sock = socket.create_connection(("127.0.0.1", s.port))
+    sock.sendall(b"POST /v2/models/simple/infer HTTP/1.1\r\nHost: x\r\n")  # never finishes
+    sock.settimeout(5)
+    t0 = time.time()
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        pass
+    assert time.time() - t0 < 4, "slow client held its connection"
+    assert requests.get(s.url + "/healthz").status_code == 200
+
+
+def test_connection_limit(make_server):
+    s = make_server("--max-connections", "3")
+    held = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(3)]
+    time.sleep(0.2)
+    extra = socket.create_connection(("127.0.0.1", s.port))
+    extra.settimeout(5)
+    reply = extra.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 503"), reply
+    for h in held:
+        h.close()
+    extra.close()
+    time.sleep(0.2)
+    assert requests.get(s.url + "/healthz").status_code == 200
+
+
+def test_api_keys(make_server):
+    with tempfile.NamedTemporaryFile("w", suffix=".keys", delete=False) as f:
+        f.write("# keys\nk-123\n")
+    try:
+        s = make_server("--api-key-file", f.name)
+        assert requests.get(s.url + "/healthz").status_code == 200          # probes exempt
+        assert requests.get(s.url + "/readyz").status_code == 200
+        assert requests.get(s.url + "/v2/health/ready").status_code == 200
+        r = requests.post(s.url + "/v2/models/simple/infer", data=GOOD)
+        assert r.status_code == 401 and isinstance(r.json()["error"], str)
+        assert requests.get(s.url + "/v1/models").status_code == 401
+        assert requests.get(s.url + "/metrics").status_code == 401
+        assert requests.post(s.url + "/v2/models/simple/infer", data=GOOD, headers={"Authorization": "Bearer k-123"}).status_code == 200
+        assert requests.post(s.url + "/v2/models/simple/infer", data=GOOD, headers={"X-API-Key": "k-123"}).status_code == 200
+        assert requests.post(s.url + "/v2/models/simple/infer", data=GOOD, headers={"X-API-Key": "k-124"}).status_code == 401
+        assert s.metrics(**{"X-API-Key": "k-123"})['sightline_http_rejected_total{reason="unauthorized"}'] >= 4
+    finally:
+        os.unlink(f.name)
+
+
+def test_cidr_allowlist(make_server):
+    s = make_server("--allow-cidr", "10.0.0.0/8", wait_ready=False)
+    for path in ("/v2/models/simple", "/healthz"):  # an address filter covers every route
+        r = requests.get(s.url + path)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    s2 = make_server("--allow-cidr", "127.0.0.0/8")
+    assert requests.get(s2.url + "/v2/models/simple").status_code == 200
+
+
+def test_bad_config_fails_startup_naming_file_and_field(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "m").mkdir(parents=True)
+    (repo / "m" / "model.onnx").write_bytes(open(f"{FIXTURES}/simple/model.onnx", "rb").read())
+    (repo / "m" / "sightline.json").write_text('{"dynamic_batching": {"max_queue_delay_microseconds": "soon"}}')
+    with pytest.raises(RuntimeError) as e:
+        Server(repo=str(repo))
+    assert "sightline.json: field 'dynamic_batching.max_queue_delay_microseconds' must be an integer" in str(e.value)
+
+
+def test_sigterm_drains_accepted_work(make_server):
+    import concurrent.futures as cf
+    s = make_server()
+    body = json.dumps({"inputs": [{"name": "INPUT0", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]})
+    with cf.ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(requests.post, s.url + "/v2/models/slow/infer", data=body) for _ in range(6)]
+        time.sleep(0.1)
+        s.proc.terminate()
+        codes = [f.result().status_code for f in futures]
+    assert codes == [200] * 6
+    s.proc.wait(timeout=30)
+    assert s.proc.returncode == 0

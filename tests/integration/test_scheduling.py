@@ -1,0 +1,143 @@
+"""Scheduling seen from outside: concurrent requests are batched with unchanged results, overload
+is shed with 503 + Retry-After while accepted work succeeds, deadlines answer without waiting."""
+import concurrent.futures as cf
+import json
+import socket
+import threading
+import time
+
+import numpy as np
+import requests
+
+from conftest import infer_body
+
+
+def slow_body(value, **params):
+    x = np.full((1, 4), value, np.float32)
+    body = {"inputs": [{"name": "INPUT0", "shape": [1, 4], "datatype": "FP32", "data": x.flatten().tolist()}]}
+    if params:
+        body["parameters"] = params
+    return json.dumps(body)
+
+
+def convnet_request(url, x, session=None):
+    header = json.dumps({"inputs": [{"name": "input", "shape": list(x.shape), "datatype": "FP32",
+                                     "parameters": {"binary_data_size": x.nbytes}}],
+                         "parameters": {"binary_data_output": True}}).encode()
+    r = (session or requests).post(url + "/v2/models/convnet/infer", data=header + x.tobytes(),
+                                   headers={"Inference-Header-Content-Length": str(len(header))})
+    assert r.status_code == 200, r.text
+    return np.frombuffer(r.content[int(r.headers["Inference-Header-Content-Length"]):], np.float32)
+
+
+def test_concurrent_requests_are_batched_with_the_same_results(server):
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal((1, 3, 64, 64)).astype(np.float32) for _ in range(32)]
+    single = [convnet_request(server.url, x) for x in xs]  # one at a time
+    before = server.metrics()
+    with cf.ThreadPoolExecutor(16) as pool:
+        batched = list(pool.map(lambda x: convnet_request(server.url, x), xs))
+    after = server.metrics()
+    for s, b in zip(single, batched):
+        np.testing.assert_allclose(b, s, rtol=1e-5, atol=1e-6)
+    items = after['sightline_inference_count_total{model="convnet"}'] - before['sightline_inference_count_total{model="convnet"}']
+    execs = after['sightline_inference_exec_count_total{model="convnet"}'] - before['sightline_inference_exec_count_total{model="convnet"}']
+    assert items == 32
+    assert items / execs > 1.0, f"no batching: {items} items in {execs} executions"
+    assert after['sightline_inference_batch_size_bucket{model="convnet",le="1"}'] < after['sightline_inference_batch_size_count{model="convnet"}']
+
+
+def test_overload_sheds_with_retry_after_and_accepted_requests_succeed(server):
+    results = []
+    lock = threading.Lock()
+
+    def call(i):
+        r = requests.post(server.url + "/v2/models/slow/infer", data=slow_body(i))
+        with lock:
+            results.append((i, r.status_code, r.headers.get("Retry-After"), r.text))
+
+    with cf.ThreadPoolExecutor(48) as pool:
+        list(pool.map(call, range(48)))
+    statuses = [s for _, s, _, _ in results]
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses.count(503) > 0 and statuses.count(200) > 0
+    for i, status, retry, text in results:
+        body = json.loads(text)
+        if status == 200:
+            assert body["outputs"][0]["data"] == [2.0 * i] * 4
+        else:
+            assert int(retry) >= 1
+            assert body["code"] == "overloaded" and body["retry_after_sec"] > 0
+            assert "queue is full" in body["error"]
+    m = server.metrics()
+    assert m['sightline_inference_rejected_total{model="slow",reason="queue_full"}'] >= statuses.count(503)
+
+
+def test_retry_after_grows_with_the_retry_attempt(server):
+    stop = threading.Event()
+
+    def flood():
+        s = requests.Session()
+        while not stop.is_set():
+            s.post(server.url + "/v2/models/slow/infer", data=slow_body(1))
+
+    # Capacity is 8 queued + 4 running + 4 staged: flood well past it.
+    threads = [threading.Thread(target=flood) for _ in range(28)]
+    for t in threads:
+        t.start()
+    try:
+        ratios = []
+        deadline = time.time() + 20
+        while len(ratios) < 3 and time.time() < deadline:
+            r0 = requests.post(server.url + "/v2/models/slow/infer", data=slow_body(1))
+            r3 = requests.post(server.url + "/v2/models/slow/infer", data=slow_body(1), headers={"X-Retry-Attempt": "3"})
+            if r0.status_code == 503 and r3.status_code == 503:
+                ratios.append(r3.json()["retry_after_sec"] / r0.json()["retry_after_sec"])
+        assert ratios, "could not observe two overload answers in a row"
+        assert max(ratios) > 3, ratios  # 2^3 = 8 in theory; the queue moves between the two calls
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+
+
+def test_expired_deadline_is_answered_without_waiting_for_the_batch(server):
+    with cf.ThreadPoolExecutor(8) as pool:
+        backlog = [pool.submit(requests.post, server.url + "/v2/models/slow/infer", data=slow_body(i)) for i in range(6)]
+        time.sleep(0.05)  # the backlog is now queued (6 x ~70 ms of work)
+        t0 = time.time()
+        r = requests.post(server.url + "/v2/models/slow/infer", data=slow_body(9, timeout=50_000))
+        waited = time.time() - t0
+        codes = [f.result().status_code for f in backlog]
+    assert r.status_code == 504, r.text
+    assert r.json()["code"] == "deadline_exceeded"
+    assert waited < 0.3, f"deadline answer took {waited:.3f}s: it waited for the backlog"
+    assert codes == [200] * 6
+
+
+def test_priority_parameter_is_validated(server):
+    r = requests.post(server.url + "/v2/models/slow/infer", data=slow_body(1, priority=9))
+    assert r.status_code == 400 and "priority" in r.json()["error"]
+    r = requests.post(server.url + "/v2/models/slow/infer", data=slow_body(1, priority=1))
+    assert r.status_code == 200
+
+
+def test_client_that_hangs_up_is_dropped_before_batching(server):
+    before = server.metrics().get('sightline_inference_rejected_total{model="slow",reason="cancelled"}', 0)
+    with cf.ThreadPoolExecutor(8) as pool:
+        # Two full batches (~70 ms each) ahead, so the hung-up requests are still queued.
+        backlog = [pool.submit(requests.post, server.url + "/v2/models/slow/infer", data=slow_body(i)) for i in range(8)]
+        time.sleep(0.03)
+        body = slow_body(3).encode()
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", server.port))
+            s.sendall(b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            s.close()
+        assert [f.result().status_code for f in backlog] == [200] * 8
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        after = server.metrics().get('sightline_inference_rejected_total{model="slow",reason="cancelled"}', 0)
+        if after - before >= 3:
+            break
+        time.sleep(0.05)
+    assert after - before >= 3
