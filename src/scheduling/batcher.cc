@@ -151,8 +151,11 @@ size_t Batcher::queued() const {
 }
 
 void Batcher::RunCompletions(std::vector<Completion>& done) {
-  for (auto& [req, status] : done)
-    if (req->Complete(std::move(status))) metrics_.pending->Dec();
+  for (auto& [req, status] : done) {
+    if (!req->TryClaim()) continue;
+    metrics_.pending->Dec();
+    req->Deliver(std::move(status));
+  }
   done.clear();
 }
 
@@ -355,10 +358,10 @@ void Batcher::Execute(runtime::Backend& backend, Batch& batch) {
 
   if (!result.ok()) {
     for (auto& r : live) {
-      if (r->Complete(result.status())) {
-        metrics_.failed->Inc();
-        metrics_.pending->Dec();
-      }
+      if (!r->TryClaim()) continue;
+      metrics_.failed->Inc();
+      metrics_.pending->Dec();
+      r->Deliver(result.status());
     }
     return;
   }
@@ -377,9 +380,10 @@ void Batcher::Execute(runtime::Backend& backend, Batch& batch) {
       }
     }
     offset += r->rows;
-    if (r->Complete(std::move(res))) {
+    if (r->TryClaim()) {
       metrics_.success->Inc();
       metrics_.pending->Dec();
+      r->Deliver(std::move(res));
     }
   }
 }

@@ -51,13 +51,21 @@ class InferRequest {
   bool IsCancelled() const { return cancelled && cancelled->cancelled(); }
   bool completed() const { return completed_.load(std::memory_order_acquire); }
 
-  // Delivers the result once; returns false if it was already delivered.
-  bool Complete(Result<InferResult> result) {
+  // Claims the right to answer; only the first caller gets true. The winner updates its
+  // bookkeeping (metrics) and then calls Deliver, so observers never see an answer before it.
+  bool TryClaim() {
     bool expected = false;
-    if (!completed_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return false;
+    return completed_.compare_exchange_strong(expected, true, std::memory_order_acq_rel);
+  }
+  void Deliver(Result<InferResult> result) {
     auto done = std::move(done_);
     done_ = nullptr;
     if (done) done(std::move(result));
+  }
+  // TryClaim + Deliver; returns false if the request was already answered.
+  bool Complete(Result<InferResult> result) {
+    if (!TryClaim()) return false;
+    Deliver(std::move(result));
     return true;
   }
 
