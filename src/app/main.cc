@@ -11,13 +11,18 @@ int main(int argc, char** argv) {
   s->add_option("--model-repository,-m", serve.model_repository, "Folder with one sub-folder per model")
       ->capture_default_str();
   s->add_option("--host", serve.host, "Address to listen on")->capture_default_str();
-  s->add_option("--port,-p", serve.port, "Port to listen on (0 = any free port)")->capture_default_str()
+  s->add_option("--port,-p", serve.port, "Port to listen on (0 = any free port)")
+      ->capture_default_str()
       ->check(CLI::Range(0, 65535));
-  s->add_option("--http-threads", serve.http_threads, "I/O threads")->capture_default_str()->check(CLI::Range(1, 256));
-  s->add_option("--max-connections", serve.max_connections, "Open connections at most")->capture_default_str();
+  s->add_option("--http-threads", serve.http_threads, "I/O threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  s->add_option("--max-connections", serve.max_connections, "Open connections at most")
+      ->capture_default_str();
   s->add_option("--max-body-mb", serve.max_body_mb, "Request body limit in MiB")->capture_default_str();
   s->add_option("--max-header-kb", serve.max_header_kb, "Request header limit in KiB")->capture_default_str();
-  s->add_option("--read-timeout-ms", serve.read_timeout_ms, "Time allowed to read one request (and keep-alive idle)")
+  s->add_option("--read-timeout-ms", serve.read_timeout_ms,
+                "Time allowed to read one request (and keep-alive idle)")
       ->capture_default_str();
   s->add_option("--api-key-file", serve.api_key_file, "File with one API key per line; enables key checks")
       ->check(CLI::ExistingFile);

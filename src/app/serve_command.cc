@@ -68,11 +68,12 @@ int RunServe(const ServeOptions& o) {
   server.value()->Start();
   const uint16_t port = server.value()->port();
   if (!o.port_file.empty()) std::ofstream(o.port_file) << port << "\n";
-  log->Info("listening", observability::LogFields()
-                             .Add("host", o.host)
-                             .Add("port", static_cast<int>(port))
-                             .Add("startup_seconds",
-                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
+  log->Info("listening",
+            observability::LogFields()
+                .Add("host", o.host)
+                .Add("port", static_cast<int>(port))
+                .Add("startup_seconds",
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
 
   stopped.wait();
   log->Info("shutting_down", observability::LogFields().Add("drain_timeout_ms", o.drain_timeout_ms));

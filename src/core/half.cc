@@ -23,7 +23,7 @@ uint16_t FloatToHalf(float value) {
   if (abs >= 0x7f800000u)  // inf or nan
     return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u));
   if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
-  if (abs < 0x38800000u) {  // subnormal or zero in half
+  if (abs < 0x38800000u) {                                               // subnormal or zero in half
     if (abs < 0x33000000u) return static_cast<uint16_t>(sign);
     const uint32_t e = abs >> 23;
     uint32_t m = (abs & 0x7fffffu) | 0x800000u;
@@ -67,6 +67,8 @@ uint16_t FloatToBf16(float value) {
   return static_cast<uint16_t>(x >> 16);
 }
 
-float Bf16ToFloat(uint16_t bits) { return FromBits(static_cast<uint32_t>(bits) << 16); }
+float Bf16ToFloat(uint16_t bits) {
+  return FromBits(static_cast<uint32_t>(bits) << 16);
+}
 
 }  // namespace sightline

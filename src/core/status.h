@@ -11,16 +11,16 @@ namespace sightline {
 
 enum class StatusCode {
   kOk,
-  kInvalidArgument,   // malformed request: bad JSON, wrong shape/dtype, bad parameter
-  kNotFound,          // unknown model, version, route or input
-  kPayloadTooLarge,   // body or tensor over a configured limit
-  kUnauthorized,      // missing or wrong API key
-  kForbidden,         // client address not on the allowlist
-  kOverloaded,        // queue full: shed with Retry-After
-  kDeadlineExceeded,  // request timeout expired before a result
-  kCancelled,         // client went away
-  kUnavailable,       // model not ready / server shutting down
-  kFailedPrecondition,// config or model file inconsistent
+  kInvalidArgument,     // malformed request: bad JSON, wrong shape/dtype, bad parameter
+  kNotFound,            // unknown model, version, route or input
+  kPayloadTooLarge,     // body or tensor over a configured limit
+  kUnauthorized,        // missing or wrong API key
+  kForbidden,           // client address not on the allowlist
+  kOverloaded,          // queue full: shed with Retry-After
+  kDeadlineExceeded,    // request timeout expired before a result
+  kCancelled,           // client went away
+  kUnavailable,         // model not ready / server shutting down
+  kFailedPrecondition,  // config or model file inconsistent
   kUnimplemented,
   kInternal,
 };
@@ -54,9 +54,15 @@ class [[nodiscard]] Status {
   std::optional<double> retry_after_sec_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
-inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
-inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
+inline Status NotFound(std::string m) {
+  return {StatusCode::kNotFound, std::move(m)};
+}
+inline Status Internal(std::string m) {
+  return {StatusCode::kInternal, std::move(m)};
+}
 inline Status FailedPrecondition(std::string m) {
   return {StatusCode::kFailedPrecondition, std::move(m)};
 }
@@ -64,8 +70,8 @@ inline Status FailedPrecondition(std::string m) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}              // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}       // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {
@@ -89,10 +95,10 @@ class [[nodiscard]] Result {
 #define SL_CONCAT(a, b) SL_CONCAT_INNER(a, b)
 
 // Returns early from the enclosing function when `expr` yields a non-ok Status.
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::sightline::Status sl_status_ = (expr);   \
-    if (!sl_status_.ok()) return sl_status_;   \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::sightline::Status sl_status_ = (expr); \
+    if (!sl_status_.ok()) return sl_status_; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, MakeX());` unwraps a Result<T> or returns its Status.

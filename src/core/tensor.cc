@@ -14,13 +14,20 @@ struct TypeInfo {
 };
 
 constexpr std::array<TypeInfo, 14> kTypes = {{
-    {DataType::kBool, "BOOL", 1},   {DataType::kUint8, "UINT8", 1},
-    {DataType::kUint16, "UINT16", 2}, {DataType::kUint32, "UINT32", 4},
-    {DataType::kUint64, "UINT64", 8}, {DataType::kInt8, "INT8", 1},
-    {DataType::kInt16, "INT16", 2}, {DataType::kInt32, "INT32", 4},
-    {DataType::kInt64, "INT64", 8}, {DataType::kFp16, "FP16", 2},
-    {DataType::kBf16, "BF16", 2},   {DataType::kFp32, "FP32", 4},
-    {DataType::kFp64, "FP64", 8},   {DataType::kBytes, "BYTES", 0},
+    {DataType::kBool, "BOOL", 1},
+    {DataType::kUint8, "UINT8", 1},
+    {DataType::kUint16, "UINT16", 2},
+    {DataType::kUint32, "UINT32", 4},
+    {DataType::kUint64, "UINT64", 8},
+    {DataType::kInt8, "INT8", 1},
+    {DataType::kInt16, "INT16", 2},
+    {DataType::kInt32, "INT32", 4},
+    {DataType::kInt64, "INT64", 8},
+    {DataType::kFp16, "FP16", 2},
+    {DataType::kBf16, "BF16", 2},
+    {DataType::kFp32, "FP32", 4},
+    {DataType::kFp64, "FP64", 8},
+    {DataType::kBytes, "BYTES", 0},
 }};
 
 }  // namespace
@@ -70,8 +77,8 @@ Status ValidateTensorBytes(const Tensor& tensor) {
     if (!elems.ok()) return elems.status();
     if (static_cast<int64_t>(elems->size()) != count)
       return InvalidArgument("input '" + tensor.name + "' holds " + std::to_string(elems->size()) +
-                             " BYTES elements but shape " + ShapeToString(tensor.shape) +
-                             " needs " + std::to_string(count));
+                             " BYTES elements but shape " + ShapeToString(tensor.shape) + " needs " +
+                             std::to_string(count));
     return Status::Ok();
   }
   const uint64_t expected = static_cast<uint64_t>(count) * DataTypeSize(tensor.dtype);

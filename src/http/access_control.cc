@@ -65,7 +65,8 @@ Result<AccessControl> AccessControl::Create(const std::filesystem::path& key_fil
     if (!in) return FailedPrecondition("--api-key-file '" + key_file.string() + "' cannot be read");
     std::string line;
     while (std::getline(in, line)) {
-      while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+        line.pop_back();
       size_t s = line.find_first_not_of(" \t");
       if (s == std::string::npos || line[s] == '#') continue;
       ac.keys_.push_back(line.substr(s));

@@ -17,10 +17,10 @@
 namespace sightline::http {
 
 struct HttpRequest {
-  std::string method;   // "GET", "POST", ...
-  std::string target;   // raw request target
-  std::string path;     // target without the query, percent-decoded
-  std::string query;    // after '?', raw
+  std::string method;                                        // "GET", "POST", ...
+  std::string target;                                        // raw request target
+  std::string path;                                          // target without the query, percent-decoded
+  std::string query;                                         // after '?', raw
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
   std::string body;
   std::string remote_ip;

@@ -65,10 +65,14 @@ Status PutElement(Tensor& t, size_t i, const json::value& v) {
       if (!v.is_number())
         return InvalidArgument("input '" + t.name + "' of " + DataTypeName(t.dtype) + " needs numbers");
       const double d = v.to_number<double>();
-      if (t.dtype == DataType::kFp64) Put<double>(t.data, i, d);
-      else if (t.dtype == DataType::kFp32) Put<float>(t.data, i, static_cast<float>(d));
-      else if (t.dtype == DataType::kFp16) Put<uint16_t>(t.data, i, FloatToHalf(static_cast<float>(d)));
-      else Put<uint16_t>(t.data, i, FloatToBf16(static_cast<float>(d)));
+      if (t.dtype == DataType::kFp64)
+        Put<double>(t.data, i, d);
+      else if (t.dtype == DataType::kFp32)
+        Put<float>(t.data, i, static_cast<float>(d));
+      else if (t.dtype == DataType::kFp16)
+        Put<uint16_t>(t.data, i, FloatToHalf(static_cast<float>(d)));
+      else
+        Put<uint16_t>(t.data, i, FloatToBf16(static_cast<float>(d)));
       return Status::Ok();
     }
     case DataType::kBytes: break;  // handled by the caller
@@ -84,7 +88,8 @@ Status Flatten(const json::value& v, std::vector<const json::value*>& out, size_
     for (const auto& e : v.get_array()) RETURN_IF_ERROR(Flatten(e, out, limit, depth + 1, name));
     return Status::Ok();
   }
-  if (out.size() >= limit) return Status(StatusCode::kPayloadTooLarge, "input '" + name + "' has too many elements");
+  if (out.size() >= limit)
+    return Status(StatusCode::kPayloadTooLarge, "input '" + name + "' has too many elements");
   out.push_back(&v);
   return Status::Ok();
 }
@@ -109,7 +114,8 @@ Result<Tensor> ParseInput(const json::value& jv, std::string_view binary, size_t
   if (!dt || !dt->is_string()) return InvalidArgument("input '" + t.name + "' has no 'datatype'");
   auto parsed = ParseDataType(std::string_view(dt->get_string()));
   if (!parsed)
-    return InvalidArgument("input '" + t.name + "' has unknown datatype '" + std::string(dt->get_string()) + "'");
+    return InvalidArgument("input '" + t.name + "' has unknown datatype '" + std::string(dt->get_string()) +
+                           "'");
   t.dtype = *parsed;
   const auto* shape = o.if_contains("shape");
   if (!shape || !shape->is_array()) return InvalidArgument("input '" + t.name + "' has no 'shape' list");
@@ -120,8 +126,8 @@ Result<Tensor> ParseInput(const json::value& jv, std::string_view binary, size_t
   if (t.shape.size() > 16) return InvalidArgument("input '" + t.name + "' has more than 16 dimensions");
   ASSIGN_OR_RETURN(int64_t count, ElementCount(t.shape));
   if (static_cast<uint64_t>(count) > limits.max_elements)
-    return Status(StatusCode::kPayloadTooLarge, "input '" + t.name + "' shape " + ShapeToString(t.shape) +
-                                                    " exceeds the element limit");
+    return Status(StatusCode::kPayloadTooLarge,
+                  "input '" + t.name + "' shape " + ShapeToString(t.shape) + " exceeds the element limit");
 
   std::optional<int64_t> binary_size;
   if (const auto* params = o.if_contains("parameters")) {
@@ -379,7 +385,8 @@ EncodedInferResponse EncodeInferResponse(const std::string& model_name, const st
     size_t extra = 0;
     for (const auto* t : binary_parts) extra += t->data.size();
     j.reserve(j.size() + extra);
-    for (const auto* t : binary_parts) j.append(reinterpret_cast<const char*>(t->data.data()), t->data.size());
+    for (const auto* t : binary_parts)
+      j.append(reinterpret_cast<const char*>(t->data.data()), t->data.size());
   }
   return enc;
 }

@@ -17,7 +17,9 @@ HttpResponse Json(int status, std::string body) {
   return r;
 }
 
-HttpResponse KError(const Status& s) { return ErrorResponse(s, ApiStyle::kKServe); }
+HttpResponse KError(const Status& s) {
+  return ErrorResponse(s, ApiStyle::kKServe);
+}
 
 // Finds the model named in the path, checking the version when one is given.
 Result<scheduling::ServedModel*> LookUp(const ApiContext& ctx, const PathParams& p) {
@@ -70,7 +72,8 @@ void Infer(const ApiContext& ctx, const HttpRequest& req, const PathParams& p, R
   std::optional<size_t> header_length;
   if (auto h = req.Header("inference-header-content-length"); !h.empty()) {
     auto v = ParseInt(h);
-    if (!v || *v < 0) return respond(KError(InvalidArgument("Inference-Header-Content-Length must be a number")));
+    if (!v || *v < 0)
+      return respond(KError(InvalidArgument("Inference-Header-Content-Length must be a number")));
     header_length = static_cast<size_t>(*v);
   }
   auto parsed = ParseInferRequest(req.body, header_length);
@@ -78,13 +81,15 @@ void Infer(const ApiContext& ctx, const HttpRequest& req, const PathParams& p, R
   auto request = std::move(parsed).value();
   for (const auto& o : request.outputs)
     if (!model.signature.FindOutput(o.name))
-      return respond(KError(InvalidArgument("model '" + model.config.name + "' has no output named '" + o.name + "'")));
+      return respond(
+          KError(InvalidArgument("model '" + model.config.name + "' has no output named '" + o.name + "'")));
 
   tasks::TensorInferOptions opts;
   opts.priority = request.priority;
   opts.timeout_us = request.timeout_us;
   opts.cancelled = req.cancel;
-  if (auto a = ParseInt(req.Header("x-retry-attempt")); a && *a > 0) opts.retry_attempt = static_cast<int>(std::min<int64_t>(*a, 8));
+  if (auto a = ParseInt(req.Header("x-retry-attempt")); a && *a > 0)
+    opts.retry_attempt = static_cast<int>(std::min<int64_t>(*a, 8));
 
   auto received = req.received;
   auto shared = std::make_shared<KServeInferRequest>(std::move(request));
@@ -105,9 +110,10 @@ void Infer(const ApiContext& ctx, const HttpRequest& req, const PathParams& p, R
         }
         const auto now = scheduling::Clock::now();
         auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
-        resp.headers.emplace_back("Server-Timing",
-                                  ServerTimingHeader(ms(r.timing.started - r.timing.enqueued),
-                                                     ms(r.timing.finished - r.timing.started), ms(now - received)));
+        resp.headers.emplace_back(
+            "Server-Timing",
+            ServerTimingHeader(ms(r.timing.started - r.timing.enqueued),
+                               ms(r.timing.finished - r.timing.started), ms(now - received)));
         respond(std::move(resp));
       });
   if (!s.ok()) respond(KError(s));
@@ -117,21 +123,28 @@ void Infer(const ApiContext& ctx, const HttpRequest& req, const PathParams& p, R
 
 void AddKServeRoutes(Router& router, const ApiContext& ctx) {
   const auto k = ApiStyle::kKServe;
-  router.Add("GET", "/v2", [ctx](const HttpRequest&, const PathParams&, Responder respond) {
-    std::string body = "{\"name\":\"";
-    AppendJsonEscaped(body, ctx.server_name);
-    body += "\",\"version\":\"";
-    AppendJsonEscaped(body, ctx.server_version);
-    body += "\",\"extensions\":[\"binary_tensor_data\",\"model_repository\",\"schedule_policy\"]}";
-    respond(Json(200, body));
-  }, false, k);
-  router.Add("GET", "/v2/health/live", [](const HttpRequest&, const PathParams&, Responder respond) {
-    respond(Json(200, "{\"live\":true}"));
-  }, true, k);
-  router.Add("GET", "/v2/health/ready", [ctx](const HttpRequest&, const PathParams&, Responder respond) {
-    const bool ready = ctx.models->AllReady();
-    respond(Json(ready ? 200 : 400, ready ? "{\"ready\":true}" : "{\"ready\":false}"));
-  }, true, k);
+  router.Add(
+      "GET", "/v2",
+      [ctx](const HttpRequest&, const PathParams&, Responder respond) {
+        std::string body = "{\"name\":\"";
+        AppendJsonEscaped(body, ctx.server_name);
+        body += "\",\"version\":\"";
+        AppendJsonEscaped(body, ctx.server_version);
+        body += "\",\"extensions\":[\"binary_tensor_data\",\"model_repository\",\"schedule_policy\"]}";
+        respond(Json(200, body));
+      },
+      false, k);
+  router.Add(
+      "GET", "/v2/health/live",
+      [](const HttpRequest&, const PathParams&, Responder respond) { respond(Json(200, "{\"live\":true}")); },
+      true, k);
+  router.Add(
+      "GET", "/v2/health/ready",
+      [ctx](const HttpRequest&, const PathParams&, Responder respond) {
+        const bool ready = ctx.models->AllReady();
+        respond(Json(ready ? 200 : 400, ready ? "{\"ready\":true}" : "{\"ready\":false}"));
+      },
+      true, k);
   auto metadata = [ctx](const HttpRequest&, const PathParams& p, Responder respond) {
     auto m = LookUp(ctx, p);
     if (!m.ok()) return respond(KError(m.status()));

@@ -65,8 +65,14 @@ struct HttpServer::Impl {
 
   Impl(ServerOptions o, const Router& r, const AccessControl& a, observability::ServerMetrics& m,
        observability::Logger& l)
-      : options(std::move(o)), router(r), access(a), metrics(m), log(l), ioc(options.io_threads),
-        acceptor(asio::make_strand(ioc)), signals(ioc) {
+      : options(std::move(o)),
+        router(r),
+        access(a),
+        metrics(m),
+        log(l),
+        ioc(options.io_threads),
+        acceptor(asio::make_strand(ioc)),
+        signals(ioc) {
     std::random_device rd;
     char buf[16];
     std::snprintf(buf, sizeof buf, "%08x", rd());
@@ -84,8 +90,7 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server) {
+  Session(tcp::socket socket, HttpServer::Impl& server) : stream_(std::move(socket)), server_(server) {
     server_.metrics.http_connections.Inc();
   }
   ~Session() {
@@ -124,21 +129,26 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset)
       return Close();
     if (ec == beast::error::timeout) {
-      if (buffer_.size() > 0 || parser_->got_some()) server_.metrics.http_rejected.WithLabels({"read_timeout"}).Inc();
+      if (buffer_.size() > 0 || parser_->got_some())
+        server_.metrics.http_rejected.WithLabels({"read_timeout"}).Inc();
       return Close();
     }
     if (ec) {
       keep_alive_ = false;
       Status s = InvalidArgument("malformed HTTP request: " + ec.message());
       if (ec == bhttp::error::body_limit)
-        s = Status(StatusCode::kPayloadTooLarge, "request body exceeds the limit of " +
-                                                     std::to_string(server_.options.max_body_bytes) + " bytes");
+        s = Status(
+            StatusCode::kPayloadTooLarge,
+            "request body exceeds the limit of " + std::to_string(server_.options.max_body_bytes) + " bytes");
       HttpResponse r = ErrorResponse(s, ApiStyle::kV1);
       if (ec == bhttp::error::header_limit) {
         r.status = 431;
-        r.body = "{\"error\":{\"code\":\"header_too_large\",\"message\":\"request headers exceed the limit\"}}";
+        r.body =
+            "{\"error\":{\"code\":\"header_too_large\",\"message\":\"request headers exceed the limit\"}}";
       }
-      server_.metrics.http_rejected.WithLabels({ec == bhttp::error::body_limit ? "body_too_large" : "bad_request"}).Inc();
+      server_.metrics.http_rejected
+          .WithLabels({ec == bhttp::error::body_limit ? "body_too_large" : "bad_request"})
+          .Inc();
       started_ = std::chrono::steady_clock::now();
       route_label_ = "unmatched";
       return Write(std::move(r));
@@ -172,7 +182,8 @@ class Session : public std::enable_shared_from_this<Session> {
     RouteMatch match = server_.router.Match(req.method, req.path);
     if (!match.route) {
       route_label_ = "unmatched";
-      Status s = match.path_matched ? Status(StatusCode::kNotFound, "method " + req.method + " is not allowed on " + req.path)
+      Status s = match.path_matched ? Status(StatusCode::kNotFound,
+                                             "method " + req.method + " is not allowed on " + req.path)
                                     : NotFound("no route for " + req.method + " " + req.path);
       HttpResponse r = ErrorResponse(s, StyleForPath(req.path));
       if (match.path_matched) r.status = 405;
@@ -192,7 +203,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto answered = std::make_shared<std::atomic<bool>>(false);
     Responder respond = [self, answered](HttpResponse r) {
       if (answered->exchange(true)) return;  // a responder answers once
-      asio::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->OnHandlerDone(std::move(r)); });
+      asio::post(self->stream_.get_executor(),
+                 [self, r = std::move(r)]() mutable { self->OnHandlerDone(std::move(r)); });
     };
     match.route->handler(req, match.params, std::move(respond));
   }
@@ -236,7 +248,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Record(int status) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    server_.metrics.http_requests.WithLabels({route_label_, method_.empty() ? "?" : method_, std::to_string(status)}).Inc();
+    server_.metrics.http_requests
+        .WithLabels({route_label_, method_.empty() ? "?" : method_, std::to_string(status)})
+        .Inc();
     server_.metrics.http_duration.WithLabels({route_label_}).Observe(secs);
     if (server_.log.Enabled(observability::LogLevel::kInfo))
       server_.log.Info("request", observability::LogFields()
@@ -276,9 +290,8 @@ class Session : public std::enable_shared_from_this<Session> {
     started_ = std::chrono::steady_clock::now();
     route_label_ = "rejected";
     method_ = "-";
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this(), r = std::move(r)]() mutable {
-      self->Write(std::move(r));
-    });
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this(), r = std::move(r)]() mutable { self->Write(std::move(r)); });
   }
 
   void Close() {
@@ -316,7 +329,9 @@ void HttpServer::Impl::Accept() {
 }
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Create(ServerOptions options, const Router& router,
                                                        const AccessControl& access,
@@ -345,7 +360,8 @@ uint16_t HttpServer::port() const {
 
 void HttpServer::Start() {
   impl_->Accept();
-  for (int i = 0; i < impl_->options.io_threads; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  for (int i = 0; i < impl_->options.io_threads; ++i)
+    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
 }
 
 void HttpServer::OnShutdownSignal(std::function<void()> fn) {

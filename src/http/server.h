@@ -20,12 +20,12 @@ namespace sightline::http {
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
-  uint16_t port = 8000;          // 0: pick a free port (see HttpServer::port())
+  uint16_t port = 8000;  // 0: pick a free port (see HttpServer::port())
   int io_threads = 2;
   size_t max_connections = 1024;
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 64u << 20;
-  std::chrono::milliseconds read_timeout{30'000};   // whole request, and keep-alive idle
+  std::chrono::milliseconds read_timeout{30'000};  // whole request, and keep-alive idle
   std::chrono::milliseconds write_timeout{30'000};
   std::string server_header = "sightline";
 };

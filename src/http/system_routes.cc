@@ -42,18 +42,25 @@ std::string ModelsJson(const scheduling::ModelRegistry& models) {
 
 std::string ServerTimingHeader(double queue_ms, double infer_ms, double total_ms) {
   char buf[128];
-  std::snprintf(buf, sizeof buf, "queue;dur=%.3f, infer;dur=%.3f, total;dur=%.3f", queue_ms, infer_ms, total_ms);
+  std::snprintf(buf, sizeof buf, "queue;dur=%.3f, infer;dur=%.3f, total;dur=%.3f", queue_ms, infer_ms,
+                total_ms);
   return buf;
 }
 
 void AddSystemRoutes(Router& router, const ApiContext& ctx) {
-  router.Add("GET", "/healthz", [](const HttpRequest&, const PathParams&, Responder respond) {
-    respond(Json(200, "{\"status\":\"ok\"}"));
-  }, /*public_route=*/true);
-  router.Add("GET", "/readyz", [ctx](const HttpRequest&, const PathParams&, Responder respond) {
-    const bool ready = ctx.models->AllReady();
-    respond(Json(ready ? 200 : 503, ready ? "{\"status\":\"ready\"}" : "{\"status\":\"loading\"}"));
-  }, true);
+  router.Add(
+      "GET", "/healthz",
+      [](const HttpRequest&, const PathParams&, Responder respond) {
+        respond(Json(200, "{\"status\":\"ok\"}"));
+      },
+      /*public_route=*/true);
+  router.Add(
+      "GET", "/readyz",
+      [ctx](const HttpRequest&, const PathParams&, Responder respond) {
+        const bool ready = ctx.models->AllReady();
+        respond(Json(ready ? 200 : 503, ready ? "{\"status\":\"ready\"}" : "{\"status\":\"loading\"}"));
+      },
+      true);
   router.Add("GET", "/metrics", [ctx](const HttpRequest&, const PathParams&, Responder respond) {
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4";

@@ -71,8 +71,10 @@ LogFields& LogFields::Add(std::string_view key, bool value) {
 
 std::shared_ptr<Logger> Logger::Create(LogLevel level, const std::string& sink) {
   std::shared_ptr<spdlog::sinks::sink> s;
-  if (sink.empty() || sink == "stderr") s = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  else s = std::make_shared<spdlog::sinks::basic_file_sink_mt>(sink);
+  if (sink.empty() || sink == "stderr")
+    s = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  else
+    s = std::make_shared<spdlog::sinks::basic_file_sink_mt>(sink);
   // Not registered with spdlog's global registry: the Logger object is the only handle.
   auto impl = std::make_shared<spdlog::logger>("sightline", std::move(s));
   impl->set_pattern("%v");
@@ -94,9 +96,8 @@ void Logger::Log(LogLevel level, std::string_view event, const LogFields& fields
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char ts[64];
-  std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
+  std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   std::string line = "{\"ts\":\"";
   line += ts;
   line += "\",\"level\":\"";
@@ -110,12 +111,18 @@ void Logger::Log(LogLevel level, std::string_view event, const LogFields& fields
 }
 
 bool ParseLogLevel(std::string_view name, LogLevel* out) {
-  if (name == "debug") *out = LogLevel::kDebug;
-  else if (name == "info") *out = LogLevel::kInfo;
-  else if (name == "warn") *out = LogLevel::kWarn;
-  else if (name == "error") *out = LogLevel::kError;
-  else if (name == "off") *out = LogLevel::kOff;
-  else return false;
+  if (name == "debug")
+    *out = LogLevel::kDebug;
+  else if (name == "info")
+    *out = LogLevel::kInfo;
+  else if (name == "warn")
+    *out = LogLevel::kWarn;
+  else if (name == "error")
+    *out = LogLevel::kError;
+  else if (name == "off")
+    *out = LogLevel::kOff;
+  else
+    return false;
   return true;
 }
 

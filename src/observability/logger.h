@@ -8,7 +8,9 @@
 #include <string>
 #include <string_view>
 
-namespace spdlog { class logger; }
+namespace spdlog {
+class logger;
+}
 
 namespace sightline::observability {
 

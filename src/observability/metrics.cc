@@ -18,10 +18,14 @@ void AppendNumber(std::string& out, double v) {
 
 void AppendEscaped(std::string& out, const std::string& v) {
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
 }
 
@@ -70,8 +74,7 @@ std::unique_ptr<Histogram> MakeChild<Histogram>(const std::vector<double>& bound
 }  // namespace
 
 Histogram::Histogram(std::vector<double> upper_bounds)
-    : bounds_(std::move(upper_bounds)),
-      buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+    : bounds_(std::move(upper_bounds)), buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
   for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
 }
 
@@ -125,8 +128,10 @@ void Family<M>::Render(std::string& out, MetricType type) const {
       const auto& bounds = child->bounds();
       for (size_t i = 0; i < counts.size(); ++i) {
         std::string le;
-        if (i < bounds.size()) AppendNumber(le, bounds[i]);
-        else le = "+Inf";
+        if (i < bounds.size())
+          AppendNumber(le, bounds[i]);
+        else
+          le = "+Inf";
         out += name_ + "_bucket";
         AppendLabels(out, label_names_, values, "le", le);
         out += ' ' + std::to_string(counts[i]) + '\n';

@@ -2,15 +2,17 @@
 
 namespace sightline::observability {
 namespace {
-std::vector<double> LatencyBuckets() { return ExponentialBuckets(0.0001, 2.0, 18); }  // 0.1ms..13s
+std::vector<double> LatencyBuckets() {
+  return ExponentialBuckets(0.0001, 2.0, 18);
+}  // 0.1ms..13s
 }  // namespace
 
 ServerMetrics::ServerMetrics(MetricsRegistry& r)
     : http_requests(r.AddCounter("sightline_http_requests_total", "HTTP requests by route, method and status",
                                  {"route", "method", "status"})),
       http_duration(r.AddHistogram("sightline_http_request_duration_seconds",
-                                   "HTTP request duration from first byte read to response written", {"route"},
-                                   LatencyBuckets())),
+                                   "HTTP request duration from first byte read to response written",
+                                   {"route"}, LatencyBuckets())),
       http_rejected(r.AddCounter("sightline_http_rejected_total",
                                  "Requests refused before routing, by reason", {"reason"})),
       http_connections(r.AddGauge("sightline_http_open_connections", "Open HTTP connections").WithLabels({})),
@@ -21,7 +23,8 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
       batch_size(r.AddHistogram("sightline_inference_batch_size", "Items per executed batch", {"model"},
                                 {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256})),
       pending(r.AddGauge("sightline_inference_pending_requests", "Requests queued or running", {"model"})),
-      inference_count(r.AddCounter("sightline_inference_count_total", "Items inferred (batch rows)", {"model"})),
+      inference_count(
+          r.AddCounter("sightline_inference_count_total", "Items inferred (batch rows)", {"model"})),
       exec_count(r.AddCounter("sightline_inference_exec_count_total",
                               "Backend executions; inference_count / exec_count = average batch", {"model"})),
       success(r.AddCounter("sightline_inference_request_success_total", "Requests answered with a result",

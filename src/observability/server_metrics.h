@@ -14,13 +14,13 @@ struct ModelMetrics {
   Histogram* compute_seconds = nullptr;
   Histogram* batch_size = nullptr;
   Gauge* pending = nullptr;
-  Counter* inference_count = nullptr;   // items inferred (rows)
-  Counter* exec_count = nullptr;        // backend calls (batches)
+  Counter* inference_count = nullptr;  // items inferred (rows)
+  Counter* exec_count = nullptr;       // backend calls (batches)
   Counter* success = nullptr;
   Counter* rejected_queue_full = nullptr;
   Counter* rejected_deadline = nullptr;
   Counter* rejected_cancelled = nullptr;
-  Counter* failed = nullptr;            // backend errors
+  Counter* failed = nullptr;  // backend errors
   Gauge* load_seconds = nullptr;
   Gauge* warmup_seconds = nullptr;
   Gauge* ready = nullptr;
@@ -32,9 +32,9 @@ class ServerMetrics {
 
   ModelMetrics ForModel(const std::string& model);
 
-  Family<Counter>& http_requests;          // route, method, status
-  Family<Histogram>& http_duration;        // route
-  Family<Counter>& http_rejected;          // reason: connections, unauthorized, forbidden, ...
+  Family<Counter>& http_requests;    // route, method, status
+  Family<Histogram>& http_duration;  // route
+  Family<Counter>& http_rejected;    // reason: connections, unauthorized, forbidden, ...
   Gauge& http_connections;
   Family<Histogram>& queue_seconds;
   Family<Histogram>& compute_seconds;
@@ -43,7 +43,7 @@ class ServerMetrics {
   Family<Counter>& inference_count;
   Family<Counter>& exec_count;
   Family<Counter>& success;
-  Family<Counter>& rejected;               // model, reason
+  Family<Counter>& rejected;  // model, reason
   Family<Counter>& failed;
   Family<Gauge>& load_seconds;
   Family<Gauge>& warmup_seconds;

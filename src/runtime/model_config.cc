@@ -67,8 +67,8 @@ class FieldReader {
     out->clear();
     for (const auto& e : v->get_array()) {
       if (!e.is_int64() || e.get_int64() < min || e.get_int64() > max)
-        return Error(field, "must hold integers between " + std::to_string(min) + " and " +
-                                std::to_string(max));
+        return Error(field,
+                     "must hold integers between " + std::to_string(min) + " and " + std::to_string(max));
       out->push_back(static_cast<int>(e.get_int64()));
     }
     return Status::Ok();
@@ -133,8 +133,8 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
       ASSIGN_OR_RETURN(auto qp, db->Object("default_queue_policy"));
       if (qp) {
         RETURN_IF_ERROR(qp->Int("max_queue_size", 0, 10'000'000, &cfg.queue.max_queue_size));
-        RETURN_IF_ERROR(qp->Int("default_timeout_microseconds", 0, 3'600'000'000LL,
-                                &cfg.queue.default_timeout_us));
+        RETURN_IF_ERROR(
+            qp->Int("default_timeout_microseconds", 0, 3'600'000'000LL, &cfg.queue.default_timeout_us));
         RETURN_IF_ERROR(qp->Bool("allow_timeout_override", &cfg.queue.allow_timeout_override));
         RETURN_IF_ERROR(qp->RejectUnknown());
       }
@@ -188,8 +188,7 @@ Status FinalizeModelConfig(ModelConfig& cfg, const ModelSignature& sig, const st
       if (t.shape.empty() || t.shape[0] != -1) dynamic_batch = false;
   if (cfg.max_batch_size < 0) cfg.max_batch_size = dynamic_batch ? 8 : 0;
   if (cfg.max_batch_size > 0 && !dynamic_batch)
-    return FailedPrecondition(file + ": field 'max_batch_size' is " +
-                              std::to_string(cfg.max_batch_size) +
+    return FailedPrecondition(file + ": field 'max_batch_size' is " + std::to_string(cfg.max_batch_size) +
                               " but the model's first dimension is not dynamic; set it to 0");
   for (int p : cfg.preferred_batch_sizes)
     if (p > cfg.max_batch_size)

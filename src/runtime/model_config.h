@@ -16,9 +16,9 @@ namespace sightline::runtime {
 inline constexpr const char* kModelConfigFile = "sightline.json";
 
 struct QueuePolicy {
-  int64_t max_queue_size = 256;          // requests waiting, all priorities; 0 = unbounded
-  int64_t default_timeout_us = 0;        // 0 = no deadline unless the request sets one
-  bool allow_timeout_override = true;    // may a request's `timeout` parameter set its own?
+  int64_t max_queue_size = 256;        // requests waiting, all priorities; 0 = unbounded
+  int64_t default_timeout_us = 0;      // 0 = no deadline unless the request sets one
+  bool allow_timeout_override = true;  // may a request's `timeout` parameter set its own?
 };
 
 struct ModelConfig {
@@ -30,13 +30,13 @@ struct ModelConfig {
   bool dynamic_batching = true;
   int64_t max_queue_delay_us = 500;
   std::vector<int> preferred_batch_sizes;
-  int priority_levels = 2;          // 1 = interactive (highest) ... N = batch
+  int priority_levels = 2;  // 1 = interactive (highest) ... N = batch
   int default_priority_level = 1;
   QueuePolicy queue;
-  int instance_count = -1;          // -1: 1 for batching models, 2 for fixed-batch ones
+  int instance_count = -1;  // -1: 1 for batching models, 2 for fixed-batch ones
   int intra_op_threads = 0;
   int inter_op_threads = 0;
-  std::string variant = "fp32";     // fp32 | fp16 | int8 | quantized | any suffix
+  std::string variant = "fp32";  // fp32 | fp16 | int8 | quantized | any suffix
   bool warmup = true;
 
   bool batching() const { return max_batch_size > 0; }

@@ -25,8 +25,7 @@ Result<std::vector<std::string>> ListModelNames(const fs::path& repository) {
   return names;
 }
 
-Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repository,
-                              const std::string& name) {
+Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repository, const std::string& name) {
   const auto t0 = std::chrono::steady_clock::now();
   const fs::path dir = repository / name;
   LoadedModel model;
@@ -35,8 +34,8 @@ Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repositor
   model.file = dir / VariantFileName(model.config.variant);
   std::error_code ec;
   if (!fs::exists(model.file, ec))
-    return FailedPrecondition(cfg_label + ": field 'variant' is '" + model.config.variant +
-                              "' but " + model.file.string() + " does not exist");
+    return FailedPrecondition(cfg_label + ": field 'variant' is '" + model.config.variant + "' but " +
+                              model.file.string() + " does not exist");
   model.platform = factory.platform();
 
   // Instance count is only known after the signature is read; load one instance first.
@@ -57,8 +56,7 @@ Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repositor
     ASSIGN_OR_RETURN(auto more, factory.Load(model.file, options_for(model.config.instance_count)));
     model.instances.push_back(std::move(more));
   }
-  model.load_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  model.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return model;
 }
 
@@ -71,15 +69,16 @@ Tensor MakeZeroTensor(const TensorSpec& spec, int64_t batch, bool batching) {
     if (t.shape[i] < 0) t.shape[i] = (i == 0 && batching) ? batch : 1;
   int64_t count = 1;
   for (auto d : t.shape) count *= d;
-  if (t.dtype == DataType::kBytes) t.data.assign(static_cast<size_t>(count) * 4, 0);  // empty strings
-  else t.data.assign(static_cast<size_t>(count) * DataTypeSize(t.dtype), 0);
+  if (t.dtype == DataType::kBytes)
+    t.data.assign(static_cast<size_t>(count) * 4, 0);  // empty strings
+  else
+    t.data.assign(static_cast<size_t>(count) * DataTypeSize(t.dtype), 0);
   return t;
 }
 
 Result<double> WarmUp(LoadedModel& model) {
   const auto t0 = std::chrono::steady_clock::now();
-  std::set<int> sizes(model.config.preferred_batch_sizes.begin(),
-                      model.config.preferred_batch_sizes.end());
+  std::set<int> sizes(model.config.preferred_batch_sizes.begin(), model.config.preferred_batch_sizes.end());
   if (sizes.empty()) {
     sizes.insert(1);
     if (model.config.batching()) sizes.insert(model.config.max_batch_size);
@@ -94,8 +93,8 @@ Result<double> WarmUp(LoadedModel& model) {
     for (auto& inst : model.instances) {
       auto r = inst->Run(ptrs);
       if (!r.ok())
-        return FailedPrecondition("warm-up of '" + model.config.name + "' at batch " +
-                                  std::to_string(b) + " failed: " + r.status().message());
+        return FailedPrecondition("warm-up of '" + model.config.name + "' at batch " + std::to_string(b) +
+                                  " failed: " + r.status().message());
     }
   }
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -68,7 +68,8 @@ Tensor SliceRows(const Tensor& out, int64_t begin, int64_t count, int64_t total_
 Result<std::unique_ptr<Batcher>> Batcher::Create(BatcherOptions options,
                                                  std::vector<std::unique_ptr<runtime::Backend>> instances,
                                                  observability::ModelMetrics metrics) {
-  if (instances.empty()) return FailedPrecondition("batcher for '" + options.model_name + "' has no instances");
+  if (instances.empty())
+    return FailedPrecondition("batcher for '" + options.model_name + "' has no instances");
   if (options.priority_levels < 1) options.priority_levels = 1;
   if (options.default_priority_level < 1 || options.default_priority_level > options.priority_levels)
     return FailedPrecondition("default priority level out of range");
@@ -77,25 +78,29 @@ Result<std::unique_ptr<Batcher>> Batcher::Create(BatcherOptions options,
 
 Batcher::Batcher(BatcherOptions options, std::vector<std::unique_ptr<runtime::Backend>> instances,
                  observability::ModelMetrics metrics)
-    : options_(std::move(options)), instances_(std::move(instances)), metrics_(metrics),
+    : options_(std::move(options)),
+      instances_(std::move(instances)),
+      metrics_(metrics),
       queues_(static_cast<size_t>(options_.priority_levels)),
       idle_instances_(static_cast<int>(instances_.size())) {
   scheduler_ = std::thread([this] { SchedulerLoop(); });
   for (size_t i = 0; i < instances_.size(); ++i) workers_.emplace_back([this, i] { InstanceLoop(i); });
 }
 
-Batcher::~Batcher() { Drain(std::chrono::milliseconds(0)); }
+Batcher::~Batcher() {
+  Drain(std::chrono::milliseconds(0));
+}
 
 Status Batcher::Enqueue(std::shared_ptr<InferRequest> req) {
   int level = req->priority == 0 ? options_.default_priority_level : req->priority;
   if (level < 1 || level > options_.priority_levels)
     return InvalidArgument("parameter 'priority' must be between 1 and " +
-                           std::to_string(options_.priority_levels) + " for model '" +
-                           options_.model_name + "'");
+                           std::to_string(options_.priority_levels) + " for model '" + options_.model_name +
+                           "'");
   if (options_.max_batch_size > 0 && req->rows > options_.max_batch_size)
     return InvalidArgument("batch of " + std::to_string(req->rows) + " exceeds max_batch_size " +
-                           std::to_string(options_.max_batch_size) + " of model '" +
-                           options_.model_name + "'");
+                           std::to_string(options_.max_batch_size) + " of model '" + options_.model_name +
+                           "'");
   req->level = level - 1;
   const auto now = Clock::now();
   req->enqueued = now;
@@ -139,8 +144,8 @@ double Batcher::EstimateRetryAfterSeconds(int attempt) const {
   }
   double per_row = per_row_seconds_.load(std::memory_order_relaxed);
   if (per_row <= 0) per_row = 0.001;
-  double wait = static_cast<double>(std::max<int64_t>(backlog, 1)) * per_row /
-                static_cast<double>(instances_.size());
+  double wait =
+      static_cast<double>(std::max<int64_t>(backlog, 1)) * per_row / static_cast<double>(instances_.size());
   wait *= std::pow(2.0, std::clamp(attempt, 0, 8));
   return std::clamp(wait, 0.001, 300.0);
 }
@@ -301,11 +306,12 @@ void Batcher::SchedulerLoop() {
       continue;
     }
     if (formed) continue;
-    if (draining_ && queued_ == 0 && ready_.empty() &&
-        idle_instances_ == static_cast<int>(instances_.size()))
+    if (draining_ && queued_ == 0 && ready_.empty() && idle_instances_ == static_cast<int>(instances_.size()))
       drained_cv_.notify_all();
-    if (wake_at == Clock::time_point::max()) scheduler_cv_.wait(lock);
-    else scheduler_cv_.wait_until(lock, wake_at);
+    if (wake_at == Clock::time_point::max())
+      scheduler_cv_.wait(lock);
+    else
+      scheduler_cv_.wait_until(lock, wake_at);
   }
 }
 
@@ -375,8 +381,10 @@ void Batcher::Execute(runtime::Backend& backend, Batch& batch) {
       res.outputs = std::move(outputs);
     } else {
       for (const auto& out : outputs) {
-        if (!out.shape.empty() && out.shape[0] == rows) res.outputs.push_back(SliceRows(out, offset, r->rows, rows));
-        else res.outputs.push_back(out);  // an output without a batch dim goes to everyone
+        if (!out.shape.empty() && out.shape[0] == rows)
+          res.outputs.push_back(SliceRows(out, offset, r->rows, rows));
+        else
+          res.outputs.push_back(out);  // an output without a batch dim goes to everyone
       }
     }
     offset += r->rows;

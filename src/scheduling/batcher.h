@@ -21,14 +21,14 @@ namespace sightline::scheduling {
 
 struct BatcherOptions {
   std::string model_name;
-  int max_batch_size = 0;                       // 0: each request runs alone
+  int max_batch_size = 0;  // 0: each request runs alone
   bool dynamic_batching = true;
   std::chrono::microseconds max_queue_delay{500};
   std::vector<int> preferred_batch_sizes;
   int priority_levels = 2;
   int default_priority_level = 1;
-  size_t max_queue_size = 256;                  // 0: unbounded
-  std::chrono::microseconds default_timeout{0}; // 0: none
+  size_t max_queue_size = 256;                   // 0: unbounded
+  std::chrono::microseconds default_timeout{0};  // 0: none
   bool allow_timeout_override = true;
 };
 

@@ -20,13 +20,13 @@ using Clock = std::chrono::steady_clock;
 
 struct InferTiming {
   Clock::time_point enqueued{};
-  Clock::time_point started{};   // batch start (backend call)
+  Clock::time_point started{};  // batch start (backend call)
   Clock::time_point finished{};
-  int batch_size = 0;            // rows in the batch this request ran in
+  int batch_size = 0;  // rows in the batch this request ran in
 };
 
 struct InferResult {
-  std::vector<Tensor> outputs;   // in model signature order
+  std::vector<Tensor> outputs;  // in model signature order
   InferTiming timing;
 };
 

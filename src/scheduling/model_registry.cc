@@ -54,7 +54,9 @@ Result<std::unique_ptr<ModelRegistry>> ModelRegistry::LoadAll(runtime::BackendFa
   return reg;
 }
 
-ModelRegistry::~ModelRegistry() { Drain(std::chrono::milliseconds(0)); }
+ModelRegistry::~ModelRegistry() {
+  Drain(std::chrono::milliseconds(0));
+}
 
 ServedModel* ModelRegistry::Find(const std::string& name) const {
   auto it = models_.find(name);

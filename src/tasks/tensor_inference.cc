@@ -15,7 +15,8 @@ Result<std::vector<Tensor>> BindInputs(const scheduling::ServedModel& model, std
   ordered.reserve(sig.inputs.size());
   int64_t batch = -1;
   for (const auto& spec : sig.inputs) {
-    auto it = std::find_if(inputs.begin(), inputs.end(), [&](const Tensor& t) { return t.name == spec.name; });
+    auto it =
+        std::find_if(inputs.begin(), inputs.end(), [&](const Tensor& t) { return t.name == spec.name; });
     if (it == inputs.end())
       return InvalidArgument("input '" + spec.name + "' of model '" + model.config.name + "' is missing");
     Tensor& t = *it;
@@ -31,8 +32,7 @@ Result<std::vector<Tensor>> BindInputs(const scheduling::ServedModel& model, std
                                " (-1 = any), got " + ShapeToString(t.shape));
     }
     if (batching) {
-      if (t.shape[0] < 1)
-        return InvalidArgument("input '" + spec.name + "' has an empty batch dimension");
+      if (t.shape[0] < 1) return InvalidArgument("input '" + spec.name + "' has an empty batch dimension");
       if (batch >= 0 && t.shape[0] != batch)
         return InvalidArgument("inputs disagree on the batch size (" + std::to_string(batch) + " vs " +
                                std::to_string(t.shape[0]) + ")");
@@ -44,7 +44,8 @@ Result<std::vector<Tensor>> BindInputs(const scheduling::ServedModel& model, std
   *rows = batching ? batch : 1;
   if (batching && *rows > model.config.max_batch_size)
     return InvalidArgument("batch of " + std::to_string(*rows) + " exceeds max_batch_size " +
-                           std::to_string(model.config.max_batch_size) + " of model '" + model.config.name + "'");
+                           std::to_string(model.config.max_batch_size) + " of model '" + model.config.name +
+                           "'");
   return ordered;
 }
 
@@ -57,7 +58,8 @@ Status SubmitTensorInference(scheduling::ServedModel& model, std::vector<Tensor>
   req->rows = rows;
   req->priority = options.priority;
   req->cancelled = options.cancelled;
-  if (options.timeout_us && *options.timeout_us > 0) req->timeout = std::chrono::microseconds(*options.timeout_us);
+  if (options.timeout_us && *options.timeout_us > 0)
+    req->timeout = std::chrono::microseconds(*options.timeout_us);
   Status s = model.batcher->Enqueue(req);
   if (s.ok() && options.cancelled) {
     auto* batcher = model.batcher.get();

@@ -14,7 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_elements = 1 << 16;
   auto r = sightline::http::ParseInferRequest(body, header, limits);
   if (r.ok()) {
-    auto enc = sightline::http::EncodeInferResponse("m", "1", r->id, r->inputs, r->outputs, r->binary_data_output);
+    auto enc =
+        sightline::http::EncodeInferResponse("m", "1", r->id, r->inputs, r->outputs, r->binary_data_output);
     (void)enc;
   }
   return 0;

@@ -61,7 +61,8 @@ Result<TensorSpec> SpecFrom(const std::string& name, const Ort::TypeInfo& info) 
 class OrtBackend final : public Backend {
  public:
   OrtBackend(Ort::Session session, ModelSignature sig)
-      : session_(std::move(session)), sig_(std::move(sig)),
+      : session_(std::move(session)),
+        sig_(std::move(sig)),
         mem_(Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault)) {
     for (const auto& t : sig_.inputs) input_names_.push_back(t.name.c_str());
     for (const auto& t : sig_.outputs) output_names_.push_back(t.name.c_str());
@@ -89,9 +90,9 @@ class OrtBackend final : public Backend {
           values.push_back(std::move(v));
         } else {
           // Zero-copy: ORT reads straight from the request's (or batch's) buffer.
-          values.push_back(Ort::Value::CreateTensor(
-              mem_, const_cast<uint8_t*>(t->data.data()), t->data.size(), t->shape.data(),
-              t->shape.size(), ToOrt(t->dtype)));
+          values.push_back(Ort::Value::CreateTensor(mem_, const_cast<uint8_t*>(t->data.data()),
+                                                    t->data.size(), t->shape.data(), t->shape.size(),
+                                                    ToOrt(t->dtype)));
         }
       }
       auto outs = session_.Run(run_options_, input_names_.data(), values.data(), values.size(),

@@ -39,7 +39,8 @@ TEST(Tensor, ValidateBytes) {
 }
 
 TEST(Half, RoundTripsRepresentableValues) {
-  for (float f : {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 6.103515625e-05f, 5.960464477539063e-08f, 0.333251953125f})
+  for (float f :
+       {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 6.103515625e-05f, 5.960464477539063e-08f, 0.333251953125f})
     EXPECT_EQ(HalfToFloat(FloatToHalf(f)), f) << f;
   EXPECT_TRUE(std::isinf(HalfToFloat(FloatToHalf(1e6f))));
   EXPECT_TRUE(std::isnan(HalfToFloat(FloatToHalf(std::nanf("")))));

@@ -15,7 +15,8 @@ std::string Bytes(const std::vector<float>& v) {
 
 TEST(KServeCodec, ParsesNestedJsonData) {
   auto r = ParseInferRequest(
-      R"({"id":"7","inputs":[{"name":"a","shape":[2,2],"datatype":"FP32","data":[[1,2],[3.5,-4]]}]})", std::nullopt);
+      R"({"id":"7","inputs":[{"name":"a","shape":[2,2],"datatype":"FP32","data":[[1,2],[3.5,-4]]}]})",
+      std::nullopt);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->id, "7");
   const Tensor& t = r->inputs.at(0);
@@ -57,9 +58,10 @@ TEST(KServeCodec, RejectsOutOfRangeAndWrongKinds) {
 }
 
 TEST(KServeCodec, DataCountMustMatchShape) {
-  auto s = ParseInferRequest(R"({"inputs":[{"name":"x","shape":[2,3],"datatype":"FP32","data":[1,2,3,4,5]}]})",
-                             std::nullopt)
-               .status();
+  auto s =
+      ParseInferRequest(R"({"inputs":[{"name":"x","shape":[2,3],"datatype":"FP32","data":[1,2,3,4,5]}]})",
+                        std::nullopt)
+          .status();
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "input 'x' has 5 values but shape [2,3] needs 6");
 }
@@ -96,10 +98,12 @@ TEST(KServeCodec, ParsesBinaryExtension) {
 }
 
 TEST(KServeCodec, BinarySizesMustAgreeWithShapeAndBody) {
-  const std::string h1 = R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":12}}]})";
+  const std::string h1 =
+      R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":12}}]})";
   EXPECT_EQ(ParseInferRequest(h1 + Bytes({1, 2, 3}), h1.size()).status().message(),
             "input 'a' has 12 bytes but shape [1,2] of FP32 needs 8");
-  const std::string h2 = R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":8}}]})";
+  const std::string h2 =
+      R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":8}}]})";
   EXPECT_EQ(ParseInferRequest(h2 + Bytes({1}), h2.size()).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseInferRequest(h2 + Bytes({1, 2, 3}), h2.size()).status().message(),
             "the body has 4 bytes of binary data that no input claims");
@@ -107,7 +111,8 @@ TEST(KServeCodec, BinarySizesMustAgreeWithShapeAndBody) {
 }
 
 TEST(KServeCodec, BinaryBytesElementsAreWalked) {
-  const std::string h = R"({"inputs":[{"name":"s","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":11}}]})";
+  const std::string h =
+      R"({"inputs":[{"name":"s","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":11}}]})";
   std::string payload;
   auto put = [&](std::string_view s) {
     uint32_t n = static_cast<uint32_t>(s.size());
@@ -133,10 +138,9 @@ TEST(KServeCodec, EncodesJsonAndBinaryOutputs) {
   z.as<int64_t>()[0] = -7;
   auto json_only = EncodeInferResponse("m", "1", "id9", {y, z}, {}, false);
   EXPECT_FALSE(json_only.json_length);
-  EXPECT_EQ(json_only.body,
-            R"({"model_name":"m","model_version":"1","id":"id9","outputs":[)"
-            R"({"name":"y","datatype":"FP32","shape":[1,2],"data":[0.5,3]},)"
-            R"({"name":"z","datatype":"INT64","shape":[1],"data":[-7]}]})");
+  EXPECT_EQ(json_only.body, R"({"model_name":"m","model_version":"1","id":"id9","outputs":[)"
+                            R"({"name":"y","datatype":"FP32","shape":[1,2],"data":[0.5,3]},)"
+                            R"({"name":"z","datatype":"INT64","shape":[1],"data":[-7]}]})");
   auto mixed = EncodeInferResponse("m", "1", "", {y, z}, {{"y", true}, {"z", false}}, false);
   ASSERT_TRUE(mixed.json_length);
   const std::string header = mixed.body.substr(0, *mixed.json_length);
@@ -155,11 +159,13 @@ TEST(KServeCodec, ParametersAreRead) {
   EXPECT_EQ(r->priority, 2);
   EXPECT_EQ(r->timeout_us, 1500);
   EXPECT_TRUE(r->binary_data_output);
-  EXPECT_EQ(ParseInferRequest(R"({"parameters":{"timeout":-1},"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]})",
-                              std::nullopt)
-                .status()
-                .code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      ParseInferRequest(
+          R"({"parameters":{"timeout":-1},"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]})",
+          std::nullopt)
+          .status()
+          .code(),
+      StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -38,12 +38,17 @@ TEST(ModelConfig, ParsesTritonStyleFields) {
 }
 
 TEST(ModelConfig, ErrorsNameTheFileAndTheField) {
-  auto err = [](const char* text) { return ParseModelConfig(text, "repo/m/sightline.json", "m").status().message(); };
-  EXPECT_EQ(err(R"({"max_batch_size": "8"})"), "repo/m/sightline.json: field 'max_batch_size' must be an integer");
-  EXPECT_EQ(err(R"({"dynamic_batching": {"default_queue_policy": {"max_queue_size": -1}}})"),
-            "repo/m/sightline.json: field 'dynamic_batching.default_queue_policy.max_queue_size' must be between 0 "
-            "and 10000000");
-  EXPECT_EQ(err(R"({"max_batch_sise": 8})"), "repo/m/sightline.json: field 'max_batch_sise' is not a known setting");
+  auto err = [](const char* text) {
+    return ParseModelConfig(text, "repo/m/sightline.json", "m").status().message();
+  };
+  EXPECT_EQ(err(R"({"max_batch_size": "8"})"),
+            "repo/m/sightline.json: field 'max_batch_size' must be an integer");
+  EXPECT_EQ(
+      err(R"({"dynamic_batching": {"default_queue_policy": {"max_queue_size": -1}}})"),
+      "repo/m/sightline.json: field 'dynamic_batching.default_queue_policy.max_queue_size' must be between 0 "
+      "and 10000000");
+  EXPECT_EQ(err(R"({"max_batch_sise": 8})"),
+            "repo/m/sightline.json: field 'max_batch_sise' is not a known setting");
   EXPECT_EQ(err(R"({"instance_group": {"count": 0}})"),
             "repo/m/sightline.json: field 'instance_group.count' must be between 1 and 64");
   EXPECT_NE(err("{not json").find("repo/m/sightline.json: not valid JSON"), std::string::npos);

@@ -80,8 +80,9 @@ struct Outcome {
 };
 
 std::shared_ptr<InferRequest> MakeRequest(Tensor t, Outcome& out, int64_t rows = 1) {
-  auto r = std::make_shared<InferRequest>(std::vector<Tensor>{std::move(t)},
-                                          [&out](Result<InferResult> res) { out.promise.set_value(std::move(res)); });
+  auto r = std::make_shared<InferRequest>(std::vector<Tensor>{std::move(t)}, [&out](Result<InferResult> res) {
+    out.promise.set_value(std::move(res));
+  });
   r->rows = rows;
   return r;
 }
@@ -92,7 +93,8 @@ TEST(Batcher, StacksConcurrentRequestsAndSplitsResults) {
   o.max_queue_delay = 50ms;  // long enough that all 6 arrive inside one window
   Fixture f(o);
   std::vector<Outcome> outs(6);
-  for (int i = 0; i < 6; ++i) ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(10.0f * i, -1.0f), outs[i])).ok());
+  for (int i = 0; i < 6; ++i)
+    ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(10.0f * i, -1.0f), outs[i])).ok());
   for (int i = 0; i < 6; ++i) {
     auto res = outs[i].future.get();
     ASSERT_TRUE(res.ok()) << res.status().ToString();

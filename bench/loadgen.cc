@@ -1,0 +1,257 @@
+// HTTP/1.1 keep-alive load generator for the benchmarks (not part of the server).
+//   closed loop: --connections K clients send back to back          (throughput)
+//   open loop:   --rate R requests/s on a fixed schedule, K connections (latency)
+// Open-loop latency is measured from each request's *scheduled* send time, so a slow server
+// cannot hide its queueing (no coordinated omission). Prints one JSON object.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  std::string path = "/healthz";
+  std::string method = "POST";
+  std::string body_file;
+  std::vector<std::string> headers;
+  int connections = 16;
+  double duration = 10;
+  double warmup = 1;
+  double rate = 0;  // 0 = closed loop
+};
+
+class Connection {
+ public:
+  Connection(const Options& o) : o_(o) {}
+  ~Connection() { Close(); }
+
+  // Sends one request and reads the answer; returns the status code or -1.
+  int RoundTrip(const std::string& request) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (fd_ < 0 && !Connect()) return -1;
+      if (SendAll(request)) {
+        int status = ReadResponse();
+        if (status > 0) return status;
+      }
+      Close();
+    }
+    return -1;
+  }
+
+ private:
+  bool Connect() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(o_.port));
+    inet_pton(AF_INET, o_.host.c_str(), &addr.sin_addr);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      Close();
+      return false;
+    }
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    buf_.clear();
+    return true;
+  }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  bool SendAll(const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  bool Fill() {
+    char tmp[65536];
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  int ReadResponse() {
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!Fill()) return -1;
+    int status = 0;
+    if (buf_.size() > 12) status = std::atoi(buf_.c_str() + 9);
+    size_t length = 0;
+    std::string head = buf_.substr(0, end);
+    std::transform(head.begin(), head.end(), head.begin(), ::tolower);
+    auto cl = head.find("content-length:");
+    if (cl != std::string::npos) length = std::strtoul(head.c_str() + cl + 15, nullptr, 10);
+    bool close = head.find("connection: close") != std::string::npos;
+    while (buf_.size() < end + 4 + length)
+      if (!Fill()) return -1;
+    buf_.erase(0, end + 4 + length);
+    if (close) Close();
+    return status;
+  }
+
+  const Options& o_;
+  int fd_ = -1;
+  std::string buf_;
+};
+
+struct Sample {
+  int status;
+  double ms;
+};
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+std::string LatencyJson(const std::vector<double>& v) {
+  char b[256];
+  std::snprintf(b, sizeof b, "{\"count\":%zu,\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f,\"max\":%.3f}", v.size(),
+                Percentile(v, 0.5), Percentile(v, 0.95), Percentile(v, 0.99),
+                v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()));
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"Sightline benchmark load generator"};
+  app.add_option("--host", o.host);
+  app.add_option("--port", o.port)->required();
+  app.add_option("--path", o.path);
+  app.add_option("--method", o.method);
+  app.add_option("--body-file", o.body_file);
+  app.add_option("--header", o.headers, "Extra header line, e.g. 'X: y' (repeatable)");
+  app.add_option("--connections", o.connections);
+  app.add_option("--duration", o.duration, "Measured seconds");
+  app.add_option("--warmup", o.warmup, "Unmeasured seconds first");
+  app.add_option("--rate", o.rate, "Requests per second (open loop); 0 = closed loop");
+  CLI11_PARSE(app, argc, argv);
+
+  std::string body;
+  if (!o.body_file.empty()) {
+    std::ifstream in(o.body_file, std::ios::binary);
+    body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::string request = o.method + " " + o.path + " HTTP/1.1\r\nHost: " + o.host + "\r\n";
+  for (const auto& h : o.headers) request += h + "\r\n";
+  if (o.method != "GET") request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  request += "\r\n" + body;
+
+  const auto start = Clock::now();
+  const auto measure_from =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
+  const auto end =
+      measure_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
+  std::mutex mu;
+  std::vector<Sample> samples;
+  std::atomic<long> errors{0};
+
+  // Open loop: the pacer hands out scheduled send times.
+  std::mutex qmu;
+  std::condition_variable qcv;
+  std::deque<Clock::time_point> queue;
+  bool done = false;
+  std::thread pacer;
+  if (o.rate > 0) {
+    pacer = std::thread([&] {
+      const auto period = std::chrono::duration<double>(1.0 / o.rate);
+      for (long i = 0;; ++i) {
+        auto t = start + std::chrono::duration_cast<Clock::duration>(period * static_cast<double>(i));
+        if (t >= end) break;
+        std::this_thread::sleep_until(t);
+        {
+          std::lock_guard l(qmu);
+          queue.push_back(t);
+        }
+        qcv.notify_one();
+      }
+      std::lock_guard l(qmu);
+      done = true;
+      qcv.notify_all();
+    });
+  }
+
+  std::vector<std::thread> workers;
+  for (int c = 0; c < o.connections; ++c) {
+    workers.emplace_back([&] {
+      Connection conn(o);
+      std::vector<Sample> local;
+      while (true) {
+        Clock::time_point scheduled;
+        if (o.rate > 0) {
+          std::unique_lock l(qmu);
+          qcv.wait(l, [&] { return done || !queue.empty(); });
+          if (queue.empty()) break;
+          scheduled = queue.front();
+          queue.pop_front();
+        } else {
+          scheduled = Clock::now();
+          if (scheduled >= end) break;
+        }
+        int status = conn.RoundTrip(request);
+        auto finished = Clock::now();
+        if (status < 0) {
+          if (scheduled >= measure_from) ++errors;
+          continue;
+        }
+        if (scheduled >= measure_from && scheduled < end)
+          local.push_back({status, std::chrono::duration<double, std::milli>(finished - scheduled).count()});
+      }
+      std::lock_guard l(mu);
+      samples.insert(samples.end(), local.begin(), local.end());
+    });
+  }
+  if (pacer.joinable()) pacer.join();
+  for (auto& w : workers) w.join();
+
+  std::map<int, long> by_status;
+  std::vector<double> ok, shed;
+  for (const auto& s : samples) {
+    ++by_status[s.status];
+    if (s.status == 200)
+      ok.push_back(s.ms);
+    else if (s.status == 503 || s.status == 429)
+      shed.push_back(s.ms);
+  }
+  std::string statuses = "{";
+  for (auto& [k, v] : by_status)
+    statuses += (statuses.size() > 1 ? "," : "") + ("\"" + std::to_string(k) + "\":" + std::to_string(v));
+  statuses += "}";
+  std::printf(
+      "{\"mode\":\"%s\",\"rate\":%.1f,\"connections\":%d,\"duration_s\":%.1f,\"requests\":%zu,\"errors\":%ld,"
+      "\"status\":%s,\"throughput_ok_rps\":%.2f,\"latency_ok_ms\":%s,\"latency_shed_ms\":%s}\n",
+      o.rate > 0 ? "open" : "closed", o.rate, o.connections, o.duration, samples.size(), errors.load(),
+      statuses.c_str(), static_cast<double>(ok.size()) / o.duration, LatencyJson(ok).c_str(),
+      LatencyJson(shed).c_str());
+  return 0;
+}
