@@ -91,6 +91,9 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl& server) : stream_(std::move(socket)), server_(server) {
+    // Beast reads max(512, capacity - size) bytes per call and the parser consumes the buffer as
+    // it goes, so an unreserved buffer reads large bodies 512 bytes at a time (~140 MB/s).
+    buffer_.reserve(64 * 1024);
     server_.metrics.http_connections.Inc();
   }
   ~Session() {
