@@ -56,6 +56,7 @@ class Connection {
         if (status > 0) return status;
       }
       Close();
+      ++reconnects;
     }
     return -1;
   }
@@ -105,8 +106,9 @@ class Connection {
     size_t length = 0;
     std::string head = buf_.substr(0, end);
     std::transform(head.begin(), head.end(), head.begin(), ::tolower);
-    auto cl = head.find("content-length:");
-    if (cl != std::string::npos) length = std::strtoul(head.c_str() + cl + 15, nullptr, 10);
+    // At a line start: "Inference-Header-Content-Length:" must not match.
+    auto cl = head.find("\r\ncontent-length:");
+    if (cl != std::string::npos) length = std::strtoul(head.c_str() + cl + 17, nullptr, 10);
     bool close = head.find("connection: close") != std::string::npos;
     while (buf_.size() < end + 4 + length)
       if (!Fill()) return -1;
@@ -117,6 +119,11 @@ class Connection {
 
   const Options& o_;
   int fd_ = -1;
+
+ public:
+  long reconnects = 0;  // answers that could not be read: each one is a resend
+
+ private:
   std::string buf_;
 };
 
@@ -175,6 +182,7 @@ int main(int argc, char** argv) {
   std::mutex mu;
   std::vector<Sample> samples;
   std::atomic<long> errors{0};
+  long reconnects = 0;
 
   // Open loop: the pacer hands out scheduled send times.
   std::mutex qmu;
@@ -229,6 +237,7 @@ int main(int argc, char** argv) {
       }
       std::lock_guard l(mu);
       samples.insert(samples.end(), local.begin(), local.end());
+      reconnects += conn.reconnects;
     });
   }
   if (pacer.joinable()) pacer.join();
@@ -249,9 +258,9 @@ int main(int argc, char** argv) {
   statuses += "}";
   std::printf(
       "{\"mode\":\"%s\",\"rate\":%.1f,\"connections\":%d,\"duration_s\":%.1f,\"requests\":%zu,\"errors\":%ld,"
-      "\"status\":%s,\"throughput_ok_rps\":%.2f,\"latency_ok_ms\":%s,\"latency_shed_ms\":%s}\n",
+      "\"reconnects\":%ld,\"status\":%s,\"throughput_ok_rps\":%.2f,\"latency_ok_ms\":%s,\"latency_shed_ms\":%s}\n",
       o.rate > 0 ? "open" : "closed", o.rate, o.connections, o.duration, samples.size(), errors.load(),
-      statuses.c_str(), static_cast<double>(ok.size()) / o.duration, LatencyJson(ok).c_str(),
+      reconnects, statuses.c_str(), static_cast<double>(ok.size()) / o.duration, LatencyJson(ok).c_str(),
       LatencyJson(shed).c_str());
   return 0;
 }

@@ -10,6 +10,8 @@ repository layout the server reads. Weights are seeded, so every run writes iden
   strings       BYTES in, BYTES out (identity)
   convnet       [-1,3,64,64] -> two conv+relu, global pool, dense -> logits [-1,10]
   slow          [-1,4] -> OUTPUT0 = 2x, with ~tens of ms of matmul work per call and a short queue
+  cnn224        [-1,3,224,224] -> four strided 3x3 conv+relu, global pool, dense -> logits [-1,1000]:
+                a small image classifier (~0.4 GFLOP per image) for the server-overhead benchmark
 """
 import argparse
 import json
@@ -111,6 +113,27 @@ def convnet(out):
                                                   "preferred_batch_size": [8, 16]}})
 
 
+def cnn224(out):
+    rng = np.random.default_rng(13)
+    nodes, inits, prev, cin = [], [], "input", 3
+    for i, cout in enumerate([32, 64, 128, 256]):
+        w = (rng.standard_normal((cout, cin, 3, 3)) * np.sqrt(2.0 / (cin * 9))).astype(np.float32)
+        b = np.zeros(cout, np.float32)
+        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
+        nodes += [helper.make_node("Conv", [prev, f"w{i}", f"b{i}"], [f"c{i}"], strides=[2, 2], pads=[1, 1, 1, 1]),
+                  helper.make_node("Relu", [f"c{i}"], [f"r{i}"])]
+        prev, cin = f"r{i}", cout
+    wd = (rng.standard_normal((256, 1000)) * 0.05).astype(np.float32)
+    inits += [numpy_helper.from_array(wd, "wd"), numpy_helper.from_array(np.zeros(1000, np.float32), "bd")]
+    nodes += [helper.make_node("GlobalAveragePool", [prev], ["gp"]),
+              helper.make_node("Flatten", ["gp"], ["flat"], axis=1),
+              helper.make_node("Gemm", ["flat", "wd", "bd"], ["logits"])]
+    g = helper.make_graph(nodes, "cnn224", [vi("input", TensorProto.FLOAT, ["batch", 3, 224, 224])],
+                          [vi("logits", TensorProto.FLOAT, ["batch", 1000])], inits)
+    save(out, "cnn224", g, {"max_batch_size": 8,
+                            "dynamic_batching": {"max_queue_delay_microseconds": 2000, "preferred_batch_size": [8]}})
+
+
 def slow(out):
     # A [256,256] matrix built from the input (so ORT cannot fold it at load), multiplied by
     # itself N times with tanh in between; OUTPUT0 = 2x + 0 * mean(work) keeps the work live.
@@ -140,6 +163,7 @@ def slow(out):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="model repository folder to write")
+    ap.add_argument("--bench", action="store_true", help="also write the benchmark-only models")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     g = simple(args.out, "simple", "batch")
@@ -150,6 +174,8 @@ def main():
     strings(args.out)
     convnet(args.out)
     slow(args.out)
+    if args.bench:
+        cnn224(args.out)
     print(f"fixtures written to {args.out}")
 
 

@@ -143,8 +143,9 @@ Result<Tensor> ParseInput(const json::value& jv, std::string_view binary, size_t
     if (*binary_offset + static_cast<uint64_t>(*binary_size) > binary.size())
       return InvalidArgument("input '" + t.name + "' binary_data_size " + std::to_string(*binary_size) +
                              " runs past the end of the body");
-    t.data.assign(binary.begin() + static_cast<std::ptrdiff_t>(*binary_offset),
-                  binary.begin() + static_cast<std::ptrdiff_t>(*binary_offset + *binary_size));
+    // One memcpy: assigning char iterators to a uint8_t vector copies byte by byte.
+    t.data.resize(static_cast<size_t>(*binary_size));
+    if (*binary_size > 0) std::memcpy(t.data.data(), binary.data() + *binary_offset, t.data.size());
     *binary_offset += static_cast<size_t>(*binary_size);
     RETURN_IF_ERROR(ValidateTensorBytes(t));
     return t;

@@ -17,6 +17,7 @@ namespace sightline::runtime {
 struct BackendOptions {
   int intra_op_threads = 0;  // 0: engine default
   int inter_op_threads = 0;
+  bool allow_spinning = false;  // let the engine's pool threads busy-wait between runs
   std::string execution_provider = "cpu";
 };
 
