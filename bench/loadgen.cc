@@ -258,7 +258,8 @@ int main(int argc, char** argv) {
   statuses += "}";
   std::printf(
       "{\"mode\":\"%s\",\"rate\":%.1f,\"connections\":%d,\"duration_s\":%.1f,\"requests\":%zu,\"errors\":%ld,"
-      "\"reconnects\":%ld,\"status\":%s,\"throughput_ok_rps\":%.2f,\"latency_ok_ms\":%s,\"latency_shed_ms\":%s}\n",
+      "\"reconnects\":%ld,\"status\":%s,\"throughput_ok_rps\":%.2f,\"latency_ok_ms\":%s,\"latency_shed_ms\":%"
+      "s}\n",
       o.rate > 0 ? "open" : "closed", o.rate, o.connections, o.duration, samples.size(), errors.load(),
       reconnects, statuses.c_str(), static_cast<double>(ok.size()) / o.duration, LatencyJson(ok).c_str(),
       LatencyJson(shed).c_str());

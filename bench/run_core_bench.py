@@ -33,7 +33,7 @@ def sh(args):
 MODEL = "cnn224"
 
 
-def make_repo(tmp, name, threads, batch, queue, extra_policy=None):
+def make_repo(tmp, name, threads, batch, queue, extra_policy=None, instances=1):
     src = os.path.join(tmp, "all")
     if not os.path.exists(src):
         subprocess.check_call([sys.executable, os.path.join(ROOT, "scripts/gen_fixtures.py"), "--bench", "--out", src],
@@ -47,6 +47,7 @@ def make_repo(tmp, name, threads, batch, queue, extra_policy=None):
         json.dump({"max_batch_size": batch,
                    "dynamic_batching": {"max_queue_delay_microseconds": 2000, "preferred_batch_size": [batch],
                                         "default_queue_policy": policy},
+                   "instance_group": {"count": instances},
                    "optimization": {"intra_op_threads": threads}}, f)
     return repo
 
@@ -94,30 +95,41 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2, help="ORT intra-op threads, baseline and server")
     ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--wait-budget-us", type=int, default=5000,
+                    help="max_queue_wait_microseconds for the latency/overload runs (~2 service times)")
     ap.add_argument("--out", default=os.path.join(BUILD, "bench/core_results.json"))
     args = ap.parse_args()
     res = {"machine": {"cores": os.cpu_count()}, "model": MODEL}
     with tempfile.TemporaryDirectory() as tmp:
         body1, h1 = body_file(tmp, 1)
-        for batch in (1, 8):
-            repo = make_repo(tmp, f"repo_b{batch}", args.threads, batch, queue=64)
-            base = sh([os.path.join(BUILD, "bench/ort_baseline"), "--model", os.path.join(repo, MODEL, "model.onnx"),
-                       "--batch", str(batch), "--threads", str(args.threads), "--seconds", str(args.seconds)])
+        # (label, batch, instances, threads per instance); the baseline always gets the same
+        # batch and the same total thread count.
+        layouts = [("b1_1x2", 1, 1, args.threads), ("b8_1x2", 8, 1, args.threads),
+                   ("b1_2x1", 1, 2, max(1, args.threads // 2))]
+        baselines = {}
+        for label, batch, instances, threads in layouts:
+            repo = make_repo(tmp, f"repo_{label}", threads, batch, queue=64, instances=instances)
+            if batch not in baselines:
+                baselines[batch] = sh([os.path.join(BUILD, "bench/ort_baseline"), "--model",
+                                       os.path.join(repo, MODEL, "model.onnx"), "--batch", str(batch),
+                                       "--threads", str(args.threads), "--seconds", str(args.seconds)])
+            base = baselines[batch]
             proc, port, cold = start_server(repo, 1)
             try:
                 run = loadgen(port, body1, h1, connections=max(4, 3 * batch), duration=args.seconds)
             finally:
                 proc.terminate(); proc.wait()
-            res[f"batch{batch}"] = {"baseline": base, "server": run,
-                                    "ratio": run["throughput_ok_rps"] / base["items_per_s"]}
+            res[label] = {"batch": batch, "instances": instances, "threads_per_instance": threads,
+                          "baseline": base, "server": run, "ratio": run["throughput_ok_rps"] / base["items_per_s"]}
             res["cold_start_s"] = cold
 
         # Latency and shedding: each request runs alone (batch 1 is the fastest per image here),
-        # a bounded queue, and the queue-wait budget that keeps accepted latency honest.
-        repo = make_repo(tmp, "repo_lat", args.threads, 1, queue=16)
+        # a bounded queue, and the queue-wait budget that keeps accepted latency near unloaded.
+        repo = make_repo(tmp, "repo_lat", args.threads, 1, queue=64,
+                         extra_policy={"max_queue_wait_microseconds": args.wait_budget_us})
         proc, port, _ = start_server(repo, 1)
         try:
-            capacity = res["batch1"]["server"]["throughput_ok_rps"]
+            capacity = res["b1_1x2"]["server"]["throughput_ok_rps"]
             res["capacity_rps"] = capacity
             for key, frac in (("open_10pct", 0.1), ("open_50pct", 0.5), ("open_3x", 3.0)):
                 res[key] = loadgen(port, body1, h1, rate=round(capacity * frac, 1), connections=64,
@@ -135,11 +147,12 @@ def main():
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(res, f, indent=2)
-    for batch in (1, 8):
-        r = res[f"batch{batch}"]
-        print(f"batch {batch}: bare ORT {r['baseline']['items_per_s']:.1f} items/s, Sightline "
-              f"{r['server']['throughput_ok_rps']:.1f} items/s (batch-1 requests, "
-              f"{r['server']['connections']} connections) -> ratio {r['ratio']:.3f}")
+    for label in ("b1_1x2", "b8_1x2", "b1_2x1"):
+        r = res[label]
+        print(f"{label}: batch {r['batch']}, {r['instances']} instance(s) x {r['threads_per_instance']} thread(s): "
+              f"bare ORT {r['baseline']['items_per_s']:.1f} items/s, Sightline {r['server']['throughput_ok_rps']:.1f} "
+              f"items/s ({r['server']['connections']} connections, {r['server']['reconnects']} resends) "
+              f"-> ratio {r['ratio']:.3f}")
     for k in ("open_10pct", "open_50pct", "open_3x"):
         r = res[k]
         print(f"{k}: rate {r['rate']}/s ok p50/p95/p99 = {r['latency_ok_ms']['p50']:.2f}/{r['latency_ok_ms']['p95']:.2f}/"

@@ -29,9 +29,10 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
                               "Backend executions; inference_count / exec_count = average batch", {"model"})),
       success(r.AddCounter("sightline_inference_request_success_total", "Requests answered with a result",
                            {"model"})),
-      rejected(r.AddCounter("sightline_inference_rejected_total",
-                            "Requests not inferred, by reason (queue_full, deadline_exceeded, cancelled)",
-                            {"model", "reason"})),
+      rejected(r.AddCounter(
+          "sightline_inference_rejected_total",
+          "Requests not inferred, by reason (queue_full, wait_budget, deadline_exceeded, cancelled)",
+          {"model", "reason"})),
       failed(r.AddCounter("sightline_inference_request_failure_total", "Requests failed in the backend",
                           {"model"})),
       load_seconds(r.AddGauge("sightline_model_load_seconds", "Seconds to load the model", {"model"})),
@@ -48,6 +49,7 @@ ModelMetrics ServerMetrics::ForModel(const std::string& m) {
   mm.exec_count = &exec_count.WithLabels({m});
   mm.success = &success.WithLabels({m});
   mm.rejected_queue_full = &rejected.WithLabels({m, "queue_full"});
+  mm.rejected_wait_budget = &rejected.WithLabels({m, "wait_budget"});
   mm.rejected_deadline = &rejected.WithLabels({m, "deadline_exceeded"});
   mm.rejected_cancelled = &rejected.WithLabels({m, "cancelled"});
   mm.failed = &failed.WithLabels({m});

@@ -18,6 +18,7 @@ struct ModelMetrics {
   Counter* exec_count = nullptr;       // backend calls (batches)
   Counter* success = nullptr;
   Counter* rejected_queue_full = nullptr;
+  Counter* rejected_wait_budget = nullptr;
   Counter* rejected_deadline = nullptr;
   Counter* rejected_cancelled = nullptr;
   Counter* failed = nullptr;  // backend errors

@@ -136,6 +136,8 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
         RETURN_IF_ERROR(
             qp->Int("default_timeout_microseconds", 0, 3'600'000'000LL, &cfg.queue.default_timeout_us));
         RETURN_IF_ERROR(qp->Bool("allow_timeout_override", &cfg.queue.allow_timeout_override));
+        RETURN_IF_ERROR(
+            qp->Int("max_queue_wait_microseconds", 0, 3'600'000'000LL, &cfg.queue.max_queue_wait_us));
         RETURN_IF_ERROR(qp->RejectUnknown());
       }
       RETURN_IF_ERROR(db->RejectUnknown());

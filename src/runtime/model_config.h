@@ -19,6 +19,10 @@ struct QueuePolicy {
   int64_t max_queue_size = 256;        // requests waiting, all priorities; 0 = unbounded
   int64_t default_timeout_us = 0;      // 0 = no deadline unless the request sets one
   bool allow_timeout_override = true;  // may a request's `timeout` parameter set its own?
+  // Admission by predicted wait: refuse a request whose expected queueing time (backlog x
+  // measured per-item service time / instances) exceeds this. 0 = off. Keeps accepted latency
+  // near the unloaded latency under overload, which a count bound alone cannot.
+  int64_t max_queue_wait_us = 0;
 };
 
 struct ModelConfig {

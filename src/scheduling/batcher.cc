@@ -111,6 +111,16 @@ Status Batcher::Enqueue(std::shared_ptr<InferRequest> req) {
   std::unique_lock lock(mu_);
   if (draining_ || stop_)
     return Status(StatusCode::kUnavailable, "model '" + options_.model_name + "' is shutting down");
+  const bool wait_too_long =
+      options_.max_queue_wait.count() > 0 && queued_ > 0 &&
+      EstimateWaitSecondsLocked() * 1e6 > static_cast<double>(options_.max_queue_wait.count());
+  if (wait_too_long) {
+    lock.unlock();
+    metrics_.rejected_wait_budget->Inc();
+    return Status(StatusCode::kOverloaded, "model '" + options_.model_name +
+                                               "' expected queue wait exceeds " +
+                                               std::to_string(options_.max_queue_wait.count()) + " us");
+  }
   if (options_.max_queue_size > 0 && queued_ >= options_.max_queue_size) {
     lock.unlock();
     metrics_.rejected_queue_full->Inc();
@@ -136,16 +146,20 @@ void Batcher::NotifyCancelled() {
   scheduler_cv_.notify_one();
 }
 
-double Batcher::EstimateRetryAfterSeconds(int attempt) const {
-  int64_t backlog;
-  {
-    std::lock_guard lock(mu_);
-    backlog = queued_rows_ + rows_in_flight_;
-  }
+double Batcher::EstimateWaitSecondsLocked() const {
   double per_row = per_row_seconds_.load(std::memory_order_relaxed);
   if (per_row <= 0) per_row = 0.001;
-  double wait =
-      static_cast<double>(std::max<int64_t>(backlog, 1)) * per_row / static_cast<double>(instances_.size());
+  const int64_t backlog = queued_rows_ + rows_in_flight_;
+  return static_cast<double>(backlog) * per_row / static_cast<double>(instances_.size());
+}
+
+double Batcher::EstimateRetryAfterSeconds(int attempt) const {
+  double wait;
+  {
+    std::lock_guard lock(mu_);
+    wait = EstimateWaitSecondsLocked();
+  }
+  if (wait <= 0) wait = std::max(0.001, per_row_seconds_.load(std::memory_order_relaxed));
   wait *= std::pow(2.0, std::clamp(attempt, 0, 8));
   return std::clamp(wait, 0.001, 300.0);
 }

@@ -30,6 +30,7 @@ struct BatcherOptions {
   size_t max_queue_size = 256;                   // 0: unbounded
   std::chrono::microseconds default_timeout{0};  // 0: none
   bool allow_timeout_override = true;
+  std::chrono::microseconds max_queue_wait{0};  // 0: off; see QueuePolicy::max_queue_wait_us
 };
 
 class Batcher {
@@ -49,6 +50,8 @@ class Batcher {
   // Wakes the scheduler to sweep requests whose client went away.
   void NotifyCancelled();
 
+  // Expected queueing time for a new request now: backlog x per-item time / instances.
+  double EstimateWaitSecondsLocked() const;
   // Honest wait estimate for a client told to come back: queued items x measured per-item
   // service time / instances, doubled per previous attempt.
   double EstimateRetryAfterSeconds(int attempt) const;

@@ -40,6 +40,7 @@ Result<std::unique_ptr<ModelRegistry>> ModelRegistry::LoadAll(runtime::BackendFa
     opts.max_queue_size = static_cast<size_t>(c.queue.max_queue_size);
     opts.default_timeout = std::chrono::microseconds(c.queue.default_timeout_us);
     opts.allow_timeout_override = c.queue.allow_timeout_override;
+    opts.max_queue_wait = std::chrono::microseconds(c.queue.max_queue_wait_us);
     auto served = std::make_unique<ServedModel>();
     served->config = loaded.config;
     served->signature = loaded.signature;

@@ -18,7 +18,7 @@ TEST(ModelConfig, ParsesTritonStyleFields) {
     "dynamic_batching": {"max_queue_delay_microseconds": 800, "preferred_batch_size": [4, 8],
       "priority_levels": 3, "default_priority_level": 2,
       "default_queue_policy": {"max_queue_size": 12, "default_timeout_microseconds": 5000,
-                               "allow_timeout_override": false}},
+                               "allow_timeout_override": false, "max_queue_wait_microseconds": 9000}},
     "instance_group": {"count": 2, "kind": "KIND_CPU"},
     "optimization": {"intra_op_threads": 1, "inter_op_threads": 1}})",
                             "m/sightline.json", "m");
@@ -32,6 +32,7 @@ TEST(ModelConfig, ParsesTritonStyleFields) {
   EXPECT_EQ(c->queue.max_queue_size, 12);
   EXPECT_EQ(c->queue.default_timeout_us, 5000);
   EXPECT_FALSE(c->queue.allow_timeout_override);
+  EXPECT_EQ(c->queue.max_queue_wait_us, 9000);
   EXPECT_EQ(c->instance_count, 2);
   EXPECT_EQ(VariantFileName(c->variant), "model_fp16.onnx");
   EXPECT_EQ(VariantFileName("fp32"), "model.onnx");

@@ -313,3 +313,36 @@ TEST(Batcher, StagesAFullBatchWhileTheInstanceIsBusy) {
 
 }  // namespace
 }  // namespace sightline::scheduling
+
+namespace sightline::scheduling {
+namespace {
+
+TEST(Batcher, WaitBudgetRefusesWhatCouldNotStartInTime) {
+  BatcherOptions o;
+  o.max_batch_size = 0;
+  o.max_queue_wait = std::chrono::milliseconds(30);
+  Fixture f(o, std::chrono::milliseconds(20));
+  Outcome first;
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), first)).ok());
+  ASSERT_TRUE(first.future.get().ok());  // per-item service time is now measured (~20 ms)
+  std::promise<void> open;
+  std::shared_future<void> gate = open.get_future().share();
+  f.backend->gate_ = &gate;
+  std::vector<Outcome> outs(3);
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(1, 0), outs[0])).ok());  // runs (blocked on the gate)
+  for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // An empty queue always admits one: expected wait 1 x 20 ms is within 30 ms anyway.
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(2, 0), outs[1])).ok());
+  // Now 2 items ahead x 20 ms = 40 ms > 30 ms: refused at once.
+  Status s = f.batcher->Enqueue(MakeRequest(Row(3, 0), outs[2]));
+  EXPECT_EQ(s.code(), StatusCode::kOverloaded);
+  EXPECT_NE(s.message().find("expected queue wait"), std::string::npos);
+  EXPECT_EQ(f.metrics.rejected.WithLabels({"m", "wait_budget"}).Value(), 1.0);
+  open.set_value();
+  EXPECT_TRUE(outs[0].future.get().ok());
+  EXPECT_TRUE(outs[1].future.get().ok());
+}
+
+}  // namespace
+}  // namespace sightline::scheduling
