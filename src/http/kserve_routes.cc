@@ -88,6 +88,7 @@ void Infer(const ApiContext& ctx, const HttpRequest& req, const PathParams& p, R
   opts.priority = request.priority;
   opts.timeout_us = request.timeout_us;
   opts.cancelled = req.cancel;
+  for (const auto& o : request.outputs) opts.outputs.push_back(o.name);
   if (auto a = ParseInt(req.Header("x-retry-attempt")); a && *a > 0)
     opts.retry_attempt = static_cast<int>(std::min<int64_t>(*a, 8));
 

@@ -26,9 +26,12 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual const ModelSignature& signature() const = 0;
-  // Runs one (possibly batched) call. `inputs` are in signature().inputs order; outputs come
-  // back in signature().outputs order.
-  virtual Result<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs) = 0;
+  // Runs one (possibly batched) call. `inputs` are in signature().inputs order. `outputs` lists
+  // the signature().outputs indices wanted, ascending (empty = all); they come back in that order.
+  // Asking only for what is needed saves the engine's copies (ISNet has 12 outputs, most of them
+  // large intermediate maps).
+  virtual Result<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs,
+                                          const std::vector<int>& outputs = {}) = 0;
 };
 
 class BackendFactory {

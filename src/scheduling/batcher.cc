@@ -364,8 +364,19 @@ void Batcher::Execute(runtime::Backend& backend, Batch& batch) {
     for (const auto& t : stacked) inputs.push_back(&t);
   }
 
+  // The union of what the batch's requests asked for; one request wanting all means all.
+  std::vector<int> wanted;
+  bool all = false;
+  for (const auto& r : live) {
+    if (r->outputs.empty()) all = true;
+    wanted.insert(wanted.end(), r->outputs.begin(), r->outputs.end());
+  }
+  if (all) wanted.clear();
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+
   const auto started = Clock::now();
-  auto result = backend.Run(inputs);
+  auto result = backend.Run(inputs, wanted);
   const auto finished = Clock::now();
   const double secs = std::chrono::duration<double>(finished - started).count();
   metrics_.compute_seconds->Observe(secs);
@@ -391,15 +402,13 @@ void Batcher::Execute(runtime::Backend& backend, Batch& batch) {
     metrics_.queue_seconds->Observe(std::chrono::duration<double>(started - r->enqueued).count());
     InferResult res;
     res.timing = {r->enqueued, started, finished, static_cast<int>(rows)};
-    if (live.size() == 1) {
-      res.outputs = std::move(outputs);
-    } else {
-      for (const auto& out : outputs) {
-        if (!out.shape.empty() && out.shape[0] == rows)
-          res.outputs.push_back(SliceRows(out, offset, r->rows, rows));
-        else
-          res.outputs.push_back(out);  // an output without a batch dim goes to everyone
-      }
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const int index = wanted.empty() ? static_cast<int>(i) : wanted[i];
+      if (!r->outputs.empty() && !std::binary_search(r->outputs.begin(), r->outputs.end(), index)) continue;
+      const Tensor& out = outputs[i];
+      if (live.size() == 1) res.outputs.push_back(std::move(outputs[i]));
+      else if (!out.shape.empty() && out.shape[0] == rows) res.outputs.push_back(SliceRows(out, offset, r->rows, rows));
+      else res.outputs.push_back(out);  // an output without a batch dim goes to everyone
     }
     offset += r->rows;
     if (r->TryClaim()) {

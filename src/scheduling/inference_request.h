@@ -39,6 +39,7 @@ class InferRequest {
 
   std::vector<Tensor> inputs;  // signature order, already validated against the model
   int64_t rows = 1;            // size of the batch dim (1 for models without one)
+  std::vector<int> outputs;    // signature output indices wanted, ascending; empty = all
   int priority = 0;            // 1 = highest; 0 = the model's default level
   std::optional<std::chrono::microseconds> timeout;
   std::shared_ptr<CancelToken> cancelled;  // may be null

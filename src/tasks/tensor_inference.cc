@@ -56,6 +56,15 @@ Status SubmitTensorInference(scheduling::ServedModel& model, std::vector<Tensor>
   ASSIGN_OR_RETURN(auto ordered, BindInputs(model, std::move(inputs), &rows));
   auto req = std::make_shared<scheduling::InferRequest>(std::move(ordered), std::move(done));
   req->rows = rows;
+  for (const auto& name : options.outputs) {
+    const auto& outs = model.signature.outputs;
+    auto it = std::find_if(outs.begin(), outs.end(), [&](const auto& o) { return o.name == name; });
+    if (it == outs.end())
+      return InvalidArgument("model '" + model.config.name + "' has no output named '" + name + "'");
+    req->outputs.push_back(static_cast<int>(it - outs.begin()));
+  }
+  std::sort(req->outputs.begin(), req->outputs.end());
+  req->outputs.erase(std::unique(req->outputs.begin(), req->outputs.end()), req->outputs.end());
   req->priority = options.priority;
   req->cancelled = options.cancelled;
   if (options.timeout_us && *options.timeout_us > 0)

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/cancel_token.h"
@@ -22,6 +23,7 @@ struct TensorInferOptions {
   std::optional<int64_t> timeout_us;
   std::shared_ptr<CancelToken> cancelled;
   int retry_attempt = 0;  // from X-Retry-Attempt: scales the Retry-After estimate
+  std::vector<std::string> outputs;  // output names wanted; empty = all
 };
 
 // Orders and checks inputs for `model`; sets *rows to the batch size they carry.

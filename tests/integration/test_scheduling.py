@@ -141,3 +141,28 @@ def test_client_that_hangs_up_is_dropped_before_batching(server):
             break
         time.sleep(0.05)
     assert after - before >= 3
+
+
+def test_batched_requests_get_only_the_outputs_they_asked_for(server):
+    rng = np.random.default_rng(9)
+    wanted = [["OUTPUT0"], ["OUTPUT1"], [], ["OUTPUT1", "OUTPUT0"]] * 6
+
+    def call(i):
+        a = rng.standard_normal((1, 16)).astype(np.float32)
+        b = rng.standard_normal((1, 16)).astype(np.float32)
+        body = {"inputs": [{"name": "INPUT0", "shape": [1, 16], "datatype": "FP32", "data": a.flatten().tolist()},
+                           {"name": "INPUT1", "shape": [1, 16], "datatype": "FP32", "data": b.flatten().tolist()}]}
+        if wanted[i]:
+            body["outputs"] = [{"name": n} for n in wanted[i]]
+        r = requests.post(server.url + "/v2/models/simple/infer", data=json.dumps(body))
+        assert r.status_code == 200, r.text
+        return i, a, b, r.json()["outputs"]
+
+    with cf.ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(call, range(len(wanted))))
+    for i, a, b, outs in results:
+        names = [o["name"] for o in outs]
+        assert names == (wanted[i] or ["OUTPUT0", "OUTPUT1"])
+        for o in outs:
+            expect = a + b if o["name"] == "OUTPUT0" else a - b
+            np.testing.assert_allclose(np.array(o["data"], np.float32), expect.flatten(), rtol=1e-6)

@@ -70,7 +70,8 @@ class OrtBackend final : public Backend {
 
   const ModelSignature& signature() const override { return sig_; }
 
-  Result<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs) override {
+  Result<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs,
+                                  const std::vector<int>& wanted) override {
     if (inputs.size() != sig_.inputs.size())
       return Internal("backend got " + std::to_string(inputs.size()) + " inputs, model takes " +
                       std::to_string(sig_.inputs.size()));
@@ -95,14 +96,26 @@ class OrtBackend final : public Backend {
                                                     ToOrt(t->dtype)));
         }
       }
-      auto outs = session_.Run(run_options_, input_names_.data(), values.data(), values.size(),
-                               output_names_.data(), output_names_.size());
+      std::vector<const char*> names;
+      std::vector<int> indices;
+      if (wanted.empty()) {
+        names = output_names_;
+        for (size_t i = 0; i < output_names_.size(); ++i) indices.push_back(static_cast<int>(i));
+      } else {
+        for (int i : wanted) {
+          if (i < 0 || static_cast<size_t>(i) >= output_names_.size()) return Internal("output index out of range");
+          names.push_back(output_names_[static_cast<size_t>(i)]);
+          indices.push_back(i);
+        }
+      }
+      auto outs = session_.Run(run_options_, input_names_.data(), values.data(), values.size(), names.data(),
+                               names.size());
       std::vector<Tensor> result;
       result.reserve(outs.size());
       for (size_t i = 0; i < outs.size(); ++i) {
         auto info = outs[i].GetTensorTypeAndShapeInfo();
         Tensor t;
-        t.name = sig_.outputs[i].name;
+        t.name = sig_.outputs[static_cast<size_t>(indices[i])].name;
         ASSIGN_OR_RETURN(t.dtype, FromOrt(info.GetElementType()));
         t.shape = info.GetShape();
         const size_t count = info.GetElementCount();

@@ -20,7 +20,7 @@ class AddOneBackend : public runtime::Backend {
     sig_.outputs.push_back({"y", DataType::kFp32, {-1, 2}});
   }
   const runtime::ModelSignature& signature() const override { return sig_; }
-  Result<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs) override {
+  Result<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs, const std::vector<int>&) override {
     {
       std::lock_guard lock(mu_);
       batches_.push_back(inputs[0]->shape[0]);
@@ -48,8 +48,14 @@ class AddOneBackend : public runtime::Backend {
 struct Fixture {
   observability::MetricsRegistry registry;
   observability::ServerMetrics metrics{registry};
+  // Declared before the batcher so it outlives the instance threads that wait on it.
+  std::promise<void> gate_promise;
+  std::shared_future<void> gate = gate_promise.get_future().share();
   AddOneBackend* backend = nullptr;
   std::unique_ptr<Batcher> batcher;
+
+  void CloseGate() { backend->gate_ = &gate; }
+  void OpenGate() { gate_promise.set_value(); }
 
   explicit Fixture(BatcherOptions o, std::chrono::milliseconds delay = 0ms) {
     auto b = std::make_unique<AddOneBackend>(delay);
@@ -147,9 +153,7 @@ TEST(Batcher, FullQueueIsRefusedAtOnceWithOverloaded) {
   o.max_batch_size = 0;  // one request per run, nothing staged: the queue bound is exact
   o.max_queue_size = 2;
   Fixture f(o);
-  std::promise<void> open;
-  std::shared_future<void> gate = open.get_future().share();
-  f.backend->gate_ = &gate;
+  f.CloseGate();
   std::vector<Outcome> outs(4);
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), outs[0])).ok());  // runs, blocks on gate
   // Wait until it left the queue for the instance.
@@ -161,7 +165,7 @@ TEST(Batcher, FullQueueIsRefusedAtOnceWithOverloaded) {
   EXPECT_LT(Clock::now() - t0, 50ms);
   EXPECT_EQ(refused.code(), StatusCode::kOverloaded);
   EXPECT_EQ(f.metrics.rejected.WithLabels({"m", "queue_full"}).Value(), 1.0);
-  open.set_value();
+  f.OpenGate();
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(outs[i].future.get().ok());  // accepted work all answered
 }
 
@@ -182,9 +186,7 @@ TEST(Batcher, DeadlineIsAnsweredWhileTheBatchStillRuns) {
   BatcherOptions o;
   o.max_batch_size = 1;
   Fixture f(o);
-  std::promise<void> open;
-  std::shared_future<void> gate = open.get_future().share();
-  f.backend->gate_ = &gate;
+  f.CloseGate();
   Outcome running, waiting;
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), running)).ok());
   auto req = MakeRequest(Row(1, 0), waiting);
@@ -196,7 +198,7 @@ TEST(Batcher, DeadlineIsAnsweredWhileTheBatchStillRuns) {
   EXPECT_EQ(res.status().code(), StatusCode::kDeadlineExceeded);
   EXPECT_GE(waited, 25ms);
   EXPECT_LT(waited, 1000ms);
-  open.set_value();
+  f.OpenGate();
   EXPECT_TRUE(running.future.get().ok());
   EXPECT_EQ(f.metrics.rejected.WithLabels({"m", "deadline_exceeded"}).Value(), 1.0);
 }
@@ -207,16 +209,14 @@ TEST(Batcher, DefaultTimeoutAppliesAndOverrideCanBeDisallowed) {
   o.default_timeout = 20ms;
   o.allow_timeout_override = false;
   Fixture f(o);
-  std::promise<void> open;
-  std::shared_future<void> gate = open.get_future().share();
-  f.backend->gate_ = &gate;
+  f.CloseGate();
   Outcome running, waiting;
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), running)).ok());
   auto req = MakeRequest(Row(1, 0), waiting);
   req->timeout = 10'000'000us;  // ignored: override not allowed
   ASSERT_TRUE(f.batcher->Enqueue(req).ok());
   EXPECT_EQ(waiting.future.get().status().code(), StatusCode::kDeadlineExceeded);
-  open.set_value();
+  f.OpenGate();
   // `running` had the same 20 ms default deadline and was answered by the timer too.
   EXPECT_EQ(running.future.get().status().code(), StatusCode::kDeadlineExceeded);
 }
@@ -227,9 +227,7 @@ TEST(Batcher, HigherPriorityRunsFirst) {
   o.priority_levels = 2;
   o.default_priority_level = 2;
   Fixture f(o);
-  std::promise<void> open;
-  std::shared_future<void> gate = open.get_future().share();
-  f.backend->gate_ = &gate;
+  f.CloseGate();
   std::mutex mu;
   std::vector<int> order;
   std::vector<std::promise<void>> done(4);
@@ -247,7 +245,7 @@ TEST(Batcher, HigherPriorityRunsFirst) {
   ASSERT_TRUE(f.batcher->Enqueue(make(1, 2)).ok());  // batch level
   ASSERT_TRUE(f.batcher->Enqueue(make(2, 2)).ok());
   ASSERT_TRUE(f.batcher->Enqueue(make(3, 1)).ok());  // interactive, arrives last
-  open.set_value();
+  f.OpenGate();
   for (auto& d : done) d.get_future().wait();
   EXPECT_EQ(order, (std::vector<int>{0, 3, 1, 2}));
   Outcome bad;
@@ -260,9 +258,7 @@ TEST(Batcher, CancelledRequestIsDroppedBeforeBatching) {
   BatcherOptions o;
   o.max_batch_size = 1;
   Fixture f(o);
-  std::promise<void> open;
-  std::shared_future<void> gate = open.get_future().share();
-  f.backend->gate_ = &gate;
+  f.CloseGate();
   Outcome running, gone;
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), running)).ok());
   auto req = MakeRequest(Row(1, 0), gone);
@@ -271,7 +267,7 @@ TEST(Batcher, CancelledRequestIsDroppedBeforeBatching) {
   req->cancelled->Cancel();
   f.batcher->NotifyCancelled();
   EXPECT_EQ(gone.future.get().status().code(), StatusCode::kCancelled);
-  open.set_value();
+  f.OpenGate();
   ASSERT_TRUE(running.future.get().ok());
   EXPECT_EQ(f.backend->batches().size(), 1u);  // the cancelled one never ran
   EXPECT_EQ(f.metrics.pending.WithLabels({"m"}).Value(), 0.0);
@@ -295,9 +291,7 @@ TEST(Batcher, StagesAFullBatchWhileTheInstanceIsBusy) {
   o.max_batch_size = 2;
   o.max_queue_delay = 0ms;
   Fixture f(o);
-  std::promise<void> open;
-  std::shared_future<void> gate = open.get_future().share();
-  f.backend->gate_ = &gate;
+  f.CloseGate();
   std::vector<Outcome> outs(3);
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), outs[0])).ok());
   for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i) std::this_thread::sleep_for(1ms);
@@ -306,7 +300,7 @@ TEST(Batcher, StagesAFullBatchWhileTheInstanceIsBusy) {
   // The full pair leaves the queue for the staging slot although the instance is busy.
   for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i) std::this_thread::sleep_for(1ms);
   EXPECT_EQ(f.batcher->queued(), 0u);
-  open.set_value();
+  f.OpenGate();
   for (auto& o2 : outs) EXPECT_TRUE(o2.future.get().ok());
   EXPECT_EQ(f.backend->batches(), (std::vector<int64_t>{1, 2}));
 }
@@ -325,9 +319,7 @@ TEST(Batcher, WaitBudgetRefusesWhatCouldNotStartInTime) {
   Outcome first;
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), first)).ok());
   ASSERT_TRUE(first.future.get().ok());  // per-item service time is now measured (~20 ms)
-  std::promise<void> open;
-  std::shared_future<void> gate = open.get_future().share();
-  f.backend->gate_ = &gate;
+  f.CloseGate();
   std::vector<Outcome> outs(3);
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(1, 0), outs[0])).ok());  // runs (blocked on the gate)
   for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i)
@@ -339,7 +331,7 @@ TEST(Batcher, WaitBudgetRefusesWhatCouldNotStartInTime) {
   EXPECT_EQ(s.code(), StatusCode::kOverloaded);
   EXPECT_NE(s.message().find("expected queue wait"), std::string::npos);
   EXPECT_EQ(f.metrics.rejected.WithLabels({"m", "wait_budget"}).Value(), 1.0);
-  open.set_value();
+  f.OpenGate();
   EXPECT_TRUE(outs[0].future.get().ok());
   EXPECT_TRUE(outs[1].future.get().ok());
 }
