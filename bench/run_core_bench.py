@@ -97,6 +97,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--wait-budget-us", type=int, default=5000,
                     help="max_queue_wait_microseconds for the latency/overload runs (~2 service times)")
+    ap.add_argument("--latency-only", action="store_true", help="skip the throughput layouts (uses --capacity)")
+    ap.add_argument("--capacity", type=float, default=0, help="with --latency-only: capacity in req/s")
     ap.add_argument("--out", default=os.path.join(BUILD, "bench/core_results.json"))
     args = ap.parse_args()
     res = {"machine": {"cores": os.cpu_count()}, "model": MODEL}
@@ -107,7 +109,7 @@ def main():
         layouts = [("b1_1x2", 1, 1, args.threads), ("b8_1x2", 8, 1, args.threads),
                    ("b1_2x1", 1, 2, max(1, args.threads // 2))]
         baselines = {}
-        for label, batch, instances, threads in layouts:
+        for label, batch, instances, threads in ([] if args.latency_only else layouts):
             repo = make_repo(tmp, f"repo_{label}", threads, batch, queue=64, instances=instances)
             if batch not in baselines:
                 baselines[batch] = sh([os.path.join(BUILD, "bench/ort_baseline"), "--model",
@@ -129,7 +131,7 @@ def main():
                          extra_policy={"max_queue_wait_microseconds": args.wait_budget_us})
         proc, port, _ = start_server(repo, 1)
         try:
-            capacity = res["b1_1x2"]["server"]["throughput_ok_rps"]
+            capacity = args.capacity if args.latency_only else res["b1_1x2"]["server"]["throughput_ok_rps"]
             res["capacity_rps"] = capacity
             for key, frac in (("open_10pct", 0.1), ("open_50pct", 0.5), ("open_3x", 3.0)):
                 res[key] = loadgen(port, body1, h1, rate=round(capacity * frac, 1), connections=64,
@@ -147,7 +149,7 @@ def main():
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(res, f, indent=2)
-    for label in ("b1_1x2", "b8_1x2", "b1_2x1"):
+    for label in ([] if args.latency_only else ("b1_1x2", "b8_1x2", "b1_2x1")):
         r = res[label]
         print(f"{label}: batch {r['batch']}, {r['instances']} instance(s) x {r['threads_per_instance']} thread(s): "
               f"bare ORT {r['baseline']['items_per_s']:.1f} items/s, Sightline {r['server']['throughput_ok_rps']:.1f} "
@@ -159,8 +161,9 @@ def main():
               f"{r['latency_ok_ms']['p99']:.2f} ms; shed {r['latency_shed_ms']['count']} p50/p99 = "
               f"{r['latency_shed_ms']['p50']:.2f}/{r['latency_shed_ms']['p99']:.2f} ms; status {r['status']}")
     print(f"accepted p95 at 3x / unloaded p95 = {res['overload_accepted_p95_over_unloaded_p95']:.2f}")
-    print(f"cold start ({MODEL} repo): {res['cold_start_s']*1000:.0f} ms" +
-          (f"; ISNet repo: {res['cold_start_isnet_s']:.2f} s" if "cold_start_isnet_s" in res else ""))
+    if "cold_start_s" in res:
+        print(f"cold start ({MODEL} repo): {res['cold_start_s']*1000:.0f} ms" +
+              (f"; ISNet repo: {res['cold_start_isnet_s']:.2f} s" if "cold_start_isnet_s" in res else ""))
 
 
 if __name__ == "__main__":

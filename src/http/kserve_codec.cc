@@ -198,6 +198,18 @@ void AppendFloat(std::string& out, T v) {
   out.append(buf, r.ptr);
 }
 
+// Elements stored as `Stored`, widened by `to_float` and written shortest-round-trip.
+template <typename Stored, typename Widen>
+void AppendFloats(std::string& out, const Tensor& t, Widen to_float) {
+  const size_t n = t.data.size() / sizeof(Stored);
+  for (size_t i = 0; i < n; ++i) {
+    Stored v;
+    std::memcpy(&v, t.data.data() + i * sizeof(Stored), sizeof(Stored));
+    if (i) out += ',';
+    AppendFloat(out, to_float(v));
+  }
+}
+
 }  // namespace
 
 void AppendJsonData(std::string& out, const Tensor& t) {
@@ -217,37 +229,10 @@ void AppendJsonData(std::string& out, const Tensor& t) {
     case DataType::kInt16: AppendInts<int16_t>(out, t); break;
     case DataType::kInt32: AppendInts<int32_t>(out, t); break;
     case DataType::kInt64: AppendInts<int64_t>(out, t); break;
-    case DataType::kFp16:
-    case DataType::kBf16: {
-      const size_t n = t.data.size() / 2;
-      for (size_t i = 0; i < n; ++i) {
-        uint16_t b;
-        std::memcpy(&b, t.data.data() + 2 * i, 2);
-        if (i) out += ',';
-        AppendFloat(out, t.dtype == DataType::kFp16 ? HalfToFloat(b) : Bf16ToFloat(b));
-      }
-      break;
-    }
-    case DataType::kFp32: {
-      const size_t n = t.data.size() / 4;
-      for (size_t i = 0; i < n; ++i) {
-        float v;
-        std::memcpy(&v, t.data.data() + 4 * i, 4);
-        if (i) out += ',';
-        AppendFloat(out, v);
-      }
-      break;
-    }
-    case DataType::kFp64: {
-      const size_t n = t.data.size() / 8;
-      for (size_t i = 0; i < n; ++i) {
-        double v;
-        std::memcpy(&v, t.data.data() + 8 * i, 8);
-        if (i) out += ',';
-        AppendFloat(out, v);
-      }
-      break;
-    }
+    case DataType::kFp16: AppendFloats<uint16_t>(out, t, HalfToFloat); break;
+    case DataType::kBf16: AppendFloats<uint16_t>(out, t, Bf16ToFloat); break;
+    case DataType::kFp32: AppendFloats<float>(out, t, [](float v) { return v; }); break;
+    case DataType::kFp64: AppendFloats<double>(out, t, [](double v) { return v; }); break;
     case DataType::kBytes: {
       auto elems = SplitBytesElements(t);
       if (elems.ok()) {
