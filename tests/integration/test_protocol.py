@@ -150,3 +150,25 @@ def test_request_id_is_echoed_or_made(server):
     assert len(r.headers["X-Request-Id"]) > 4
     logs = server.logs()
     assert '"request_id":"trace-42"' in logs
+
+
+def test_metrics_cover_requests_queue_compute_batches_and_model_lifecycle(server):
+    a = np.ones((1, 16), np.float32)
+    assert requests.post(server.url + "/v2/models/simple/infer", data=infer_body(simple_inputs(a, a))).status_code == 200
+    requests.get(server.url + "/v2/models/nope")
+    m = server.metrics()
+    route = "/v2/models/{model}/infer"
+    assert m[f'sightline_http_requests_total{{route="{route}",method="POST",status="200"}}'] >= 1
+    assert m['sightline_http_requests_total{route="/v2/models/{model}",method="GET",status="404"}'] >= 1
+    assert m[f'sightline_http_request_duration_seconds_count{{route="{route}"}}'] >= 1
+    for family in ("queue_duration_seconds", "compute_duration_seconds", "batch_size"):
+        assert m[f'sightline_inference_{family}_count{{model="simple"}}'] >= 1, family
+    assert m['sightline_inference_pending_requests{model="simple"}'] == 0
+    for reason in ("queue_full", "wait_budget", "deadline_exceeded", "cancelled"):
+        assert f'sightline_inference_rejected_total{{model="simple",reason="{reason}"}}' in m
+    for model in ("simple", "convnet", "slow", "simple_fixed"):
+        assert m[f'sightline_model_load_seconds{{model="{model}"}}'] > 0
+        assert m[f'sightline_model_warmup_seconds{{model="{model}"}}'] > 0  # warmed before ready
+        assert m[f'sightline_model_ready{{model="{model}"}}'] == 1
+    logs = server.logs()
+    assert '"event":"model_loaded","model":"convnet"' in logs and '"warmup_seconds":' in logs
