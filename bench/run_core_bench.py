@@ -95,6 +95,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2, help="ORT intra-op threads, baseline and server")
     ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved baseline/server rounds per layout")
     ap.add_argument("--wait-budget-us", type=int, default=5000,
                     help="max_queue_wait_microseconds for the latency/overload runs (~2 service times)")
     ap.add_argument("--latency-only", action="store_true", help="skip the throughput layouts (uses --capacity)")
@@ -108,22 +109,27 @@ def main():
         # batch and the same total thread count.
         layouts = [("b1_1x2", 1, 1, args.threads), ("b8_1x2", 8, 1, args.threads),
                    ("b1_2x1", 1, 2, max(1, args.threads // 2))]
-        baselines = {}
+        # Interleaved rounds (bare, server, bare, server, ...): the machine's speed drifts, so each
+        # server figure is paired with the baseline measured right before it; the median pair wins.
         for label, batch, instances, threads in ([] if args.latency_only else layouts):
             repo = make_repo(tmp, f"repo_{label}", threads, batch, queue=64, instances=instances)
-            if batch not in baselines:
-                baselines[batch] = sh([os.path.join(BUILD, "bench/ort_baseline"), "--model",
-                                       os.path.join(repo, MODEL, "model.onnx"), "--batch", str(batch),
-                                       "--threads", str(args.threads), "--seconds", str(args.seconds)])
-            base = baselines[batch]
             proc, port, cold = start_server(repo, 1)
+            res["cold_start_s"] = cold
+            rounds = []
             try:
-                run = loadgen(port, body1, h1, connections=max(4, 3 * batch), duration=args.seconds)
+                for _ in range(args.rounds):
+                    base = sh([os.path.join(BUILD, "bench/ort_baseline"), "--model", os.path.join(repo, MODEL, "model.onnx"),
+                               "--batch", str(batch), "--threads", str(args.threads), "--seconds", str(args.seconds)])
+                    run = loadgen(port, body1, h1, connections=max(4, 3 * batch), duration=args.seconds)
+                    rounds.append({"baseline": base, "server": run,
+                                   "ratio": run["throughput_ok_rps"] / base["items_per_s"]})
             finally:
                 proc.terminate(); proc.wait()
+            rounds.sort(key=lambda r: r["ratio"])
+            med = rounds[len(rounds) // 2]
             res[label] = {"batch": batch, "instances": instances, "threads_per_instance": threads,
-                          "baseline": base, "server": run, "ratio": run["throughput_ok_rps"] / base["items_per_s"]}
-            res["cold_start_s"] = cold
+                          "baseline": med["baseline"], "server": med["server"], "ratio": med["ratio"],
+                          "all_ratios": [round(r["ratio"], 3) for r in rounds]}
 
         # Latency and shedding: each request runs alone (batch 1 is the fastest per image here),
         # a bounded queue, and the queue-wait budget that keeps accepted latency near unloaded.
@@ -154,7 +160,7 @@ def main():
         print(f"{label}: batch {r['batch']}, {r['instances']} instance(s) x {r['threads_per_instance']} thread(s): "
               f"bare ORT {r['baseline']['items_per_s']:.1f} items/s, Sightline {r['server']['throughput_ok_rps']:.1f} "
               f"items/s ({r['server']['connections']} connections, {r['server']['reconnects']} resends) "
-              f"-> ratio {r['ratio']:.3f}")
+              f"-> median ratio {r['ratio']:.3f} (rounds: {r['all_ratios']})")
     for k in ("open_10pct", "open_50pct", "open_3x"):
         r = res[k]
         print(f"{k}: rate {r['rate']}/s ok p50/p95/p99 = {r['latency_ok_ms']['p50']:.2f}/{r['latency_ok_ms']['p95']:.2f}/"

@@ -45,6 +45,7 @@ Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repositor
     o.intra_op_threads = model.config.intra_op_threads > 0 ? model.config.intra_op_threads
                                                            : std::max(1, hw / std::max(1, instances));
     o.inter_op_threads = model.config.inter_op_threads;
+    o.allow_spinning = model.config.allow_spinning;
     return o;
   };
   const int planned = model.config.instance_count > 0 ? model.config.instance_count : 1;

@@ -20,7 +20,7 @@ TEST(ModelConfig, ParsesTritonStyleFields) {
       "default_queue_policy": {"max_queue_size": 12, "default_timeout_microseconds": 5000,
                                "allow_timeout_override": false, "max_queue_wait_microseconds": 9000}},
     "instance_group": {"count": 2, "kind": "KIND_CPU"},
-    "optimization": {"intra_op_threads": 1, "inter_op_threads": 1}})",
+    "optimization": {"intra_op_threads": 1, "inter_op_threads": 1, "allow_spinning": true}})",
                             "m/sightline.json", "m");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->max_batch_size, 16);
@@ -34,6 +34,7 @@ TEST(ModelConfig, ParsesTritonStyleFields) {
   EXPECT_FALSE(c->queue.allow_timeout_override);
   EXPECT_EQ(c->queue.max_queue_wait_us, 9000);
   EXPECT_EQ(c->instance_count, 2);
+  EXPECT_TRUE(c->allow_spinning);
   EXPECT_EQ(VariantFileName(c->variant), "model_fp16.onnx");
   EXPECT_EQ(VariantFileName("fp32"), "model.onnx");
 }
