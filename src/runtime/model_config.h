@@ -40,7 +40,7 @@ struct ModelConfig {
   int instance_count = -1;  // -1: 1 for batching models, 2 for fixed-batch ones
   int intra_op_threads = 0;
   int inter_op_threads = 0;
-  bool allow_spinning = false;       // ORT pool threads busy-wait between runs (see ARCHITECTURE)
+  bool allow_spinning = false;   // ORT pool threads busy-wait between runs (see ARCHITECTURE)
   std::string variant = "fp32";  // fp32 | fp16 | int8 | quantized | any suffix
   bool warmup = true;
 

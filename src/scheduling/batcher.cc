@@ -406,9 +406,12 @@ void Batcher::Execute(runtime::Backend& backend, Batch& batch) {
       const int index = wanted.empty() ? static_cast<int>(i) : wanted[i];
       if (!r->outputs.empty() && !std::binary_search(r->outputs.begin(), r->outputs.end(), index)) continue;
       const Tensor& out = outputs[i];
-      if (live.size() == 1) res.outputs.push_back(std::move(outputs[i]));
-      else if (!out.shape.empty() && out.shape[0] == rows) res.outputs.push_back(SliceRows(out, offset, r->rows, rows));
-      else res.outputs.push_back(out);  // an output without a batch dim goes to everyone
+      if (live.size() == 1)
+        res.outputs.push_back(std::move(outputs[i]));
+      else if (!out.shape.empty() && out.shape[0] == rows)
+        res.outputs.push_back(SliceRows(out, offset, r->rows, rows));
+      else
+        res.outputs.push_back(out);  // an output without a batch dim goes to everyone
     }
     offset += r->rows;
     if (r->TryClaim()) {

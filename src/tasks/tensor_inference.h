@@ -22,7 +22,7 @@ struct TensorInferOptions {
   int priority = 0;
   std::optional<int64_t> timeout_us;
   std::shared_ptr<CancelToken> cancelled;
-  int retry_attempt = 0;  // from X-Retry-Attempt: scales the Retry-After estimate
+  int retry_attempt = 0;             // from X-Retry-Attempt: scales the Retry-After estimate
   std::vector<std::string> outputs;  // output names wanted; empty = all
 };
 

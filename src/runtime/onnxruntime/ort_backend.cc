@@ -103,7 +103,8 @@ class OrtBackend final : public Backend {
         for (size_t i = 0; i < output_names_.size(); ++i) indices.push_back(static_cast<int>(i));
       } else {
         for (int i : wanted) {
-          if (i < 0 || static_cast<size_t>(i) >= output_names_.size()) return Internal("output index out of range");
+          if (i < 0 || static_cast<size_t>(i) >= output_names_.size())
+            return Internal("output index out of range");
           names.push_back(output_names_[static_cast<size_t>(i)]);
           indices.push_back(i);
         }

@@ -20,7 +20,8 @@ class AddOneBackend : public runtime::Backend {
     sig_.outputs.push_back({"y", DataType::kFp32, {-1, 2}});
   }
   const runtime::ModelSignature& signature() const override { return sig_; }
-  Result<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs, const std::vector<int>&) override {
+  Result<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs,
+                                  const std::vector<int>&) override {
     {
       std::lock_guard lock(mu_);
       batches_.push_back(inputs[0]->shape[0]);
