@@ -15,12 +15,12 @@ namespace json = boost::json;
 namespace {
 
 template <typename T>
-void Put(std::vector<uint8_t>& out, size_t index, T v) {
+void Put(TensorBuffer& out, size_t index, T v) {
   std::memcpy(out.data() + index * sizeof(T), &v, sizeof(T));
 }
 
 template <typename T>
-Status PutInt(std::vector<uint8_t>& out, size_t i, const json::value& v, const std::string& name) {
+Status PutInt(TensorBuffer& out, size_t i, const json::value& v, const std::string& name) {
   if (v.is_int64()) {
     const int64_t x = v.get_int64();
     if constexpr (std::is_signed_v<T>) {

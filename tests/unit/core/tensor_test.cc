@@ -28,7 +28,7 @@ TEST(Tensor, ElementCountChecksOverflowAndNegatives) {
 }
 
 TEST(Tensor, ValidateBytes) {
-  Tensor t{"x", DataType::kInt32, {2, 2}, std::vector<uint8_t>(16)};
+  Tensor t{"x", DataType::kInt32, {2, 2}, TensorBuffer(16)};
   EXPECT_TRUE(ValidateTensorBytes(t).ok());
   t.data.resize(12);
   EXPECT_EQ(ValidateTensorBytes(t).message(), "input 'x' has 12 bytes but shape [2,2] of INT32 needs 16");

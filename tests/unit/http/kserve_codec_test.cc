@@ -35,8 +35,8 @@ TEST(KServeCodec, ParsesEveryScalarType) {
       {"name":"s","shape":[2],"datatype":"BYTES","data":["hi",""]}]})",
                              std::nullopt);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->inputs[0].data, (std::vector<uint8_t>{1, 0}));
-  EXPECT_EQ(r->inputs[1].data, (std::vector<uint8_t>{0, 255}));
+  EXPECT_EQ(r->inputs[0].data, (TensorBuffer{1, 0}));
+  EXPECT_EQ(r->inputs[1].data, (TensorBuffer{0, 255}));
   EXPECT_EQ(r->inputs[2].as<int64_t>()[0], -9007199254740993LL);
   EXPECT_FLOAT_EQ(HalfToFloat(r->inputs[3].as<uint16_t>()[0]), 1.5f);
   EXPECT_DOUBLE_EQ(r->inputs[4].as<double>()[0], 0.1);
