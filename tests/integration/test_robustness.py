@@ -114,8 +114,13 @@ def test_slow_loris_is_cut_off(make_server):
 
 def test_connection_limit(make_server):
     s = make_server("--max-connections", "3")
-    held = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(3)]
-    time.sleep(0.2)
+    held = []
+    for _ in range(3):  # each one answered once, so the server has surely accepted and counted it
+        h = socket.create_connection(("127.0.0.1", s.port))
+        h.settimeout(5)
+        h.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert h.recv(4096).startswith(b"HTTP/1.1 200")
+        held.append(h)
     extra = socket.create_connection(("127.0.0.1", s.port))
     extra.settimeout(5)
     reply = extra.recv(4096)
