@@ -11,7 +11,8 @@ if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 packages=(build-essential cmake ninja-build ccache pkg-config git ca-certificates curl
   python3 python3-venv python3-pip
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libspdlog-dev libcli11-dev libxxhash-dev libgtest-dev libbenchmark-dev clang-format wrk)
+  libspdlog-dev libcli11-dev libxxhash-dev libgtest-dev libbenchmark-dev clang-format wrk
+  libvips-dev)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do

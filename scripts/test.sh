@@ -10,9 +10,14 @@ py="$root/.venv/bin/python"
 run_suite() {  # $1 = build dir, $2 = label
   local build="$1"
   echo "== [$2] unit tests"
-  ctest --test-dir "$build" --output-on-failure -j2
+  SIGHTLINE_IMAGE_FIXTURES="$root/build/fixtures/images" ctest --test-dir "$build" --output-on-failure -j2
   echo "== [$2] fuzz corpus replay"
-  for t in "$build"/tests/fuzz_*; do [[ -x "$t" ]] && "$t" tests/fuzz/corpus/"$(basename "$t" | sed 's/^fuzz_//')"; done
+  for t in "$build"/tests/fuzz_*; do
+    name="$(basename "$t" | sed 's/^fuzz_//')"
+    seeds=(); [[ -d tests/fuzz/corpus/$name ]] && seeds+=("tests/fuzz/corpus/$name")
+    [[ $name == image_decoder ]] && seeds+=("$root/build/fixtures/images")  # generated, not committed
+    "$t" "${seeds[@]}"
+  done
   echo "== [$2] black-box tests"
   SIGHTLINE_BIN="$build/sightline" SIGHTLINE_FIXTURES="$root/build/fixtures/models" \
     "$py" -m pytest -q --timeout 120 tests/integration
@@ -20,6 +25,7 @@ run_suite() {  # $1 = build dir, $2 = label
 
 BUILD_DIR="$root/build" scripts/build.sh
 "$py" scripts/gen_fixtures.py --out "$root/build/fixtures/models" >/dev/null
+"$py" scripts/gen_image_fixtures.py --out "$root/build/fixtures/images" >/dev/null
 run_suite "$root/build" release
 
 if [[ "${SIGHTLINE_SKIP_SANITIZE:-0}" != "1" ]]; then

@@ -1,0 +1,161 @@
+#include "media/image_decoder.h"
+
+#include <vips/vips.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace sightline::media {
+namespace {
+
+struct Unref {
+  void operator()(VipsImage* i) const {
+    if (i) g_object_unref(i);
+  }
+};
+using VImage = std::unique_ptr<VipsImage, Unref>;
+
+std::string TakeVipsError() {
+  std::string msg = vips_error_buffer();
+  vips_error_clear();
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  const auto nl = msg.find('\n');
+  if (nl != std::string::npos) msg = msg.substr(0, nl);
+  return msg.empty() ? "unknown libvips error" : msg;
+}
+
+Status Invalid(const std::string& what) {
+  return InvalidArgument("invalid_image: " + what);
+}
+
+// "VipsForeignLoadJpegBuffer" -> "jpeg"
+std::string FormatName(const char* loader) {
+  std::string s = loader ? loader : "";
+  const std::string prefix = "VipsForeignLoad";
+  if (s.rfind(prefix, 0) == 0) s = s.substr(prefix.size());
+  for (const char* suffix : {"Buffer", "Source"})
+    if (s.size() > std::strlen(suffix) &&
+        s.compare(s.size() - std::strlen(suffix), std::string::npos, suffix) == 0)
+      s = s.substr(0, s.size() - std::strlen(suffix));
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+bool SwapsSides(VipsImage* header) {
+  int orientation = 1;
+  if (vips_image_get_typeof(header, VIPS_META_ORIENTATION) &&
+      vips_image_get_int(header, VIPS_META_ORIENTATION, &orientation) == 0)
+    return orientation >= 5 && orientation <= 8;
+  return false;
+}
+
+// To 8-bit sRGB with 3 or 4 bands, from whatever the loader produced (grey, CMYK, 16-bit, ICC).
+Result<VImage> ToSrgb8(VImage in) {
+  VipsImage* out = nullptr;
+  if (vips_image_get_typeof(in.get(), VIPS_META_ICC_NAME)) {
+    // Embedded profile: convert through it to sRGB (CMYK JPEGs land here too).
+    if (vips_icc_transform(in.get(), &out, "srgb", "embedded", TRUE, "intent", VIPS_INTENT_RELATIVE,
+                           nullptr) == 0)
+      in.reset(out);
+    else
+      vips_error_clear();  // a broken profile: fall back to a plain colourspace conversion
+  }
+  if (vips_image_get_interpretation(in.get()) != VIPS_INTERPRETATION_sRGB || in->Bands < 3) {
+    if (vips_colourspace(in.get(), &out, VIPS_INTERPRETATION_sRGB, nullptr) != 0)
+      return Invalid(TakeVipsError());
+    in.reset(out);
+  }
+  if (in->BandFmt != VIPS_FORMAT_UCHAR) {
+    if (vips_cast(in.get(), &out, VIPS_FORMAT_UCHAR, "shift", in->BandFmt == VIPS_FORMAT_USHORT, nullptr) !=
+        0)
+      return Invalid(TakeVipsError());
+    in.reset(out);
+  }
+  if (in->Bands > 4) {
+    if (vips_extract_band(in.get(), &out, 0, "n", 4, nullptr) != 0) return Invalid(TakeVipsError());
+    in.reset(out);
+  }
+  return in;
+}
+
+}  // namespace
+
+Status InitializeImageLibrary() {
+  static std::once_flag once;
+  static bool ok = false;
+  std::call_once(once, [] {
+    ok = VIPS_INIT("sightline") == 0;
+    if (ok) {
+      vips_cache_set_max(0);  // nothing is reused across requests; keep memory flat
+      vips_leak_set(FALSE);
+    }
+  });
+  return ok ? Status::Ok() : Internal("libvips failed to initialise");
+}
+
+Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions& options) {
+  RETURN_IF_ERROR(InitializeImageLibrary());
+  if (size == 0) return Invalid("the image is empty (0 bytes)");
+  const char* loader = vips_foreign_find_load_buffer(data, size);
+  if (!loader) {
+    vips_error_clear();
+    return Invalid("not a supported image format");
+  }
+  // Header only: libvips decodes lazily, so limits are checked before any pixel work.
+  VImage header(vips_image_new_from_buffer(data, size, "", "access", VIPS_ACCESS_SEQUENTIAL, nullptr));
+  if (!header) return Invalid(TakeVipsError());
+  int w = vips_image_get_width(header.get());
+  int h = vips_image_get_height(header.get());
+  if (SwapsSides(header.get())) std::swap(w, h);
+  const auto& lim = options.limits;
+  if (w > lim.max_side || h > lim.max_side || static_cast<int64_t>(w) * h > lim.max_pixels)
+    return Status(StatusCode::kPayloadTooLarge, "image is " + std::to_string(w) + "x" + std::to_string(h) +
+                                                    " pixels; the limit is " +
+                                                    std::to_string(lim.max_pixels) + " pixels and " +
+                                                    std::to_string(lim.max_side) + " per side");
+
+  VImage img;
+  VipsImage* out = nullptr;
+  const bool shrink = options.min_width > 0 && options.min_height > 0 &&
+                      (w >= 2 * options.min_width && h >= 2 * options.min_height);
+  if (shrink) {
+    // Shrink-on-load (JPEG DCT scaling, WebP/HEIF subsampling), autorotate, keep both sides
+    // >= the minimum so a later shortest-edge resize still has real pixels.
+    const double scale =
+        std::max(static_cast<double>(options.min_width) / w, static_cast<double>(options.min_height) / h);
+    const int tw = std::max(1, static_cast<int>(std::ceil(w * scale)));
+    const int th = std::max(1, static_cast<int>(std::ceil(h * scale)));
+    if (vips_thumbnail_buffer(const_cast<uint8_t*>(data), size, &out, tw, "height", th, "size",
+                              VIPS_SIZE_FORCE, "fail_on", VIPS_FAIL_ON_ERROR, nullptr) != 0)
+      return Invalid(TakeVipsError());
+    img.reset(out);
+  } else {
+    VImage full(vips_image_new_from_buffer(data, size, "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                           VIPS_FAIL_ON_ERROR, nullptr));
+    if (!full) return Invalid(TakeVipsError());
+    if (vips_autorot(full.get(), &out, nullptr) != 0) return Invalid(TakeVipsError());
+    img.reset(out);
+  }
+  ASSIGN_OR_RETURN(img, ToSrgb8(std::move(img)));
+
+  // Decoding happens here: a truncated or corrupt file fails now.
+  size_t bytes = 0;
+  void* mem = vips_image_write_to_memory(img.get(), &bytes);
+  if (!mem) return Invalid(TakeVipsError());
+  std::unique_ptr<void, void (*)(void*)> guard(mem, g_free);
+  Image result;
+  result.width = vips_image_get_width(img.get());
+  result.height = vips_image_get_height(img.get());
+  result.channels = img->Bands;
+  result.pixels.assign(static_cast<uint8_t*>(mem), static_cast<uint8_t*>(mem) + bytes);
+  result.format = FormatName(loader);
+  result.source_width = w;
+  result.source_height = h;
+  return result;
+}
+
+}  // namespace sightline::media

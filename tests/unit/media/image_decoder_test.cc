@@ -1,0 +1,136 @@
+#include "media/image_decoder.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace sightline::media {
+namespace {
+
+// Written by scripts/gen_image_fixtures.py (scripts/test.sh runs it before the tests).
+std::vector<uint8_t> Fixture(const std::string& name) {
+  const char* env = std::getenv("SIGHTLINE_IMAGE_FIXTURES");
+  const std::string dir = env ? env : SIGHTLINE_IMAGE_FIXTURES_DIR;
+  std::ifstream in(dir + "/" + name, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "missing fixture " << dir << "/" << name
+                         << ": run scripts/gen_image_fixtures.py --out " << dir;
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+Result<Image> Decode(const std::string& name, const DecodeOptions& o = {}) {
+  auto bytes = Fixture(name);
+  return DecodeImage(bytes.data(), bytes.size(), o);
+}
+
+std::array<int, 3> Pixel(const Image& img, int x, int y) {
+  const uint8_t* p = img.pixels.data() + (static_cast<size_t>(y) * img.width + x) * img.channels;
+  return {p[0], p[1], p[2]};
+}
+
+TEST(ImageDecoder, LosslessFormatsGiveTheExactPixels) {
+  for (const char* name : {"rgb.png", "rgb.webp", "rgb.tiff"}) {
+    auto img = Decode(name);
+    ASSERT_TRUE(img.ok()) << name << ": " << img.status().ToString();
+    EXPECT_EQ(img->width, 64);
+    EXPECT_EQ(img->height, 48);
+    EXPECT_EQ(img->channels, 3);
+    for (auto [x, y] : {std::pair{0, 0}, {63, 0}, {10, 47}, {33, 21}})
+      EXPECT_EQ(Pixel(*img, x, y), (std::array<int, 3>{4 * x, 5 * y, 128}))
+          << name << " at " << x << "," << y;
+  }
+  EXPECT_EQ(Decode("rgb.png")->format, "png");
+  EXPECT_EQ(Decode("rgb.webp")->format, "webp");
+}
+
+TEST(ImageDecoder, JpegIsCloseToTheSource) {
+  auto img = Decode("rgb.jpg");
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+  EXPECT_EQ(img->format, "jpeg");
+  const auto p = Pixel(*img, 33, 21);
+  EXPECT_NEAR(p[0], 132, 6);
+  EXPECT_NEAR(p[1], 105, 6);
+  EXPECT_NEAR(p[2], 128, 6);
+}
+
+TEST(ImageDecoder, AlphaIsKeptAndGreyBecomesRgb) {
+  auto rgba = Decode("rgba.png");
+  ASSERT_TRUE(rgba.ok());
+  EXPECT_EQ(rgba->channels, 4);
+  const uint8_t* p = rgba->pixels.data() + (5 * 32 + 20) * 4;
+  EXPECT_EQ(p[0], 200);
+  EXPECT_EQ(p[3], 160);  // alpha = 8 * x
+  auto gray = Decode("gray.png");
+  ASSERT_TRUE(gray.ok());
+  EXPECT_EQ(gray->channels, 3);
+  EXPECT_EQ(Pixel(*gray, 5, 3), (std::array<int, 3>{80, 80, 80}));
+}
+
+TEST(ImageDecoder, GifGivesItsFirstFrame) {
+  auto img = Decode("first_frame.gif");
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+  EXPECT_EQ(img->height, 8);  // one frame, not a strip of two
+  const auto p = Pixel(*img, 4, 4);
+  EXPECT_GT(p[0], 200);
+  EXPECT_LT(p[2], 60);
+}
+
+TEST(ImageDecoder, ExifOrientationIsApplied) {
+  auto img = Decode("orientation6.jpg");
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+  EXPECT_EQ(img->width, 20);
+  EXPECT_EQ(img->height, 40);
+  EXPECT_GT(Pixel(*img, 10, 5)[0], 200);   // top: red
+  EXPECT_GT(Pixel(*img, 10, 35)[2], 200);  // bottom: blue
+}
+
+TEST(ImageDecoder, CmykBecomesSrgb) {
+  auto img = Decode("cmyk.jpg");
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+  EXPECT_EQ(img->channels, 3);
+  const auto p = Pixel(*img, 8, 8);
+  EXPECT_LT(p[0], 100);  // cyan: little red, much green and blue
+  EXPECT_GT(p[1], 150);
+  EXPECT_GT(p[2], 150);
+}
+
+TEST(ImageDecoder, ShrinksOnLoadButCoversTheTarget) {
+  DecodeOptions o;
+  o.min_width = 224;
+  o.min_height = 224;
+  auto img = Decode("big.jpg", o);
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+  EXPECT_EQ(img->source_width, 3000);
+  EXPECT_EQ(img->source_height, 2000);
+  EXPECT_GE(img->width, 224);
+  EXPECT_GE(img->height, 224);
+  EXPECT_LT(img->width, 3000 / 2);  // far fewer pixels than the file holds
+  auto full = Decode("big.jpg");
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->width, 3000);
+}
+
+TEST(ImageDecoder, BadBytesAreInvalidImage) {
+  for (const char* name : {"empty.bin", "garbage.bin", "truncated.jpg"}) {
+    auto img = Decode(name);
+    ASSERT_FALSE(img.ok()) << name;
+    EXPECT_EQ(img.status().code(), StatusCode::kInvalidArgument) << name;
+    EXPECT_EQ(img.status().message().rfind("invalid_image: ", 0), 0u) << img.status().message();
+  }
+}
+
+TEST(ImageDecoder, DecompressionBombIsRefusedFromTheHeader) {
+  auto img = Decode("bomb.png");
+  ASSERT_FALSE(img.ok());
+  EXPECT_EQ(img.status().code(), StatusCode::kPayloadTooLarge);
+  EXPECT_NE(img.status().message().find("30000x30000"), std::string::npos);
+  DecodeOptions tight;
+  tight.limits.max_pixels = 1000;
+  EXPECT_EQ(Decode("rgb.png", tight).status().code(), StatusCode::kPayloadTooLarge);
+}
+
+}  // namespace
+}  // namespace sightline::media
