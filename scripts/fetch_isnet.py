@@ -89,6 +89,9 @@ def main():
         "max_batch_size": 0,
         "instance_group": {"count": 1},
         "dynamic_batching": {"default_queue_policy": {"max_queue_size": 64}},
+        # Encoded images sent as KServe BYTES are decoded and normalised server-side.
+        "image_input": {"input": "input", "resize": "stretch", "scale": 1.0,
+                        "mean": [128, 128, 128], "std": [256, 256, 256]},
     }
     with open(os.path.join(dest, "sightline.json"), "w") as f:
         json.dump(config, f, indent=2)

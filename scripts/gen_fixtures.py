@@ -8,7 +8,8 @@ repository layout the server reads. Weights are seeded, so every run writes iden
   simple_fixed  the same with the batch dim fixed at 1 (served through instances)
   dtypes        one input per datatype (UINT8, INT32, INT64, FP16, FP64, BOOL) with simple math
   strings       BYTES in, BYTES out (identity)
-  convnet       [-1,3,64,64] -> two conv+relu, global pool, dense -> logits [-1,10]
+  convnet       [-1,3,64,64] -> two conv+relu, global pool, dense -> logits [-1,10]; also takes
+                encoded images (image_input: stretch to 64x64, (x/255 - 0.5) / 0.25)
   slow          [-1,4] -> OUTPUT0 = 2x, with ~tens of ms of matmul work per call and a short queue
   cnn224        [-1,3,224,224] -> four strided 3x3 conv+relu, global pool, dense -> logits [-1,1000]:
                 a small image classifier (~0.4 GFLOP per image) for the server-overhead benchmark
@@ -108,9 +109,12 @@ def convnet(out):
              [("w1", w1), ("b1", b1), ("w2", w2), ("b2", b2), ("wd", wd), ("bd", bd)]]
     g = helper.make_graph(nodes, "convnet", [vi("input", TensorProto.FLOAT, ["batch", 3, 64, 64])],
                           [vi("logits", TensorProto.FLOAT, ["batch", 10])], inits)
+    # image_input: clients may also send encoded images (KServe BYTES) for `input`.
     save(out, "convnet", g, {"max_batch_size": 16,
                              "dynamic_batching": {"max_queue_delay_microseconds": 1000,
-                                                  "preferred_batch_size": [8, 16]}})
+                                                  "preferred_batch_size": [8, 16]},
+                             "image_input": {"input": "input", "resize": "stretch", "scale": 1 / 255,
+                                             "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}})
 
 
 def cnn224(out):

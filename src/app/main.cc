@@ -31,6 +31,11 @@ int main(int argc, char** argv) {
   s->add_option("--drain-timeout-ms", serve.drain_timeout_ms, "On SIGTERM, time to finish queued work")
       ->capture_default_str();
   s->add_option("--port-file", serve.port_file, "Write the bound port to this file once listening");
+  s->add_option("--decode-threads", serve.decode_threads, "Threads decoding and preprocessing images")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  s->add_option("--max-image-pixels", serve.max_image_pixels, "Largest image (width x height) accepted")
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
   if (s->parsed()) return sightline::app::RunServe(serve);
   return 0;

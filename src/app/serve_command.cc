@@ -5,6 +5,7 @@
 #include <fstream>
 #include <future>
 
+#include "core/thread_pool.h"
 #include "http/api_routes.h"
 #include "http/server.h"
 #include "observability/logger.h"
@@ -44,7 +45,9 @@ int RunServe(const ServeOptions& o) {
   if (!models.ok()) return fail(models.status());
 
   http::Router router;
-  http::ApiContext ctx{models.value().get(), &registry, "sightline", SIGHTLINE_VERSION};
+  ThreadPool decode_pool(o.decode_threads);
+  http::ApiContext ctx{models.value().get(), &registry, "sightline", SIGHTLINE_VERSION, &decode_pool, {}};
+  ctx.decode_limits.max_pixels = o.max_image_pixels;
   http::AddSystemRoutes(router, ctx);
   http::AddKServeRoutes(router, ctx);
 
@@ -78,6 +81,7 @@ int RunServe(const ServeOptions& o) {
   stopped.wait();
   log->Info("shutting_down", observability::LogFields().Add("drain_timeout_ms", o.drain_timeout_ms));
   server.value()->StopAccepting();
+  decode_pool.WaitIdle();  // decoded requests reach their batchers before those drain
   models.value()->Drain(std::chrono::milliseconds(o.drain_timeout_ms));
   // Give the I/O threads a moment to write the answers the drain produced.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -2,6 +2,7 @@
 // transport), runs it until SIGINT/SIGTERM, then drains accepted work before exiting.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,9 @@ struct ServeOptions {
   std::vector<std::string> allow_cidrs;
   std::string log_level = "info";
   int drain_timeout_ms = 10'000;
-  std::string port_file;  // writes the bound port here once listening (for port 0)
+  std::string port_file;                   // writes the bound port here once listening (for port 0)
+  int decode_threads = 2;                  // image decoding/preprocessing pool
+  int64_t max_image_pixels = 100'000'000;  // decompression-bomb limit
 };
 
 int RunServe(const ServeOptions& options);

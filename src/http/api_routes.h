@@ -4,7 +4,9 @@
 
 #include <string>
 
+#include "core/thread_pool.h"
 #include "http/router.h"
+#include "media/image_decoder.h"
 #include "observability/metrics.h"
 #include "scheduling/model_registry.h"
 
@@ -15,6 +17,8 @@ struct ApiContext {
   observability::MetricsRegistry* metrics = nullptr;
   std::string server_name = "sightline";
   std::string server_version;
+  ThreadPool* decode_pool = nullptr;  // image decoding and preprocessing, off the I/O threads
+  media::DecodeLimits decode_limits;
 };
 
 void AddSystemRoutes(Router& router, const ApiContext& ctx);

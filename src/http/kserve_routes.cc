@@ -3,6 +3,7 @@
 #include "http/api_routes.h"
 #include "http/kserve_codec.h"
 #include "observability/logger.h"
+#include "tasks/image_input.h"
 #include "tasks/tensor_inference.h"
 
 namespace sightline::http {
@@ -64,6 +65,36 @@ std::optional<int64_t> ParseInt(std::string_view s) {
   return v;
 }
 
+// Queues a parsed request and answers it when the batcher does.
+void Submit(scheduling::ServedModel& model, std::shared_ptr<KServeInferRequest> shared,
+            const tasks::TensorInferOptions& opts, Responder respond,
+            std::chrono::steady_clock::time_point received) {
+  std::string name = model.config.name, version = model.config.version;
+  auto inputs = std::move(shared->inputs);
+  Status s = tasks::SubmitTensorInference(
+      model, std::move(inputs), opts,
+      [respond, shared, name, version, received](Result<scheduling::InferResult> result) {
+        if (!result.ok()) return respond(KError(result.status()));
+        const auto& r = result.value();
+        auto enc = EncodeInferResponse(name, version, shared->id, r.outputs, shared->outputs,
+                                       shared->binary_data_output);
+        HttpResponse resp;
+        resp.body = std::move(enc.body);
+        if (enc.json_length) {
+          resp.content_type = "application/octet-stream";
+          resp.headers.emplace_back("Inference-Header-Content-Length", std::to_string(*enc.json_length));
+        }
+        const auto now = scheduling::Clock::now();
+        auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+        resp.headers.emplace_back(
+            "Server-Timing",
+            ServerTimingHeader(ms(r.timing.started - r.timing.enqueued),
+                               ms(r.timing.finished - r.timing.started), ms(now - received)));
+        respond(std::move(resp));
+      });
+  if (!s.ok()) respond(KError(s));
+}
+
 void Infer(const ApiContext& ctx, const HttpRequest& req, const PathParams& p, Responder respond) {
   auto found = LookUp(ctx, p);
   if (!found.ok()) return respond(KError(found.status()));
@@ -92,32 +123,25 @@ void Infer(const ApiContext& ctx, const HttpRequest& req, const PathParams& p, R
   if (auto a = ParseInt(req.Header("x-retry-attempt")); a && *a > 0)
     opts.retry_attempt = static_cast<int>(std::min<int64_t>(*a, 8));
 
-  auto received = req.received;
   auto shared = std::make_shared<KServeInferRequest>(std::move(request));
-  std::string name = model.config.name, version = model.config.version;
-  auto inputs = std::move(shared->inputs);
-  Status s = tasks::SubmitTensorInference(
-      model, std::move(inputs), opts,
-      [respond, shared, name, version, received](Result<scheduling::InferResult> result) {
-        if (!result.ok()) return respond(KError(result.status()));
-        const auto& r = result.value();
-        auto enc = EncodeInferResponse(name, version, shared->id, r.outputs, shared->outputs,
-                                       shared->binary_data_output);
-        HttpResponse resp;
-        resp.body = std::move(enc.body);
-        if (enc.json_length) {
-          resp.content_type = "application/octet-stream";
-          resp.headers.emplace_back("Inference-Header-Content-Length", std::to_string(*enc.json_length));
-        }
-        const auto now = scheduling::Clock::now();
-        auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
-        resp.headers.emplace_back(
-            "Server-Timing",
-            ServerTimingHeader(ms(r.timing.started - r.timing.enqueued),
-                               ms(r.timing.finished - r.timing.started), ms(now - received)));
-        respond(std::move(resp));
+  // Encoded images for a model with an image_input: decode on the pool, then submit from there.
+  if (model.config.image_input) {
+    const auto& ii = *model.config.image_input;
+    for (auto& t : shared->inputs) {
+      if (t.name != ii.input || t.dtype != DataType::kBytes) continue;
+      const DataType dtype = model.signature.FindInput(ii.input)->dtype;
+      ctx.decode_pool->Submit([ctx, &model, shared, opts, respond, received = req.received, dtype, &t] {
+        if (opts.cancelled && opts.cancelled->cancelled())
+          return respond(KError(Status(StatusCode::kCancelled, "client went away")));
+        auto decoded = tasks::DecodeImageBatch(t, *model.config.image_input, dtype, ctx.decode_limits);
+        if (!decoded.ok()) return respond(KError(decoded.status()));
+        t = std::move(decoded).value();
+        Submit(model, shared, opts, respond, received);
       });
-  if (!s.ok()) respond(KError(s));
+      return;
+    }
+  }
+  Submit(model, shared, opts, std::move(respond), req.received);
 }
 
 }  // namespace

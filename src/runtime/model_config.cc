@@ -74,6 +74,39 @@ class FieldReader {
     return Status::Ok();
   }
 
+  Status Number(const std::string& field, double* out) {
+    seen_.insert(field);
+    const json::value* v = obj_.if_contains(field);
+    if (!v) return Status::Ok();
+    if (!v->is_number()) return Error(field, "must be a number");
+    *out = v->to_number<double>();
+    return Status::Ok();
+  }
+
+  Status NumberList(const std::string& field, size_t count, std::vector<double>* out) {
+    seen_.insert(field);
+    const json::value* v = obj_.if_contains(field);
+    if (!v) return Status::Ok();
+    if (!v->is_array() || v->get_array().size() != count)
+      return Error(field, "must be a list of " + std::to_string(count) + " numbers");
+    out->clear();
+    for (const auto& e : v->get_array()) {
+      if (!e.is_number()) return Error(field, "must be a list of " + std::to_string(count) + " numbers");
+      out->push_back(e.to_number<double>());
+    }
+    return Status::Ok();
+  }
+
+  Status OneOf(const std::string& field, std::initializer_list<const char*> allowed, std::string* out) {
+    RETURN_IF_ERROR(String(field, out));
+    std::string list;
+    for (const char* a : allowed) {
+      if (*out == a) return Status::Ok();
+      list += std::string(list.empty() ? "" : ", ") + a;
+    }
+    return Error(field, "must be one of " + list);
+  }
+
   // Returns a reader for a nested object, or nullptr-equivalent (ok + *present=false).
   Result<std::optional<FieldReader>> Object(const std::string& field) {
     seen_.insert(field);
@@ -164,6 +197,27 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
       RETURN_IF_ERROR(opt->RejectUnknown());
     }
   }
+  {
+    ASSIGN_OR_RETURN(auto ii, r.Object("image_input"));
+    if (ii) {
+      ImageInputConfig c;
+      RETURN_IF_ERROR(ii->String("input", &c.input));
+      if (c.input.empty()) return ii->Error("input", "must name the model input that takes images");
+      RETURN_IF_ERROR(ii->OneOf("resize", {"shortest_edge_center_crop", "stretch", "letterbox"}, &c.resize));
+      RETURN_IF_ERROR(ii->Int("width", 0, 16384, &c.width));
+      RETURN_IF_ERROR(ii->Int("height", 0, 16384, &c.height));
+      RETURN_IF_ERROR(ii->Number("scale", &c.scale));
+      RETURN_IF_ERROR(ii->NumberList("mean", 3, &c.mean));
+      RETURN_IF_ERROR(ii->NumberList("std", 3, &c.std));
+      for (double d : c.std)
+        if (d == 0) return ii->Error("std", "must not contain 0");
+      RETURN_IF_ERROR(ii->OneOf("channel_order", {"RGB", "BGR"}, &c.channel_order));
+      RETURN_IF_ERROR(ii->OneOf("layout", {"NCHW", "NHWC"}, &c.layout));
+      RETURN_IF_ERROR(ii->Int("pad", 0, 255, &c.pad));
+      RETURN_IF_ERROR(ii->RejectUnknown());
+      cfg.image_input = c;
+    }
+  }
   RETURN_IF_ERROR(r.RejectUnknown());
   return cfg;
 }
@@ -199,6 +253,32 @@ Status FinalizeModelConfig(ModelConfig& cfg, const ModelSignature& sig, const st
                                 std::to_string(p) + ", above max_batch_size " +
                                 std::to_string(cfg.max_batch_size));
   if (cfg.instance_count < 0) cfg.instance_count = cfg.batching() ? 1 : 2;
+  if (cfg.image_input) {
+    auto& ii = *cfg.image_input;
+    const TensorSpec* spec = sig.FindInput(ii.input);
+    if (!spec)
+      return FailedPrecondition(file + ": field 'image_input.input' names '" + ii.input +
+                                "', not an input of the model");
+    if (spec->shape.size() != 4 || (spec->dtype != DataType::kFp32 && spec->dtype != DataType::kFp16))
+      return FailedPrecondition(file + ": field 'image_input.input' must be a 4-D FP32 or FP16 input; '" +
+                                ii.input + "' is " + DataTypeName(spec->dtype) + " " +
+                                ShapeToString(spec->shape));
+    const bool nchw = ii.layout == "NCHW";
+    const int64_t channels = nchw ? spec->shape[1] : spec->shape[3];
+    if (channels != 3 && channels != -1)
+      return FailedPrecondition(file + ": field 'image_input.layout' is " + ii.layout + " but input '" +
+                                ii.input + "' has " + std::to_string(channels) + " channels there");
+    const int64_t h = nchw ? spec->shape[2] : spec->shape[1];
+    const int64_t w = nchw ? spec->shape[3] : spec->shape[2];
+    if (ii.width == 0) ii.width = static_cast<int>(w);
+    if (ii.height == 0) ii.height = static_cast<int>(h);
+    if (ii.width <= 0 || ii.height <= 0)
+      return FailedPrecondition(
+          file + ": fields 'image_input.width' and 'height' are needed: the input's size is dynamic");
+    if ((w > 0 && w != ii.width) || (h > 0 && h != ii.height))
+      return FailedPrecondition(file + ": field 'image_input.width/height' disagrees with input shape " +
+                                ShapeToString(spec->shape));
+  }
   return Status::Ok();
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,21 @@ struct QueuePolicy {
   int64_t max_queue_wait_us = 0;
 };
 
+// Server-side image decoding for a model input: clients send encoded images (KServe BYTES) and
+// the server decodes, resizes and normalises them: value = (pixel * scale - mean[c]) / std[c].
+struct ImageInputConfig {
+  std::string input;                                 // the 4-D FP32/FP16 input that takes images
+  std::string resize = "shortest_edge_center_crop";  // | "stretch" | "letterbox"
+  int width = 0;                                     // 0: from the input's shape
+  int height = 0;
+  double scale = 1.0 / 255.0;
+  std::vector<double> mean{0.0, 0.0, 0.0};
+  std::vector<double> std{1.0, 1.0, 1.0};
+  std::string channel_order = "RGB";  // | "BGR"
+  std::string layout = "NCHW";        // | "NHWC"
+  int pad = 0;                        // letterbox background
+};
+
 struct ModelConfig {
   std::string name;
   std::string version = "1";
@@ -43,6 +59,7 @@ struct ModelConfig {
   bool allow_spinning = false;   // ORT pool threads busy-wait between runs (see ARCHITECTURE)
   std::string variant = "fp32";  // fp32 | fp16 | int8 | quantized | any suffix
   bool warmup = true;
+  std::optional<ImageInputConfig> image_input;
 
   bool batching() const { return max_batch_size > 0; }
 };

@@ -1,0 +1,37 @@
+// Fixed-size pool of worker threads for CPU work that must not run on I/O threads (image
+// decoding and preprocessing). Owned by the server object; tasks are plain closures.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sightline {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();  // finishes queued tasks, then joins
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  void Submit(std::function<void()> task);
+  size_t queued() const;
+  // Blocks until every queued task has run (new ones may still be submitted meanwhile).
+  void WaitIdle();
+
+ private:
+  void Work();
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable idle_cv_;
+  int active_ = 0;
+  std::deque<std::function<void()>> tasks_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace sightline
