@@ -338,6 +338,7 @@ void Batcher::InstanceLoop(size_t index) {
     ready_.pop_front();
     --idle_instances_;
     lock.unlock();
+    scheduler_cv_.notify_one();  // the staging slot is free again: a full batch may wait there
     Execute(*instances_[index], batch);
     lock.lock();
     ++idle_instances_;
