@@ -58,7 +58,7 @@ def main():
         photo_like(path)
         rows = []
         for size, crop in ((1024, False), (224, True)):
-            ours = json.loads(subprocess.check_output([os.path.join(ROOT, "build/bench/decode_bench"), "--image", path,
+            ours = json.loads(subprocess.check_output(env=dict(os.environ, VIPS_CONCURRENCY="1"), args=[os.path.join(ROOT, "build/bench/decode_bench"), "--image", path,
                                                        "--size", str(size), "--mode", "crop" if crop else "stretch",
                                                        "--iterations", str(N)], text=True))["ms_per_image"]
             plain = time_pillow(path, size, crop, False)

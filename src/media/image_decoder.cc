@@ -120,26 +120,27 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions&
 
   VImage img;
   VipsImage* out = nullptr;
-  const bool shrink = options.min_width > 0 && options.min_height > 0 &&
-                      (w >= 2 * options.min_width && h >= 2 * options.min_height);
-  if (shrink) {
-    // Shrink-on-load (JPEG DCT scaling, WebP/HEIF subsampling), autorotate, keep both sides
-    // >= the minimum so a later shortest-edge resize still has real pixels.
-    const double scale =
-        std::max(static_cast<double>(options.min_width) / w, static_cast<double>(options.min_height) / h);
-    const int tw = std::max(1, static_cast<int>(std::ceil(w * scale)));
-    const int th = std::max(1, static_cast<int>(std::ceil(h * scale)));
-    if (vips_thumbnail_buffer(const_cast<uint8_t*>(data), size, &out, tw, "height", th, "size",
-                              VIPS_SIZE_FORCE, "fail_on", VIPS_FAIL_ON_ERROR, nullptr) != 0)
-      return Invalid(TakeVipsError());
-    img.reset(out);
-  } else {
-    VImage full(vips_image_new_from_buffer(data, size, "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                           VIPS_FAIL_ON_ERROR, nullptr));
-    if (!full) return Invalid(TakeVipsError());
-    if (vips_autorot(full.get(), &out, nullptr) != 0) return Invalid(TakeVipsError());
-    img.reset(out);
-  }
+  // JPEG shrink-on-load: the DCT decodes at 1/2, 1/4 or 1/8 scale for almost no cost. Take the
+  // largest factor that keeps both sides >= the caller's minimum; the resize to the exact model
+  // size happens later in preprocessing (one resampling, not two).
+  int shrink = 1;
+  if (options.min_width > 0 && options.min_height > 0 &&
+      std::strcmp(loader, "VipsForeignLoadJpegBuffer") == 0)
+    for (int f : {8, 4, 2})
+      if (w / f >= options.min_width && h / f >= options.min_height) {
+        shrink = f;
+        break;
+      }
+  VImage full(shrink > 1
+                  ? (vips_jpegload_buffer(const_cast<uint8_t*>(data), size, &out, "shrink", shrink, "access",
+                                          VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR, nullptr) == 0
+                         ? out
+                         : nullptr)
+                  : vips_image_new_from_buffer(data, size, "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                               VIPS_FAIL_ON_ERROR, nullptr));
+  if (!full) return Invalid(TakeVipsError());
+  if (vips_autorot(full.get(), &out, nullptr) != 0) return Invalid(TakeVipsError());
+  img.reset(out);
   ASSIGN_OR_RETURN(img, ToSrgb8(std::move(img)));
 
   // Decoding happens here: a truncated or corrupt file fails now.

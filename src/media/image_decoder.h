@@ -19,8 +19,8 @@ struct DecodeLimits {
 
 struct DecodeOptions {
   DecodeLimits limits;
-  // When set, the decoder may shrink on load, but keeps both sides >= these (the image still
-  // covers a target box of this size after a shortest-edge resize).
+  // When set, a JPEG may be shrunk on load (1/2, 1/4, 1/8), keeping both sides >= these, so the
+  // later resize to the model's size still has at least as many pixels as it outputs.
   int min_width = 0;
   int min_height = 0;
 };

@@ -36,11 +36,10 @@ Result<Tensor> DecodeImageBatch(const Tensor& encoded, const runtime::ImageInput
   const media::PreprocessSpec spec = PreprocessSpecFor(config, dtype);
   media::DecodeOptions options;
   options.limits = limits;
-  // Shrink on load only for shortest-edge resizes, where the target box bounds what is needed.
-  if (spec.resize == media::ResizeMode::kShortestEdgeCenterCrop) {
-    options.min_width = spec.width;
-    options.min_height = spec.height;
-  }
+  // Every resize mode ends at width x height; more source pixels than that on each side are
+  // never needed, so JPEGs may shrink on load down to it.
+  options.min_width = spec.width;
+  options.min_height = spec.height;
   Tensor out;
   out.name = config.input;
   out.dtype = dtype;
