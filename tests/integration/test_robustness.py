@@ -114,6 +114,10 @@ def test_slow_loris_is_cut_off(make_server):
 
 def test_connection_limit(make_server):
     s = make_server("--max-connections", "3")
+    # Start from a server that counts no earlier connection (the readiness probes close async).
+    deadline = time.time() + 10
+    while s.metrics().get("sightline_http_open_connections") != 1 and time.time() < deadline:
+        time.sleep(0.05)  # 1 = the metrics request itself
     held = []
     for _ in range(3):  # each one answered once, so the server has surely accepted and counted it
         h = socket.create_connection(("127.0.0.1", s.port))
