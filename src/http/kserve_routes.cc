@@ -65,6 +65,12 @@ std::optional<int64_t> ParseInt(std::string_view s) {
   return v;
 }
 
+// X-Retry-Attempt: how many times the client was already told to come back (scales Retry-After).
+int RetryAttempt(const HttpRequest& req) {
+  auto a = ParseInt(req.Header("x-retry-attempt"));
+  return a && *a > 0 ? static_cast<int>(std::min<int64_t>(*a, 8)) : 0;
+}
+
 // Queues a parsed request and answers it when the batcher does.
 void Submit(scheduling::ServedModel& model, std::shared_ptr<KServeInferRequest> shared,
             const tasks::TensorInferOptions& opts, Responder respond,
@@ -120,8 +126,7 @@ void Infer(const ApiContext& ctx, const HttpRequest& req, const PathParams& p, R
   opts.timeout_us = request.timeout_us;
   opts.cancelled = req.cancel;
   for (const auto& o : request.outputs) opts.outputs.push_back(o.name);
-  if (auto a = ParseInt(req.Header("x-retry-attempt")); a && *a > 0)
-    opts.retry_attempt = static_cast<int>(std::min<int64_t>(*a, 8));
+  opts.retry_attempt = RetryAttempt(req);
 
   auto shared = std::make_shared<KServeInferRequest>(std::move(request));
   // Encoded images for a model with an image_input: decode on the pool, then submit from there.
@@ -188,8 +193,14 @@ void AddKServeRoutes(Router& router, const ApiContext& ctx) {
   auto infer = [ctx](const HttpRequest& req, const PathParams& p, Responder respond) {
     Infer(ctx, req, p, std::move(respond));
   };
-  router.Add("POST", "/v2/models/{model}/infer", infer, false, k);
-  router.Add("POST", "/v2/models/{model}/versions/{version}/infer", infer, false, k);
+  // Unknown models and full queues are answered from the headers alone.
+  auto precheck = [ctx](const HttpRequest& head, const PathParams& p) -> Status {
+    auto m = LookUp(ctx, p);
+    if (!m.ok()) return m.status();
+    return tasks::CheckAdmission(*m.value(), RetryAttempt(head));
+  };
+  router.Add("POST", "/v2/models/{model}/infer", infer, false, k, precheck);
+  router.Add("POST", "/v2/models/{model}/versions/{version}/infer", infer, false, k, precheck);
 }
 
 }  // namespace sightline::http

@@ -13,6 +13,9 @@
 namespace sightline::http {
 
 using Handler = std::function<void(const HttpRequest&, const PathParams&, Responder)>;
+// Runs once the headers are in, before the body is read: a non-ok Status is answered at once and
+// the body is drained unparsed (cheap shedding of large requests).
+using Precheck = std::function<Status(const HttpRequest& head, const PathParams&)>;
 
 struct Route {
   std::string method;
@@ -20,6 +23,7 @@ struct Route {
   Handler handler;
   bool public_route = false;  // skips API-key checks
   ApiStyle style = ApiStyle::kV1;
+  Precheck precheck;
 };
 
 struct RouteMatch {
@@ -31,7 +35,7 @@ struct RouteMatch {
 class Router {
  public:
   void Add(std::string method, std::string pattern, Handler handler, bool public_route = false,
-           ApiStyle style = ApiStyle::kV1);
+           ApiStyle style = ApiStyle::kV1, Precheck precheck = nullptr);
   RouteMatch Match(const std::string& method, const std::string& path) const;
 
  private:

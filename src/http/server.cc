@@ -45,6 +45,24 @@ bool UsableRequestId(std::string_view id) {
   return true;
 }
 
+// A Body that counts and drops what it is given: the body of a request answered from its
+// headers is drained (so the connection stays usable) without being stored.
+struct DiscardBody {
+  struct value_type {};
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(bhttp::header<isRequest, Fields>&, value_type&) {}
+    void init(const boost::optional<std::uint64_t>&, beast::error_code& ec) { ec = {}; }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      ec = {};
+      return asio::buffer_size(buffers);
+    }
+    void finish(beast::error_code& ec) { ec = {}; }
+  };
+};
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -120,85 +138,134 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void Read() {
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
-    parser_->body_limit(server_.options.max_body_bytes);
+    header_parser_.emplace();
+    header_parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
+    header_parser_->body_limit(server_.options.max_body_bytes);
     stream_.expires_after(server_.options.read_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+    bhttp::async_read_header(
+        stream_, buffer_, *header_parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
   }
 
-  void OnRead(beast::error_code ec) {
-    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset)
-      return Close();
+  // Closes or answers a failed read; returns false when there was no error.
+  bool HandleReadError(beast::error_code ec, bool got_some) {
+    if (!ec) return false;
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) {
+      Close();
+      return true;
+    }
     if (ec == beast::error::timeout) {
-      if (buffer_.size() > 0 || parser_->got_some())
-        server_.metrics.http_rejected.WithLabels({"read_timeout"}).Inc();
-      return Close();
+      if (buffer_.size() > 0 || got_some) server_.metrics.http_rejected.WithLabels({"read_timeout"}).Inc();
+      Close();
+      return true;
     }
-    if (ec) {
-      keep_alive_ = false;
-      Status s = InvalidArgument("malformed HTTP request: " + ec.message());
-      if (ec == bhttp::error::body_limit)
-        s = Status(
-            StatusCode::kPayloadTooLarge,
-            "request body exceeds the limit of " + std::to_string(server_.options.max_body_bytes) + " bytes");
-      HttpResponse r = ErrorResponse(s, ApiStyle::kV1);
-      if (ec == bhttp::error::header_limit) {
-        r.status = 431;
-        r.body =
-            "{\"error\":{\"code\":\"header_too_large\",\"message\":\"request headers exceed the limit\"}}";
-      }
-      server_.metrics.http_rejected
-          .WithLabels({ec == bhttp::error::body_limit ? "body_too_large" : "bad_request"})
-          .Inc();
-      started_ = std::chrono::steady_clock::now();
-      route_label_ = "unmatched";
-      return Write(std::move(r));
+    keep_alive_ = false;
+    Status s = InvalidArgument("malformed HTTP request: " + ec.message());
+    if (ec == bhttp::error::body_limit)
+      s = Status(StatusCode::kPayloadTooLarge, "request body exceeds the limit of " +
+                                                   std::to_string(server_.options.max_body_bytes) + " bytes");
+    HttpResponse r = ErrorResponse(s, ApiStyle::kV1);
+    if (ec == bhttp::error::header_limit) {
+      r.status = 431;
+      r.body = "{\"error\":{\"code\":\"header_too_large\",\"message\":\"request headers exceed the limit\"}}";
     }
-    stream_.expires_never();
-    auto msg = parser_->release();
-    keep_alive_ = msg.keep_alive();
+    server_.metrics.http_rejected
+        .WithLabels({ec == bhttp::error::body_limit ? "body_too_large" : "bad_request"})
+        .Inc();
     started_ = std::chrono::steady_clock::now();
+    route_label_ = "unmatched";
+    Write(std::move(r));
+    return true;
+  }
 
-    HttpRequest req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    const auto q = req.target.find('?');
-    req.path = PercentDecode(std::string_view(req.target).substr(0, q));
-    if (q != std::string::npos) req.query = req.target.substr(q + 1);
-    for (const auto& f : msg) {
+  // Headers are in: route, authenticate and pre-admit before the body is read, so refusals of
+  // large requests cost neither a copy nor a parse of their bodies.
+  void OnHeader(beast::error_code ec) {
+    if (HandleReadError(ec, header_parser_->got_some())) return;
+    const auto& h = header_parser_->get();
+    keep_alive_ = h.keep_alive();
+    started_ = std::chrono::steady_clock::now();
+    head_ = HttpRequest{};
+    head_.method = std::string(h.method_string());
+    head_.target = std::string(h.target());
+    const auto q = head_.target.find('?');
+    head_.path = PercentDecode(std::string_view(head_.target).substr(0, q));
+    if (q != std::string::npos) head_.query = head_.target.substr(q + 1);
+    for (const auto& f : h) {
       std::string name(f.name_string());
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers.emplace_back(std::move(name), std::string(f.value()));
+      head_.headers.emplace_back(std::move(name), std::string(f.value()));
     }
-    req.body = std::move(msg.body());
-    req.remote_ip = remote_ip_;
-    req.received = started_;
-    const auto given_id = req.Header("x-request-id");
-    req.request_id = UsableRequestId(given_id) ? std::string(given_id) : server_.NewRequestId();
-    request_id_ = req.request_id;
-    method_ = req.method;
-    path_ = req.path;
-    head_only_ = req.method == "HEAD";
+    head_.remote_ip = remote_ip_;
+    head_.received = started_;
+    const auto given_id = head_.Header("x-request-id");
+    head_.request_id = UsableRequestId(given_id) ? std::string(given_id) : server_.NewRequestId();
+    request_id_ = head_.request_id;
+    method_ = head_.method;
+    path_ = head_.path;
+    head_only_ = head_.method == "HEAD";
+    const bool expect_continue = beast::iequals(head_.Header("expect"), "100-continue");
 
-    RouteMatch match = server_.router.Match(req.method, req.path);
-    if (!match.route) {
+    match_ = server_.router.Match(head_.method, head_.path);
+    std::optional<HttpResponse> early;
+    if (!match_.route) {
       route_label_ = "unmatched";
-      Status s = match.path_matched ? Status(StatusCode::kNotFound,
-                                             "method " + req.method + " is not allowed on " + req.path)
-                                    : NotFound("no route for " + req.method + " " + req.path);
-      HttpResponse r = ErrorResponse(s, StyleForPath(req.path));
-      if (match.path_matched) r.status = 405;
-      return Write(std::move(r));
-    }
-    route_label_ = match.route->pattern;
-    if (!match.route->public_route) {
-      if (Status s = server_.access.CheckKey(req); !s.ok()) {
+      Status s = match_.path_matched ? Status(StatusCode::kNotFound,
+                                              "method " + head_.method + " is not allowed on " + head_.path)
+                                     : NotFound("no route for " + head_.method + " " + head_.path);
+      early = ErrorResponse(s, StyleForPath(head_.path));
+      if (match_.path_matched) early->status = 405;
+    } else {
+      route_label_ = match_.route->pattern;
+      if (Status s = match_.route->public_route ? Status::Ok() : server_.access.CheckKey(head_); !s.ok()) {
         server_.metrics.http_rejected.WithLabels({"unauthorized"}).Inc();
-        return Write(ErrorResponse(s, match.route->style));
+        early = ErrorResponse(s, match_.route->style);
+      } else if (match_.route->precheck) {
+        if (Status p = match_.route->precheck(head_, match_.params); !p.ok())
+          early = ErrorResponse(p, match_.route->style);
       }
     }
+    if (early) {
+      if (expect_continue) {  // the client holds its body back: answer and close
+        keep_alive_ = false;
+        return Write(std::move(*early));
+      }
+      discard_parser_.emplace(std::move(*header_parser_));
+      discard_parser_->body_limit(server_.options.max_body_bytes);
+      bhttp::async_read(
+          stream_, buffer_, *discard_parser_,
+          [self = shared_from_this(), r = std::move(*early)](beast::error_code ec, std::size_t) mutable {
+            if (self->HandleReadError(ec, true)) return;
+            self->Write(std::move(r));
+          });
+      return;
+    }
+    body_parser_.emplace(std::move(*header_parser_));
+    body_parser_->body_limit(server_.options.max_body_bytes);
+    if (expect_continue) {
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
+      bhttp::async_write(stream_, *cont,
+                         [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+                           if (ec) return self->Close();
+                           self->ReadBody();
+                         });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    bhttp::async_read(stream_, buffer_, *body_parser_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnBody(ec); });
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (HandleReadError(ec, true)) return;
+    stream_.expires_never();
+    auto msg = body_parser_->release();
+    keep_alive_ = msg.keep_alive();
+    HttpRequest req = std::move(head_);
+    req.body = std::move(msg.body());
     cancel_ = std::make_shared<CancelToken>();
     req.cancel = cancel_;
     WatchForHangUp();
@@ -209,7 +276,7 @@ class Session : public std::enable_shared_from_this<Session> {
       asio::post(self->stream_.get_executor(),
                  [self, r = std::move(r)]() mutable { self->OnHandlerDone(std::move(r)); });
     };
-    match.route->handler(req, match.params, std::move(respond));
+    match_.route->handler(req, match_.params, std::move(respond));
   }
 
   // While the handler works, a readable socket means either a pipelined request (left in the
@@ -306,7 +373,11 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   HttpServer::Impl& server_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::request_parser<bhttp::empty_body>> header_parser_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> body_parser_;
+  std::optional<bhttp::request_parser<DiscardBody>> discard_parser_;
+  HttpRequest head_;
+  RouteMatch match_;
   std::shared_ptr<CancelToken> cancel_;
   std::string remote_ip_, request_id_, method_, path_, route_label_;
   std::chrono::steady_clock::time_point started_{};

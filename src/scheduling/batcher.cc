@@ -109,25 +109,7 @@ Status Batcher::Enqueue(std::shared_ptr<InferRequest> req) {
   if (timeout.count() > 0) req->deadline = now + timeout;
 
   std::unique_lock lock(mu_);
-  if (draining_ || stop_)
-    return Status(StatusCode::kUnavailable, "model '" + options_.model_name + "' is shutting down");
-  const bool wait_too_long =
-      options_.max_queue_wait.count() > 0 && queued_ > 0 &&
-      EstimateWaitSecondsLocked() * 1e6 > static_cast<double>(options_.max_queue_wait.count());
-  if (wait_too_long) {
-    lock.unlock();
-    metrics_.rejected_wait_budget->Inc();
-    return Status(StatusCode::kOverloaded, "model '" + options_.model_name +
-                                               "' expected queue wait exceeds " +
-                                               std::to_string(options_.max_queue_wait.count()) + " us");
-  }
-  if (options_.max_queue_size > 0 && queued_ >= options_.max_queue_size) {
-    lock.unlock();
-    metrics_.rejected_queue_full->Inc();
-    Status s(StatusCode::kOverloaded, "model '" + options_.model_name + "' queue is full (" +
-                                          std::to_string(options_.max_queue_size) + " requests)");
-    return s;  // the caller adds the retry estimate (it knows the attempt number)
-  }
+  if (Status s = AdmitLocked(); !s.ok()) return s;
   queues_[req->level].push_back(req);
   ++queued_;
   queued_rows_ += req->rows;
@@ -136,6 +118,32 @@ Status Batcher::Enqueue(std::shared_ptr<InferRequest> req) {
   lock.unlock();
   scheduler_cv_.notify_one();
   return Status::Ok();
+}
+
+Status Batcher::AdmitLocked() const {
+  if (draining_ || stop_)
+    return Status(StatusCode::kUnavailable, "model '" + options_.model_name + "' is shutting down");
+  const bool wait_too_long =
+      options_.max_queue_wait.count() > 0 && queued_ > 0 &&
+      EstimateWaitSecondsLocked() * 1e6 > static_cast<double>(options_.max_queue_wait.count());
+  if (wait_too_long) {
+    metrics_.rejected_wait_budget->Inc();
+    return Status(StatusCode::kOverloaded, "model '" + options_.model_name +
+                                               "' expected queue wait exceeds " +
+                                               std::to_string(options_.max_queue_wait.count()) + " us");
+  }
+  if (options_.max_queue_size > 0 && queued_ >= options_.max_queue_size) {
+    metrics_.rejected_queue_full->Inc();
+    // The caller adds the retry estimate (it knows the attempt number).
+    return Status(StatusCode::kOverloaded, "model '" + options_.model_name + "' queue is full (" +
+                                               std::to_string(options_.max_queue_size) + " requests)");
+  }
+  return Status::Ok();
+}
+
+Status Batcher::CheckAdmission() const {
+  std::lock_guard lock(mu_);
+  return AdmitLocked();
 }
 
 void Batcher::NotifyCancelled() {

@@ -47,6 +47,10 @@ class Batcher {
   // request's completion fires later, exactly once.
   Status Enqueue(std::shared_ptr<InferRequest> request);
 
+  // Would a request be refused right now? Lets the transport shed before reading a body; the
+  // answer can change before Enqueue (which checks again). Refusals are counted here.
+  Status CheckAdmission() const;
+
   // Wakes the scheduler to sweep requests whose client went away.
   void NotifyCancelled();
 
@@ -77,6 +81,7 @@ class Batcher {
 
   Batcher(BatcherOptions options, std::vector<std::unique_ptr<runtime::Backend>> instances,
           observability::ModelMetrics metrics);
+  Status AdmitLocked() const;
   void SchedulerLoop();
   void InstanceLoop(size_t index);
   void Execute(runtime::Backend& backend, Batch& batch);

@@ -49,6 +49,14 @@ Result<std::vector<Tensor>> BindInputs(const scheduling::ServedModel& model, std
   return ordered;
 }
 
+Status CheckAdmission(const scheduling::ServedModel& model, int retry_attempt) {
+  if (!model.ready) return Status(StatusCode::kUnavailable, "model '" + model.config.name + "' is not ready");
+  Status s = model.batcher->CheckAdmission();
+  if (s.code() == StatusCode::kOverloaded)
+    s.WithRetryAfter(model.batcher->EstimateRetryAfterSeconds(retry_attempt));
+  return s;
+}
+
 Status SubmitTensorInference(scheduling::ServedModel& model, std::vector<Tensor> inputs,
                              const TensorInferOptions& options, scheduling::InferCallback done) {
   if (!model.ready) return Status(StatusCode::kUnavailable, "model '" + model.config.name + "' is not ready");

@@ -30,6 +30,10 @@ struct TensorInferOptions {
 Result<std::vector<Tensor>> BindInputs(const scheduling::ServedModel& model, std::vector<Tensor> inputs,
                                        int64_t* rows);
 
+// Cheap early refusal (before the body is read): the batcher's admission check, with the retry
+// estimate attached to an overload.
+Status CheckAdmission(const scheduling::ServedModel& model, int retry_attempt);
+
 Status SubmitTensorInference(scheduling::ServedModel& model, std::vector<Tensor> inputs,
                              const TensorInferOptions& options, scheduling::InferCallback done);
 

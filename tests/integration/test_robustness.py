@@ -187,3 +187,69 @@ def test_sigterm_drains_accepted_work(make_server):
     assert codes == [200] * 6
     s.proc.wait(timeout=30)
     assert s.proc.returncode == 0
+
+
+def read_response(sock):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return head, rest[:length], rest[length:]
+
+
+def test_expect_100_continue_is_answered(server):
+    body = GOOD.encode()
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(5)
+    s.sendall(b"POST /v2/models/simple/infer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body))
+    interim = s.recv(4096)
+    assert interim.startswith(b"HTTP/1.1 100 Continue"), interim
+    s.sendall(body)
+    head, payload, _ = read_response(s)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert json.loads(payload)["outputs"][0]["data"] == [3.0] * 16
+    s.close()
+
+
+def test_overload_is_shed_from_the_headers_and_the_connection_survives(server):
+    import threading
+    slow = json.dumps({"inputs": [{"name": "INPUT0", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]})
+    stop = threading.Event()
+
+    def flood():
+        sess = requests.Session()
+        while not stop.is_set():
+            sess.post(server.url + "/v2/models/slow/infer", data=slow)
+
+    threads = [threading.Thread(target=flood) for _ in range(28)]  # well past 8 queued + 8 in flight
+    for t in threads:
+        t.start()
+    try:
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.settimeout(5)
+        junk = b"this is not JSON, and under overload nobody parses it" * 1000
+        statuses = []
+        for _ in range(50):  # admitted probes get 400 for the junk; we want one that was shed
+            s.sendall(b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(junk) + junk)
+            head, payload, _ = read_response(s)
+            statuses.append(head[9:12])
+            if head.startswith(b"HTTP/1.1 503"):
+                assert json.loads(payload)["code"] == "overloaded"  # 503, not 400: the body was never parsed
+                break
+        assert b"503" in statuses, statuses
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # same connection, still in sync
+        head, payload, _ = read_response(s)
+        assert head.startswith(b"HTTP/1.1 200") and json.loads(payload) == {"status": "ok"}
+        s.close()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
