@@ -1,5 +1,7 @@
 #include "media/image_decoder.h"
 
+#include "media/vips_handle.h"
+
 #include <vips/vips.h>
 
 #include <algorithm>
@@ -11,22 +13,6 @@
 
 namespace sightline::media {
 namespace {
-
-struct Unref {
-  void operator()(VipsImage* i) const {
-    if (i) g_object_unref(i);
-  }
-};
-using VImage = std::unique_ptr<VipsImage, Unref>;
-
-std::string TakeVipsError() {
-  std::string msg = vips_error_buffer();
-  vips_error_clear();
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  const auto nl = msg.find('\n');
-  if (nl != std::string::npos) msg = msg.substr(0, nl);
-  return msg.empty() ? "unknown libvips error" : msg;
-}
 
 Status Invalid(const std::string& what) {
   return InvalidArgument("invalid_image: " + what);

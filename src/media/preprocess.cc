@@ -9,21 +9,13 @@
 
 #include "core/half.h"
 #include "media/image_decoder.h"
+#include "media/vips_handle.h"
 
 namespace sightline::media {
 namespace {
 
-struct Unref {
-  void operator()(VipsImage* i) const {
-    if (i) g_object_unref(i);
-  }
-};
-using VImage = std::unique_ptr<VipsImage, Unref>;
-
 Status VipsFailure(const char* step) {
-  std::string msg = vips_error_buffer();
-  vips_error_clear();
-  return Internal(std::string("image ") + step + " failed: " + msg);
+  return Internal(std::string("image ") + step + " failed: " + TakeVipsError());
 }
 
 // Resizes by (sx, sy) and then forces the exact size: libvips rounds output sides.

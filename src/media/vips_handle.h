@@ -1,0 +1,29 @@
+// Internal to media/: owning handle for libvips images and the error-buffer reader both the
+// decoder and the preprocessor use. libvips reports errors through a global text buffer.
+#pragma once
+
+#include <vips/vips.h>
+
+#include <memory>
+#include <string>
+
+namespace sightline::media {
+
+struct VipsUnref {
+  void operator()(VipsImage* image) const {
+    if (image) g_object_unref(image);
+  }
+};
+using VImage = std::unique_ptr<VipsImage, VipsUnref>;
+
+// The first line of libvips' error buffer, which is cleared.
+inline std::string TakeVipsError() {
+  std::string msg = vips_error_buffer();
+  vips_error_clear();
+  const auto nl = msg.find('\n');
+  if (nl != std::string::npos) msg = msg.substr(0, nl);
+  while (!msg.empty() && msg.back() == ' ') msg.pop_back();
+  return msg.empty() ? "unknown libvips error" : msg;
+}
+
+}  // namespace sightline::media
