@@ -30,11 +30,6 @@ void ThreadPool::WaitIdle() {
   idle_cv_.wait(lock, [this] { return tasks_.empty() && active_ == 0; });
 }
 
-size_t ThreadPool::queued() const {
-  std::lock_guard lock(mu_);
-  return tasks_.size();
-}
-
 void ThreadPool::Work() {
   while (true) {
     std::function<void()> task;

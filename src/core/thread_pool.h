@@ -19,7 +19,6 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   void Submit(std::function<void()> task);
-  size_t queued() const;
   // Blocks until every queued task has run (new ones may still be submitted meanwhile).
   void WaitIdle();
 

@@ -63,12 +63,6 @@ class InferRequest {
     done_ = nullptr;
     if (done) done(std::move(result));
   }
-  // TryClaim + Deliver; returns false if the request was already answered.
-  bool Complete(Result<InferResult> result) {
-    if (!TryClaim()) return false;
-    Deliver(std::move(result));
-    return true;
-  }
 
  private:
   std::atomic<bool> completed_{false};

@@ -206,11 +206,4 @@ Result<std::unique_ptr<BackendFactory>> CreateOrtBackendFactory(const std::strin
   }
 }
 
-Result<ModelSignature> ReadOnnxSignature(BackendFactory& factory, const std::filesystem::path& file) {
-  BackendOptions opts;
-  opts.intra_op_threads = 1;
-  ASSIGN_OR_RETURN(auto backend, factory.Load(file, opts));
-  return backend->signature();
-}
-
 }  // namespace sightline::runtime

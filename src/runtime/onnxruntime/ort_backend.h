@@ -11,7 +11,4 @@ namespace sightline::runtime {
 // Creates the ONNX Runtime factory; `log_id` names the Ort::Env in ORT's own logs.
 Result<std::unique_ptr<BackendFactory>> CreateOrtBackendFactory(const std::string& log_id = "sightline");
 
-// Reads a model's signature without keeping a session (for tools and tests).
-Result<ModelSignature> ReadOnnxSignature(BackendFactory& factory, const std::filesystem::path& file);
-
 }  // namespace sightline::runtime
