@@ -92,7 +92,8 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions&
     return Invalid("not a supported image format");
   }
   // Header only: libvips decodes lazily, so limits are checked before any pixel work.
-  VImage header(vips_image_new_from_buffer(data, size, "", "access", VIPS_ACCESS_SEQUENTIAL, nullptr));
+  VImage header(vips_image_new_from_buffer(data, size, "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                           VIPS_FAIL_ON_ERROR, nullptr));
   if (!header) return Invalid(TakeVipsError());
   int w = vips_image_get_width(header.get());
   int h = vips_image_get_height(header.get());
@@ -104,7 +105,6 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions&
                                                     std::to_string(lim.max_pixels) + " pixels and " +
                                                     std::to_string(lim.max_side) + " per side");
 
-  VImage img;
   VipsImage* out = nullptr;
   // JPEG shrink-on-load: the DCT decodes at 1/2, 1/4 or 1/8 scale for almost no cost. Take the
   // largest factor that keeps both sides >= the caller's minimum; the resize to the exact model
@@ -117,17 +117,16 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions&
         shrink = f;
         break;
       }
-  VImage full(shrink > 1
-                  ? (vips_jpegload_buffer(const_cast<uint8_t*>(data), size, &out, "shrink", shrink, "access",
-                                          VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR, nullptr) == 0
-                         ? out
-                         : nullptr)
-                  : vips_image_new_from_buffer(data, size, "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                               VIPS_FAIL_ON_ERROR, nullptr));
-  if (!full) return Invalid(TakeVipsError());
+  // Without a shrink the header's image is the full decode (lazy); with one, reopen at that scale.
+  VImage full = std::move(header);
+  if (shrink > 1) {
+    if (vips_jpegload_buffer(const_cast<uint8_t*>(data), size, &out, "shrink", shrink, "access",
+                             VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR, nullptr) != 0)
+      return Invalid(TakeVipsError());
+    full.reset(out);
+  }
   if (vips_autorot(full.get(), &out, nullptr) != 0) return Invalid(TakeVipsError());
-  img.reset(out);
-  ASSIGN_OR_RETURN(img, ToSrgb8(std::move(img)));
+  ASSIGN_OR_RETURN(VImage img, ToSrgb8(VImage(out)));
 
   // Decoding happens here: a truncated or corrupt file fails now.
   size_t bytes = 0;

@@ -177,12 +177,15 @@ size_t Batcher::queued() const {
   return queued_;
 }
 
+void Batcher::Answer(InferRequest& r, Result<InferResult> result, observability::Counter* outcome) {
+  if (!r.TryClaim()) return;  // the deadline timer, a cancel or the batch got there first
+  if (outcome) outcome->Inc();
+  metrics_.pending->Dec();
+  r.Deliver(std::move(result));  // after the metrics: observers never see an answer before them
+}
+
 void Batcher::RunCompletions(std::vector<Completion>& done) {
-  for (auto& [req, status] : done) {
-    if (!req->TryClaim()) continue;
-    metrics_.pending->Dec();
-    req->Deliver(std::move(status));
-  }
+  for (auto& [req, status] : done) Answer(*req, std::move(status), nullptr);
   done.clear();
 }
 
@@ -397,12 +400,7 @@ void Batcher::Execute(runtime::Backend& backend, Batch& batch) {
   per_row_seconds_.store(prev <= 0 ? per_row : 0.8 * prev + 0.2 * per_row, std::memory_order_relaxed);
 
   if (!result.ok()) {
-    for (auto& r : live) {
-      if (!r->TryClaim()) continue;
-      metrics_.failed->Inc();
-      metrics_.pending->Dec();
-      r->Deliver(result.status());
-    }
+    for (auto& r : live) Answer(*r, result.status(), metrics_.failed);
     return;
   }
   auto& outputs = result.value();
@@ -423,11 +421,7 @@ void Batcher::Execute(runtime::Backend& backend, Batch& batch) {
         res.outputs.push_back(out);  // an output without a batch dim goes to everyone
     }
     offset += r->rows;
-    if (r->TryClaim()) {
-      metrics_.success->Inc();
-      metrics_.pending->Dec();
-      r->Deliver(std::move(res));
-    }
+    Answer(*r, std::move(res), metrics_.success);
   }
 }
 

@@ -91,6 +91,8 @@ class Batcher {
   void RemoveFromQueueLocked(const InferRequest* r);
   bool ShouldFormBatchLocked(Clock::time_point now, Clock::time_point* wake_at) const;
   Batch FormBatchLocked(std::vector<Completion>& out);
+  // Answers a request once (whoever claims it first), counting `outcome` (may be null).
+  void Answer(InferRequest& r, Result<InferResult> result, observability::Counter* outcome);
   void RunCompletions(std::vector<Completion>& done);
 
   const BatcherOptions options_;

@@ -1,7 +1,5 @@
 #include "tasks/image_input.h"
 
-#include <cstring>
-
 namespace sightline::tasks {
 
 media::PreprocessSpec PreprocessSpecFor(const runtime::ImageInputConfig& c, DataType dtype) {
