@@ -1,5 +1,6 @@
 #include "media/image_decoder.h"
 
+#include "media/raw_decoder.h"
 #include "media/vips_handle.h"
 
 #include <vips/vips.h>
@@ -87,6 +88,11 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions&
   RETURN_IF_ERROR(InitializeImageLibrary());
   if (size == 0) return Invalid("the image is empty (0 bytes)");
   const char* loader = vips_foreign_find_load_buffer(data, size);
+  // Camera RAW: DNG and most vendor formats are TIFF containers; the rest libvips doesn't know.
+  if (!loader || std::strstr(loader, "Tiff")) {
+    vips_error_clear();
+    if (auto raw = TryDecodeRaw(data, size, options)) return std::move(*raw);
+  }
   if (!loader) {
     vips_error_clear();
     return Invalid("not a supported image format");

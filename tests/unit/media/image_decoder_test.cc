@@ -1,6 +1,7 @@
 #include "media/image_decoder.h"
 
 #include <gtest/gtest.h>
+#include <vips/vips.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -131,6 +132,97 @@ TEST(ImageDecoder, DecompressionBombIsRefusedFromTheHeader) {
   DecodeOptions tight;
   tight.limits.max_pixels = 1000;
   EXPECT_EQ(Decode("rgb.png", tight).status().code(), StatusCode::kPayloadTooLarge);
+}
+
+// The DNG fixtures draw a red box (220,30,30) at x 150..450, y 100..300 on blue (20,40,200).
+void ExpectDngScene(const Image& img) {
+  auto at = [&](double fx, double fy) {
+    return Pixel(img, static_cast<int>(fx * img.width), static_cast<int>(fy * img.height));
+  };
+  auto fg = at(0.5, 0.5), bg = at(0.05, 0.05);
+  EXPECT_GT(fg[0], 150);
+  EXPECT_LT(fg[2], 100);
+  EXPECT_GT(bg[2], 150);
+  EXPECT_LT(bg[0], 100);
+}
+
+TEST(ImageDecoder, DngUsesItsPreviewWhenLargeEnough) {
+  DecodeOptions o;
+  o.min_width = 200;
+  o.min_height = 150;  // the 300x200 JPEG preview covers this
+  auto img = Decode("scene_preview.dng", o);
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+  EXPECT_EQ(img->format, "dng");
+  EXPECT_EQ(img->width, 300);
+  EXPECT_EQ(img->height, 200);
+  EXPECT_EQ(img->source_width, 600);
+  ExpectDngScene(*img);
+}
+
+TEST(ImageDecoder, DngWithoutAUsablePreviewIsDemosaicedAtHalfSize) {
+  DecodeOptions o;
+  o.min_width = 200;
+  o.min_height = 150;  // the 75x50 thumbnail is too small; half size (300x200) is enough
+  auto img = Decode("scene_raw.dng", o);
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+  EXPECT_EQ(img->width, 300);
+  EXPECT_EQ(img->height, 200);
+  ExpectDngScene(*img);
+}
+
+TEST(ImageDecoder, DngAtFullSizeWhenEveryPixelIsWanted) {
+  auto img = Decode("scene_preview.dng");  // no minimum: the caller wants full resolution
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+  EXPECT_EQ(img->width, 600);
+  EXPECT_EQ(img->height, 400);
+  ExpectDngScene(*img);
+}
+
+TEST(ImageDecoder, RawOverThePixelLimitIsRefusedBeforeDecoding) {
+  DecodeOptions o;
+  o.limits.max_pixels = 100'000;
+  auto img = Decode("scene_raw.dng", o);
+  ASSERT_FALSE(img.ok());
+  EXPECT_EQ(img.status().code(), StatusCode::kPayloadTooLarge);
+}
+
+TEST(ImageDecoder, TruncatedDngIsInvalidImage) {
+  auto bytes = Fixture("scene_raw.dng");
+  bytes.resize(bytes.size() / 3);
+  auto img = DecodeImage(bytes.data(), bytes.size());
+  ASSERT_FALSE(img.ok());
+  EXPECT_EQ(img.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ImageDecoder, AvifAndHeicDecode) {
+  auto avif = Decode("rgb.avif");
+  ASSERT_TRUE(avif.ok()) << avif.status().ToString();
+  EXPECT_EQ(avif->format, "heif");
+  EXPECT_EQ(avif->width, 64);
+  auto p = Pixel(*avif, 33, 21);
+  EXPECT_NEAR(p[0], 4 * 33, 16);
+  EXPECT_NEAR(p[1], 5 * 21, 16);
+  EXPECT_NEAR(p[2], 128, 16);
+
+  // HEIC (HEVC) is written here with libvips, since Pillow has no HEVC encoder.
+  auto png = Fixture("rgb.png");
+  ASSERT_TRUE(InitializeImageLibrary().ok());
+  VipsImage* in = vips_image_new_from_buffer(png.data(), png.size(), "", nullptr);
+  ASSERT_NE(in, nullptr);
+  void* buf = nullptr;
+  size_t len = 0;
+  const int rc = vips_heifsave_buffer(in, &buf, &len, "compression", VIPS_FOREIGN_HEIF_COMPRESSION_HEVC, "Q",
+                                      95, nullptr);
+  g_object_unref(in);
+  if (rc != 0) GTEST_SKIP() << "this libheif has no HEVC encoder: " << vips_error_buffer();
+  std::vector<uint8_t> heic(static_cast<uint8_t*>(buf), static_cast<uint8_t*>(buf) + len);
+  g_free(buf);
+  auto img = DecodeImage(heic.data(), heic.size());
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+  EXPECT_EQ(img->width, 64);
+  p = Pixel(*img, 33, 21);
+  EXPECT_NEAR(p[0], 4 * 33, 16);
+  EXPECT_NEAR(p[2], 128, 16);
 }
 
 }  // namespace
