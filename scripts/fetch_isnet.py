@@ -85,6 +85,7 @@ def main():
                 shutil.move(part, wanted[variant])
                 print(f"isnet {variant}: {total} bytes, every chunk's sha256 verified")
     config = {
+        "task": "background_removal",  # serves /v1/remove-background
         "variant": args.variant,
         "max_batch_size": 0,
         "instance_group": {"count": 1},

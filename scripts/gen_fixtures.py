@@ -11,6 +11,8 @@ repository layout the server reads. Weights are seeded, so every run writes iden
   convnet       [-1,3,64,64] -> two conv+relu, global pool, dense -> logits [-1,10]; also takes
                 encoded images (image_input: stretch to 64x64, (x/255 - 0.5) / 0.25)
   slow          [-1,4] -> OUTPUT0 = 2x, with ~tens of ms of matmul work per call and a short queue
+  matte         ISNet's layout at 64x64 (input [1,3,64,64] -> output [1,1,64,64]) with a fixed rule:
+                foreground = red, background = blue; task background_removal
   cnn224        [-1,3,224,224] -> four strided 3x3 conv+relu, global pool, dense -> logits [-1,1000]:
                 a small image classifier (~0.4 GFLOP per image) for the server-overhead benchmark
 """
@@ -164,6 +166,27 @@ def slow(out):
                           "optimization": {"intra_op_threads": 1}})
 
 
+def matte(out):
+    # A stand-in for ISNet with its tensor names and layout ([1,3,S,S] `input` -> [1,1,S,S]
+    # `output`, batch fixed at 1, (x-128)/256 normalisation) at 64x64: foreground probability =
+    # sigmoid(40 * (red - blue)), so reddish pixels are foreground and bluish ones background.
+    # Tests draw scenes with a known red foreground and check the mask against it.
+    nodes = [
+        helper.make_node("Slice", ["input", "r0", "r1", "axis"], ["red"]),
+        helper.make_node("Slice", ["input", "b0", "b1", "axis"], ["blue"]),
+        helper.make_node("Sub", ["red", "blue"], ["diff"]),
+        helper.make_node("Mul", ["diff", "gain"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["output"]),
+    ]
+    c = lambda n, a: numpy_helper.from_array(np.array(a, dtype=np.int64 if n != "gain" else np.float32), n)
+    inits = [c("r0", [0]), c("r1", [1]), c("b0", [2]), c("b1", [3]), c("axis", [1]), c("gain", 40.0)]
+    g = helper.make_graph(nodes, "matte", [vi("input", TensorProto.FLOAT, [1, 3, 64, 64])],
+                          [vi("output", TensorProto.FLOAT, [1, 1, 64, 64])], inits)
+    save(out, "matte", g, {"task": "background_removal", "max_batch_size": 0,
+                           "image_input": {"input": "input", "resize": "stretch", "scale": 1.0,
+                                           "mean": [128, 128, 128], "std": [256, 256, 256]}})
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="model repository folder to write")
@@ -178,6 +201,7 @@ def main():
     strings(args.out)
     convnet(args.out)
     slow(args.out)
+    matte(args.out)
     if args.bench:
         cnn224(args.out)
     print(f"fixtures written to {args.out}")

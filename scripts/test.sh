@@ -20,6 +20,7 @@ run_suite() {  # $1 = build dir, $2 = label
   done
   echo "== [$2] black-box tests"
   SIGHTLINE_BIN="$build/sightline" SIGHTLINE_FIXTURES="$root/build/fixtures/models" \
+    SIGHTLINE_IMAGE_FIXTURES="$root/build/fixtures/images" SIGHTLINE_MODELS="$root/models" \
     "$py" -m pytest -q --timeout 120 tests/integration
 }
 

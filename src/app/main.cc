@@ -1,6 +1,7 @@
 // sightline: the command-line entry point. Subcommands parse flags and call into app/.
 #include <CLI/CLI.hpp>
 
+#include "app/remove_bg_command.h"
 #include "app/serve_command.h"
 
 int main(int argc, char** argv) {
@@ -36,7 +37,35 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   s->add_option("--max-image-pixels", serve.max_image_pixels, "Largest image (width x height) accepted")
       ->capture_default_str();
+  s->add_option("--allow-path", serve.allow_paths,
+                "Directory image_path inputs may read from (repeatable); image_path is off without one");
+  s->add_option("--fetch-allow-cidr", serve.fetch_allow_cidrs,
+                "Internal address range image_url may fetch from anyway (repeatable)");
+  s->add_option("--fetch-timeout-ms", serve.fetch_timeout_ms, "Time limit of one image_url fetch")
+      ->capture_default_str();
+  s->add_option("--fetch-max-mb", serve.fetch_max_mb, "Largest image_url / image_path body in MiB")
+      ->capture_default_str();
+  s->add_option("--fetch-threads", serve.fetch_threads, "Concurrent image_url fetches and file reads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  s->add_option("--result-cache-mb", serve.result_cache_mb, "Result cache size in MiB (0 = off)")
+      ->capture_default_str();
+
+  sightline::app::RemoveBgOptions rb;
+  auto* r = cli.add_subcommand("remove-bg", "Remove the background of one image file (no server)");
+  r->add_option("input", rb.input, "Image file")->required()->check(CLI::ExistingFile);
+  r->add_option("-o,--out", rb.output_path, "Output file; with several outputs, NAME_<output>.EXT")
+      ->required();
+  r->add_option("--model-repository,-m", rb.model_repository, "Model repository")->capture_default_str();
+  r->add_option("--model", rb.model, "Background-removal model (default: the first in the repository)");
+  r->add_option("--output", rb.params["output"], "cutout|mask|both")->capture_default_str();
+  r->add_option("--format", rb.params["format"], "png|webp|jpeg (default: from the --out extension)");
+  r->add_option("--effects", rb.params["effects"], "Comma list of bw, popart, dither, color");
+  r->add_option("--bg-color", rb.params["bg_color"], "Flatten over this colour (#rrggbb or r,g,b)");
+  r->add_option("--max-side", rb.params["max_side"], "Scale so the longer side is at most this");
+  r->add_flag("--post-process", rb.post_process, "Clean the mask: opening, blur, threshold");
   CLI11_PARSE(cli, argc, argv);
+  if (r->parsed()) return sightline::app::RunRemoveBg(rb);
   if (s->parsed()) return sightline::app::RunServe(serve);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <future>
 
+#include "core/net_address.h"
 #include "core/thread_pool.h"
 #include "http/api_routes.h"
 #include "http/server.h"
@@ -46,10 +47,32 @@ int RunServe(const ServeOptions& o) {
 
   http::Router router;
   ThreadPool decode_pool(o.decode_threads);
+  ThreadPool fetch_pool(o.fetch_threads);
   http::ApiContext ctx{models.value().get(), &registry, "sightline", SIGHTLINE_VERSION, &decode_pool, {}};
   ctx.decode_limits.max_pixels = o.max_image_pixels;
+
+  sources::FetchOptions fo;
+  fo.timeout_ms = o.fetch_timeout_ms;
+  fo.max_bytes = o.fetch_max_mb << 20;
+  for (const auto& c : o.fetch_allow_cidrs) {
+    auto cidr = ParseCidr(c);
+    if (!cidr.ok()) return fail(FailedPrecondition("--fetch-allow-cidr: " + cidr.status().message()));
+    fo.allowed_private.push_back(cidr.value());
+  }
+  sources::UrlFetcher fetcher(fo);
+  auto paths = sources::PathPolicy::Create(o.allow_paths);
+  if (!paths.ok()) return fail(paths.status());
+  tasks::BackgroundRemoval::Options bo;
+  bo.limits = ctx.decode_limits;
+  bo.cache_bytes = o.result_cache_mb << 20;
+  tasks::BackgroundRemoval background_removal(decode_pool, registry, bo);
+  ctx.background_removal = &background_removal;
+  ctx.fetcher = &fetcher;
+  ctx.paths = &paths.value();
+  ctx.fetch_pool = &fetch_pool;
   http::AddSystemRoutes(router, ctx);
   http::AddKServeRoutes(router, ctx);
+  http::AddImageRoutes(router, ctx);
 
   http::ServerOptions so;
   so.host = o.host;
@@ -81,8 +104,10 @@ int RunServe(const ServeOptions& o) {
   stopped.wait();
   log->Info("shutting_down", observability::LogFields().Add("drain_timeout_ms", o.drain_timeout_ms));
   server.value()->StopAccepting();
-  decode_pool.WaitIdle();  // decoded requests reach their batchers before those drain
+  fetch_pool.WaitIdle();   // fetched images reach the decode pool,
+  decode_pool.WaitIdle();  // decoded requests reach their batchers before those drain,
   models.value()->Drain(std::chrono::milliseconds(o.drain_timeout_ms));
+  decode_pool.WaitIdle();  // and post-inference work (mattes, encoding) finishes.
   // Give the I/O threads a moment to write the answers the drain produced.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   server.value()->Stop();

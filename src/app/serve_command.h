@@ -21,9 +21,15 @@ struct ServeOptions {
   std::vector<std::string> allow_cidrs;
   std::string log_level = "info";
   int drain_timeout_ms = 10'000;
-  std::string port_file;                   // writes the bound port here once listening (for port 0)
-  int decode_threads = 2;                  // image decoding/preprocessing pool
-  int64_t max_image_pixels = 100'000'000;  // decompression-bomb limit
+  std::string port_file;                       // writes the bound port here once listening (for port 0)
+  int decode_threads = 2;                      // image decoding/preprocessing pool
+  int64_t max_image_pixels = 100'000'000;      // decompression-bomb limit
+  std::vector<std::string> allow_paths;        // image_path roots; none = image_path disabled
+  std::vector<std::string> fetch_allow_cidrs;  // internal ranges image_url may reach anyway
+  int fetch_timeout_ms = 15'000;
+  size_t fetch_max_mb = 50;
+  int fetch_threads = 8;
+  size_t result_cache_mb = 256;  // background-removal result cache; 0 = off
 };
 
 int RunServe(const ServeOptions& options);

@@ -8,6 +8,8 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kInvalidArgument: return "invalid_argument";
     case StatusCode::kNotFound: return "not_found";
     case StatusCode::kPayloadTooLarge: return "payload_too_large";
+    case StatusCode::kUnsupportedMediaType: return "unsupported_media_type";
+    case StatusCode::kBadGateway: return "bad_gateway";
     case StatusCode::kUnauthorized: return "unauthorized";
     case StatusCode::kForbidden: return "forbidden";
     case StatusCode::kOverloaded: return "overloaded";

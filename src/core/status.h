@@ -11,16 +11,18 @@ namespace sightline {
 
 enum class StatusCode {
   kOk,
-  kInvalidArgument,     // malformed request: bad JSON, wrong shape/dtype, bad parameter
-  kNotFound,            // unknown model, version, route or input
-  kPayloadTooLarge,     // body or tensor over a configured limit
-  kUnauthorized,        // missing or wrong API key
-  kForbidden,           // client address not on the allowlist
-  kOverloaded,          // queue full: shed with Retry-After
-  kDeadlineExceeded,    // request timeout expired before a result
-  kCancelled,           // client went away
-  kUnavailable,         // model not ready / server shutting down
-  kFailedPrecondition,  // config or model file inconsistent
+  kInvalidArgument,       // malformed request: bad JSON, wrong shape/dtype, bad parameter
+  kNotFound,              // unknown model, version, route or input
+  kPayloadTooLarge,       // body or tensor over a configured limit
+  kUnsupportedMediaType,  // a Content-Type the route does not take
+  kBadGateway,            // an upstream the server fetched from failed (image_url)
+  kUnauthorized,          // missing or wrong API key
+  kForbidden,             // client address not on the allowlist
+  kOverloaded,            // queue full: shed with Retry-After
+  kDeadlineExceeded,      // request timeout expired before a result
+  kCancelled,             // client went away
+  kUnavailable,           // model not ready / server shutting down
+  kFailedPrecondition,    // config or model file inconsistent
   kUnimplemented,
   kInternal,
 };

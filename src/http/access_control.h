@@ -8,19 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "core/net_address.h"
 #include "core/status.h"
 #include "http/http_types.h"
 
 namespace sightline::http {
 
-struct Cidr {
-  std::array<uint8_t, 16> addr{};  // IPv4 stored as IPv4-mapped IPv6
-  int prefix = 0;                  // in IPv6 bits
-};
-
-Result<Cidr> ParseCidr(const std::string& text);
-// Parses a textual IPv4/IPv6 address into the mapped 16-byte form.
-bool ParseIp(const std::string& text, std::array<uint8_t, 16>* out);
+using sightline::Cidr;
+using sightline::ParseCidr;
+using sightline::ParseIp;
 
 class AccessControl {
  public:

@@ -1,5 +1,6 @@
 // Registers Sightline's routes on a Router: health, readiness, metrics, model listing
-// (/healthz, /readyz, /metrics, /v1/models) and the KServe v2 protocol (/v2/...).
+// (/healthz, /readyz, /metrics, /v1/models), the KServe v2 protocol (/v2/...) and the image
+// routes (/v1/remove-background, /v1/metadata).
 #pragma once
 
 #include <string>
@@ -9,6 +10,9 @@
 #include "media/image_decoder.h"
 #include "observability/metrics.h"
 #include "scheduling/model_registry.h"
+#include "sources/path_policy.h"
+#include "sources/url_fetcher.h"
+#include "tasks/background_removal.h"
 
 namespace sightline::http {
 
@@ -19,10 +23,16 @@ struct ApiContext {
   std::string server_version;
   ThreadPool* decode_pool = nullptr;  // image decoding and preprocessing, off the I/O threads
   media::DecodeLimits decode_limits;
+  // Image routes (/v1/remove-background, /v1/metadata).
+  tasks::BackgroundRemoval* background_removal = nullptr;
+  const sources::UrlFetcher* fetcher = nullptr;  // image_url
+  const sources::PathPolicy* paths = nullptr;    // image_path
+  ThreadPool* fetch_pool = nullptr;              // blocking fetches and file reads
 };
 
 void AddSystemRoutes(Router& router, const ApiContext& ctx);
 void AddKServeRoutes(Router& router, const ApiContext& ctx);
+void AddImageRoutes(Router& router, const ApiContext& ctx);
 
 // "queue;dur=0.12, infer;dur=3.40, total;dur=4.01" (milliseconds), per the Server-Timing spec.
 std::string ServerTimingHeader(double queue_ms, double infer_ms, double total_ms);

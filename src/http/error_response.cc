@@ -13,6 +13,8 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kInvalidArgument: return 400;
     case StatusCode::kNotFound: return 404;
     case StatusCode::kPayloadTooLarge: return 413;
+    case StatusCode::kUnsupportedMediaType: return 415;
+    case StatusCode::kBadGateway: return 502;
     case StatusCode::kUnauthorized: return 401;
     case StatusCode::kForbidden: return 403;
     case StatusCode::kOverloaded: return 503;

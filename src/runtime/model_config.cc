@@ -155,6 +155,7 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
   RETURN_IF_ERROR(r.String("variant", &cfg.variant));
   RETURN_IF_ERROR(r.String("version", &cfg.version));
   RETURN_IF_ERROR(r.Bool("warmup", &cfg.warmup));
+  RETURN_IF_ERROR(r.OneOf("task", {"", "background_removal"}, &cfg.task));
   {
     ASSIGN_OR_RETURN(auto db, r.Object("dynamic_batching"));
     if (db) {
@@ -219,6 +220,8 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
     }
   }
   RETURN_IF_ERROR(r.RejectUnknown());
+  if (cfg.task == "background_removal" && !cfg.image_input)
+    return r.Error("task", "background_removal needs an image_input block (how images become the input)");
   return cfg;
 }
 

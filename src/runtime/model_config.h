@@ -60,6 +60,9 @@ struct ModelConfig {
   std::string variant = "fp32";  // fp32 | fp16 | int8 | quantized | any suffix
   bool warmup = true;
   std::optional<ImageInputConfig> image_input;
+  // What the model is for, beyond raw tensors: "background_removal" makes it serve
+  // /v1/remove-background (input: image_input; output: a [.., 1, H, W] foreground probability).
+  std::string task;
 
   bool batching() const { return max_batch_size > 0; }
 };

@@ -15,6 +15,8 @@ TEST(ErrorResponse, MapsEveryCodeToItsStatus) {
   EXPECT_EQ(HttpStatusFor(StatusCode::kInvalidArgument), 400);
   EXPECT_EQ(HttpStatusFor(StatusCode::kNotFound), 404);
   EXPECT_EQ(HttpStatusFor(StatusCode::kPayloadTooLarge), 413);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kUnsupportedMediaType), 415);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kBadGateway), 502);
   EXPECT_EQ(HttpStatusFor(StatusCode::kUnauthorized), 401);
   EXPECT_EQ(HttpStatusFor(StatusCode::kForbidden), 403);
   EXPECT_EQ(HttpStatusFor(StatusCode::kOverloaded), 503);

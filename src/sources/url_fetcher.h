@@ -1,0 +1,43 @@
+// Server-side image fetching for `image_url`, with libcurl, guarded against SSRF: only http and
+// https; the host is resolved here and every address it resolves to is checked (loopback,
+// private, link-local, CGNAT, multicast and reserved ranges are refused unless allow-listed);
+// the connection is pinned to the checked address (no DNS rebinding); redirects are followed by
+// hand, each hop checked again; size, time and redirect count are capped.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "core/cancel_token.h"
+#include "core/net_address.h"
+#include "core/status.h"
+
+namespace sightline::sources {
+
+struct FetchOptions {
+  size_t max_bytes = 50u << 20;
+  int timeout_ms = 15000;  // whole transfer, redirects included
+  int max_redirects = 3;
+  // Ranges a fetch may reach although they are private (say, an internal image store).
+  std::vector<Cidr> allowed_private;
+};
+
+// True for addresses a fetch must not reach by default.
+bool IsInternalAddress(const IpAddress& address);
+
+class UrlFetcher {
+ public:
+  explicit UrlFetcher(FetchOptions options);
+  const FetchOptions& options() const { return options_; }
+
+  // Blocking (run it on a pool thread). Errors: kForbidden for a refused target or scheme;
+  // kInvalidArgument for a malformed URL; kPayloadTooLarge over max_bytes; kBadGateway when the
+  // upstream fails, answers non-2xx, or times out; kCancelled when `cancel` fires.
+  Result<std::string> Fetch(const std::string& url, const CancelToken* cancel = nullptr) const;
+
+ private:
+  FetchOptions options_;
+};
+
+}  // namespace sightline::sources
