@@ -13,6 +13,8 @@ repository layout the server reads. Weights are seeded, so every run writes iden
   slow          [-1,4] -> OUTPUT0 = 2x, with ~tens of ms of matmul work per call and a short queue
   matte         ISNet's layout at 64x64 (input [1,3,64,64] -> output [1,1,64,64]) with a fixed rule:
                 foreground = red, background = blue; task background_removal
+  matte_adaptive  the matte rule with ~100 ms of extra work (model.onnx) and without it
+                (model_fast.onnx, the adaptive-quality fallback variant)
   cnn224        [-1,3,224,224] -> four strided 3x3 conv+relu, global pool, dense -> logits [-1,1000]:
                 a small image classifier (~0.4 GFLOP per image) for the server-overhead benchmark
 """
@@ -187,6 +189,51 @@ def matte(out):
                                            "mean": [128, 128, 128], "std": [256, 256, 256]}})
 
 
+def matte_adaptive(out):
+    # Adaptive quality: the configured variant (model.onnx) is the matte rule plus ~100 ms of
+    # matmul work; the fallback (model_fast.onnx) is the bare rule. Under a queue, requests move
+    # to the fast one and say so.
+    def graph(slow_steps):
+        nodes = [
+            helper.make_node("Slice", ["input", "r0", "r1", "axis"], ["red"]),
+            helper.make_node("Slice", ["input", "b0", "b1", "axis"], ["blue"]),
+            helper.make_node("Sub", ["red", "blue"], ["diff"]),
+            helper.make_node("Mul", ["diff", "gain"], ["logit0"]),
+        ]
+        c = lambda n, a, t=np.int64: numpy_helper.from_array(np.array(a, dtype=t), n)
+        inits = [c("r0", [0]), c("r1", [1]), c("b0", [2]), c("b1", [3]), c("axis", [1]),
+                 c("gain", 40.0, np.float32)]
+        if slow_steps:
+            rng = np.random.default_rng(5)
+            inits += [numpy_helper.from_array((rng.standard_normal((256, 256)) * 0.05).astype(np.float32), "base"),
+                      c("zero", 0.0, np.float32)]
+            nodes += [helper.make_node("ReduceMean", ["input"], ["m"], keepdims=0),
+                      helper.make_node("Add", ["base", "m"], ["w0"])]
+            prev = "w0"
+            for i in range(slow_steps):
+                nodes += [helper.make_node("MatMul", [prev, prev], [f"mm{i}"]),
+                          helper.make_node("Tanh", [f"mm{i}"], [f"t{i}"])]
+                prev = f"t{i}"
+            nodes += [helper.make_node("ReduceMean", [prev], ["work"], keepdims=0),
+                      helper.make_node("Mul", ["work", "zero"], ["nothing"]),
+                      helper.make_node("Add", ["logit0", "nothing"], ["logit"])]
+        else:
+            nodes.append(helper.make_node("Identity", ["logit0"], ["logit"]))
+        nodes.append(helper.make_node("Sigmoid", ["logit"], ["output"]))
+        return helper.make_graph(nodes, "matte_adaptive", [vi("input", TensorProto.FLOAT, [1, 3, 64, 64])],
+                                 [vi("output", TensorProto.FLOAT, [1, 1, 64, 64])], inits)
+    save(out, "matte_adaptive", graph(400), {
+        "task": "background_removal", "max_batch_size": 0, "instance_group": {"count": 1},
+        "optimization": {"intra_op_threads": 1},
+        "adaptive_quality": {"fallback_variant": "fast", "switch_wait_ms": 20, "restore_wait_ms": 5},
+        "image_input": {"input": "input", "resize": "stretch", "scale": 1.0,
+                        "mean": [128, 128, 128], "std": [256, 256, 256]}})
+    fast = helper.make_model(graph(0), opset_imports=OPSET, producer_name="sightline-fixtures")
+    fast.ir_version = 8
+    onnx.checker.check_model(fast)
+    onnx.save(fast, os.path.join(out, "matte_adaptive", "model_fast.onnx"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="model repository folder to write")
@@ -202,6 +249,7 @@ def main():
     convnet(args.out)
     slow(args.out)
     matte(args.out)
+    matte_adaptive(args.out)
     if args.bench:
         cnn224(args.out)
     print(f"fixtures written to {args.out}")

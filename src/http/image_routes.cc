@@ -92,6 +92,8 @@ HttpResponse RemoveBackgroundResponse(tasks::RemoveBackgroundResult r, bool forc
   resp.headers.emplace_back("Server-Timing", TimingHeader(r.timing));
   resp.headers.emplace_back("X-Cache", r.cache_hit ? "hit" : "miss");
   resp.headers.emplace_back("X-Model", r.model);
+  resp.headers.emplace_back("X-Model-Variant", r.variant);
+  resp.headers.emplace_back("X-Quality", r.reduced_quality ? "reduced" : "full");
   if (r.outputs.size() == 1 && !force_json) {
     resp.content_type = r.outputs[0].content_type;
     resp.body = std::move(r.outputs[0].bytes);
@@ -111,12 +113,13 @@ HttpResponse RemoveBackgroundResponse(tasks::RemoveBackgroundResult r, bool forc
     out += "\"}";
   }
   const auto& t = r.timing;
-  char timing[320];
-  std::snprintf(timing, sizeof timing,
-                "},\"timing\":{\"decode_ms\":%.3f,\"preprocess_ms\":%.3f,\"queue_ms\":%.3f,\"infer_ms\":%.3f,"
-                "\"postprocess_ms\":%.3f,\"encode_ms\":%.3f,\"total_ms\":%.3f},\"cache_hit\":%s",
-                t.decode_ms, t.preprocess_ms, t.queue_ms, t.infer_ms, t.postprocess_ms, t.encode_ms,
-                t.total_ms, r.cache_hit ? "true" : "false");
+  char timing[352];
+  std::snprintf(
+      timing, sizeof timing,
+      "},\"timing\":{\"decode_ms\":%.3f,\"preprocess_ms\":%.3f,\"queue_ms\":%.3f,\"infer_ms\":%.3f,"
+      "\"postprocess_ms\":%.3f,\"encode_ms\":%.3f,\"total_ms\":%.3f},\"cache_hit\":%s,\"quality\":\"%s\"",
+      t.decode_ms, t.preprocess_ms, t.queue_ms, t.infer_ms, t.postprocess_ms, t.encode_ms, t.total_ms,
+      r.cache_hit ? "true" : "false", r.reduced_quality ? "reduced" : "full");
   out += timing;
   if (r.metadata) {
     out += ",\"metadata\":";

@@ -37,7 +37,10 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
                           {"model"})),
       load_seconds(r.AddGauge("sightline_model_load_seconds", "Seconds to load the model", {"model"})),
       warmup_seconds(r.AddGauge("sightline_model_warmup_seconds", "Seconds spent in warm-up", {"model"})),
-      ready(r.AddGauge("sightline_model_ready", "1 when the model is loaded and warm", {"model"})) {}
+      ready(r.AddGauge("sightline_model_ready", "1 when the model is loaded and warm", {"model"})),
+      degraded(r.AddGauge("sightline_model_degraded",
+                          "1 while adaptive quality sends new requests to the fallback variant", {"model"})) {
+}
 
 ModelMetrics ServerMetrics::ForModel(const std::string& m) {
   ModelMetrics mm;

@@ -49,6 +49,7 @@ class ServerMetrics {
   Family<Gauge>& load_seconds;
   Family<Gauge>& warmup_seconds;
   Family<Gauge>& ready;
+  Family<Gauge>& degraded;  // model: 1 while adaptive quality serves the fallback variant
 };
 
 }  // namespace sightline::observability

@@ -102,7 +102,7 @@ class FieldReader {
     std::string list;
     for (const char* a : allowed) {
       if (*out == a) return Status::Ok();
-      list += std::string(list.empty() ? "" : ", ") + a;
+      if (*a) list += std::string(list.empty() ? "" : ", ") + a;  // "" = may be left out
     }
     return Error(field, "must be one of " + list);
   }
@@ -217,6 +217,23 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
       RETURN_IF_ERROR(ii->Int("pad", 0, 255, &c.pad));
       RETURN_IF_ERROR(ii->RejectUnknown());
       cfg.image_input = c;
+    }
+  }
+  {
+    ASSIGN_OR_RETURN(auto aq, r.Object("adaptive_quality"));
+    if (aq) {
+      AdaptiveQualityConfig c;
+      RETURN_IF_ERROR(aq->String("fallback_variant", &c.fallback_variant));
+      if (c.fallback_variant.empty())
+        return aq->Error("fallback_variant", "must name the variant to fall back to");
+      if (c.fallback_variant == cfg.variant)
+        return aq->Error("fallback_variant", "must differ from 'variant'");
+      RETURN_IF_ERROR(aq->Int("switch_wait_ms", 0, 3'600'000, &c.switch_wait_ms));
+      RETURN_IF_ERROR(aq->Int("restore_wait_ms", 0, 3'600'000, &c.restore_wait_ms));
+      if (c.restore_wait_ms > c.switch_wait_ms)
+        return aq->Error("restore_wait_ms", "must not exceed switch_wait_ms");
+      RETURN_IF_ERROR(aq->RejectUnknown());
+      cfg.adaptive_quality = c;
     }
   }
   RETURN_IF_ERROR(r.RejectUnknown());

@@ -25,11 +25,13 @@ Result<std::vector<std::string>> ListModelNames(const fs::path& repository) {
   return names;
 }
 
-Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repository, const std::string& name) {
+Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repository, const std::string& name,
+                              const std::string& variant) {
   const auto t0 = std::chrono::steady_clock::now();
   const fs::path dir = repository / name;
   LoadedModel model;
   ASSIGN_OR_RETURN(model.config, LoadModelConfig(dir, name));
+  if (!variant.empty()) model.config.variant = variant;
   const std::string cfg_label = (dir / kModelConfigFile).string();
   model.file = dir / VariantFileName(model.config.variant);
   std::error_code ec;

@@ -26,8 +26,9 @@ Result<std::vector<std::string>> ListModelNames(const std::filesystem::path& rep
 
 // Loads `repository/name`: reads sightline.json, picks the variant file, creates
 // config.instance_count backend instances and completes the config from the signature.
+// `variant`, when not empty, replaces the config's (adaptive quality loads its fallback so).
 Result<LoadedModel> LoadModel(BackendFactory& factory, const std::filesystem::path& repository,
-                              const std::string& name);
+                              const std::string& name, const std::string& variant = "");
 
 // An all-zero input for `spec` with the batch dim set to `batch` (other dynamic dims to 1).
 Tensor MakeZeroTensor(const TensorSpec& spec, int64_t batch, bool batching);

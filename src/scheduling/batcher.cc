@@ -172,6 +172,11 @@ double Batcher::EstimateRetryAfterSeconds(int attempt) const {
   return std::clamp(wait, 0.001, 300.0);
 }
 
+double Batcher::EstimatedWaitSeconds() const {
+  std::lock_guard lock(mu_);
+  return EstimateWaitSecondsLocked();
+}
+
 size_t Batcher::queued() const {
   std::lock_guard lock(mu_);
   return queued_;

@@ -61,6 +61,8 @@ class Batcher {
   double EstimateRetryAfterSeconds(int attempt) const;
 
   size_t queued() const;
+  // Predicted wait of a request enqueued now: backlog x measured per-item time / instances.
+  double EstimatedWaitSeconds() const;
   const BatcherOptions& options() const { return options_; }
 
   // Stops taking requests, lets queued and running work finish (up to `timeout`), then answers

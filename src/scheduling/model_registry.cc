@@ -4,6 +4,58 @@
 
 namespace sightline::scheduling {
 
+namespace {
+
+// One model (or one variant of it) loaded, warmed and behind its own batcher. Variants other
+// than the configured one report metrics as "name:variant".
+Result<std::unique_ptr<ServedModel>> LoadOne(runtime::BackendFactory& factory,
+                                             const std::filesystem::path& repository, const std::string& name,
+                                             const std::string& variant,
+                                             observability::ServerMetrics& metrics,
+                                             observability::Logger& log) {
+  ASSIGN_OR_RETURN(auto loaded, runtime::LoadModel(factory, repository, name, variant));
+  const std::string label = variant.empty() ? name : name + ":" + variant;
+  auto mm = metrics.ForModel(label);
+  mm.load_seconds->Set(loaded.load_seconds);
+  double warm = 0;
+  if (loaded.config.warmup) {
+    ASSIGN_OR_RETURN(warm, runtime::WarmUp(loaded));
+  }
+  mm.warmup_seconds->Set(warm);
+  log.Info("model_loaded", observability::LogFields()
+                               .Add("model", label)
+                               .Add("file", loaded.file.string())
+                               .Add("instances", static_cast<int64_t>(loaded.instances.size()))
+                               .Add("max_batch_size", loaded.config.max_batch_size)
+                               .Add("load_seconds", loaded.load_seconds)
+                               .Add("warmup_seconds", warm));
+  const auto& c = loaded.config;
+  BatcherOptions opts;
+  opts.model_name = label;
+  opts.max_batch_size = c.max_batch_size;
+  opts.dynamic_batching = c.dynamic_batching;
+  opts.max_queue_delay = std::chrono::microseconds(c.max_queue_delay_us);
+  opts.preferred_batch_sizes = c.preferred_batch_sizes;
+  opts.priority_levels = c.priority_levels;
+  opts.default_priority_level = c.default_priority_level;
+  opts.max_queue_size = static_cast<size_t>(c.queue.max_queue_size);
+  opts.default_timeout = std::chrono::microseconds(c.queue.default_timeout_us);
+  opts.allow_timeout_override = c.queue.allow_timeout_override;
+  opts.max_queue_wait = std::chrono::microseconds(c.queue.max_queue_wait_us);
+  auto served = std::make_unique<ServedModel>();
+  served->config = loaded.config;
+  served->signature = loaded.signature;
+  served->platform = loaded.platform;
+  served->load_seconds = loaded.load_seconds;
+  served->warmup_seconds = warm;
+  ASSIGN_OR_RETURN(served->batcher, Batcher::Create(std::move(opts), std::move(loaded.instances), mm));
+  served->ready = true;
+  mm.ready->Set(1);
+  return served;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ModelRegistry>> ModelRegistry::LoadAll(runtime::BackendFactory& factory,
                                                               const std::filesystem::path& repository,
                                                               observability::ServerMetrics& metrics,
@@ -13,46 +65,30 @@ Result<std::unique_ptr<ModelRegistry>> ModelRegistry::LoadAll(runtime::BackendFa
     return FailedPrecondition("model repository '" + repository.string() + "' holds no model folders");
   std::unique_ptr<ModelRegistry> reg(new ModelRegistry());
   for (const auto& name : names) {
-    ASSIGN_OR_RETURN(auto loaded, runtime::LoadModel(factory, repository, name));
-    auto mm = metrics.ForModel(name);
-    mm.load_seconds->Set(loaded.load_seconds);
-    double warm = 0;
-    if (loaded.config.warmup) {
-      ASSIGN_OR_RETURN(warm, runtime::WarmUp(loaded));
+    ASSIGN_OR_RETURN(auto served, LoadOne(factory, repository, name, "", metrics, log));
+    if (const auto& aq = served->config.adaptive_quality) {
+      ASSIGN_OR_RETURN(served->fallback,
+                       LoadOne(factory, repository, name, aq->fallback_variant, metrics, log));
+      served->degraded_gauge = &metrics.degraded.WithLabels({name});
     }
-    mm.warmup_seconds->Set(warm);
-    log.Info("model_loaded", observability::LogFields()
-                                 .Add("model", name)
-                                 .Add("file", loaded.file.string())
-                                 .Add("instances", static_cast<int64_t>(loaded.instances.size()))
-                                 .Add("max_batch_size", loaded.config.max_batch_size)
-                                 .Add("load_seconds", loaded.load_seconds)
-                                 .Add("warmup_seconds", warm));
-    const auto& c = loaded.config;
-    BatcherOptions opts;
-    opts.model_name = name;
-    opts.max_batch_size = c.max_batch_size;
-    opts.dynamic_batching = c.dynamic_batching;
-    opts.max_queue_delay = std::chrono::microseconds(c.max_queue_delay_us);
-    opts.preferred_batch_sizes = c.preferred_batch_sizes;
-    opts.priority_levels = c.priority_levels;
-    opts.default_priority_level = c.default_priority_level;
-    opts.max_queue_size = static_cast<size_t>(c.queue.max_queue_size);
-    opts.default_timeout = std::chrono::microseconds(c.queue.default_timeout_us);
-    opts.allow_timeout_override = c.queue.allow_timeout_override;
-    opts.max_queue_wait = std::chrono::microseconds(c.queue.max_queue_wait_us);
-    auto served = std::make_unique<ServedModel>();
-    served->config = loaded.config;
-    served->signature = loaded.signature;
-    served->platform = loaded.platform;
-    served->load_seconds = loaded.load_seconds;
-    served->warmup_seconds = warm;
-    ASSIGN_OR_RETURN(served->batcher, Batcher::Create(std::move(opts), std::move(loaded.instances), mm));
-    served->ready = true;
-    mm.ready->Set(1);
     reg->models_.emplace(name, std::move(served));
   }
   return reg;
+}
+
+ServedModel& SelectVariant(ServedModel& m) {
+  if (!m.fallback) return m;
+  const auto& aq = *m.config.adaptive_quality;
+  const double primary_ms = m.batcher->EstimatedWaitSeconds() * 1000.0;
+  bool degraded = m.degraded.load(std::memory_order_relaxed);
+  if (!degraded && primary_ms > static_cast<double>(aq.switch_wait_ms)) {
+    degraded = true;
+  } else if (degraded && primary_ms < static_cast<double>(aq.restore_wait_ms) &&
+             m.fallback->batcher->EstimatedWaitSeconds() * 1000.0 < static_cast<double>(aq.restore_wait_ms)) {
+    degraded = false;
+  }
+  if (m.degraded.exchange(degraded) != degraded && m.degraded_gauge) m.degraded_gauge->Set(degraded ? 1 : 0);
+  return degraded ? *m.fallback : m;
 }
 
 ModelRegistry::~ModelRegistry() {
@@ -78,8 +114,10 @@ bool ModelRegistry::AllReady() const {
 
 void ModelRegistry::Drain(std::chrono::milliseconds timeout) {
   for (auto& [_, m] : models_) m->ready = false;
-  for (auto& [_, m] : models_)
+  for (auto& [_, m] : models_) {
     if (m->batcher) m->batcher->Drain(timeout);
+    if (m->fallback && m->fallback->batcher) m->fallback->batcher->Drain(timeout);
+  }
 }
 
 }  // namespace sightline::scheduling

@@ -26,7 +26,16 @@ struct ServedModel {
   double load_seconds = 0;
   double warmup_seconds = 0;
   std::atomic<bool> ready{false};
+  // Adaptive quality: the same model at config.adaptive_quality->fallback_variant, and whether
+  // requests are currently sent there.
+  std::unique_ptr<ServedModel> fallback;
+  std::atomic<bool> degraded{false};
+  observability::Gauge* degraded_gauge = nullptr;
 };
+
+// Where a new request for `model` should go: the model itself, or its fallback variant while
+// the predicted queue wait is over the switch threshold (see AdaptiveQualityConfig).
+ServedModel& SelectVariant(ServedModel& model);
 
 class ModelRegistry {
  public:

@@ -160,7 +160,8 @@ Status SetRemoveBackgroundParam(RemoveBackgroundParams& p, std::string_view name
 }
 
 struct BackgroundRemoval::Job {
-  scheduling::ServedModel* model = nullptr;
+  scheduling::ServedModel* requested = nullptr;  // what the caller asked for
+  scheduling::ServedModel* model = nullptr;      // what runs it (a fallback variant under load)
   std::shared_ptr<const std::string> bytes;
   RemoveBackgroundParams params;
   TensorInferOptions options;
@@ -189,6 +190,7 @@ void BackgroundRemoval::Run(scheduling::ServedModel& model, std::shared_ptr<cons
                             RemoveBackgroundCallback done) {
   auto job = std::make_shared<Job>();
   job->start = Clock::now();
+  job->requested = &model;
   job->model = &model;
   job->bytes = std::move(image);
   job->params = std::move(params);
@@ -203,9 +205,13 @@ void BackgroundRemoval::Run(scheduling::ServedModel& model, std::shared_ptr<cons
     char hex[33];
     std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
                   static_cast<unsigned long long>(h.low64));
-    job->cache_key = std::string(hex) + "|" + model.config.name + "|" + model.config.variant + "|" +
-                     job->params.Canonical();
-    if (auto hit = cache_.Get(job->cache_key)) {
+    // The variant that ran completes the key (at Put). A full-quality result always serves; a
+    // reduced one only while the model is degraded anyway.
+    job->cache_key = std::string(hex) + "|" + model.config.name + "|" + job->params.Canonical() + "|";
+    auto hit = cache_.Get(job->cache_key + model.config.variant);
+    if (!hit && model.fallback && model.degraded.load(std::memory_order_relaxed))
+      hit = cache_.Get(job->cache_key + model.fallback->config.variant);
+    if (hit) {
       hits_->Inc();
       RemoveBackgroundResult r = *hit;
       r.cache_hit = true;
@@ -219,9 +225,7 @@ void BackgroundRemoval::Run(scheduling::ServedModel& model, std::shared_ptr<cons
   pool_.Submit([this, job] {
     if (job->options.cancelled && job->options.cancelled->cancelled())
       return job->done(Status(StatusCode::kCancelled, "client went away"));
-    auto& model = *job->model;
-    const auto& ii = *model.config.image_input;
-    const DataType dtype = model.signature.FindInput(ii.input)->dtype;
+    const auto& ii = *job->requested->config.image_input;
     media::DecodeOptions dec;
     dec.limits = options_.limits;
     if (job->params.max_side > 0) {
@@ -240,6 +244,13 @@ void BackgroundRemoval::Run(scheduling::ServedModel& model, std::shared_ptr<cons
     auto working = media::LimitLongSide(std::move(decoded).value(), job->params.max_side);
     if (!working.ok()) return job->done(working.status());
     job->working = std::move(working).value();
+    // Adaptive quality decides now, when this request is about to queue: under load the
+    // fallback variant runs it (its input dtype may differ, so preprocessing follows the choice).
+    scheduling::ServedModel& model = scheduling::SelectVariant(*job->requested);
+    job->model = &model;
+    job->result.variant = model.config.variant;
+    job->result.reduced_quality = &model != job->requested;
+    const DataType dtype = model.signature.FindInput(ii.input)->dtype;
     auto t1 = Clock::now();
     auto tensor = media::ImageToTensor(job->working, PreprocessSpecFor(ii, dtype), ii.input);
     if (!tensor.ok()) return job->done(tensor.status());
@@ -310,7 +321,7 @@ void BackgroundRemoval::Finish(std::shared_ptr<Job> job, Result<scheduling::Infe
   res.timing.total_ms = Ms(t2 - job->start);
   if (!job->cache_key.empty()) {
     auto shared = std::make_shared<const RemoveBackgroundResult>(res);
-    cache_.Put(job->cache_key, shared, ResultBytes(res));
+    cache_.Put(job->cache_key + job->model->config.variant, shared, ResultBytes(res));
     cache_bytes_->Set(static_cast<double>(cache_.used_bytes()));
   }
   job->done(std::move(res));

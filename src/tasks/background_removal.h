@@ -67,6 +67,8 @@ struct RemoveBackgroundResult {
   RemoveBackgroundTiming timing;
   bool cache_hit = false;
   std::string model;
+  std::string variant;           // the model file variant that ran ("fp16", "quint8", ...)
+  bool reduced_quality = false;  // adaptive quality picked the fallback variant
 };
 
 using RemoveBackgroundCallback = std::function<void(Result<RemoveBackgroundResult>)>;

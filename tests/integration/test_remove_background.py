@@ -315,3 +315,31 @@ def test_real_isnet_separates_an_object_from_a_plain_background(make_server):
     mask = np.array(Image.open(io.BytesIO(r.content)))
     assert mask[truth].mean() > 240 and mask[~truth].mean() < 30
     assert iou(mask, truth) > 0.75
+
+
+def test_adaptive_quality_switches_under_load_and_back(server, png_scene):
+    # matte_adaptive's configured variant takes ~100 ms; with a 20 ms switch threshold a burst
+    # queues, so later requests run on the fast variant and the answer says so.
+    import concurrent.futures
+    data, truth = png_scene
+
+    def one(i):
+        # max_side differs per request, so no answer comes from the result cache.
+        return post(server, data=data, headers={"Content-Type": "image/png"},
+                    params={"model": "matte_adaptive", "output": "mask", "max_side": str(200 + i)})
+
+    one(100)  # teaches the batcher the per-item time its wait prediction uses
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(one, range(8)))
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+    qualities = [(r.headers["x-quality"], r.headers["x-model-variant"]) for r in answers]
+    assert ("reduced", "fast") in qualities, qualities
+    assert ("full", "fp32") in qualities, qualities
+    for r in answers:  # both variants compute the same rule
+        mask = np.array(Image.open(io.BytesIO(r.content)).resize((300, 200)))
+        assert iou(mask, truth) > 0.9
+    # Idle again: back to full quality.
+    calm = post(server, data=data, headers={"Content-Type": "image/png"},
+                params={"model": "matte_adaptive", "output": "mask", "max_side": "150"})
+    assert calm.headers["x-quality"] == "full", calm.headers
+    assert server.metrics()['sightline_model_degraded{model="matte_adaptive"}'] == 0
