@@ -119,11 +119,20 @@ def test_connection_limit(make_server):
     while s.metrics().get("sightline_http_open_connections") != 1 and time.time() < deadline:
         time.sleep(0.05)  # 1 = the metrics request itself
     held = []
-    for _ in range(3):  # each one answered once, so the server has surely accepted and counted it
+    tries = 0
+    while len(held) < 3:  # each one answered once, so the server has surely accepted and counted it
         h = socket.create_connection(("127.0.0.1", s.port))
         h.settimeout(5)
         h.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert h.recv(4096).startswith(b"HTTP/1.1 200")
+        reply = h.recv(4096)
+        if reply.startswith(b"HTTP/1.1 503") and tries < 50:
+            # The metrics probe's own connection may still be closing on a slow (sanitized)
+            # build: it counts until then. Try again; the limit itself is checked below.
+            h.close()
+            tries += 1
+            time.sleep(0.05)
+            continue
+        assert reply.startswith(b"HTTP/1.1 200"), reply
         held.append(h)
     extra = socket.create_connection(("127.0.0.1", s.port))
     extra.settimeout(5)

