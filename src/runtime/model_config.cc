@@ -195,6 +195,7 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
       RETURN_IF_ERROR(opt->Int("intra_op_threads", 0, 256, &cfg.intra_op_threads));
       RETURN_IF_ERROR(opt->Int("inter_op_threads", 0, 256, &cfg.inter_op_threads));
       RETURN_IF_ERROR(opt->Bool("allow_spinning", &cfg.allow_spinning));
+      RETURN_IF_ERROR(opt->Bool("memory_pattern", &cfg.memory_pattern));
       RETURN_IF_ERROR(opt->RejectUnknown());
     }
   }

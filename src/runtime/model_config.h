@@ -66,6 +66,7 @@ struct ModelConfig {
   int intra_op_threads = 0;
   int inter_op_threads = 0;
   bool allow_spinning = false;   // ORT pool threads busy-wait between runs (see ARCHITECTURE)
+  bool memory_pattern = true;    // see BackendOptions::memory_pattern
   std::string variant = "fp32";  // fp32 | fp16 | int8 | quantized | any suffix
   bool warmup = true;
   std::optional<ImageInputConfig> image_input;

@@ -48,6 +48,7 @@ Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repositor
                                                            : std::max(1, hw / std::max(1, instances));
     o.inter_op_threads = model.config.inter_op_threads;
     o.allow_spinning = model.config.allow_spinning;
+    o.memory_pattern = model.config.memory_pattern;
     return o;
   };
   const int planned = model.config.instance_count > 0 ? model.config.instance_count : 1;

@@ -165,6 +165,7 @@ class OrtBackendFactory final : public BackendFactory {
       if (options.intra_op_threads > 0) so.SetIntraOpNumThreads(options.intra_op_threads);
       if (options.inter_op_threads > 0) so.SetInterOpNumThreads(options.inter_op_threads);
       so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+      if (!options.memory_pattern) so.DisableMemPattern();
       // ORT's pool threads spin between runs by default; in a server they would burn the cores
       // the I/O threads and the other models need.
       so.AddConfigEntry("session.intra_op.allow_spinning", options.allow_spinning ? "1" : "0");
