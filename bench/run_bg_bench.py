@@ -180,6 +180,17 @@ def iou(a, b):
     return float((a & b).sum() / union) if union else 1.0
 
 
+def soft_iou(a, b):
+    """IoU of the soft masks (sum of minima over sum of maxima): not flipped by pixels that sit
+    near the 127 threshold on both sides, as semi-transparent smoke, hair or fur do."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    return float(np.minimum(a, b).sum() / max(np.maximum(a, b).sum(), 1.0))
+
+
+def mae(a, b):
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean() / 255.0)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repo", default=os.path.join(ROOT, "models"))
@@ -211,8 +222,18 @@ def main():
             r["throughput_vs_sightline"] = r["images_per_s"] / base["images_per_s"]
             r["p95_vs_sightline"] = r["p95_s"] / base["p95_s"]
             if name != "sightline":
-                r["mask_iou_vs_sightline"] = {p: iou(masks["sightline"][p], masks[name][p]) for p in photos}
+                ours = masks["sightline"]
+                r["mask_iou_vs_sightline"] = {p: round(iou(ours[p], masks[name][p]), 4) for p in photos}
+                r["mask_soft_iou_vs_sightline"] = {p: round(soft_iou(ours[p], masks[name][p]), 4) for p in photos}
+                r["mask_mae_vs_sightline"] = {p: round(mae(ours[p], masks[name][p]), 4) for p in photos}
                 r["mask_iou_min"] = min(r["mask_iou_vs_sightline"].values())
+                r["mask_soft_iou_min"] = min(r["mask_soft_iou_vs_sightline"].values())
+    peers = [n for n in masks if n != "sightline"]
+    if len(peers) == 2:  # how much the two peers agree with each other, for scale
+        a, b = masks[peers[0]], masks[peers[1]]
+        results[f"{peers[0]}_vs_{peers[1]}"] = {
+            "mask_iou": {p: round(iou(a[p], b[p]), 4) for p in photos},
+            "mask_soft_iou": {p: round(soft_iou(a[p], b[p]), 4) for p in photos}}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     json.dump({"variant": args.variant, "clients": args.clients, "rounds": args.rounds,
                "photos": list(photos), "results": results}, open(args.out, "w"), indent=2)

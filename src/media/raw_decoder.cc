@@ -132,14 +132,20 @@ std::optional<Result<Image>> TryDecodeRaw(const uint8_t* data, size_t size, cons
   const auto& t = raw.imgdata.thumbnail;
   int tw = t.twidth, th = t.theight;
   if (raw.imgdata.sizes.flip & 4) std::swap(tw, th);
-  if (wants_subset && tw >= options.min_width && th >= options.min_height) img = DecodePreview(raw, options);
+  bool preview = false;
+  if (wants_subset && tw >= options.min_width && th >= options.min_height) {
+    img = DecodePreview(raw, options);
+    preview = img.ok();
+  }
   if (!img.ok() || img.value().width == 0) {
+    preview = false;
     const bool half = wants_subset && w / 2 >= options.min_width && h / 2 >= options.min_height;
     img = Demosaic(raw, half);
   }
   if (!img.ok()) return img;
   Image out = std::move(img).value();
   out.format = raw.imgdata.idata.dng_version ? "dng" : "raw";
+  out.from_preview = preview;
   out.source_width = w;
   out.source_height = h;
   return Result<Image>(std::move(out));
