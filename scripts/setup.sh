@@ -12,7 +12,7 @@ packages=(build-essential cmake ninja-build ccache pkg-config git ca-certificate
   python3 python3-venv python3-pip
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libspdlog-dev libcli11-dev libxxhash-dev libgtest-dev libbenchmark-dev clang-format wrk
-  libvips-dev libraw-dev libexiv2-dev libcurl4-openssl-dev)
+  libvips-dev libraw-dev libexiv2-dev libcurl4-openssl-dev libicu-dev)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
@@ -29,4 +29,6 @@ if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 
 python3 scripts/fetch_isnet.py --repo models
+# Real photographs for tests and benchmarks (scikit-image's bundled data images, from its wheel).
+.venv/bin/python scripts/fetch_photos.py --out build/fixtures/photos
 echo "setup: done"

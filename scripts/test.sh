@@ -10,7 +10,7 @@ py="$root/.venv/bin/python"
 run_suite() {  # $1 = build dir, $2 = label
   local build="$1"
   echo "== [$2] unit tests"
-  SIGHTLINE_IMAGE_FIXTURES="$root/build/fixtures/images" ctest --test-dir "$build" --output-on-failure -j2
+  SIGHTLINE_IMAGE_FIXTURES="$root/build/fixtures/images" SIGHTLINE_TOKENIZER_FIXTURES="$root/build/fixtures/tokenizers" ctest --test-dir "$build" --output-on-failure -j2
   echo "== [$2] fuzz corpus replay"
   for t in "$build"/tests/fuzz_*; do
     name="$(basename "$t" | sed 's/^fuzz_//')"
@@ -21,12 +21,15 @@ run_suite() {  # $1 = build dir, $2 = label
   echo "== [$2] black-box tests"
   SIGHTLINE_BIN="$build/sightline" SIGHTLINE_FIXTURES="$root/build/fixtures/models" \
     SIGHTLINE_IMAGE_FIXTURES="$root/build/fixtures/images" SIGHTLINE_MODELS="$root/models" \
+    SIGHTLINE_PHOTOS="$root/build/fixtures/photos" \
     "$py" -m pytest -q --timeout 120 tests/integration
 }
 
 BUILD_DIR="$root/build" scripts/build.sh
 "$py" scripts/gen_fixtures.py --out "$root/build/fixtures/models" >/dev/null
 "$py" scripts/gen_image_fixtures.py --out "$root/build/fixtures/images" >/dev/null
+"$py" scripts/fetch_photos.py --out "$root/build/fixtures/photos" >/dev/null
+"$py" scripts/gen_tokenizer_refs.py --out "$root/build/fixtures/tokenizers" >/dev/null
 run_suite "$root/build" release
 
 if [[ "${SIGHTLINE_SKIP_SANITIZE:-0}" != "1" ]]; then

@@ -16,7 +16,7 @@ struct Image {
   std::string format;           // source format as libvips names its loader: "jpeg", "png", ...
   int source_width = 0;         // before shrink-on-load, after orientation
   int source_height = 0;
-  bool from_preview = false;    // camera RAW: decoded from the embedded preview, not the sensor data
+  bool from_preview = false;  // camera RAW: decoded from the embedded preview, not the sensor data
 };
 
 }  // namespace sightline::media

@@ -14,7 +14,7 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import BIN, FIXTURES, IMAGES, MODELS, SANITIZED
+from conftest import BIN, FIXTURES, IMAGES, MODELS, PHOTOS, SANITIZED
 
 BG, FG = (20, 40, 200), (220, 30, 30)
 
@@ -343,3 +343,30 @@ def test_adaptive_quality_switches_under_load_and_back(server, png_scene):
                 params={"model": "matte_adaptive", "output": "mask", "max_side": "150"})
     assert calm.headers["x-quality"] == "full", calm.headers
     assert server.metrics()['sightline_model_degraded{model="matte_adaptive"}'] == 0
+
+
+@pytest.mark.skipif(not os.path.isdir(PHOTOS), reason="run scripts/fetch_photos.py (setup does)")
+def test_real_photographs_in_every_format(server):
+    # scikit-image's bundled photographs, re-encoded by Pillow into each format the server reads.
+    formats = [("JPEG", {"quality": 90}), ("PNG", {}), ("WEBP", {"quality": 90}), ("AVIF", {"quality": 70}),
+               ("TIFF", {}), ("GIF", {})]
+    names = sorted(os.listdir(PHOTOS))
+    assert len(names) >= 5
+    files, expected = [], []
+    for name in names:
+        img = Image.open(os.path.join(PHOTOS, name)).convert("RGB")
+        for fmt, kw in formats:
+            files.append(("files", (f"{name}.{fmt.lower()}", encode(img, fmt, **kw), "application/octet-stream")))
+            expected.append((name, fmt, img.size))
+    r = requests.post(server.url + "/v1/metadata", files=files, timeout=120)
+    assert r.status_code == 200, r.text
+    for entry, (name, fmt, size) in zip(r.json()["data"], expected):
+        assert "metadata" in entry, (name, fmt, entry)
+        assert (entry["metadata"]["width"], entry["metadata"]["height"]) == size, (name, fmt)
+    # And through the whole background-removal path (matte fixture), at the photo's own size.
+    for name in names:
+        img = Image.open(os.path.join(PHOTOS, name)).convert("RGB")
+        r = post(server, data=encode(img, "WEBP", quality=90), headers={"Content-Type": "image/webp"},
+                 params={"output": "mask", "model": "matte"})
+        assert r.status_code == 200, (name, r.text)
+        assert Image.open(io.BytesIO(r.content)).size == img.size

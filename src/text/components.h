@@ -1,0 +1,49 @@
+// Internal to text/: the pieces a tokenizer.json describes, each a small value type built by
+// tokenizer.cc from its JSON. Kept apart so each has one job and can be tested alone.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+
+namespace sightline::text {
+
+// ---- normalizers: text -> text ---------------------------------------------------------------
+class Normalizer {
+ public:
+  virtual ~Normalizer() = default;
+  virtual std::string Apply(std::string_view text) const = 0;
+};
+Result<std::unique_ptr<Normalizer>> MakeNormalizer(const boost::json::value& spec);
+
+// ---- pre-tokenizers: text -> words ------------------------------------------------------------
+class PreTokenizer {
+ public:
+  virtual ~PreTokenizer() = default;
+  // Splits every piece in `pieces` further (pieces are UTF-8).
+  virtual std::vector<std::string> Split(std::vector<std::string> pieces) const = 0;
+};
+Result<std::unique_ptr<PreTokenizer>> MakePreTokenizer(const boost::json::value& spec);
+
+// GPT-2's byte -> printable character table, as UTF-8 strings (ByteLevel's alphabet).
+const std::vector<std::string>& ByteLevelAlphabet();
+
+// ---- models: word -> ids ------------------------------------------------------------------------
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual void Tokenize(const std::string& word, std::vector<int64_t>& out) const = 0;
+  virtual int64_t TokenId(std::string_view token) const = 0;
+  virtual size_t vocab_size() const = 0;
+};
+Result<std::unique_ptr<Model>> MakeModel(const boost::json::value& spec);
+
+}  // namespace sightline::text
