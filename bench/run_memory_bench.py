@@ -62,9 +62,12 @@ def main():
             t0 = time.time()
             for t in threads:
                 t.start()
-            samples = []
+            samples, died_at = [], None
             while time.time() < stop:
-                samples.append((time.time() - t0, bg.rss_mb(s.proc.pid)))
+                if s.proc.poll() is not None and died_at is None:
+                    died_at = round(time.time() - t0)  # e.g. killed by the kernel's OOM killer
+                if died_at is None:
+                    samples.append((time.time() - t0, bg.rss_mb(s.proc.pid)))
                 time.sleep(2)
             for t in threads:
                 t.join(timeout=120)
@@ -73,7 +76,8 @@ def main():
             report[name] = {"rss_start_mb": round(samples[0][1]), "rss_peak_mb": round(max(m for _, m in samples)),
                             "rss_end_mb": round(samples[-1][1]), "growth_mb_per_min": round(slope, 1),
                             "answered": counts["ok"], "failed": counts["failed"], "seconds": args.seconds,
-                            "clients": args.clients}
+                            "clients": args.clients, "died_after_s": died_at,
+                            "exit_code": s.proc.poll()}
         print(name, json.dumps(report[name]), flush=True)
     out = os.path.join(bg.ROOT, "build", "bench", "memory_results.json")
     json.dump(report, open(out, "w"), indent=2)

@@ -21,7 +21,7 @@ run_suite() {  # $1 = build dir, $2 = label
   echo "== [$2] black-box tests"
   SIGHTLINE_BIN="$build/sightline" SIGHTLINE_FIXTURES="$root/build/fixtures/models" \
     SIGHTLINE_IMAGE_FIXTURES="$root/build/fixtures/images" SIGHTLINE_MODELS="$root/models" \
-    SIGHTLINE_PHOTOS="$root/build/fixtures/photos" \
+    SIGHTLINE_PHOTOS="$root/build/fixtures/photos" SIGHTLINE_TOKENIZER_FIXTURES="$root/build/fixtures/tokenizers" \
     "$py" -m pytest -q --timeout 120 tests/integration
 }
 
@@ -30,6 +30,8 @@ BUILD_DIR="$root/build" scripts/build.sh
 "$py" scripts/gen_image_fixtures.py --out "$root/build/fixtures/images" >/dev/null
 "$py" scripts/fetch_photos.py --out "$root/build/fixtures/photos" >/dev/null
 "$py" scripts/gen_tokenizer_refs.py --out "$root/build/fixtures/tokenizers" >/dev/null
+"$py" scripts/gen_clip_fixture.py --out "$root/build/fixtures/models" \
+  --tokenizer "$root/build/fixtures/tokenizers/clip/tokenizer.json" >/dev/null
 run_suite "$root/build" release
 
 if [[ "${SIGHTLINE_SKIP_SANITIZE:-0}" != "1" ]]; then

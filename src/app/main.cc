@@ -1,10 +1,17 @@
 // sightline: the command-line entry point. Subcommands parse flags and call into app/.
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 
 #include "app/remove_bg_command.h"
 #include "app/serve_command.h"
 
 int main(int argc, char** argv) {
+  // Large per-request buffers (decoded images, 1024x1024 tensors, model outputs) come and go with
+  // every request. glibc raises its mmap threshold after each such free and then serves them from
+  // heap arenas, which fragment and never shrink: RSS grew ~80 MB/min under 32 clients. A fixed
+  // threshold keeps them mmapped, so a freed buffer goes back to the OS (docs/BENCHMARKS.md).
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   CLI::App cli{"Sightline: an inference server for vision models"};
   cli.require_subcommand(1);
   sightline::app::ServeOptions serve;

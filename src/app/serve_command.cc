@@ -73,6 +73,12 @@ int RunServe(const ServeOptions& o) {
   http::AddSystemRoutes(router, ctx);
   http::AddKServeRoutes(router, ctx);
   http::AddImageRoutes(router, ctx);
+  tasks::ClipService::Options co;
+  co.limits = ctx.decode_limits;
+  auto clip = tasks::ClipService::Create(*models.value(), decode_pool, registry, co);
+  if (!clip.ok()) return fail(clip.status());
+  ctx.clip = clip.value().get();
+  http::AddClipRoutes(router, ctx);
 
   http::ServerOptions so;
   so.host = o.host;

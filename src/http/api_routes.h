@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/thread_pool.h"
+#include "http/image_request.h"
 #include "http/router.h"
 #include "media/image_decoder.h"
 #include "observability/metrics.h"
@@ -13,6 +14,7 @@
 #include "sources/path_policy.h"
 #include "sources/url_fetcher.h"
 #include "tasks/background_removal.h"
+#include "tasks/clip.h"
 
 namespace sightline::http {
 
@@ -28,11 +30,21 @@ struct ApiContext {
   const sources::UrlFetcher* fetcher = nullptr;  // image_url
   const sources::PathPolicy* paths = nullptr;    // image_path
   ThreadPool* fetch_pool = nullptr;              // blocking fetches and file reads
+  tasks::ClipService* clip = nullptr;            // /v1/embeddings, /v1/embed, /v1/classify, /v1/tokenize
 };
 
 void AddSystemRoutes(Router& router, const ApiContext& ctx);
 void AddKServeRoutes(Router& router, const ApiContext& ctx);
 void AddImageRoutes(Router& router, const ApiContext& ctx);
+void AddClipRoutes(Router& router, const ApiContext& ctx);
+
+// Shared by the image routes: the bytes of one image source, inline ones at once, URLs and
+// paths fetched on the fetch pool.
+using BytesCallback = std::function<void(Result<std::shared_ptr<const std::string>>)>;
+void ResolveImageSource(const ApiContext& ctx, ImageSource source, std::shared_ptr<CancelToken> cancel,
+                        BytesCallback done);
+// The metadata JSON object of an image.
+void AppendMetadataJson(std::string& out, const media::ImageMetadata& metadata);
 
 // "queue;dur=0.12, infer;dur=3.40, total;dur=4.01" (milliseconds), per the Server-Timing spec.
 std::string ServerTimingHeader(double queue_ms, double infer_ms, double total_ms);

@@ -106,12 +106,15 @@ Status ParseJson(std::string_view body, ImageRequest& out) {
     } else if (v.is_array()) {
       // A list of words (effects, labels) travels as "a,b,c".
       std::string joined;
+      std::vector<std::string> items;
       for (const auto& item : v.get_array()) {
         if (!item.is_string()) return InvalidArgument("'" + key + "' must be a list of strings");
         if (!joined.empty()) joined += ',';
         joined += std::string(item.get_string());
+        items.emplace_back(item.get_string());
       }
       out.fields.emplace_back(key, joined);
+      out.lists.emplace_back(key, std::move(items));
     } else if (!v.is_null()) {
       return InvalidArgument("'" + key + "' has an unsupported JSON type");
     }

@@ -23,6 +23,8 @@ struct ImageSource {
 struct ImageRequest {
   std::vector<ImageSource> images;
   std::vector<std::pair<std::string, std::string>> fields;  // parameters, in arrival order
+  // JSON arrays of strings (labels, effects) as lists too; `fields` holds them comma-joined.
+  std::vector<std::pair<std::string, std::vector<std::string>>> lists;
 };
 
 // Errors are kInvalidArgument (400) and say what was malformed; an unsupported Content-Type

@@ -11,6 +11,7 @@
 #include "observability/logger.h"
 
 namespace sightline::http {
+
 namespace {
 
 using observability::AppendJsonEscaped;
@@ -19,11 +20,10 @@ HttpResponse V1Error(const Status& s) {
   return ErrorResponse(s, ApiStyle::kV1);
 }
 
-// Bytes of one image source: inline bytes now, URLs and paths on the fetch pool.
-using BytesCallback = std::function<void(Result<std::shared_ptr<const std::string>>)>;
+}  // namespace
 
-void ResolveSource(const ApiContext& ctx, ImageSource src, std::shared_ptr<CancelToken> cancel,
-                   BytesCallback done) {
+void ResolveImageSource(const ApiContext& ctx, ImageSource src, std::shared_ptr<CancelToken> cancel,
+                        BytesCallback done) {
   if (src.kind == ImageSource::Kind::kBytes)
     return done(std::make_shared<const std::string>(std::move(src.value)));
   ctx.fetch_pool->Submit([ctx, src = std::move(src), cancel, done = std::move(done)] {
@@ -36,6 +36,8 @@ void ResolveSource(const ApiContext& ctx, ImageSource src, std::shared_ptr<Cance
     done(std::make_shared<const std::string>(std::move(bytes).value()));
   });
 }
+
+namespace {
 
 void AppendOptionalString(std::string& out, const char* key, const std::optional<std::string>& v) {
   if (!v) return;
@@ -53,9 +55,11 @@ void AppendOptionalNumber(std::string& out, const char* key, const std::optional
   out += buf;
 }
 
+}  // namespace
+
 void AppendMetadataJson(std::string& out, const media::ImageMetadata& m) {
   out += "{\"format\":\"";
-  AppendJsonEscaped(out, m.format);
+  observability::AppendJsonEscaped(out, m.format);
   out += "\",\"width\":" + std::to_string(m.width) + ",\"height\":" + std::to_string(m.height) +
          ",\"orientation\":" + std::to_string(m.orientation);
   AppendOptionalString(out, "make", m.make);
@@ -76,6 +80,8 @@ void AppendMetadataJson(std::string& out, const media::ImageMetadata& m) {
   if (m.iso) out += ",\"iso\":" + std::to_string(*m.iso);
   out += '}';
 }
+
+namespace {
 
 std::string TimingHeader(const tasks::RemoveBackgroundTiming& t) {
   char buf[256];
@@ -179,17 +185,17 @@ void RemoveBackground(const ApiContext& ctx, const HttpRequest& req, Responder r
   opts.cancelled = req.cancel;
   opts.retry_attempt = RetryAttempt(req);
   const bool force_json = params.metadata;
-  ResolveSource(ctx, std::move(parsed->images[0]), req.cancel,
-                [ctx, m = model.value(), params, opts, respond,
-                 force_json](Result<std::shared_ptr<const std::string>> bytes) mutable {
-                  if (!bytes.ok()) return respond(V1Error(bytes.status()));
-                  ctx.background_removal->Run(
-                      *m, std::move(bytes).value(), params, opts,
-                      [respond, force_json](Result<tasks::RemoveBackgroundResult> r) {
-                        if (!r.ok()) return respond(V1Error(r.status()));
-                        respond(RemoveBackgroundResponse(std::move(r).value(), force_json));
-                      });
-                });
+  ResolveImageSource(ctx, std::move(parsed->images[0]), req.cancel,
+                     [ctx, m = model.value(), params, opts, respond,
+                      force_json](Result<std::shared_ptr<const std::string>> bytes) mutable {
+                       if (!bytes.ok()) return respond(V1Error(bytes.status()));
+                       ctx.background_removal->Run(
+                           *m, std::move(bytes).value(), params, opts,
+                           [respond, force_json](Result<tasks::RemoveBackgroundResult> r) {
+                             if (!r.ok()) return respond(V1Error(r.status()));
+                             respond(RemoveBackgroundResponse(std::move(r).value(), force_json));
+                           });
+                     });
 }
 
 // Reads metadata of every image in the request, in order; one bad image fails only its entry.
@@ -210,39 +216,40 @@ void Metadata(const ApiContext& ctx, const HttpRequest& req, Responder respond) 
   state->entries.resize(parsed->images.size());
   state->left = parsed->images.size();
   for (size_t i = 0; i < parsed->images.size(); ++i) {
-    ResolveSource(ctx, std::move(parsed->images[i]), req.cancel,
-                  [ctx, state, i, respond](Result<std::shared_ptr<const std::string>> bytes) {
-                    ctx.decode_pool->Submit([state, i, respond, bytes = std::move(bytes)]() mutable {
-                      std::string entry = "{\"index\":" + std::to_string(i) + ",";
-                      Result<media::ImageMetadata> md = bytes.status();
-                      if (bytes.ok()) {
-                        const std::string& b = *bytes.value();
-                        md = media::ReadImageMetadata(reinterpret_cast<const uint8_t*>(b.data()), b.size());
-                      }
-                      if (md.ok()) {
-                        entry += "\"metadata\":";
-                        AppendMetadataJson(entry, *md);
-                      } else {
-                        entry += "\"error\":{\"code\":\"";
-                        entry += StatusCodeName(md.status().code());
-                        entry += "\",\"message\":\"";
-                        AppendJsonEscaped(entry, md.status().message());
-                        entry += "\"}";
-                      }
-                      entry += '}';
-                      std::lock_guard lock(state->mu);
-                      state->entries[i] = std::move(entry);
-                      if (--state->left > 0) return;
-                      HttpResponse resp;
-                      resp.body = "{\"object\":\"list\",\"data\":[";
-                      for (size_t k = 0; k < state->entries.size(); ++k) {
-                        if (k) resp.body += ',';
-                        resp.body += state->entries[k];
-                      }
-                      resp.body += "]}";
-                      respond(std::move(resp));
-                    });
-                  });
+    ResolveImageSource(ctx, std::move(parsed->images[i]), req.cancel,
+                       [ctx, state, i, respond](Result<std::shared_ptr<const std::string>> bytes) {
+                         ctx.decode_pool->Submit([state, i, respond, bytes = std::move(bytes)]() mutable {
+                           std::string entry = "{\"index\":" + std::to_string(i) + ",";
+                           Result<media::ImageMetadata> md = bytes.status();
+                           if (bytes.ok()) {
+                             const std::string& b = *bytes.value();
+                             md = media::ReadImageMetadata(reinterpret_cast<const uint8_t*>(b.data()),
+                                                           b.size());
+                           }
+                           if (md.ok()) {
+                             entry += "\"metadata\":";
+                             AppendMetadataJson(entry, *md);
+                           } else {
+                             entry += "\"error\":{\"code\":\"";
+                             entry += StatusCodeName(md.status().code());
+                             entry += "\",\"message\":\"";
+                             AppendJsonEscaped(entry, md.status().message());
+                             entry += "\"}";
+                           }
+                           entry += '}';
+                           std::lock_guard lock(state->mu);
+                           state->entries[i] = std::move(entry);
+                           if (--state->left > 0) return;
+                           HttpResponse resp;
+                           resp.body = "{\"object\":\"list\",\"data\":[";
+                           for (size_t k = 0; k < state->entries.size(); ++k) {
+                             if (k) resp.body += ',';
+                             resp.body += state->entries[k];
+                           }
+                           resp.body += "]}";
+                           respond(std::move(resp));
+                         });
+                       });
   }
 }
 

@@ -125,6 +125,9 @@ class FieldReader {
     return Status::Ok();
   }
 
+  const json::object& raw() const { return obj_; }
+  void MarkSeen(const std::string& field) { seen_.insert(field); }
+
  private:
   std::string Qualified(const std::string& field) const {
     return path_.empty() ? field : path_ + "." + field;
@@ -235,6 +238,33 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
         return aq->Error("restore_wait_ms", "must not exceed switch_wait_ms");
       RETURN_IF_ERROR(aq->RejectUnknown());
       cfg.adaptive_quality = c;
+    }
+  }
+  {
+    ASSIGN_OR_RETURN(auto zs, r.Object("zero_shot"));
+    if (zs) {
+      RETURN_IF_ERROR(zs->Number("logit_scale", &cfg.logit_scale));
+      if (cfg.logit_scale <= 0) return zs->Error("logit_scale", "must be positive");
+      RETURN_IF_ERROR(zs->String("prompt_template", &cfg.prompt_template));
+      if (cfg.prompt_template.find("{}") == std::string::npos)
+        return zs->Error("prompt_template", "must contain {} where the label goes");
+      ASSIGN_OR_RETURN(auto sets, zs->Object("label_sets"));
+      if (sets) {
+        for (const auto& [name, list] : sets->raw()) {
+          if (!list.is_array() || list.get_array().empty())
+            return sets->Error(std::string(name), "must be a non-empty list of labels");
+          std::vector<std::string> labels;
+          for (const auto& l : list.get_array()) {
+            if (!l.is_string() || l.get_string().empty())
+              return sets->Error(std::string(name), "labels must be non-empty strings");
+            labels.emplace_back(l.get_string());
+          }
+          cfg.label_sets.emplace_back(std::string(name), std::move(labels));
+          sets->MarkSeen(std::string(name));
+        }
+        RETURN_IF_ERROR(sets->RejectUnknown());
+      }
+      RETURN_IF_ERROR(zs->RejectUnknown());
     }
   }
   RETURN_IF_ERROR(r.RejectUnknown());

@@ -74,6 +74,15 @@ struct ModelConfig {
   // /v1/remove-background (input: image_input; output: a [.., 1, H, W] foreground probability).
   std::string task;
   std::optional<AdaptiveQualityConfig> adaptive_quality;
+  // Hugging Face layout only (set by the loader, not read from sightline.json): the folder that
+  // holds both towers, and which tower this is ("vision" | "text").
+  std::string family;
+  std::string role;
+  // Zero-shot classification (CLIP families): logit scale (CLIP's trained exp(logit_scale) is
+  // 100), the prompt template and named label sets embedded at start-up.
+  double logit_scale = 100.0;
+  std::string prompt_template = "a photo of a {}";
+  std::vector<std::pair<std::string, std::vector<std::string>>> label_sets;
 
   bool batching() const { return max_batch_size > 0; }
 };

@@ -9,11 +9,12 @@ namespace {
 // One model (or one variant of it) loaded, warmed and behind its own batcher. Variants other
 // than the configured one report metrics as "name:variant".
 Result<std::unique_ptr<ServedModel>> LoadOne(runtime::BackendFactory& factory,
-                                             const std::filesystem::path& repository, const std::string& name,
-                                             const std::string& variant,
+                                             const std::filesystem::path& repository,
+                                             const runtime::ModelEntry& entry, const std::string& variant,
                                              observability::ServerMetrics& metrics,
                                              observability::Logger& log) {
-  ASSIGN_OR_RETURN(auto loaded, runtime::LoadModel(factory, repository, name, variant));
+  ASSIGN_OR_RETURN(auto loaded, runtime::LoadModel(factory, repository, entry, variant));
+  const std::string& name = entry.name;
   const std::string label = variant.empty() ? name : name + ":" + variant;
   auto mm = metrics.ForModel(label);
   mm.load_seconds->Set(loaded.load_seconds);
@@ -60,15 +61,17 @@ Result<std::unique_ptr<ModelRegistry>> ModelRegistry::LoadAll(runtime::BackendFa
                                                               const std::filesystem::path& repository,
                                                               observability::ServerMetrics& metrics,
                                                               observability::Logger& log) {
-  ASSIGN_OR_RETURN(auto names, runtime::ListModelNames(repository));
-  if (names.empty())
+  ASSIGN_OR_RETURN(auto entries, runtime::ListModels(repository));
+  if (entries.empty())
     return FailedPrecondition("model repository '" + repository.string() + "' holds no model folders");
   std::unique_ptr<ModelRegistry> reg(new ModelRegistry());
-  for (const auto& name : names) {
-    ASSIGN_OR_RETURN(auto served, LoadOne(factory, repository, name, "", metrics, log));
+  reg->repository_ = repository;
+  for (const auto& entry : entries) {
+    const std::string& name = entry.name;
+    ASSIGN_OR_RETURN(auto served, LoadOne(factory, repository, entry, "", metrics, log));
     if (const auto& aq = served->config.adaptive_quality) {
       ASSIGN_OR_RETURN(served->fallback,
-                       LoadOne(factory, repository, name, aq->fallback_variant, metrics, log));
+                       LoadOne(factory, repository, entry, aq->fallback_variant, metrics, log));
       served->degraded_gauge = &metrics.degraded.WithLabels({name});
     }
     reg->models_.emplace(name, std::move(served));

@@ -52,9 +52,11 @@ class ModelRegistry {
   bool AllReady() const;
   // Stops accepting, finishes queued work within `timeout`, then stops every batcher.
   void Drain(std::chrono::milliseconds timeout);
+  const std::filesystem::path& repository() const { return repository_; }
 
  private:
   ModelRegistry() = default;
+  std::filesystem::path repository_;
   std::map<std::string, std::unique_ptr<ServedModel>> models_;
 };
 

@@ -13,6 +13,8 @@ import requests
 BIN = os.environ.get("SIGHTLINE_BIN", os.path.join(os.path.dirname(__file__), "../../build/sightline"))
 FIXTURES = os.environ.get("SIGHTLINE_FIXTURES", os.path.join(os.path.dirname(__file__), "../../build/fixtures/models"))
 IMAGES = os.environ.get("SIGHTLINE_IMAGE_FIXTURES", os.path.join(os.path.dirname(__file__), "../../build/fixtures/images"))
+TOKENIZERS = os.environ.get("SIGHTLINE_TOKENIZER_FIXTURES",
+                            os.path.join(os.path.dirname(__file__), "../../build/fixtures/tokenizers"))
 PHOTOS = os.environ.get("SIGHTLINE_PHOTOS", os.path.join(os.path.dirname(__file__), "../../build/fixtures/photos"))
 MODELS = os.environ.get("SIGHTLINE_MODELS", os.path.join(os.path.dirname(__file__), "../../models"))
 SANITIZED = os.environ.get("SIGHTLINE_SANITIZED") == "1"

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""A tiny CLIP in the transformers.js / Hugging Face layout, with random (seeded) weights and the
+real exports' tensor names, so a real model (e.g. Xenova/clip-vit-base-patch32) drops in unchanged:
+
+  <out>/clip-tiny/config.json                 model_type clip, projection_dim, logit_scale
+  <out>/clip-tiny/preprocessor_config.json    CLIP's: shortest edge 224, centre crop 224, CLIP mean/std
+  <out>/clip-tiny/tokenizer.json              the real CLIP tokenizer (scripts/gen_tokenizer_refs.py)
+  <out>/clip-tiny/onnx/vision_model.onnx      pixel_values [N,3,224,224] -> image_embeds [N,32]
+  <out>/clip-tiny/onnx/text_model.onnx        input_ids [N,77] (int64) -> text_embeds [N,32]
+  <out>/clip-tiny/onnx/*_quantized.onnx       the same graphs again, as the `quantized` variant
+  <out>/clip-tiny/sightline.json              batching, and an "animals" label set for zero-shot
+
+The vision tower is a strided conv, ReLU, global pool and projection; the text tower embeds every
+token, averages those before the end-of-text token and projects. Embeddings are not normalised (the real exports' are not either).
+
+  scripts/gen_clip_fixture.py --out build/fixtures/models --tokenizer build/fixtures/tokenizers/clip/tokenizer.json
+"""
+import argparse
+import json
+import os
+import shutil
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+DIM = 32
+VOCAB = 49408
+CONTEXT = 77
+
+
+def vision(rng):
+    w = (rng.standard_normal((16, 3, 16, 16)) * 0.05).astype(np.float32)
+    b = np.zeros(16, np.float32)
+    proj = (rng.standard_normal((16, DIM)) * 0.5).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["pixel_values", "w", "b"], ["c"], strides=[16, 16]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+             helper.make_node("Flatten", ["p"], ["f"], axis=1),
+             helper.make_node("MatMul", ["f", "proj"], ["image_embeds"])]
+    inits = [numpy_helper.from_array(a, n) for n, a in [("w", w), ("b", b), ("proj", proj)]]
+    return helper.make_graph(nodes, "clip_vision",
+                             [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["batch", 3, 224, 224])],
+                             [helper.make_tensor_value_info("image_embeds", TensorProto.FLOAT, ["batch", DIM])], inits)
+
+
+def text(rng):
+    table = (rng.standard_normal((VOCAB, DIM)) * 0.5).astype(np.float32)
+    proj = (rng.standard_normal((DIM, DIM)) * 0.3).astype(np.float32)
+    # Mean of the token embeddings before the first end-of-text (id 49407, also the padding), so
+    # each prompt gets its own direction; the real model pools at that position after attention.
+    nodes = [helper.make_node("Gather", ["table", "input_ids"], ["tok"]),                  # [N,L,D]
+             helper.make_node("Less", ["input_ids", "eot"], ["keep"]),                       # [N,L]
+             helper.make_node("Cast", ["keep"], ["keepf"], to=TensorProto.FLOAT),
+             helper.make_node("Unsqueeze", ["keepf", "axis2"], ["keep3"]),                   # [N,L,1]
+             helper.make_node("Mul", ["tok", "keep3"], ["kept"]),
+             helper.make_node("ReduceSum", ["kept", "axis1"], ["sum"], keepdims=0),         # [N,D]
+             helper.make_node("ReduceSum", ["keep3", "axis1"], ["count"], keepdims=0),      # [N,1]
+             helper.make_node("Div", ["sum", "count"], ["pooled"]),
+             helper.make_node("MatMul", ["pooled", "proj"], ["text_embeds"])]
+    inits = [numpy_helper.from_array(table, "table"), numpy_helper.from_array(proj, "proj"),
+             numpy_helper.from_array(np.array(49407, np.int64), "eot"),
+             numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+             numpy_helper.from_array(np.array([2], np.int64), "axis2")]
+    return helper.make_graph(nodes, "clip_text",
+                             [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"])],
+                             [helper.make_tensor_value_info("text_embeds", TensorProto.FLOAT, ["batch", DIM])], inits)
+
+
+def save(graph, path):
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="sightline-fixtures")
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--tokenizer", required=True, help="CLIP tokenizer.json from scripts/gen_tokenizer_refs.py")
+    ap.add_argument("--name", default="clip-tiny")
+    args = ap.parse_args()
+    d = os.path.join(args.out, args.name)
+    os.makedirs(os.path.join(d, "onnx"), exist_ok=True)
+    rng = np.random.default_rng(42)
+    v, t = vision(rng), text(rng)
+    for suffix in ("", "_quantized"):
+        save(v, os.path.join(d, "onnx", f"vision_model{suffix}.onnx"))
+        save(t, os.path.join(d, "onnx", f"text_model{suffix}.onnx"))
+    json.dump({"model_type": "clip", "projection_dim": DIM, "logit_scale_init_value": 2.6592,
+               "text_config": {"max_position_embeddings": CONTEXT, "vocab_size": VOCAB, "bos_token_id": 49406,
+                               "eos_token_id": 49407},
+               "vision_config": {"image_size": 224, "patch_size": 16}},
+              open(os.path.join(d, "config.json"), "w"), indent=2)
+    json.dump({"crop_size": {"height": 224, "width": 224}, "do_center_crop": True, "do_normalize": True,
+               "do_rescale": True, "do_resize": True, "image_mean": [0.48145466, 0.4578275, 0.40821073],
+               "image_std": [0.26862954, 0.26130258, 0.27577711], "resample": 3, "rescale_factor": 1 / 255,
+               "size": {"shortest_edge": 224}, "feature_extractor_type": "CLIPFeatureExtractor"},
+              open(os.path.join(d, "preprocessor_config.json"), "w"), indent=2)
+    shutil.copy(args.tokenizer, os.path.join(d, "tokenizer.json"))
+    # Sightline's own settings for the family: a label set embedded at start-up.
+    json.dump({"max_batch_size": 8, "dynamic_batching": {"max_queue_delay_microseconds": 2000},
+               "zero_shot": {"logit_scale": 100, "prompt_template": "a photo of a {}",
+                             "label_sets": {"animals": ["cat", "dog", "bird", "horse", "fish"]}}},
+              open(os.path.join(d, "sightline.json"), "w"), indent=2)
+    print(f"tiny CLIP written to {d}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+#include "tasks/clip.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <future>
+#include <mutex>
+
+#include "media/preprocess.h"
+#include "tasks/image_input.h"
+
+namespace sightline::tasks {
+namespace {
+
+std::string HashKey(const std::string& family, std::string_view bytes) {
+  const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return family + "|" + hex;
+}
+
+// The first output of a [rows, D] result, as floats.
+Result<Embedding> FirstRow(const scheduling::InferResult& r) {
+  if (r.outputs.empty()) return Internal("embedding model returned no output");
+  const Tensor& t = r.outputs.front();
+  if (t.dtype != DataType::kFp32 || t.shape.empty()) return Internal("embedding output must be FP32 [N, D]");
+  const int64_t d = t.shape.back();
+  if (d <= 0 || t.data.size() < static_cast<size_t>(d) * 4) return Internal("embedding output is empty");
+  Embedding e(static_cast<size_t>(d));
+  std::memcpy(e.data(), t.data.data(), static_cast<size_t>(d) * 4);
+  Normalize(e);
+  return e;
+}
+
+std::string Prompt(const std::string& tmpl, const std::string& label) {
+  std::string out = tmpl;
+  const auto pos = out.find("{}");
+  if (pos != std::string::npos) out.replace(pos, 2, label);
+  return out;
+}
+
+}  // namespace
+
+void Normalize(Embedding& v) {
+  double sum = 0;
+  for (float x : v) sum += static_cast<double>(x) * x;
+  if (sum <= 0) return;
+  const float inv = static_cast<float>(1.0 / std::sqrt(sum));
+  for (float& x : v) x *= inv;
+}
+
+ClipService::ClipService(ThreadPool& pool, Options options)
+    : pool_(pool),
+      options_(options),
+      text_cache_(options.text_cache_bytes),
+      image_cache_(options.image_cache_bytes) {}
+
+Result<std::unique_ptr<ClipService>> ClipService::Create(scheduling::ModelRegistry& models, ThreadPool& pool,
+                                                         observability::MetricsRegistry& metrics,
+                                                         Options options) {
+  std::unique_ptr<ClipService> svc(new ClipService(pool, options));
+  auto& lookups =
+      metrics.AddCounter("sightline_embedding_cache_lookups_total",
+                         "Embedding cache lookups by cache (text, image) and outcome", {"cache", "result"});
+  svc->text_hits_ = &lookups.WithLabels({"text", "hit"});
+  svc->text_misses_ = &lookups.WithLabels({"text", "miss"});
+  svc->image_hits_ = &lookups.WithLabels({"image", "hit"});
+  svc->image_misses_ = &lookups.WithLabels({"image", "miss"});
+  std::map<std::string, std::unique_ptr<ClipFamily>> found;
+  for (const auto* m : models.All()) {
+    if (m->config.family.empty()) continue;
+    auto& f = found[m->config.family];
+    if (!f) {
+      f = std::make_unique<ClipFamily>();
+      f->name = m->config.family;
+    }
+    auto* served = models.Find(m->config.name);
+    if (m->config.role == "vision") f->vision = served;
+    if (m->config.role == "text") {
+      f->text = served;
+      f->logit_scale = m->config.logit_scale;
+      f->prompt_template = m->config.prompt_template;
+      for (const auto& [set, labels] : m->config.label_sets) f->label_sets[set] = labels;
+    }
+  }
+  for (auto& [name, f] : found) {
+    if (!f->vision || !f->text) continue;  // one tower alone serves over /v2 only
+    const auto file = models.repository() / name / "tokenizer.json";
+    ASSIGN_OR_RETURN(f->tokenizer, text::Tokenizer::FromFile(file));
+    svc->families_.push_back(std::move(f));
+  }
+  // Configured label sets: embed their prompts now, so the first classify is already warm.
+  for (const auto& f : svc->families_) {
+    for (const auto& [set, labels] : f->label_sets) {
+      std::vector<std::string> prompts;
+      for (const auto& l : labels) prompts.push_back(Prompt(f->prompt_template, l));
+      std::promise<Result<std::vector<Embedding>>> p;
+      auto fut = p.get_future();
+      svc->EmbedTexts(*f, prompts, {}, [&p](Result<std::vector<Embedding>> r) { p.set_value(std::move(r)); });
+      auto r = fut.get();
+      if (!r.ok())
+        return FailedPrecondition("label set '" + set + "' of '" + f->name +
+                                  "' failed to embed: " + r.status().message());
+    }
+  }
+  return svc;
+}
+
+const ClipFamily* ClipService::Find(const std::string& name) const {
+  for (const auto& f : families_)
+    if (name.empty() || f->name == name || f->vision->config.name == name || f->text->config.name == name)
+      return f.get();
+  return nullptr;
+}
+
+Result<std::vector<std::vector<int64_t>>> ClipService::Tokenize(const ClipFamily& f,
+                                                                const std::vector<std::string>& texts) const {
+  std::vector<std::vector<int64_t>> out;
+  text::EncodeOptions o;
+  o.max_length = f.context_length;
+  for (const auto& t : texts) out.push_back(f.tokenizer->Encode(t, o).ids);
+  return out;
+}
+
+void ClipService::EmbedTexts(const ClipFamily& f, std::vector<std::string> texts,
+                             const TensorInferOptions& options, EmbeddingsCallback done) {
+  struct Gather {
+    std::mutex mu;
+    std::vector<Embedding> out;
+    size_t left = 0;
+    bool failed = false;
+    EmbeddingsCallback done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->out.resize(texts.size());
+  g->done = std::move(done);
+  if (texts.empty()) return g->done(std::vector<Embedding>{});
+  std::vector<size_t> misses;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (auto hit = text_cache_.Get(f.name + "|" + texts[i])) {
+      text_hits_->Inc();
+      g->out[i] = *hit;
+    } else {
+      text_misses_->Inc();
+      misses.push_back(i);
+    }
+  }
+  if (misses.empty()) return g->done(std::move(g->out));
+  g->left = misses.size();
+  text::EncodeOptions eo;
+  eo.max_length = f.context_length;
+  eo.pad_to_max = true;
+  const std::string input = f.text->signature.inputs.front().name;
+  for (size_t i : misses) {
+    const auto enc = f.tokenizer->Encode(texts[i], eo);
+    Tensor ids;
+    ids.name = input;
+    ids.dtype = DataType::kInt64;
+    ids.shape = {1, static_cast<int64_t>(enc.ids.size())};
+    ids.data.resize(enc.ids.size() * 8);
+    std::memcpy(ids.data.data(), enc.ids.data(), enc.ids.size() * 8);
+    std::vector<Tensor> inputs;
+    inputs.push_back(std::move(ids));
+    // Models that also take an attention mask get it.
+    if (f.text->signature.inputs.size() > 1) {
+      Tensor mask;
+      mask.name = f.text->signature.inputs[1].name;
+      mask.dtype = DataType::kInt64;
+      mask.shape = {1, static_cast<int64_t>(enc.attention_mask.size())};
+      mask.data.resize(enc.attention_mask.size() * 8);
+      std::memcpy(mask.data.data(), enc.attention_mask.data(), enc.attention_mask.size() * 8);
+      inputs.push_back(std::move(mask));
+    }
+    TensorInferOptions o = options;
+    o.outputs = {f.text->signature.outputs.front().name};
+    const std::string key = f.name + "|" + texts[i];
+    auto finish = [this, g, i, key](Result<scheduling::InferResult> r) {
+      Result<Embedding> e = r.ok() ? FirstRow(r.value()) : Result<Embedding>(r.status());
+      std::lock_guard lock(g->mu);
+      if (g->failed) return;
+      if (!e.ok()) {
+        g->failed = true;
+        return g->done(e.status());
+      }
+      text_cache_.Put(key, std::make_shared<const Embedding>(*e), e->size() * 4 + key.size() + 64);
+      g->out[i] = std::move(e).value();
+      if (--g->left == 0) g->done(std::move(g->out));
+    };
+    Status s = SubmitTensorInference(*f.text, std::move(inputs), o, finish);
+    if (!s.ok()) finish(s);
+  }
+}
+
+void ClipService::EmbedImage(const ClipFamily& f, std::shared_ptr<const std::string> bytes,
+                             const TensorInferOptions& options, EmbeddingCallback done) {
+  const std::string key = HashKey(f.name, *bytes);
+  if (auto hit = image_cache_.Get(key)) {
+    image_hits_->Inc();
+    return done(Embedding(*hit));
+  }
+  image_misses_->Inc();
+  pool_.Submit([this, &f, bytes, options, done, key] {
+    if (options.cancelled && options.cancelled->cancelled())
+      return done(Status(StatusCode::kCancelled, "client went away"));
+    const auto& ii = *f.vision->config.image_input;
+    const DataType dtype = f.vision->signature.FindInput(ii.input)->dtype;
+    const media::PreprocessSpec spec = PreprocessSpecFor(ii, dtype);
+    media::DecodeOptions dec;
+    dec.limits = options_.limits;
+    dec.min_width = spec.width;
+    dec.min_height = spec.height;
+    auto img = media::DecodeImage(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size(), dec);
+    if (!img.ok()) return done(img.status());
+    auto t = media::ImageToTensor(*img, spec, ii.input);
+    if (!t.ok()) return done(t.status());
+    std::vector<Tensor> inputs;
+    inputs.push_back(std::move(t).value());
+    TensorInferOptions o = options;
+    o.outputs = {f.vision->signature.outputs.front().name};
+    auto finish = [this, done, key](Result<scheduling::InferResult> r) {
+      if (!r.ok()) return done(r.status());
+      auto e = FirstRow(r.value());
+      if (e.ok())
+        image_cache_.Put(key, std::make_shared<const Embedding>(*e), e->size() * 4 + key.size() + 64);
+      done(std::move(e));
+    };
+    Status s = SubmitTensorInference(*f.vision, std::move(inputs), o, finish);
+    if (!s.ok()) finish(s);
+  });
+}
+
+void ClipService::Classify(const ClipFamily& f, std::shared_ptr<const std::string> image,
+                           std::vector<std::string> labels, std::string prompt_template,
+                           const TensorInferOptions& options, ClassifyCallback done) {
+  if (labels.empty()) return done(InvalidArgument("give at least one label (labels or label_set)"));
+  if (prompt_template.empty()) prompt_template = f.prompt_template;
+  if (prompt_template.find("{}") == std::string::npos)
+    return done(InvalidArgument("prompt_template must contain {} where the label goes"));
+  std::vector<std::string> prompts;
+  for (const auto& l : labels) prompts.push_back(Prompt(prompt_template, l));
+  struct State {
+    std::mutex mu;
+    std::optional<Embedding> image;
+    std::optional<std::vector<Embedding>> texts;
+    bool answered = false;
+  };
+  auto st = std::make_shared<State>();
+  const double scale = f.logit_scale;
+  auto maybe_finish = [st, labels, scale, done](std::optional<Status> error) {
+    std::lock_guard lock(st->mu);
+    if (st->answered) return;
+    if (error) {
+      st->answered = true;
+      return done(*error);
+    }
+    if (!st->image || !st->texts) return;
+    st->answered = true;
+    std::vector<LabelScore> out(labels.size());
+    double max_logit = -1e300;
+    for (size_t i = 0; i < labels.size(); ++i) {
+      double dot = 0;
+      const auto& t = (*st->texts)[i];
+      for (size_t k = 0; k < std::min(t.size(), st->image->size()); ++k)
+        dot += static_cast<double>(t[k]) * (*st->image)[k];
+      out[i].label = labels[i];
+      out[i].similarity = dot;
+      max_logit = std::max(max_logit, scale * dot);
+    }
+    double sum = 0;
+    for (auto& s : out) sum += (s.probability = std::exp(scale * s.similarity - max_logit));
+    for (auto& s : out) s.probability /= sum;
+    std::stable_sort(out.begin(), out.end(),
+                     [](const LabelScore& a, const LabelScore& b) { return a.probability > b.probability; });
+    done(std::move(out));
+  };
+  EmbedTexts(f, std::move(prompts), options, [st, maybe_finish](Result<std::vector<Embedding>> r) {
+    if (!r.ok()) return maybe_finish(r.status());
+    {
+      std::lock_guard lock(st->mu);
+      st->texts = std::move(r).value();
+    }
+    maybe_finish(std::nullopt);
+  });
+  EmbedImage(f, std::move(image), options, [st, maybe_finish](Result<Embedding> r) {
+    if (!r.ok()) return maybe_finish(r.status());
+    {
+      std::lock_guard lock(st->mu);
+      st->image = std::move(r).value();
+    }
+    maybe_finish(std::nullopt);
+  });
+}
+
+}  // namespace sightline::tasks

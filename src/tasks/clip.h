@@ -1,0 +1,98 @@
+// CLIP-style embeddings and zero-shot classification over a Hugging Face layout family (the
+// "<name>.vision" and "<name>.text" models the registry loaded from one folder): text is
+// tokenised here (text/), images decoded and preprocessed on the decode pool, and both towers
+// run through their models' dynamic batchers, one request per item. Embeddings come back
+// unit-normalised. Text and image embeddings are cached (LRU, bounded in bytes); label prompts
+// of configured label sets are embedded at start-up.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/lru_cache.h"
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "media/image_decoder.h"
+#include "observability/metrics.h"
+#include "scheduling/model_registry.h"
+#include "tasks/tensor_inference.h"
+#include "text/tokenizer.h"
+
+namespace sightline::tasks {
+
+using Embedding = std::vector<float>;
+
+struct ClipFamily {
+  std::string name;
+  scheduling::ServedModel* vision = nullptr;
+  scheduling::ServedModel* text = nullptr;
+  std::unique_ptr<text::Tokenizer> tokenizer;
+  int context_length = 77;
+  double logit_scale = 100.0;
+  std::string prompt_template = "a photo of a {}";
+  std::map<std::string, std::vector<std::string>> label_sets;
+};
+
+struct LabelScore {
+  std::string label;
+  double probability = 0;
+  double similarity = 0;  // cosine between the image and the label prompt
+};
+
+struct ClipTiming {
+  double decode_ms = 0, text_ms = 0, image_ms = 0, total_ms = 0;
+};
+
+using EmbeddingsCallback = std::function<void(Result<std::vector<Embedding>>)>;
+using EmbeddingCallback = std::function<void(Result<Embedding>)>;
+using ClassifyCallback = std::function<void(Result<std::vector<LabelScore>>)>;
+
+class ClipService {
+ public:
+  struct Options {
+    media::DecodeLimits limits;
+    size_t text_cache_bytes = 32u << 20;
+    size_t image_cache_bytes = 64u << 20;
+  };
+  // Finds every complete family in `models`, loads its tokenizer.json, and embeds configured
+  // label sets (blocking, at start-up). No family is not an error.
+  static Result<std::unique_ptr<ClipService>> Create(scheduling::ModelRegistry& models, ThreadPool& pool,
+                                                     observability::MetricsRegistry& metrics,
+                                                     Options options);
+
+  // By name; the empty name picks the first family. nullptr if none.
+  const ClipFamily* Find(const std::string& name) const;
+  bool empty() const { return families_.empty(); }
+
+  Result<std::vector<std::vector<int64_t>>> Tokenize(const ClipFamily& family,
+                                                     const std::vector<std::string>& texts) const;
+  // All callbacks run exactly once, on a pool or batcher thread (or inline for cache hits).
+  void EmbedTexts(const ClipFamily& family, std::vector<std::string> texts, const TensorInferOptions& options,
+                  EmbeddingsCallback done);
+  void EmbedImage(const ClipFamily& family, std::shared_ptr<const std::string> bytes,
+                  const TensorInferOptions& options, EmbeddingCallback done);
+  // Softmax over logit_scale x cosine(image, "prompt(label)") for every label, sorted by probability.
+  void Classify(const ClipFamily& family, std::shared_ptr<const std::string> image,
+                std::vector<std::string> labels, std::string prompt_template,
+                const TensorInferOptions& options, ClassifyCallback done);
+
+ private:
+  ClipService(ThreadPool& pool, Options options);
+  ThreadPool& pool_;
+  Options options_;
+  std::vector<std::unique_ptr<ClipFamily>> families_;
+  LruCache<Embedding> text_cache_;
+  LruCache<Embedding> image_cache_;
+  observability::Counter* text_hits_ = nullptr;
+  observability::Counter* text_misses_ = nullptr;
+  observability::Counter* image_hits_ = nullptr;
+  observability::Counter* image_misses_ = nullptr;
+};
+
+// Scales to unit length (a zero vector stays zero).
+void Normalize(Embedding& v);
+
+}  // namespace sightline::tasks

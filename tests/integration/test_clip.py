@@ -1,0 +1,159 @@
+"""CLIP routes against the real binary with the tiny CLIP fixture (scripts/gen_clip_fixture.py:
+the real tokenizer, random towers in the transformers.js layout): tokenizer parity through
+/v1/tokenize, embeddings against onnxruntime run directly, the official `openai` client,
+zero-shot probabilities, label sets, caches, and per-item errors in /v1/embed."""
+import base64
+import io
+import json
+import os
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import requests
+from PIL import Image
+
+from conftest import FIXTURES, TOKENIZERS
+
+CLIP = os.path.join(FIXTURES, "clip-tiny")
+
+
+def png(color=(200, 30, 30), size=(300, 200)):
+    buf = io.BytesIO()
+    img = Image.new("RGB", size, color)
+    img.paste((20, 200, 60), (size[0] // 3, size[1] // 3, size[0] // 2, size[1] // 2))
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def data_uri(b):
+    return "data:image/png;base64," + base64.b64encode(b).decode()
+
+
+def reference_text(texts):
+    refs = {r["text"]: r["ids_truncated"] for r in json.load(open(os.path.join(TOKENIZERS, "clip", "refs.json")))["refs"]}
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(os.path.join(CLIP, "tokenizer.json"))
+    tok.enable_truncation(77)
+    ids = np.full((len(texts), 77), 49407, np.int64)
+    for i, t in enumerate(texts):
+        e = refs.get(t) or tok.encode(t).ids
+        ids[i, :len(e)] = e
+    out = ort.InferenceSession(os.path.join(CLIP, "onnx", "text_model.onnx")).run(None, {"input_ids": ids})[0]
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_tokenize_matches_hugging_face(server):
+    refs = json.load(open(os.path.join(TOKENIZERS, "clip", "refs.json")))["refs"]
+    texts = [r["text"] for r in refs]
+    r = requests.post(server.url + "/v1/tokenize", json={"model": "clip-tiny", "input": texts}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["tokens"] == [ref["ids_truncated"] for ref in refs]
+
+
+def test_text_embeddings_match_onnxruntime_and_are_unit_norm(server):
+    texts = ["a photo of a cat", "a photo of a dog", "Café naïve résumé"]
+    r = requests.post(server.url + "/v1/embeddings", json={"model": "clip-tiny", "input": texts}, timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["object"] == "list" and body["model"] == "clip-tiny" and body["usage"]["prompt_tokens"] > 0
+    got = np.array([d["embedding"] for d in sorted(body["data"], key=lambda d: d["index"])])
+    assert np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-5)
+    assert np.allclose(got, reference_text(texts), atol=1e-5)
+
+
+def test_batched_and_single_requests_agree(server):
+    texts = [f"a photo of a {w}" for w in ["cat", "dog", "bird", "car", "tree", "house"]]
+    together = requests.post(server.url + "/v1/embeddings", json={"input": texts}, timeout=30).json()["data"]
+    alone = [requests.post(server.url + "/v1/embeddings", json={"input": t}, timeout=30).json()["data"][0]
+             for t in texts]
+    for a, b in zip(together, alone):
+        assert np.allclose(a["embedding"], b["embedding"], atol=1e-5)
+
+
+def test_images_as_data_uris_base64_format_and_dimensions(server):
+    img = png()
+    r = requests.post(server.url + "/v1/embeddings",
+                      json={"input": [data_uri(img), "a red square"], "encoding_format": "base64", "dimensions": 8},
+                      timeout=30)
+    assert r.status_code == 200, r.text
+    vecs = [np.frombuffer(base64.b64decode(d["embedding"]), dtype="<f4") for d in r.json()["data"]]
+    assert [len(v) for v in vecs] == [8, 8]
+    assert np.allclose([np.linalg.norm(v) for v in vecs], 1, atol=1e-5)  # truncated, then re-normalised
+    full = requests.post(server.url + "/v1/embeddings", json={"input": data_uri(img), "modality": "image"},
+                         timeout=30).json()["data"][0]["embedding"]
+    head = np.array(full[:8]) / np.linalg.norm(full[:8])
+    assert np.allclose(head, vecs[0], atol=1e-5)
+
+
+def test_openai_client_works_unchanged(server):
+    import openai
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused")
+    res = client.embeddings.create(model="clip-tiny", input=["a photo of a cat", "a photo of a dog"])
+    assert len(res.data) == 2 and len(res.data[0].embedding) == 32
+    assert np.allclose(np.array(res.data[0].embedding), reference_text(["a photo of a cat"])[0], atol=1e-5)
+
+
+def test_zero_shot_probabilities_sum_to_one_and_follow_similarity(server):
+    labels = ["cat", "dog", "red square", "green square", "car"]
+    r = requests.post(server.url + "/v1/classify", json={"image": base64.b64encode(png()).decode(), "labels": labels},
+                      timeout=30)
+    assert r.status_code == 200, r.text
+    out = r.json()["labels"]
+    assert sorted(o["label"] for o in out) == sorted(labels)
+    assert abs(sum(o["probability"] for o in out) - 1) < 1e-6
+    sims = [o["similarity"] for o in out]
+    assert sims == sorted(sims, reverse=True)  # ranked as the raw similarities are
+    # Softmax of 100 x cosine, as CLIP computes it.
+    e = np.exp(100 * (np.array(sims) - max(sims)))
+    assert np.allclose([o["probability"] for o in out], e / e.sum(), atol=1e-6)
+    top = requests.post(server.url + "/v1/classify", files={"file": ("a.png", png())},
+                        data={"labels": ",".join(labels), "top_k": "2"}, timeout=30).json()["labels"]
+    assert [o["label"] for o in top] == [o["label"] for o in out[:2]]
+
+
+def test_label_set_from_config_and_caches(server):
+    before = server.metrics()
+    body = {"image": base64.b64encode(png((10, 10, 240))).decode(), "label_set": "animals"}
+    first = requests.post(server.url + "/v1/classify", json=body, timeout=30)
+    assert first.status_code == 200, first.text
+    assert sorted(o["label"] for o in first.json()["labels"]) == ["bird", "cat", "dog", "fish", "horse"]
+    second = requests.post(server.url + "/v1/classify", json=body, timeout=30)
+    assert second.json()["labels"] == first.json()["labels"]
+    after = server.metrics()
+    hit = lambda cache: after.get(f'sightline_embedding_cache_lookups_total{{cache="{cache}",result="hit"}}', 0) - \
+        before.get(f'sightline_embedding_cache_lookups_total{{cache="{cache}",result="hit"}}', 0)
+    assert hit("text") >= 10   # the set's prompts were embedded at start-up: every lookup hits
+    assert hit("image") >= 1   # the same image the second time
+    missing = requests.post(server.url + "/v1/classify", json={**body, "label_set": "plants"}, timeout=30)
+    assert missing.status_code == 404
+
+
+def test_embed_many_images_with_per_item_errors(server):
+    files = [("files[]", ("a.png", png(), "image/png")), ("files[]", ("bad.jpg", b"not an image", "image/jpeg")),
+             ("files[]", ("b.png", png((0, 0, 255)), "image/png"))]
+    r = requests.post(server.url + "/v1/embed", files=files, data={"metadata": "true"}, timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["succeeded"] == 2 and body["failed"] == 1
+    items = body["data"]
+    assert [i["index"] for i in items] == [0, 1, 2]
+    assert "embedding" in items[0] and items[0]["caption"] is None and items[0]["metadata"]["width"] == 300
+    assert items[1]["error"]["code"] == "invalid_argument" and "bad.jpg" in items[1]["error"]["message"]
+    assert not np.allclose(items[0]["embedding"], items[2]["embedding"])
+    no_captioner = requests.post(server.url + "/v1/embed", files=files[:1], data={"captions": "true"}, timeout=30)
+    assert no_captioner.status_code == 400
+
+
+@pytest.mark.parametrize("path, body, status", [
+    ("/v1/embeddings", {"input": []}, 400),
+    ("/v1/embeddings", {"input": "x", "model": "nope"}, 404),
+    ("/v1/embeddings", {"input": "x", "encoding_format": "int8"}, 400),
+    ("/v1/embeddings", {"input": "not-a-uri", "modality": "image"}, 400),
+    ("/v1/tokenize", {"input": 5}, 400),
+    ("/v1/classify", {"image": "aGVsbG8=", "labels": []}, 400),
+])
+def test_bad_requests_are_4xx(server, path, body, status):
+    r = requests.post(server.url + path, json=body, timeout=30)
+    assert r.status_code == status, r.text
+    assert "message" in r.json()["error"]
