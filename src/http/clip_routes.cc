@@ -233,19 +233,19 @@ void Embeddings(const ApiContext& ctx, const HttpRequest& req, Responder respond
                          });
   }
   for (auto& [i, src] : images) {
-    ResolveImageSource(ctx, std::move(src), req.cancel,
-                       [ctx, &f, opts, st, i, finish_one](Result<std::shared_ptr<const std::string>> bytes) {
-                         if (!bytes.ok()) return finish_one(bytes.status());
-                         ctx.clip->EmbedImage(f, *bytes, opts,
-                                              [st, i, finish_one](Result<tasks::Embedding> e) {
-                                                if (!e.ok()) return finish_one(e.status());
-                                                {
-                                                  std::lock_guard lock(st->mu);
-                                                  st->out[i] = std::move(e).value();
-                                                }
-                                                finish_one(std::nullopt);
-                                              });
-                       });
+    ResolveImageSource(
+        ctx, std::move(src), req.cancel,
+        [ctx, fp = &f, opts, st, i, finish_one](Result<std::shared_ptr<const std::string>> bytes) {
+          if (!bytes.ok()) return finish_one(bytes.status());
+          ctx.clip->EmbedImage(*fp, *bytes, opts, [st, i, finish_one](Result<tasks::ImageEmbedding> e) {
+            if (!e.ok()) return finish_one(e.status());
+            {
+              std::lock_guard lock(st->mu);
+              st->out[i] = std::move(e.value().embedding);
+            }
+            finish_one(std::nullopt);
+          });
+        });
   }
 }
 
@@ -369,6 +369,8 @@ void Embed(const ApiContext& ctx, const HttpRequest& req, Responder respond) {
     std::vector<std::string> items;
     size_t left = 0;
     size_t ok = 0;
+    double download_ms = 0, decode_ms = 0, queue_ms = 0, infer_ms = 0;  // summed over items
+    size_t cache_hits = 0;
   };
   auto st = std::make_shared<State>();
   st->items.resize(n);
@@ -389,17 +391,27 @@ void Embed(const ApiContext& ctx, const HttpRequest& req, Responder respond) {
       out += st->items[k];
     }
     const double ms = Ms(Clock::now() - start);
-    char buf[160];
+    char buf[400];
+    // Stage times are summed over items (they overlap in wall time); total is wall time.
     std::snprintf(buf, sizeof buf,
-                  "],\"succeeded\":%zu,\"failed\":%zu,\"timing\":{\"total_ms\":%.3f,\"images_per_s\":%.3f}}",
-                  st->ok, n - st->ok, ms, ms > 0 ? static_cast<double>(n) * 1000.0 / ms : 0.0);
+                  "],\"succeeded\":%zu,\"failed\":%zu,\"cache_hits\":%zu,\"timing\":{\"download_ms\":%.3f,"
+                  "\"decode_ms\":%.3f,\"queue_ms\":%.3f,\"inference_ms\":%.3f,\"total_ms\":%.3f},"
+                  "\"images_per_s\":%.3f}",
+                  st->ok, n - st->ok, st->cache_hits, st->download_ms, st->decode_ms, st->queue_ms,
+                  st->infer_ms, ms, ms > 0 ? static_cast<double>(n) * 1000.0 / ms : 0.0);
     respond(Json(out + buf));
   };
   for (size_t i = 0; i < n; ++i) {
     const std::string label = parsed->images[i].label;
+    const auto fetch_start = Clock::now();
     ResolveImageSource(
         ctx, std::move(parsed->images[i]), req.cancel,
-        [ctx, f, opts, i, label, metadata, complete](Result<std::shared_ptr<const std::string>> bytes) {
+        [ctx, f, opts, i, label, metadata, complete, st,
+         fetch_start](Result<std::shared_ptr<const std::string>> bytes) {
+          {
+            std::lock_guard lock(st->mu);
+            st->download_ms += Ms(Clock::now() - fetch_start);
+          }
           auto fail = [&](const Status& s) {
             std::string item = "{\"index\":" + std::to_string(i) + ",\"error\":{\"code\":\"";
             item += StatusCodeName(s.code());
@@ -409,25 +421,33 @@ void Embed(const ApiContext& ctx, const HttpRequest& req, Responder respond) {
           };
           if (!bytes.ok()) return fail(bytes.status());
           auto b = *bytes;
-          ctx.clip->EmbedImage(*f, b, opts, [i, b, label, metadata, complete](Result<tasks::Embedding> e) {
-            if (!e.ok()) {
-              std::string item = "{\"index\":" + std::to_string(i) + ",\"error\":{\"code\":\"";
-              item += StatusCodeName(e.status().code());
-              item += "\",\"message\":\"";
-              AppendJsonEscaped(item, label + ": " + e.status().message());
-              return complete(i, item + "\"}}", false);
-            }
-            std::string item = "{\"index\":" + std::to_string(i) + ",\"embedding\":";
-            AppendFloats(item, *e);
-            if (metadata) {
-              auto md = media::ReadImageMetadata(reinterpret_cast<const uint8_t*>(b->data()), b->size());
-              if (md.ok()) {
-                item += ",\"metadata\":";
-                AppendMetadataJson(item, *md);
-              }
-            }
-            complete(i, item + ",\"caption\":null}", true);
-          });
+          ctx.clip->EmbedImage(
+              *f, b, opts, [i, b, label, metadata, complete, st](Result<tasks::ImageEmbedding> e) {
+                if (!e.ok()) {
+                  std::string item = "{\"index\":" + std::to_string(i) + ",\"error\":{\"code\":\"";
+                  item += StatusCodeName(e.status().code());
+                  item += "\",\"message\":\"";
+                  AppendJsonEscaped(item, label + ": " + e.status().message());
+                  return complete(i, item + "\"}}", false);
+                }
+                {
+                  std::lock_guard lock(st->mu);
+                  st->decode_ms += e->decode_ms;
+                  st->queue_ms += e->queue_ms;
+                  st->infer_ms += e->infer_ms;
+                  st->cache_hits += e->cache_hit ? 1 : 0;
+                }
+                std::string item = "{\"index\":" + std::to_string(i) + ",\"embedding\":";
+                AppendFloats(item, e->embedding);
+                if (metadata) {
+                  auto md = media::ReadImageMetadata(reinterpret_cast<const uint8_t*>(b->data()), b->size());
+                  if (md.ok()) {
+                    item += ",\"metadata\":";
+                    AppendMetadataJson(item, *md);
+                  }
+                }
+                complete(i, item + ",\"caption\":null}", true);
+              });
         });
   }
 }

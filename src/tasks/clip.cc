@@ -201,12 +201,16 @@ void ClipService::EmbedImage(const ClipFamily& f, std::shared_ptr<const std::str
   const std::string key = HashKey(f.name, *bytes);
   if (auto hit = image_cache_.Get(key)) {
     image_hits_->Inc();
-    return done(Embedding(*hit));
+    ImageEmbedding r;
+    r.embedding = *hit;
+    r.cache_hit = true;
+    return done(std::move(r));
   }
   image_misses_->Inc();
   pool_.Submit([this, &f, bytes, options, done, key] {
     if (options.cancelled && options.cancelled->cancelled())
       return done(Status(StatusCode::kCancelled, "client went away"));
+    const auto t0 = std::chrono::steady_clock::now();
     const auto& ii = *f.vision->config.image_input;
     const DataType dtype = f.vision->signature.FindInput(ii.input)->dtype;
     const media::PreprocessSpec spec = PreprocessSpecFor(ii, dtype);
@@ -218,16 +222,24 @@ void ClipService::EmbedImage(const ClipFamily& f, std::shared_ptr<const std::str
     if (!img.ok()) return done(img.status());
     auto t = media::ImageToTensor(*img, spec, ii.input);
     if (!t.ok()) return done(t.status());
+    const double decode_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     std::vector<Tensor> inputs;
     inputs.push_back(std::move(t).value());
     TensorInferOptions o = options;
     o.outputs = {f.vision->signature.outputs.front().name};
-    auto finish = [this, done, key](Result<scheduling::InferResult> r) {
+    auto finish = [this, done, key, decode_ms](Result<scheduling::InferResult> r) {
       if (!r.ok()) return done(r.status());
       auto e = FirstRow(r.value());
-      if (e.ok())
-        image_cache_.Put(key, std::make_shared<const Embedding>(*e), e->size() * 4 + key.size() + 64);
-      done(std::move(e));
+      if (!e.ok()) return done(e.status());
+      image_cache_.Put(key, std::make_shared<const Embedding>(*e), e->size() * 4 + key.size() + 64);
+      ImageEmbedding out;
+      out.embedding = std::move(e).value();
+      out.decode_ms = decode_ms;
+      const auto& tm = r.value().timing;
+      out.queue_ms = std::chrono::duration<double, std::milli>(tm.started - tm.enqueued).count();
+      out.infer_ms = std::chrono::duration<double, std::milli>(tm.finished - tm.started).count();
+      done(std::move(out));
     };
     Status s = SubmitTensorInference(*f.vision, std::move(inputs), o, finish);
     if (!s.ok()) finish(s);
@@ -286,11 +298,11 @@ void ClipService::Classify(const ClipFamily& f, std::shared_ptr<const std::strin
     }
     maybe_finish(std::nullopt);
   });
-  EmbedImage(f, std::move(image), options, [st, maybe_finish](Result<Embedding> r) {
+  EmbedImage(f, std::move(image), options, [st, maybe_finish](Result<ImageEmbedding> r) {
     if (!r.ok()) return maybe_finish(r.status());
     {
       std::lock_guard lock(st->mu);
-      st->image = std::move(r).value();
+      st->image = std::move(r.value().embedding);
     }
     maybe_finish(std::nullopt);
   });

@@ -46,8 +46,17 @@ struct ClipTiming {
   double decode_ms = 0, text_ms = 0, image_ms = 0, total_ms = 0;
 };
 
+// One image's embedding with where its time went.
+struct ImageEmbedding {
+  Embedding embedding;
+  double decode_ms = 0;  // decode + preprocess
+  double queue_ms = 0;
+  double infer_ms = 0;
+  bool cache_hit = false;
+};
+
 using EmbeddingsCallback = std::function<void(Result<std::vector<Embedding>>)>;
-using EmbeddingCallback = std::function<void(Result<Embedding>)>;
+using EmbeddingCallback = std::function<void(Result<ImageEmbedding>)>;
 using ClassifyCallback = std::function<void(Result<std::vector<LabelScore>>)>;
 
 class ClipService {

@@ -157,3 +157,59 @@ def test_bad_requests_are_4xx(server, path, body, status):
     r = requests.post(server.url + path, json=body, timeout=30)
     assert r.status_code == status, r.text
     assert "message" in r.json()["error"]
+
+
+def test_embed_a_hundred_urls_some_missing_slow_or_corrupt(make_server):
+    # A local image host with 100 URLs: 85 good, 5 missing (404), 5 corrupt, 5 slow (0.3 s).
+    import http.server
+    import threading
+    import time
+
+    good = {f"/img{i}.png": png(((i * 37) % 256, (i * 91) % 256, (i * 53) % 256), (64 + i, 48 + i)) for i in range(90)}
+
+    class Host(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            n = int(self.path[4:].split(".")[0]) if self.path.startswith("/img") else -1
+            if n >= 95:
+                self.send_error(404)
+                return
+            body = b"\x89PNG broken" * 10 if 90 <= n < 95 else good.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            if n < 5:
+                time.sleep(0.3)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Host)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        s = make_server("--fetch-allow-cidr", "127.0.0.1/32")
+        urls = [f"{base}/img{i}.png" for i in range(100)]
+        t = time.time()
+        r = requests.post(s.url + "/v1/embed", json={"image_urls": urls}, timeout=120)
+        wall = time.time() - t
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["succeeded"] == 90 and body["failed"] == 10
+        items = body["data"]
+        assert [it["index"] for it in items] == list(range(100))
+        assert all("embedding" in it for it in items[:90])
+        assert all(it["error"]["code"] == "invalid_argument" for it in items[90:95])   # corrupt
+        assert all(it["error"]["code"] == "bad_gateway" for it in items[95:])          # missing
+        timing = body["timing"]
+        assert set(timing) >= {"download_ms", "decode_ms", "inference_ms", "total_ms"}
+        assert timing["download_ms"] >= 5 * 300 * 0.9   # the slow ones are in the download share
+        assert wall < 30  # downloads overlap: 5 slow ones do not serialise the batch
+        again = requests.post(s.url + "/v1/embed", json={"image_urls": urls[:10]}, timeout=60).json()
+        assert again["cache_hits"] == 10
+        assert np.allclose(again["data"][3]["embedding"], items[3]["embedding"])
+    finally:
+        httpd.shutdown()
