@@ -17,7 +17,8 @@ TEST(Multipart, BoundaryFromContentType) {
 }
 
 TEST(Multipart, FilesAndFieldsWithBinaryBodies) {
-  const std::string bin("\x00\xff\r\n--not-the-boundary\r\n", 26);
+  static constexpr char kBin[] = "\x00\xff\r\n--not-the-boundary\r\n";
+  const std::string bin(kBin, sizeof kBin - 1);  // NUL byte included, trailing terminator not
   const std::string body =
       "preamble\r\n--XyZ\r\n"
       "Content-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
