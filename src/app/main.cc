@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/pull_command.h"
 #include "app/remove_bg_command.h"
 #include "app/serve_command.h"
 
@@ -71,8 +72,21 @@ int main(int argc, char** argv) {
   r->add_option("--bg-color", rb.params["bg_color"], "Flatten over this colour (#rrggbb or r,g,b)");
   r->add_option("--max-side", rb.params["max_side"], "Scale so the longer side is at most this");
   r->add_flag("--post-process", rb.post_process, "Clean the mask: opening, blur, threshold");
+  sightline::app::PullOptions po;
+  auto* p = cli.add_subcommand("pull",
+                               "Download a model from a Hugging Face-compatible hub (HF_ENDPOINT, HF_TOKEN)");
+  p->add_option("repo", po.repo, "Repository id, e.g. Xenova/clip-vit-base-patch32")->required();
+  p->add_option("--revision", po.revision, "Branch, tag or commit")->capture_default_str();
+  p->add_option("--variant", po.variant, "fp32 | quantized | fp16 | ... (file suffix)")
+      ->capture_default_str();
+  p->add_option("--model-repository,-m", po.model_repository, "Where the model folder goes")
+      ->capture_default_str();
+  p->add_option("--name", po.name, "Folder name (default: the repository's name)");
+  p->add_option("--endpoint", po.endpoint, "Hub URL (default: $HF_ENDPOINT or https://huggingface.co)");
+  p->add_option("--token", po.token, "Access token (default: $HF_TOKEN)");
   CLI11_PARSE(cli, argc, argv);
   if (r->parsed()) return sightline::app::RunRemoveBg(rb);
+  if (p->parsed()) return sightline::app::RunPull(po);
   if (s->parsed()) return sightline::app::RunServe(serve);
   return 0;
 }

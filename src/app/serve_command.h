@@ -28,7 +28,7 @@ struct ServeOptions {
   std::vector<std::string> fetch_allow_cidrs;  // internal ranges image_url may reach anyway
   int fetch_timeout_ms = 15'000;
   size_t fetch_max_mb = 50;
-  int fetch_threads = 50;  // concurrent image_url downloads (blocking transfers, one per thread)
+  int fetch_threads = 50;        // concurrent image_url downloads (blocking transfers, one per thread)
   size_t result_cache_mb = 256;  // background-removal result cache; 0 = off
 };
 
