@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "media/image_decoder.h"
+#include "media/lanczos.h"
 #include "media/vips_handle.h"
 
 namespace sightline::media {
@@ -62,6 +63,20 @@ Result<Image> ResizeImage(const Image& image, int width, int height) {
   if (!ValidImage(image)) return InvalidArgument("image to resize is malformed");
   if (width <= 0 || height <= 0) return InvalidArgument("resize target must be positive");
   if (image.width == width && image.height == height) return image;
+  if (width > image.width || height > image.height) {
+    // Enlarging (a model-resolution mask back to a large photo): Lanczos-3 with pixel-centre
+    // alignment, as for model inputs (lanczos.h), so the mask sits exactly on the image.
+    Image out;
+    out.width = width;
+    out.height = height;
+    out.channels = image.channels;
+    out.pixels =
+        ResampleLanczos3(image.pixels.data(), image.width, image.height, image.channels, width, height);
+    out.format = image.format;
+    out.source_width = image.source_width;
+    out.source_height = image.source_height;
+    return out;
+  }
   VImage img = Wrap(image);
   if (!img) return VipsFailure("wrap");
   VipsImage* out = nullptr;

@@ -9,6 +9,7 @@
 
 #include "core/half.h"
 #include "media/image_decoder.h"
+#include "media/lanczos.h"
 #include "media/vips_handle.h"
 
 namespace sightline::media {
@@ -21,6 +22,22 @@ Status VipsFailure(const char* step) {
 // Resizes by (sx, sy) and then forces the exact size: libvips rounds output sides.
 Result<VImage> ResizeTo(VImage in, double sx, double sy) {
   VipsImage* out = nullptr;
+  if (sx > 1.0 + 1e-9 || sy > 1.0 + 1e-9) {
+    // Enlarging: our Lanczos-3 with Pillow's pixel-centre convention (see lanczos.h). Shrinking
+    // stays with libvips' reduce, which already centres its kernel and is vectorised.
+    const int w = in->Xsize, h = in->Ysize, bands = in->Bands;
+    const int ow = std::max(1, static_cast<int>(std::lround(w * sx)));
+    const int oh = std::max(1, static_cast<int>(std::lround(h * sy)));
+    size_t bytes = 0;
+    void* mem = vips_image_write_to_memory(in.get(), &bytes);
+    if (!mem) return VipsFailure("render");
+    std::unique_ptr<void, void (*)(void*)> guard(mem, g_free);
+    const auto px = ResampleLanczos3(static_cast<const uint8_t*>(mem), w, h, bands, ow, oh);
+    VImage resized(vips_image_new_from_memory_copy(px.data(), px.size(), ow, oh, bands, VIPS_FORMAT_UCHAR));
+    if (!resized) return VipsFailure("wrap");
+    resized->Type = in->Type;
+    return resized;
+  }
   if (std::abs(sx - 1.0) > 1e-9 || std::abs(sy - 1.0) > 1e-9) {
     if (vips_resize(in.get(), &out, sx, "vscale", sy, nullptr) != 0) return VipsFailure("resize");
     in.reset(out);
