@@ -8,7 +8,9 @@ real exports' tensor names, so a real model (e.g. Xenova/clip-vit-base-patch32) 
   <out>/clip-tiny/onnx/vision_model.onnx      pixel_values [N,3,224,224] -> image_embeds [N,32]
   <out>/clip-tiny/onnx/text_model.onnx        input_ids [N,77] (int64) -> text_embeds [N,32]
   <out>/clip-tiny/onnx/*_quantized.onnx       the same graphs again, as the `quantized` variant
-  <out>/clip-tiny/sightline.json              batching, and an "animals" label set for zero-shot
+  <out>/clip-tiny/sightline.json              batching, an "animals" label set for zero-shot, and its
+                                              confidence-gated ensemble with:
+  <out>/animals-classifier/                   a colour-rule classifier over the same five labels
 
 The vision tower is a strided conv, ReLU, global pool and projection; the text tower embeds every
 token, averages those before the end-of-text token and projects. Embeddings are not normalised (the real exports' are not either).
@@ -67,6 +69,30 @@ def text(rng):
                              [helper.make_tensor_value_info("text_embeds", TensorProto.FLOAT, ["batch", DIM])], inits)
 
 
+def classifier(out):
+    """animals-classifier: a "conventional" classifier over the animals label set whose answer
+    follows the image's mean colour, so tests choose its confidence: red -> cat (0.999, confident),
+    green -> dog (0.53, between the thresholds), blue -> bird (0.999, but a priority label),
+    black -> uniform (0.2, below the low threshold)."""
+    w = np.zeros((3, 5), np.float32)
+    w[0, 0] = 8.0   # red -> cat
+    w[1, 1] = 1.5   # green -> dog, unsure
+    w[2, 2] = 8.0   # blue -> bird
+    nodes = [helper.make_node("GlobalAveragePool", ["input"], ["p"]),
+             helper.make_node("Flatten", ["p"], ["f"], axis=1),
+             helper.make_node("MatMul", ["f", "w"], ["logits"])]
+    g = helper.make_graph(nodes, "animals_classifier",
+                          [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, 32, 32])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 5])],
+                          [numpy_helper.from_array(w, "w")])
+    d = os.path.join(out, "animals-classifier")
+    os.makedirs(d, exist_ok=True)
+    save(g, os.path.join(d, "model.onnx"))
+    json.dump({"max_batch_size": 8, "image_input": {"input": "input", "resize": "stretch", "scale": 1 / 255,
+                                                    "mean": [0, 0, 0], "std": [1, 1, 1]}},
+              open(os.path.join(d, "sightline.json"), "w"), indent=2)
+
+
 def save(graph, path):
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="sightline-fixtures")
     m.ir_version = 8
@@ -98,11 +124,15 @@ def main():
                "size": {"shortest_edge": 224}, "feature_extractor_type": "CLIPFeatureExtractor"},
               open(os.path.join(d, "preprocessor_config.json"), "w"), indent=2)
     shutil.copy(args.tokenizer, os.path.join(d, "tokenizer.json"))
-    # Sightline's own settings for the family: a label set embedded at start-up.
+    # Sightline's own settings for the family: a label set embedded at start-up, paired with a
+    # conventional classifier for the confidence-gated ensemble.
     json.dump({"max_batch_size": 8, "dynamic_batching": {"max_queue_delay_microseconds": 2000},
                "zero_shot": {"logit_scale": 100, "prompt_template": "a photo of a {}",
-                             "label_sets": {"animals": ["cat", "dog", "bird", "horse", "fish"]}}},
+                             "label_sets": {"animals": ["cat", "dog", "bird", "horse", "fish"]},
+                             "ensembles": {"animals": {"classifier": "animals-classifier", "low": 0.3, "high": 0.9,
+                                                       "priority_labels": ["bird"], "clip_timeout_ms": 5000}}}},
               open(os.path.join(d, "sightline.json"), "w"), indent=2)
+    classifier(args.out)
     print(f"tiny CLIP written to {d}")
 
 

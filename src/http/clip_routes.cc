@@ -290,9 +290,13 @@ void Classify(const ApiContext& ctx, const HttpRequest& req, Responder respond) 
   auto parsed = ParseImageRequest(req);
   if (!parsed.ok()) return respond(V1Error(parsed.status()));
   for (const auto& [k, v] : parsed->fields)
-    if (k != "model" && k != "labels" && k != "label_set" && k != "prompt_template" && k != "top_k")
-      return respond(V1Error(InvalidArgument(
-          "unknown parameter '" + k + "' (expected labels, label_set, prompt_template, top_k, model)")));
+    if (k != "model" && k != "labels" && k != "label_set" && k != "prompt_template" && k != "top_k" &&
+        k != "metadata" && k != "ensemble" && k != "clip_timeout_ms")
+      return respond(V1Error(
+          InvalidArgument("unknown parameter '" + k +
+                          "' (expected labels, label_set, prompt_template, top_k, metadata, model)")));
+  const std::string md_flag = Field(*parsed, "metadata");
+  const bool metadata = md_flag == "true" || md_flag == "1";
   auto family = Family(ctx, Field(*parsed, "model"));
   if (!family.ok()) return respond(V1Error(family.status()));
   if (parsed->images.size() != 1)
@@ -310,34 +314,95 @@ void Classify(const ApiContext& ctx, const HttpRequest& req, Responder respond) 
     top_k = std::min(top_k, static_cast<size_t>(v));
   }
   const std::string tmpl = Field(*parsed, "prompt_template");
+  // A label set paired with a classifier runs the confidence-gated ensemble (ensemble=false: CLIP
+  // alone).
+  const std::string set = Field(*parsed, "label_set");
+  const std::string ens_flag = Field(*parsed, "ensemble");
+  if (!set.empty() && (*family)->ensembles.count(set) && ens_flag != "false" && ens_flag != "0") {
+    int64_t clip_timeout_ms = 0;
+    if (const std::string t = Field(*parsed, "clip_timeout_ms"); !t.empty()) {
+      char* end = nullptr;
+      clip_timeout_ms = std::strtoll(t.c_str(), &end, 10);
+      if (*end || clip_timeout_ms <= 0)
+        return respond(V1Error(InvalidArgument("clip_timeout_ms must be a positive integer")));
+    }
+    tasks::TensorInferOptions eo;
+    eo.cancelled = req.cancel;
+    const tasks::ClipFamily* fe = *family;
+    return ResolveImageSource(
+        ctx, std::move(parsed->images[0]), req.cancel,
+        [ctx, fe, set, clip_timeout_ms, eo, respond, top_k,
+         start](Result<std::shared_ptr<const std::string>> bytes) {
+          if (!bytes.ok()) return respond(V1Error(bytes.status()));
+          ctx.clip->ClassifyEnsemble(
+              *fe, set, *bytes, clip_timeout_ms, eo,
+              [respond, top_k, start, name = fe->name](Result<tasks::EnsembleResult> r) {
+                if (!r.ok()) return respond(V1Error(r.status()));
+                auto list = [&](const std::vector<tasks::LabelScore>& v, size_t k) {
+                  std::string out = "[";
+                  char buf[96];
+                  for (size_t i = 0; i < std::min(k, v.size()); ++i) {
+                    if (i) out += ',';
+                    out += "{\"label\":\"";
+                    AppendJsonEscaped(out, v[i].label);
+                    std::snprintf(buf, sizeof buf, "\",\"probability\":%.8g}", v[i].probability);
+                    out += buf;
+                  }
+                  return out + "]";
+                };
+                std::string out = "{\"model\":\"";
+                AppendJsonEscaped(out, name);
+                out += "\",\"labels\":" + list(r->labels, top_k) +
+                       ",\"vlm_used\":" + (r->vlm_used ? "true" : "false");
+                out += ",\"reason\":\"";
+                AppendJsonEscaped(out, r->reason);
+                out += "\",\"classifier\":" + list(r->classifier, r->classifier.size());
+                if (r->vlm_used) out += ",\"clip\":" + list(r->clip, r->clip.size());
+                char buf[64];
+                std::snprintf(buf, sizeof buf, ",\"timing\":{\"total_ms\":%.3f}}", Ms(Clock::now() - start));
+                respond(Json(out + buf));
+              });
+        });
+  }
   tasks::TensorInferOptions opts;
   opts.cancelled = req.cancel;
   const tasks::ClipFamily* f = *family;
-  ResolveImageSource(ctx, std::move(parsed->images[0]), req.cancel,
-                     [ctx, f, labels = *labels, tmpl, opts, respond, top_k,
-                      start](Result<std::shared_ptr<const std::string>> bytes) {
-                       if (!bytes.ok()) return respond(V1Error(bytes.status()));
-                       ctx.clip->Classify(
-                           *f, *bytes, labels, tmpl, opts,
-                           [respond, top_k, start, name = f->name](Result<std::vector<tasks::LabelScore>> r) {
-                             if (!r.ok()) return respond(V1Error(r.status()));
-                             std::string out = "{\"model\":\"";
-                             AppendJsonEscaped(out, name);
-                             out += "\",\"labels\":[";
-                             char buf[96];
-                             for (size_t i = 0; i < std::min(top_k, r->size()); ++i) {
-                               if (i) out += ',';
-                               out += "{\"label\":\"";
-                               AppendJsonEscaped(out, (*r)[i].label);
-                               std::snprintf(buf, sizeof buf, "\",\"probability\":%.8g,\"similarity\":%.8g}",
-                                             (*r)[i].probability, (*r)[i].similarity);
-                               out += buf;
-                             }
-                             std::snprintf(buf, sizeof buf, "],\"timing\":{\"total_ms\":%.3f}}",
-                                           Ms(Clock::now() - start));
-                             respond(Json(out + buf));
-                           });
-                     });
+  ResolveImageSource(
+      ctx, std::move(parsed->images[0]), req.cancel,
+      [ctx, f, labels = *labels, tmpl, opts, respond, top_k, start,
+       metadata](Result<std::shared_ptr<const std::string>> bytes) {
+        if (!bytes.ok()) return respond(V1Error(bytes.status()));
+        auto image = *bytes;
+        ctx.clip->Classify(
+            *f, image, labels, tmpl, opts,
+            [respond, top_k, start, name = f->name, metadata,
+             image](Result<std::vector<tasks::LabelScore>> r) {
+              if (!r.ok()) return respond(V1Error(r.status()));
+              std::string out = "{\"model\":\"";
+              AppendJsonEscaped(out, name);
+              out += "\",\"labels\":[";
+              char buf[96];
+              for (size_t i = 0; i < std::min(top_k, r->size()); ++i) {
+                if (i) out += ',';
+                out += "{\"label\":\"";
+                AppendJsonEscaped(out, (*r)[i].label);
+                std::snprintf(buf, sizeof buf, "\",\"probability\":%.8g,\"similarity\":%.8g}",
+                              (*r)[i].probability, (*r)[i].similarity);
+                out += buf;
+              }
+              out += ']';
+              if (metadata) {
+                auto md =
+                    media::ReadImageMetadata(reinterpret_cast<const uint8_t*>(image->data()), image->size());
+                if (md.ok()) {
+                  out += ",\"metadata\":";
+                  AppendMetadataJson(out, *md);
+                }
+              }
+              std::snprintf(buf, sizeof buf, ",\"timing\":{\"total_ms\":%.3f}}", Ms(Clock::now() - start));
+              respond(Json(out + buf));
+            });
+      });
 }
 
 // POST /v1/embed: many images (multipart files, JSON images / image_urls / image_paths), each

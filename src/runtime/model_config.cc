@@ -50,6 +50,19 @@ class FieldReader {
     return Status::Ok();
   }
 
+  Status StringList(const std::string& field, std::vector<std::string>* out) {
+    seen_.insert(field);
+    const json::value* v = obj_.if_contains(field);
+    if (!v) return Status::Ok();
+    if (!v->is_array()) return Error(field, "must be a list of strings");
+    out->clear();
+    for (const auto& e : v->get_array()) {
+      if (!e.is_string()) return Error(field, "must be a list of strings");
+      out->emplace_back(e.get_string());
+    }
+    return Status::Ok();
+  }
+
   Status String(const std::string& field, std::string* out) {
     seen_.insert(field);
     const json::value* v = obj_.if_contains(field);
@@ -263,6 +276,31 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
           sets->MarkSeen(std::string(name));
         }
         RETURN_IF_ERROR(sets->RejectUnknown());
+      }
+      ASSIGN_OR_RETURN(auto ens, zs->Object("ensembles"));
+      if (ens) {
+        for (const auto& [set_name, spec] : ens->raw()) {
+          ens->MarkSeen(std::string(set_name));
+          if (!spec.is_object()) return ens->Error(std::string(set_name), "must be an object");
+          FieldReader e(spec.get_object(), file_label, "zero_shot.ensembles." + std::string(set_name));
+          ModelConfig::Ensemble x;
+          x.label_set = std::string(set_name);
+          RETURN_IF_ERROR(e.String("classifier", &x.classifier));
+          if (x.classifier.empty()) return e.Error("classifier", "must name the classifier model");
+          RETURN_IF_ERROR(e.Number("low", &x.low));
+          RETURN_IF_ERROR(e.Number("high", &x.high));
+          if (!(0 <= x.low && x.low <= x.high && x.high <= 1))
+            return e.Error("low", "needs 0 <= low <= high <= 1");
+          RETURN_IF_ERROR(e.StringList("priority_labels", &x.priority_labels));
+          RETURN_IF_ERROR(e.Int("clip_timeout_ms", 1, 600'000, &x.clip_timeout_ms));
+          RETURN_IF_ERROR(e.Bool("classifier_outputs_probabilities", &x.classifier_outputs_probabilities));
+          RETURN_IF_ERROR(e.RejectUnknown());
+          bool known = false;
+          for (const auto& [n, _] : cfg.label_sets) known |= n == x.label_set;
+          if (!known) return ens->Error(x.label_set, "names no label set in zero_shot.label_sets");
+          cfg.ensembles.push_back(std::move(x));
+        }
+        RETURN_IF_ERROR(ens->RejectUnknown());
       }
       RETURN_IF_ERROR(zs->RejectUnknown());
     }

@@ -83,6 +83,19 @@ struct ModelConfig {
   double logit_scale = 100.0;
   std::string prompt_template = "a photo of a {}";
   std::vector<std::pair<std::string, std::vector<std::string>>> label_sets;
+  // Confidence-gated ensembles: a label set paired with a conventional classifier model whose
+  // outputs are the same labels in the same order. CLIP runs only when the classifier's top-1
+  // confidence is in [low, high) or its top label is a priority label.
+  struct Ensemble {
+    std::string label_set;
+    std::string classifier;  // model name in the repository
+    double low = 0.3;
+    double high = 0.9;
+    std::vector<std::string> priority_labels;
+    int64_t clip_timeout_ms = 1000;
+    bool classifier_outputs_probabilities = false;  // else logits: softmax applied
+  };
+  std::vector<Ensemble> ensembles;
 
   bool batching() const { return max_batch_size > 0; }
 };

@@ -90,6 +90,21 @@ Result<std::unique_ptr<ClipService>> ClipService::Create(scheduling::ModelRegist
   }
   for (auto& [name, f] : found) {
     if (!f->vision || !f->text) continue;  // one tower alone serves over /v2 only
+    for (const auto& e : f->text->config.ensembles) {
+      auto* cls = models.Find(e.classifier);
+      if (!cls)
+        return FailedPrecondition(name + ": ensemble '" + e.label_set + "' names classifier '" +
+                                  e.classifier + "', which is not in the model repository");
+      if (!cls->config.image_input)
+        return FailedPrecondition(name + ": classifier '" + e.classifier + "' needs an image_input block");
+      const auto& out = cls->signature.outputs.front().shape;
+      const auto& labels = f->label_sets[e.label_set];
+      if (out.empty() || (out.back() > 0 && out.back() != static_cast<int64_t>(labels.size())))
+        return FailedPrecondition(name + ": classifier '" + e.classifier + "' has " +
+                                  std::to_string(out.empty() ? 0 : out.back()) + " outputs, label set '" +
+                                  e.label_set + "' has " + std::to_string(labels.size()) + " labels");
+      f->ensembles[e.label_set] = ClipFamily::Ensemble{e, cls};
+    }
     const auto file = models.repository() / name / "tokenizer.json";
     ASSIGN_OR_RETURN(f->tokenizer, text::Tokenizer::FromFile(file));
     svc->families_.push_back(std::move(f));
@@ -305,6 +320,109 @@ void ClipService::Classify(const ClipFamily& f, std::shared_ptr<const std::strin
       st->image = std::move(r.value().embedding);
     }
     maybe_finish(std::nullopt);
+  });
+}
+
+void ClipService::ClassifyEnsemble(const ClipFamily& f, const std::string& label_set,
+                                   std::shared_ptr<const std::string> image, int64_t clip_timeout_ms,
+                                   const TensorInferOptions& options, EnsembleCallback done) {
+  auto it = f.ensembles.find(label_set);
+  if (it == f.ensembles.end()) return done(NotFound("label set '" + label_set + "' has no ensemble"));
+  const ClipFamily::Ensemble* ens = &it->second;
+  const std::vector<std::string> labels = f.label_sets.at(label_set);
+  const ClipFamily* fam = &f;
+  pool_.Submit([this, fam, ens, labels, image, clip_timeout_ms, options, done] {
+    scheduling::ServedModel& cls = *ens->classifier;
+    const auto& ii = *cls.config.image_input;
+    const DataType dtype = cls.signature.FindInput(ii.input)->dtype;
+    const media::PreprocessSpec spec = PreprocessSpecFor(ii, dtype);
+    media::DecodeOptions dec;
+    dec.limits = options_.limits;
+    dec.min_width = spec.width;
+    dec.min_height = spec.height;
+    auto img = media::DecodeImage(reinterpret_cast<const uint8_t*>(image->data()), image->size(), dec);
+    if (!img.ok()) return done(img.status());
+    auto t = media::ImageToTensor(*img, spec, ii.input);
+    if (!t.ok()) return done(t.status());
+    std::vector<Tensor> inputs;
+    inputs.push_back(std::move(t).value());
+    TensorInferOptions o = options;
+    o.outputs = {cls.signature.outputs.front().name};
+    auto after_classifier = [this, fam, ens, labels, image, clip_timeout_ms, options,
+                             done](Result<scheduling::InferResult> r) {
+      if (!r.ok()) return done(r.status());
+      const Tensor& out = r.value().outputs.front();
+      if (out.dtype != DataType::kFp32 || out.data.size() < labels.size() * 4)
+        return done(Internal("classifier output must be FP32 with one value per label"));
+      std::vector<double> p(labels.size());
+      for (size_t i = 0; i < labels.size(); ++i) {
+        float v;
+        std::memcpy(&v, out.data.data() + i * 4, 4);
+        p[i] = v;
+      }
+      if (!ens->config.classifier_outputs_probabilities) {
+        const double mx = *std::max_element(p.begin(), p.end());
+        double sum = 0;
+        for (double& x : p) sum += (x = std::exp(x - mx));
+        for (double& x : p) x /= sum;
+      }
+      EnsembleResult res;
+      for (size_t i = 0; i < labels.size(); ++i) res.classifier.push_back({labels[i], p[i], 0});
+      std::stable_sort(
+          res.classifier.begin(), res.classifier.end(),
+          [](const LabelScore& a, const LabelScore& b) { return a.probability > b.probability; });
+      const LabelScore top = res.classifier.front();
+      const auto& pl = ens->config.priority_labels;
+      const bool priority = std::find(pl.begin(), pl.end(), top.label) != pl.end();
+      const bool between = top.probability >= ens->config.low && top.probability < ens->config.high;
+      char why[256];
+      if (!priority && !between) {
+        std::snprintf(why, sizeof why, "classifier top-1 '%s' at %.3f is %s", top.label.c_str(),
+                      top.probability,
+                      top.probability >= ens->config.high ? "at or above the high threshold (confident)"
+                                                          : "below the low threshold (CLIP not consulted)");
+        res.labels = res.classifier;
+        res.reason = why;
+        return done(std::move(res));
+      }
+      if (priority)
+        std::snprintf(why, sizeof why, "classifier top-1 '%s' is a priority label", top.label.c_str());
+      else
+        std::snprintf(why, sizeof why, "classifier top-1 '%s' at %.3f is between %.2f and %.2f",
+                      top.label.c_str(), top.probability, ens->config.low, ens->config.high);
+      const std::string reason = why;
+      TensorInferOptions co = options;
+      co.timeout_us = (clip_timeout_ms > 0 ? clip_timeout_ms : ens->config.clip_timeout_ms) * 1000;
+      Classify(*fam, image, labels, "", co,
+               [res = std::move(res), reason, top, done](Result<std::vector<LabelScore>> clip) mutable {
+                 if (!clip.ok()) {
+                   res.labels = res.classifier;
+                   res.reason =
+                       reason + "; CLIP failed (" + clip.status().message() + "): the classifier's answer";
+                   return done(std::move(res));
+                 }
+                 res.clip = *clip;
+                 res.vlm_used = true;
+                 // Confidence-weighted: each side weighs by its own top-1 probability.
+                 const double wc = top.probability, wv = clip->front().probability;
+                 std::map<std::string, double> pv, sim;
+                 for (const auto& s : *clip) {
+                   pv[s.label] = s.probability;
+                   sim[s.label] = s.similarity;
+                 }
+                 for (const auto& s : res.classifier)
+                   res.labels.push_back(
+                       {s.label, (wc * s.probability + wv * pv[s.label]) / (wc + wv), sim[s.label]});
+                 std::stable_sort(
+                     res.labels.begin(), res.labels.end(),
+                     [](const LabelScore& a, const LabelScore& b) { return a.probability > b.probability; });
+                 res.reason =
+                     reason + ": CLIP consulted, probabilities weighted by each side's top-1 confidence";
+                 done(std::move(res));
+               });
+    };
+    Status s = SubmitTensorInference(cls, std::move(inputs), o, after_classifier);
+    if (!s.ok()) after_classifier(s);
   });
 }
 

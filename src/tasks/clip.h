@@ -34,6 +34,12 @@ struct ClipFamily {
   double logit_scale = 100.0;
   std::string prompt_template = "a photo of a {}";
   std::map<std::string, std::vector<std::string>> label_sets;
+  // Confidence-gated ensembles by label set, with their classifier models resolved.
+  struct Ensemble {
+    runtime::ModelConfig::Ensemble config;
+    scheduling::ServedModel* classifier = nullptr;
+  };
+  std::map<std::string, Ensemble> ensembles;
 };
 
 struct LabelScore {
@@ -54,6 +60,16 @@ struct ImageEmbedding {
   double infer_ms = 0;
   bool cache_hit = false;
 };
+
+// What a confidence-gated ensemble answered and why.
+struct EnsembleResult {
+  std::vector<LabelScore> labels;      // the answer, sorted by probability
+  std::vector<LabelScore> classifier;  // the classifier's own probabilities
+  std::vector<LabelScore> clip;        // CLIP's, when it ran and answered
+  bool vlm_used = false;
+  std::string reason;
+};
+using EnsembleCallback = std::function<void(Result<EnsembleResult>)>;
 
 using EmbeddingsCallback = std::function<void(Result<std::vector<Embedding>>)>;
 using EmbeddingCallback = std::function<void(Result<ImageEmbedding>)>;
@@ -87,6 +103,13 @@ class ClipService {
   void Classify(const ClipFamily& family, std::shared_ptr<const std::string> image,
                 std::vector<std::string> labels, std::string prompt_template,
                 const TensorInferOptions& options, ClassifyCallback done);
+  // The label set's classifier first; CLIP only when the classifier's top-1 confidence is in
+  // [low, high) or its top label is a priority label, under clip_timeout_ms (0: the config's).
+  // A CLIP failure or timeout answers the classifier's result. Probabilities combine weighted
+  // by each side's top-1 confidence.
+  void ClassifyEnsemble(const ClipFamily& family, const std::string& label_set,
+                        std::shared_ptr<const std::string> image, int64_t clip_timeout_ms,
+                        const TensorInferOptions& options, EnsembleCallback done);
 
  private:
   ClipService(ThreadPool& pool, Options options);

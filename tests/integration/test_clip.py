@@ -108,13 +108,14 @@ def test_zero_shot_probabilities_sum_to_one_and_follow_similarity(server):
     e = np.exp(100 * (np.array(sims) - max(sims)))
     assert np.allclose([o["probability"] for o in out], e / e.sum(), atol=1e-6)
     top = requests.post(server.url + "/v1/classify", files={"file": ("a.png", png())},
-                        data={"labels": ",".join(labels), "top_k": "2"}, timeout=30).json()["labels"]
-    assert [o["label"] for o in top] == [o["label"] for o in out[:2]]
+                        data={"labels": ",".join(labels), "top_k": "2", "metadata": "true"}, timeout=30).json()
+    assert [o["label"] for o in top["labels"]] == [o["label"] for o in out[:2]]
+    assert top["metadata"]["format"] == "png" and top["metadata"]["width"] == 300
 
 
 def test_label_set_from_config_and_caches(server):
     before = server.metrics()
-    body = {"image": base64.b64encode(png((10, 10, 240))).decode(), "label_set": "animals"}
+    body = {"image": base64.b64encode(png((10, 10, 240))).decode(), "label_set": "animals", "ensemble": False}
     first = requests.post(server.url + "/v1/classify", json=body, timeout=30)
     assert first.status_code == 200, first.text
     assert sorted(o["label"] for o in first.json()["labels"]) == ["bird", "cat", "dog", "fish", "horse"]
@@ -213,3 +214,50 @@ def test_embed_a_hundred_urls_some_missing_slow_or_corrupt(make_server):
         assert np.allclose(again["data"][3]["embedding"], items[3]["embedding"])
     finally:
         httpd.shutdown()
+
+
+def solid(color):
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), color).save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+@pytest.mark.parametrize("color, vlm_used, reason, top", [
+    ((255, 0, 0), False, "at or above the high threshold", "cat"),    # classifier confident
+    ((0, 0, 0), False, "below the low threshold", None),              # classifier clueless: uniform
+    ((0, 255, 0), True, "between 0.30 and 0.90", None),                # unsure: CLIP consulted
+    ((0, 0, 255), True, "priority label", None),                       # bird is on the priority list
+])
+def test_confidence_gated_ensemble_follows_the_thresholds(server, color, vlm_used, reason, top):
+    r = requests.post(server.url + "/v1/classify", json={"image": solid(color), "label_set": "animals"}, timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["vlm_used"] is vlm_used, body
+    assert reason in body["reason"], body["reason"]
+    assert abs(sum(o["probability"] for o in body["labels"]) - 1) < 1e-6
+    if top:
+        assert body["labels"][0]["label"] == top
+    if vlm_used:
+        # Confidence-weighted blend of the two sides, label by label.
+        cls = {o["label"]: o["probability"] for o in body["classifier"]}
+        clip = {o["label"]: o["probability"] for o in body["clip"]}
+        wc, wv = max(cls.values()), max(clip.values())
+        for o in body["labels"]:
+            assert abs(o["probability"] - (wc * cls[o["label"]] + wv * clip[o["label"]]) / (wc + wv)) < 1e-6
+    else:
+        assert "clip" not in body and body["labels"] == body["classifier"]
+
+
+def test_ensemble_falls_back_to_the_classifier_when_clip_times_out(make_server):
+    # A server whose text tower is held up by a long queue delay: CLIP cannot answer within 1 ms.
+    s = make_server()
+    body = {"image": solid((0, 255, 0)), "label_set": "animals", "clip_timeout_ms": "1"}
+    r = requests.post(s.url + "/v1/classify", json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["vlm_used"] is False and "CLIP failed" in out["reason"], out
+    assert out["labels"] == out["classifier"]
+    # ensemble=false: CLIP alone, as for any label set.
+    alone = requests.post(s.url + "/v1/classify", json={**body, "ensemble": "false", "clip_timeout_ms": None},
+                          timeout=30).json()
+    assert "vlm_used" not in alone and len(alone["labels"]) == 5

@@ -80,6 +80,30 @@ TEST(ModelConfig, TaskAndAdaptiveQuality) {
       "s.json: field 'adaptive_quality.restore_wait_ms' must not exceed switch_wait_ms");
 }
 
+TEST(ModelConfig, ZeroShotLabelSetsAndEnsembles) {
+  auto c = ParseModelConfig(R"({"zero_shot": {"logit_scale": 50, "label_sets": {"pets": ["cat", "dog"]},
+    "ensembles": {"pets": {"classifier": "pets-cnn", "low": 0.2, "high": 0.8, "priority_labels": ["dog"],
+                           "clip_timeout_ms": 250}}}})",
+                            "m/sightline.json", "m");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->logit_scale, 50);
+  ASSERT_EQ(c->label_sets.size(), 1u);
+  EXPECT_EQ(c->label_sets[0].second, (std::vector<std::string>{"cat", "dog"}));
+  ASSERT_EQ(c->ensembles.size(), 1u);
+  EXPECT_EQ(c->ensembles[0].classifier, "pets-cnn");
+  EXPECT_EQ(c->ensembles[0].priority_labels, (std::vector<std::string>{"dog"}));
+  EXPECT_EQ(c->ensembles[0].clip_timeout_ms, 250);
+
+  auto err = [](const char* text) { return ParseModelConfig(text, "s.json", "m").status().message(); };
+  EXPECT_EQ(err(R"({"zero_shot": {"ensembles": {"birds": {"classifier": "x"}}}})"),
+            "s.json: field 'zero_shot.ensembles.birds' names no label set in zero_shot.label_sets");
+  EXPECT_EQ(
+      err(R"({"zero_shot": {"label_sets": {"p": ["a"]}, "ensembles": {"p": {"classifier": "x", "low": 0.9, "high": 0.2}}}})"),
+      "s.json: field 'zero_shot.ensembles.p.low' needs 0 <= low <= high <= 1");
+  EXPECT_EQ(err(R"({"zero_shot": {"prompt_template": "no slot"}})"),
+            "s.json: field 'zero_shot.prompt_template' must contain {} where the label goes");
+}
+
 TEST(ModelConfig, DefaultsComeFromTheSignature) {
   ModelConfig dyn;
   ASSERT_TRUE(FinalizeModelConfig(dyn, Sig(-1), "f").ok());
