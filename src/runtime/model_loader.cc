@@ -1,5 +1,7 @@
 #include "runtime/model_loader.h"
 
+#include "runtime/memory_budget.h"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -204,6 +206,8 @@ Result<double> WarmUp(LoadedModel& model) {
     if (model.config.batching()) sizes.insert(model.config.max_batch_size);
   }
   if (!model.config.batching()) sizes = {1};
+  sizes.insert(1);  // the memory measurement below compares against batch 1
+  int64_t rss_one = 0, rss_max = 0;
   for (int b : sizes) {
     std::vector<Tensor> inputs;
     for (const auto& spec : model.signature.inputs)
@@ -218,6 +222,25 @@ Result<double> WarmUp(LoadedModel& model) {
           return FailedPrecondition("warm-up of '" + model.config.name + "' at batch " + std::to_string(b) +
                                     " failed: " + r.status().message());
       }
+    }
+    (b == 1 ? rss_one : rss_max) = ResidentBytes();
+  }
+  if (model.config.batching()) {
+    // Per-item cost: what the largest warm-up batch added over batch 1 (activations, arena growth,
+    // across every instance), but never less than the item's own inputs and outputs.
+    const int largest = *sizes.rbegin();
+    int64_t io = 0;
+    for (const auto* list : {&model.signature.inputs, &model.signature.outputs})
+      for (const auto& spec : *list) io += static_cast<int64_t>(MakeZeroTensor(spec, 1, true).data.size());
+    model.per_item_bytes = std::max(io, largest > 1 ? (rss_max - rss_one) / (largest - 1) : 0);
+    model.memory_batch_limit = MemorySafeBatchLimit(model.per_item_bytes, AvailableMemoryBytes());
+    if (model.config.max_batch_size > model.memory_batch_limit) {
+      model.clamped_from = model.config.max_batch_size;
+      model.config.max_batch_size = model.memory_batch_limit;
+      auto& pref = model.config.preferred_batch_sizes;
+      pref.erase(
+          std::remove_if(pref.begin(), pref.end(), [&](int p) { return p > model.memory_batch_limit; }),
+          pref.end());
     }
   }
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -19,6 +19,11 @@ struct LoadedModel {
   std::filesystem::path file;
   std::vector<std::unique_ptr<Backend>> instances;
   double load_seconds = 0;
+  // Set by WarmUp for batching models: measured memory per batch item, the batch size half the
+  // available memory allows (capped at 256), and max_batch_size before that bound lowered it (0 if not).
+  int64_t per_item_bytes = 0;
+  int memory_batch_limit = 0;
+  int clamped_from = 0;
 };
 
 // One loadable model. A plain folder (model.onnx or model_<variant>.onnx, optional
@@ -49,8 +54,10 @@ Result<ImageInputConfig> ReadPreprocessorConfig(const std::filesystem::path& fil
 // An all-zero input for `spec` with the batch dim set to `batch` (other dynamic dims to 1).
 Tensor MakeZeroTensor(const TensorSpec& spec, int64_t batch, bool batching);
 
-// Runs every instance twice at each warm-up batch size (the preferred sizes, else 1 and
-// max_batch_size), so first requests do not pay for lazy allocations. Returns seconds spent.
+// Runs every instance twice at each warm-up batch size (1, and the preferred sizes or
+// max_batch_size), so first requests do not pay for lazy allocations, and measures memory per
+// batch item on the way: max_batch_size is lowered to what half the available memory allows
+// (see memory_budget.h). Returns seconds spent.
 Result<double> WarmUp(LoadedModel& model);
 
 }  // namespace sightline::runtime

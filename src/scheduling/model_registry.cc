@@ -23,11 +23,20 @@ Result<std::unique_ptr<ServedModel>> LoadOne(runtime::BackendFactory& factory,
     ASSIGN_OR_RETURN(warm, runtime::WarmUp(loaded));
   }
   mm.warmup_seconds->Set(warm);
+  if (loaded.clamped_from > 0)
+    log.Warn("max_batch_size_lowered",
+             observability::LogFields()
+                 .Add("model", label)
+                 .Add("configured", static_cast<int64_t>(loaded.clamped_from))
+                 .Add("memory_safe", static_cast<int64_t>(loaded.memory_batch_limit))
+                 .Add("per_item_bytes", loaded.per_item_bytes));
   log.Info("model_loaded", observability::LogFields()
                                .Add("model", label)
                                .Add("file", loaded.file.string())
                                .Add("instances", static_cast<int64_t>(loaded.instances.size()))
                                .Add("max_batch_size", loaded.config.max_batch_size)
+                               .Add("memory_safe_batch", static_cast<int64_t>(loaded.memory_batch_limit))
+                               .Add("per_item_bytes", loaded.per_item_bytes)
                                .Add("load_seconds", loaded.load_seconds)
                                .Add("warmup_seconds", warm));
   const auto& c = loaded.config;
