@@ -31,6 +31,26 @@ VOCAB = 49408
 CONTEXT = 77
 
 
+def vision_bench(rng, dim):
+    """A vision tower with real work for benchmarks: four strided 3x3 convs (64..512 channels,
+    ~1.4 GFLOP per 224x224 image, the order of a ViT-B/32's 4.4), global pool, projection."""
+    nodes, inits, prev, cin = [], [], "pixel_values", 3
+    for i, cout in enumerate([64, 128, 256, 512]):
+        w = (rng.standard_normal((cout, cin, 3, 3)) * np.sqrt(2.0 / (cin * 9))).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(np.zeros(cout, np.float32), f"b{i}")]
+        nodes += [helper.make_node("Conv", [prev, f"w{i}", f"b{i}"], [f"c{i}"], strides=[2, 2], pads=[1, 1, 1, 1]),
+                  helper.make_node("Relu", [f"c{i}"], [f"r{i}"])]
+        prev, cin = f"r{i}", cout
+    proj = (rng.standard_normal((512, dim)) * 0.05).astype(np.float32)
+    inits.append(numpy_helper.from_array(proj, "proj"))
+    nodes += [helper.make_node("GlobalAveragePool", [prev], ["p"]),
+              helper.make_node("Flatten", ["p"], ["f"], axis=1),
+              helper.make_node("MatMul", ["f", "proj"], ["image_embeds"])]
+    return helper.make_graph(nodes, "clip_vision_bench",
+                             [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["batch", 3, 224, 224])],
+                             [helper.make_tensor_value_info("image_embeds", TensorProto.FLOAT, ["batch", dim])], inits)
+
+
 def vision(rng):
     w = (rng.standard_normal((16, 3, 16, 16)) * 0.05).astype(np.float32)
     b = np.zeros(16, np.float32)
@@ -46,9 +66,9 @@ def vision(rng):
                              [helper.make_tensor_value_info("image_embeds", TensorProto.FLOAT, ["batch", DIM])], inits)
 
 
-def text(rng):
-    table = (rng.standard_normal((VOCAB, DIM)) * 0.5).astype(np.float32)
-    proj = (rng.standard_normal((DIM, DIM)) * 0.3).astype(np.float32)
+def text(rng, dim=DIM):
+    table = (rng.standard_normal((VOCAB, dim)) * 0.5).astype(np.float32)
+    proj = (rng.standard_normal((dim, dim)) * 0.3).astype(np.float32)
     # Mean of the token embeddings before the first end-of-text (id 49407, also the padding), so
     # each prompt gets its own direction; the real model pools at that position after attention.
     nodes = [helper.make_node("Gather", ["table", "input_ids"], ["tok"]),                  # [N,L,D]
@@ -66,7 +86,7 @@ def text(rng):
              numpy_helper.from_array(np.array([2], np.int64), "axis2")]
     return helper.make_graph(nodes, "clip_text",
                              [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"])],
-                             [helper.make_tensor_value_info("text_embeds", TensorProto.FLOAT, ["batch", DIM])], inits)
+                             [helper.make_tensor_value_info("text_embeds", TensorProto.FLOAT, ["batch", dim])], inits)
 
 
 def classifier(out):
@@ -105,7 +125,26 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--tokenizer", required=True, help="CLIP tokenizer.json from scripts/gen_tokenizer_refs.py")
     ap.add_argument("--name", default="clip-tiny")
+    ap.add_argument("--bench", action="store_true",
+                    help="a benchmark-sized vision tower (~1.4 GFLOP/image, 512-d) named clip-bench")
     args = ap.parse_args()
+    if args.bench:
+        d = os.path.join(args.out, "clip-bench")
+        os.makedirs(os.path.join(d, "onnx"), exist_ok=True)
+        rng = np.random.default_rng(7)
+        save(vision_bench(rng, 512), os.path.join(d, "onnx", "vision_model.onnx"))
+        save(text(rng, 512), os.path.join(d, "onnx", "text_model.onnx"))
+        json.dump({"model_type": "clip", "projection_dim": 512}, open(os.path.join(d, "config.json"), "w"))
+        json.dump({"crop_size": 224, "do_center_crop": True, "do_normalize": True, "do_rescale": True,
+                   "do_resize": True, "image_mean": [0.48145466, 0.4578275, 0.40821073],
+                   "image_std": [0.26862954, 0.26130258, 0.27577711], "rescale_factor": 1 / 255, "size": 224},
+                  open(os.path.join(d, "preprocessor_config.json"), "w"))
+        shutil.copy(args.tokenizer, os.path.join(d, "tokenizer.json"))
+        json.dump({"max_batch_size": 16, "dynamic_batching": {"max_queue_delay_microseconds": 4000},
+                   "zero_shot": {"label_sets": {"objects": [f"object {i}" for i in range(20)]}}},
+                  open(os.path.join(d, "sightline.json"), "w"))
+        print(f"benchmark CLIP written to {d}")
+        return
     d = os.path.join(args.out, args.name)
     os.makedirs(os.path.join(d, "onnx"), exist_ok=True)
     rng = np.random.default_rng(42)

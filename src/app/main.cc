@@ -58,6 +58,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   s->add_option("--result-cache-mb", serve.result_cache_mb, "Result cache size in MiB (0 = off)")
       ->capture_default_str();
+  s->add_option("--text-embedding-cache-mb", serve.text_embedding_cache_mb,
+                "CLIP text embedding cache (0 = off)")
+      ->capture_default_str();
+  s->add_option("--image-embedding-cache-mb", serve.image_embedding_cache_mb,
+                "CLIP image embedding cache (0 = off)")
+      ->capture_default_str();
 
   sightline::app::RemoveBgOptions rb;
   auto* r = cli.add_subcommand("remove-bg", "Remove the background of one image file (no server)");

@@ -36,10 +36,12 @@ int RunRemoveBg(const RemoveBgOptions& o) {
     Status s = tasks::SetRemoveBackgroundParam(params, k, v);
     if (!s.ok()) return fail(s.message());
   }
-  std::ifstream in(o.input, std::ios::binary);
+  std::ifstream in(o.input, std::ios::binary | std::ios::ate);
   if (!in) return fail("cannot read " + o.input);
-  auto bytes = std::make_shared<const std::string>(std::istreambuf_iterator<char>(in),
-                                                   std::istreambuf_iterator<char>());
+  std::string data(static_cast<size_t>(in.tellg()), '\0');
+  in.seekg(0);
+  if (!in.read(data.data(), static_cast<std::streamsize>(data.size()))) return fail("cannot read " + o.input);
+  auto bytes = std::make_shared<const std::string>(std::move(data));
 
   auto log = observability::Logger::Create(observability::LogLevel::kWarn);
   observability::MetricsRegistry registry;

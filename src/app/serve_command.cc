@@ -75,6 +75,8 @@ int RunServe(const ServeOptions& o) {
   http::AddImageRoutes(router, ctx);
   tasks::ClipService::Options co;
   co.limits = ctx.decode_limits;
+  co.text_cache_bytes = o.text_embedding_cache_mb << 20;
+  co.image_cache_bytes = o.image_embedding_cache_mb << 20;
   auto clip = tasks::ClipService::Create(*models.value(), decode_pool, registry, co);
   if (!clip.ok()) return fail(clip.status());
   ctx.clip = clip.value().get();

@@ -28,8 +28,10 @@ struct ServeOptions {
   std::vector<std::string> fetch_allow_cidrs;  // internal ranges image_url may reach anyway
   int fetch_timeout_ms = 15'000;
   size_t fetch_max_mb = 50;
-  int fetch_threads = 50;        // concurrent image_url downloads (blocking transfers, one per thread)
-  size_t result_cache_mb = 256;  // background-removal result cache; 0 = off
+  int fetch_threads = 50;               // concurrent image_url downloads (blocking transfers, one per thread)
+  size_t result_cache_mb = 256;         // background-removal result cache; 0 = off
+  size_t text_embedding_cache_mb = 32;  // CLIP text embeddings; 0 = off
+  size_t image_embedding_cache_mb = 64;  // CLIP image embeddings by content hash; 0 = off
 };
 
 int RunServe(const ServeOptions& options);

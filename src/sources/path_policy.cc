@@ -47,7 +47,11 @@ Result<std::string> PathPolicy::Read(const std::string& path, size_t max_bytes) 
                   "image_path '" + path + "' is over the " + std::to_string(max_bytes) + "-byte limit");
   std::ifstream in(resolved, std::ios::binary);
   if (!in) return NotFound("image_path '" + path + "' cannot be read");
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  // One read of the known size: a character iterator took ~2 s for a 48 MB RAW file.
+  std::string bytes(static_cast<size_t>(size), '\0');
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size())))
+    return NotFound("image_path '" + path + "' could not be read in full");
+  return bytes;
 }
 
 }  // namespace sightline::sources
