@@ -155,9 +155,24 @@ void ClipService::EmbedTexts(const ClipFamily& f, std::vector<std::string> texts
   g->out.resize(texts.size());
   g->done = std::move(done);
   if (texts.empty()) return g->done(std::vector<Embedding>{});
+  // Tokenise first: the cache key is the token ids, so texts the tokenizer normalises alike
+  // ("A  Photo", "a photo") share one entry.
+  text::EncodeOptions eo;
+  eo.max_length = f.context_length;
+  eo.pad_to_max = true;
+  std::vector<text::Encoding> encs;
+  std::vector<std::string> keys;
+  for (const auto& t : texts) {
+    encs.push_back(f.tokenizer->Encode(t, eo));
+    const auto& e = encs.back();
+    size_t real = 0;
+    while (real < e.attention_mask.size() && e.attention_mask[real]) ++real;
+    keys.push_back(f.name + "|" +
+                   std::string(reinterpret_cast<const char*>(e.ids.data()), real * sizeof(int64_t)));
+  }
   std::vector<size_t> misses;
   for (size_t i = 0; i < texts.size(); ++i) {
-    if (auto hit = text_cache_.Get(f.name + "|" + texts[i])) {
+    if (auto hit = text_cache_.Get(keys[i])) {
       text_hits_->Inc();
       g->out[i] = *hit;
     } else {
@@ -167,12 +182,9 @@ void ClipService::EmbedTexts(const ClipFamily& f, std::vector<std::string> texts
   }
   if (misses.empty()) return g->done(std::move(g->out));
   g->left = misses.size();
-  text::EncodeOptions eo;
-  eo.max_length = f.context_length;
-  eo.pad_to_max = true;
   const std::string input = f.text->signature.inputs.front().name;
   for (size_t i : misses) {
-    const auto enc = f.tokenizer->Encode(texts[i], eo);
+    const auto& enc = encs[i];
     Tensor ids;
     ids.name = input;
     ids.dtype = DataType::kInt64;
@@ -193,7 +205,7 @@ void ClipService::EmbedTexts(const ClipFamily& f, std::vector<std::string> texts
     }
     TensorInferOptions o = options;
     o.outputs = {f.text->signature.outputs.front().name};
-    const std::string key = f.name + "|" + texts[i];
+    const std::string key = keys[i];
     auto finish = [this, g, i, key](Result<scheduling::InferResult> r) {
       Result<Embedding> e = r.ok() ? FirstRow(r.value()) : Result<Embedding>(r.status());
       std::lock_guard lock(g->mu);

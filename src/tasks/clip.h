@@ -2,7 +2,8 @@
 // "<name>.vision" and "<name>.text" models the registry loaded from one folder): text is
 // tokenised here (text/), images decoded and preprocessed on the decode pool, and both towers
 // run through their models' dynamic batchers, one request per item. Embeddings come back
-// unit-normalised. Text and image embeddings are cached (LRU, bounded in bytes); label prompts
+// unit-normalised. Text embeddings are cached by token ids (so texts the tokenizer normalises
+// alike share an entry), image embeddings by content hash (LRUs bounded in bytes); label prompts
 // of configured label sets are embedded at start-up.
 #pragma once
 

@@ -128,6 +128,13 @@ def test_label_set_from_config_and_caches(server):
     assert hit("image") >= 1   # the same image the second time
     missing = requests.post(server.url + "/v1/classify", json={**body, "label_set": "plants"}, timeout=30)
     assert missing.status_code == 404
+    # The text cache keys on token ids: case and spacing the tokenizer normalises away still hit.
+    requests.post(server.url + "/v1/embeddings", json={"input": "A Small   Red CAR"}, timeout=30)
+    mid = server.metrics()
+    requests.post(server.url + "/v1/embeddings", json={"input": "a small red car"}, timeout=30)
+    end = server.metrics()
+    key = 'sightline_embedding_cache_lookups_total{cache="text",result="hit"}'
+    assert end[key] - mid[key] == 1
 
 
 def test_embed_many_images_with_per_item_errors(server):
