@@ -239,15 +239,8 @@ void ClipService::EmbedImage(const ClipFamily& f, std::shared_ptr<const std::str
       return done(Status(StatusCode::kCancelled, "client went away"));
     const auto t0 = std::chrono::steady_clock::now();
     const auto& ii = *f.vision->config.image_input;
-    const DataType dtype = f.vision->signature.FindInput(ii.input)->dtype;
-    const media::PreprocessSpec spec = PreprocessSpecFor(ii, dtype);
-    media::DecodeOptions dec;
-    dec.limits = options_.limits;
-    dec.min_width = spec.width;
-    dec.min_height = spec.height;
-    auto img = media::DecodeImage(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size(), dec);
-    if (!img.ok()) return done(img.status());
-    auto t = media::ImageToTensor(*img, spec, ii.input);
+    auto t =
+        EncodedImageToTensor(*bytes, ii, f.vision->signature.FindInput(ii.input)->dtype, options_.limits);
     if (!t.ok()) return done(t.status());
     const double decode_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -346,15 +339,7 @@ void ClipService::ClassifyEnsemble(const ClipFamily& f, const std::string& label
   pool_.Submit([this, fam, ens, labels, image, clip_timeout_ms, options, done] {
     scheduling::ServedModel& cls = *ens->classifier;
     const auto& ii = *cls.config.image_input;
-    const DataType dtype = cls.signature.FindInput(ii.input)->dtype;
-    const media::PreprocessSpec spec = PreprocessSpecFor(ii, dtype);
-    media::DecodeOptions dec;
-    dec.limits = options_.limits;
-    dec.min_width = spec.width;
-    dec.min_height = spec.height;
-    auto img = media::DecodeImage(reinterpret_cast<const uint8_t*>(image->data()), image->size(), dec);
-    if (!img.ok()) return done(img.status());
-    auto t = media::ImageToTensor(*img, spec, ii.input);
+    auto t = EncodedImageToTensor(*image, ii, cls.signature.FindInput(ii.input)->dtype, options_.limits);
     if (!t.ok()) return done(t.status());
     std::vector<Tensor> inputs;
     inputs.push_back(std::move(t).value());

@@ -21,6 +21,20 @@ media::PreprocessSpec PreprocessSpecFor(const runtime::ImageInputConfig& c, Data
   return s;
 }
 
+Result<Tensor> EncodedImageToTensor(std::string_view bytes, const runtime::ImageInputConfig& config,
+                                    DataType dtype, const media::DecodeLimits& limits) {
+  const media::PreprocessSpec spec = PreprocessSpecFor(config, dtype);
+  media::DecodeOptions options;
+  options.limits = limits;
+  // Every resize mode ends at width x height; more source pixels than that on each side are
+  // never needed, so JPEGs may shrink on load down to it.
+  options.min_width = spec.width;
+  options.min_height = spec.height;
+  ASSIGN_OR_RETURN(auto image,
+                   media::DecodeImage(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), options));
+  return media::ImageToTensor(image, spec, config.input);
+}
+
 Result<Tensor> DecodeImageBatch(const Tensor& encoded, const runtime::ImageInputConfig& config,
                                 DataType dtype, const media::DecodeLimits& limits) {
   if (encoded.dtype != DataType::kBytes)
@@ -31,23 +45,15 @@ Result<Tensor> DecodeImageBatch(const Tensor& encoded, const runtime::ImageInput
                            ShapeToString(encoded.shape));
   ASSIGN_OR_RETURN(auto items, SplitBytesElements(encoded));
   if (items.empty()) return InvalidArgument("image input '" + encoded.name + "' holds no images");
-  const media::PreprocessSpec spec = PreprocessSpecFor(config, dtype);
-  media::DecodeOptions options;
-  options.limits = limits;
-  // Every resize mode ends at width x height; more source pixels than that on each side are
-  // never needed, so JPEGs may shrink on load down to it.
-  options.min_width = spec.width;
-  options.min_height = spec.height;
   Tensor out;
   out.name = config.input;
   out.dtype = dtype;
   for (size_t i = 0; i < items.size(); ++i) {
-    auto image =
-        media::DecodeImage(reinterpret_cast<const uint8_t*>(items[i].data()), items[i].size(), options);
-    if (!image.ok())
-      return Status(image.status().code(),
-                    "image " + std::to_string(i) + " of '" + encoded.name + "': " + image.status().message());
-    ASSIGN_OR_RETURN(Tensor t, media::ImageToTensor(*image, spec, config.input));
+    auto decoded = EncodedImageToTensor(items[i], config, dtype, limits);
+    if (!decoded.ok())
+      return Status(decoded.status().code(), "image " + std::to_string(i) + " of '" + encoded.name +
+                                                 "': " + decoded.status().message());
+    Tensor t = std::move(decoded).value();
     if (i == 0) {
       out.shape = t.shape;
       out.data.reserve(t.data.size() * items.size());

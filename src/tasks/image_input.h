@@ -4,6 +4,8 @@
 // I/O thread.
 #pragma once
 
+#include <string_view>
+
 #include "core/status.h"
 #include "core/tensor.h"
 #include "media/image_decoder.h"
@@ -13,6 +15,11 @@
 namespace sightline::tasks {
 
 media::PreprocessSpec PreprocessSpecFor(const runtime::ImageInputConfig& config, DataType dtype);
+
+// One encoded image (any format the decoder reads) to the [1,3,H,W] (or NHWC) input `config`
+// describes, shrinking on load to what the model needs.
+Result<Tensor> EncodedImageToTensor(std::string_view bytes, const runtime::ImageInputConfig& config,
+                                    DataType dtype, const media::DecodeLimits& limits);
 
 // `encoded` is a BYTES tensor of N images (shape [N] or [N,1]); the result is named
 // config.input with shape [N,3,H,W] (or NHWC). Errors name the failing element.
