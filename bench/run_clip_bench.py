@@ -44,12 +44,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=8.0, help="requests per second, open loop")
     ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--spin", action="store_true", help="let Sightline's ORT threads spin (optimization.allow_spinning)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="clip-bench-")
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_clip_fixture.py"), "--bench", "--out", work,
                     "--tokenizer", os.path.join(ROOT, "build", "fixtures", "tokenizers", "clip", "tokenizer.json")],
                    check=True, capture_output=True)
     model_dir = os.path.join(work, "clip-bench")
+    if args.spin:
+        cfg_path = os.path.join(model_dir, "sightline.json")
+        cfg = json.load(open(cfg_path))
+        cfg["optimization"] = {"allow_spinning": True}
+        json.dump(cfg, open(cfg_path, "w"))
     photo = os.path.join(work, "photo.jpg")
     Image.open(os.path.join(ROOT, "build", "fixtures", "photos", "astronaut.png")).convert("RGB").save(photo, quality=92)
     dng_dir = os.path.join(ROOT, "build", "bench", "dng", "preview")
