@@ -54,7 +54,21 @@ std::string ModelMetadata(const scheduling::ServedModel& m) {
   AppendSpecs(out, m.signature.inputs);
   out += ",\"outputs\":";
   AppendSpecs(out, m.signature.outputs);
-  out += ",\"parameters\":{\"max_batch_size\":" + std::to_string(m.config.max_batch_size) + "}}";
+  out += ",\"parameters\":{\"max_batch_size\":" + std::to_string(m.config.max_batch_size);
+  if (m.config.image_input) {
+    // The signature says FP32/FP16 pixels; this input also takes encoded images as BYTES.
+    out += ",\"image_input\":{\"input\":\"";
+    AppendJsonEscaped(out, m.config.image_input->input);
+    out +=
+        "\",\"accepts\":\"BYTES\",\"formats\":[\"jpeg\",\"png\",\"webp\",\"heif\",\"avif\",\"tiff\",\"gif\","
+        "\"dng\",\"raw\"]}";
+  }
+  if (!m.config.task.empty()) {
+    out += ",\"task\":\"";
+    AppendJsonEscaped(out, m.config.task);
+    out += '"';
+  }
+  out += "}}";
   return out;
 }
 

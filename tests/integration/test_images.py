@@ -71,3 +71,12 @@ def test_decompression_bomb_is_413(server):
     assert r.status_code == 413
     assert "20000x20000" in r.json()["error"]
     assert send_images(server, [png(np.zeros((64, 64, 3), np.uint8))]).status_code == 200
+
+
+def test_model_metadata_says_which_input_takes_encoded_images(server):
+    meta = requests.get(server.url + "/v2/models/convnet", timeout=10).json()
+    assert meta["parameters"]["image_input"]["input"] == "input"
+    assert meta["parameters"]["image_input"]["accepts"] == "BYTES"
+    assert "image_input" not in requests.get(server.url + "/v2/models/simple", timeout=10).json()["parameters"]
+    matte = requests.get(server.url + "/v2/models/matte", timeout=10).json()
+    assert matte["parameters"]["task"] == "background_removal"
