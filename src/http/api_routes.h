@@ -43,6 +43,9 @@ void AddClipRoutes(Router& router, const ApiContext& ctx);
 using BytesCallback = std::function<void(Result<std::shared_ptr<const std::string>>)>;
 void ResolveImageSource(const ApiContext& ctx, ImageSource source, std::shared_ptr<CancelToken> cancel,
                         BytesCallback done);
+// X-Retry-Attempt: how many times the client was already told to come back (0..8; scales the
+// Retry-After estimate).
+int RetryAttempt(const HttpRequest& request);
 // The metadata JSON object of an image.
 void AppendMetadataJson(std::string& out, const media::ImageMetadata& metadata);
 

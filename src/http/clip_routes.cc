@@ -218,16 +218,14 @@ void Embeddings(const ApiContext& ctx, const HttpRequest& req, Responder respond
   if (!text_idx.empty()) {
     std::vector<std::string> texts;
     for (size_t i : text_idx) texts.push_back((*inputs)[i]);
-    auto ids = ctx.clip->Tokenize(f, texts);
-    if (ids.ok())
-      for (const auto& v : *ids) st->tokens += static_cast<int64_t>(v.size());
     ctx.clip->EmbedTexts(f, std::move(texts), opts,
-                         [st, text_idx, finish_one](Result<std::vector<tasks::Embedding>> r) {
+                         [st, text_idx, finish_one](Result<tasks::TextEmbeddings> r) {
                            if (!r.ok()) return finish_one(r.status());
                            {
                              std::lock_guard lock(st->mu);
+                             st->tokens = r->tokens;
                              for (size_t k = 0; k < text_idx.size(); ++k)
-                               st->out[text_idx[k]] = std::move((*r)[k]);
+                               st->out[text_idx[k]] = std::move(r->vectors[k]);
                            }
                            finish_one(std::nullopt);
                          });
@@ -477,24 +475,16 @@ void Embed(const ApiContext& ctx, const HttpRequest& req, Responder respond) {
             std::lock_guard lock(st->mu);
             st->download_ms += Ms(Clock::now() - fetch_start);
           }
-          auto fail = [&](const Status& s) {
-            std::string item = "{\"index\":" + std::to_string(i) + ",\"error\":{\"code\":\"";
-            item += StatusCodeName(s.code());
-            item += "\",\"message\":\"";
-            AppendJsonEscaped(item, label + ": " + s.message());
-            complete(i, item + "\"}}", false);
+          auto fail = [i, label, complete](const Status& s) {
+            std::string item = "{\"index\":" + std::to_string(i) + ",\"error\":";
+            AppendErrorObject(item, Status(s.code(), label + ": " + s.message()));
+            complete(i, item + "}", false);
           };
           if (!bytes.ok()) return fail(bytes.status());
           auto b = *bytes;
           ctx.clip->EmbedImage(
-              *f, b, opts, [i, b, label, metadata, complete, st](Result<tasks::ImageEmbedding> e) {
-                if (!e.ok()) {
-                  std::string item = "{\"index\":" + std::to_string(i) + ",\"error\":{\"code\":\"";
-                  item += StatusCodeName(e.status().code());
-                  item += "\",\"message\":\"";
-                  AppendJsonEscaped(item, label + ": " + e.status().message());
-                  return complete(i, item + "\"}}", false);
-                }
+              *f, b, opts, [i, b, metadata, complete, st, fail](Result<tasks::ImageEmbedding> e) {
+                if (!e.ok()) return fail(e.status());
                 {
                   std::lock_guard lock(st->mu);
                   st->decode_ms += e->decode_ms;

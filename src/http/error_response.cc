@@ -28,6 +28,14 @@ int HttpStatusFor(StatusCode code) {
   return 500;
 }
 
+void AppendErrorObject(std::string& out, const Status& status) {
+  out += "{\"code\":\"";
+  out += StatusCodeName(status.code());
+  out += "\",\"message\":\"";
+  observability::AppendJsonEscaped(out, status.message());
+  out += "\"}";
+}
+
 HttpResponse ErrorResponse(const Status& status, ApiStyle style) {
   HttpResponse r;
   r.status = HttpStatusFor(status.code());

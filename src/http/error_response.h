@@ -14,4 +14,8 @@ enum class ApiStyle { kV1, kKServe };
 int HttpStatusFor(StatusCode code);
 HttpResponse ErrorResponse(const Status& status, ApiStyle style);
 
+// `{"code":"...","message":"..."}`: the v1 error object, for one failed item inside an answer
+// that otherwise succeeded (/v1/metadata, /v1/embed).
+void AppendErrorObject(std::string& out, const Status& status);
+
 }  // namespace sightline::http

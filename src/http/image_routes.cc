@@ -148,16 +148,6 @@ Result<scheduling::ServedModel*> BackgroundModel(const ApiContext& ctx, const st
   return NotFound("no background-removal model is loaded (a model with \"task\": \"background_removal\")");
 }
 
-int RetryAttempt(const HttpRequest& req) {
-  const auto h = req.Header("x-retry-attempt");
-  int v = 0;
-  for (char c : h) {
-    if (c < '0' || c > '9') return 0;
-    v = std::min(8, v * 10 + (c - '0'));
-  }
-  return v;
-}
-
 void RemoveBackground(const ApiContext& ctx, const HttpRequest& req, Responder respond) {
   auto parsed = ParseImageRequest(req);
   if (!parsed.ok()) return respond(V1Error(parsed.status()));
@@ -230,11 +220,8 @@ void Metadata(const ApiContext& ctx, const HttpRequest& req, Responder respond) 
                              entry += "\"metadata\":";
                              AppendMetadataJson(entry, *md);
                            } else {
-                             entry += "\"error\":{\"code\":\"";
-                             entry += StatusCodeName(md.status().code());
-                             entry += "\",\"message\":\"";
-                             AppendJsonEscaped(entry, md.status().message());
-                             entry += "\"}";
+                             entry += "\"error\":";
+                             AppendErrorObject(entry, md.status());
                            }
                            entry += '}';
                            std::lock_guard lock(state->mu);

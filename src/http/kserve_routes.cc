@@ -79,11 +79,14 @@ std::optional<int64_t> ParseInt(std::string_view s) {
   return v;
 }
 
-// X-Retry-Attempt: how many times the client was already told to come back (scales Retry-After).
+}  // namespace
+
 int RetryAttempt(const HttpRequest& req) {
   auto a = ParseInt(req.Header("x-retry-attempt"));
   return a && *a > 0 ? static_cast<int>(std::min<int64_t>(*a, 8)) : 0;
 }
+
+namespace {
 
 // Queues a parsed request and answers it when the batcher does.
 void Submit(scheduling::ServedModel& model, std::shared_ptr<KServeInferRequest> shared,

@@ -19,19 +19,6 @@ Status Invalid(const std::string& what) {
   return InvalidArgument("invalid_image: " + what);
 }
 
-// "VipsForeignLoadJpegBuffer" -> "jpeg"
-std::string FormatName(const char* loader) {
-  std::string s = loader ? loader : "";
-  const std::string prefix = "VipsForeignLoad";
-  if (s.rfind(prefix, 0) == 0) s = s.substr(prefix.size());
-  for (const char* suffix : {"Buffer", "Source"})
-    if (s.size() > std::strlen(suffix) &&
-        s.compare(s.size() - std::strlen(suffix), std::string::npos, suffix) == 0)
-      s = s.substr(0, s.size() - std::strlen(suffix));
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 bool SwapsSides(VipsImage* header) {
   int orientation = 1;
   if (vips_image_get_typeof(header, VIPS_META_ORIENTATION) &&
@@ -144,7 +131,7 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions&
   result.height = vips_image_get_height(img.get());
   result.channels = img->Bands;
   result.pixels.assign(static_cast<uint8_t*>(mem), static_cast<uint8_t*>(mem) + bytes);
-  result.format = FormatName(loader);
+  result.format = LoaderFormatName(loader);
   result.source_width = w;
   result.source_height = h;
   return result;

@@ -87,11 +87,7 @@ Result<ImageMetadata> ReadImageMetadata(const uint8_t* data, size_t size) {
     if (!header) return InvalidArgument("invalid_image: " + TakeVipsError());
     md.width = vips_image_get_width(header.get());
     md.height = vips_image_get_height(header.get());
-    std::string f = loader;
-    f = f.substr(std::strlen("VipsForeignLoad"));
-    f = f.substr(0, f.size() - std::strlen("Buffer"));
-    for (auto& c : f) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    md.format = f;
+    md.format = LoaderFormatName(loader);
   }
 
   try {

@@ -4,6 +4,7 @@
 
 #include <vips/vips.h>
 
+#include <cctype>
 #include <memory>
 #include <string>
 
@@ -15,6 +16,18 @@ struct VipsUnref {
   }
 };
 using VImage = std::unique_ptr<VipsImage, VipsUnref>;
+
+// "VipsForeignLoadJpegBuffer" -> "jpeg": the format name images and metadata report.
+inline std::string LoaderFormatName(const char* loader) {
+  std::string s = loader ? loader : "";
+  const std::string prefix = "VipsForeignLoad";
+  if (s.rfind(prefix, 0) == 0) s = s.substr(prefix.size());
+  for (const std::string suffix : {"Buffer", "Source"})
+    if (s.size() > suffix.size() && s.compare(s.size() - suffix.size(), std::string::npos, suffix) == 0)
+      s = s.substr(0, s.size() - suffix.size());
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
 
 // The first line of libvips' error buffer, which is cleared.
 inline std::string TakeVipsError() {

@@ -1,7 +1,5 @@
 #include "tasks/background_removal.h"
 
-#include <xxhash.h>
-
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -10,6 +8,7 @@
 #include "core/half.h"
 #include "media/matte.h"
 #include "media/preprocess.h"
+#include "tasks/content_hash.h"
 #include "tasks/image_input.h"
 
 namespace sightline::tasks {
@@ -200,14 +199,9 @@ void BackgroundRemoval::Run(scheduling::ServedModel& model, std::shared_ptr<cons
     return job->done(FailedPrecondition("model '" + model.config.name + "' takes no images"));
 
   if (options_.cache_bytes > 0) {
-    // 128-bit content hash: collisions are not a practical concern, and hashing 10 MB costs ~1 ms.
-    const XXH128_hash_t h = XXH3_128bits(job->bytes->data(), job->bytes->size());
-    char hex[33];
-    std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
-                  static_cast<unsigned long long>(h.low64));
     // The variant that ran completes the key (at Put). A full-quality result always serves; a
     // reduced one only while the model is degraded anyway.
-    job->cache_key = std::string(hex) + "|" + model.config.name + "|" + job->params.Canonical() + "|";
+    job->cache_key = ContentHash(*job->bytes) + "|" + model.config.name + "|" + job->params.Canonical() + "|";
     auto hit = cache_.Get(job->cache_key + model.config.variant);
     if (!hit && model.fallback && model.degraded.load(std::memory_order_relaxed))
       hit = cache_.Get(job->cache_key + model.fallback->config.variant);

@@ -1,7 +1,5 @@
 #include "tasks/clip.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -11,18 +9,11 @@
 #include <mutex>
 
 #include "media/preprocess.h"
+#include "tasks/content_hash.h"
 #include "tasks/image_input.h"
 
 namespace sightline::tasks {
 namespace {
-
-std::string HashKey(const std::string& family, std::string_view bytes) {
-  const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
-  char hex[33];
-  std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
-                static_cast<unsigned long long>(h.low64));
-  return family + "|" + hex;
-}
 
 // The first output of a [rows, D] result, as floats.
 Result<Embedding> FirstRow(const scheduling::InferResult& r) {
@@ -114,9 +105,9 @@ Result<std::unique_ptr<ClipService>> ClipService::Create(scheduling::ModelRegist
     for (const auto& [set, labels] : f->label_sets) {
       std::vector<std::string> prompts;
       for (const auto& l : labels) prompts.push_back(Prompt(f->prompt_template, l));
-      std::promise<Result<std::vector<Embedding>>> p;
+      std::promise<Result<TextEmbeddings>> p;
       auto fut = p.get_future();
-      svc->EmbedTexts(*f, prompts, {}, [&p](Result<std::vector<Embedding>> r) { p.set_value(std::move(r)); });
+      svc->EmbedTexts(*f, prompts, {}, [&p](Result<TextEmbeddings> r) { p.set_value(std::move(r)); });
       auto r = fut.get();
       if (!r.ok())
         return FailedPrecondition("label set '" + set + "' of '" + f->name +
@@ -146,15 +137,15 @@ void ClipService::EmbedTexts(const ClipFamily& f, std::vector<std::string> texts
                              const TensorInferOptions& options, EmbeddingsCallback done) {
   struct Gather {
     std::mutex mu;
-    std::vector<Embedding> out;
+    TextEmbeddings out;
     size_t left = 0;
     bool failed = false;
     EmbeddingsCallback done;
   };
   auto g = std::make_shared<Gather>();
-  g->out.resize(texts.size());
+  g->out.vectors.resize(texts.size());
   g->done = std::move(done);
-  if (texts.empty()) return g->done(std::vector<Embedding>{});
+  if (texts.empty()) return g->done(TextEmbeddings{});
   // Tokenise first: the cache key is the token ids, so texts the tokenizer normalises alike
   // ("A  Photo", "a photo") share one entry.
   text::EncodeOptions eo;
@@ -167,6 +158,7 @@ void ClipService::EmbedTexts(const ClipFamily& f, std::vector<std::string> texts
     const auto& e = encs.back();
     size_t real = 0;
     while (real < e.attention_mask.size() && e.attention_mask[real]) ++real;
+    g->out.tokens += static_cast<int64_t>(real);
     keys.push_back(f.name + "|" +
                    std::string(reinterpret_cast<const char*>(e.ids.data()), real * sizeof(int64_t)));
   }
@@ -174,7 +166,7 @@ void ClipService::EmbedTexts(const ClipFamily& f, std::vector<std::string> texts
   for (size_t i = 0; i < texts.size(); ++i) {
     if (auto hit = text_cache_.Get(keys[i])) {
       text_hits_->Inc();
-      g->out[i] = *hit;
+      g->out.vectors[i] = *hit;
     } else {
       text_misses_->Inc();
       misses.push_back(i);
@@ -215,7 +207,7 @@ void ClipService::EmbedTexts(const ClipFamily& f, std::vector<std::string> texts
         return g->done(e.status());
       }
       text_cache_.Put(key, std::make_shared<const Embedding>(*e), e->size() * 4 + key.size() + 64);
-      g->out[i] = std::move(e).value();
+      g->out.vectors[i] = std::move(e).value();
       if (--g->left == 0) g->done(std::move(g->out));
     };
     Status s = SubmitTensorInference(*f.text, std::move(inputs), o, finish);
@@ -225,7 +217,7 @@ void ClipService::EmbedTexts(const ClipFamily& f, std::vector<std::string> texts
 
 void ClipService::EmbedImage(const ClipFamily& f, std::shared_ptr<const std::string> bytes,
                              const TensorInferOptions& options, EmbeddingCallback done) {
-  const std::string key = HashKey(f.name, *bytes);
+  const std::string key = f.name + "|" + ContentHash(*bytes);
   if (auto hit = image_cache_.Get(key)) {
     image_hits_->Inc();
     ImageEmbedding r;
@@ -310,11 +302,11 @@ void ClipService::Classify(const ClipFamily& f, std::shared_ptr<const std::strin
                      [](const LabelScore& a, const LabelScore& b) { return a.probability > b.probability; });
     done(std::move(out));
   };
-  EmbedTexts(f, std::move(prompts), options, [st, maybe_finish](Result<std::vector<Embedding>> r) {
+  EmbedTexts(f, std::move(prompts), options, [st, maybe_finish](Result<TextEmbeddings> r) {
     if (!r.ok()) return maybe_finish(r.status());
     {
       std::lock_guard lock(st->mu);
-      st->texts = std::move(r).value();
+      st->texts = std::move(r.value().vectors);
     }
     maybe_finish(std::nullopt);
   });

@@ -72,7 +72,13 @@ struct EnsembleResult {
 };
 using EnsembleCallback = std::function<void(Result<EnsembleResult>)>;
 
-using EmbeddingsCallback = std::function<void(Result<std::vector<Embedding>>)>;
+// Text embeddings in input order, and how many tokens the texts came to (OpenAI's usage).
+struct TextEmbeddings {
+  std::vector<Embedding> vectors;
+  int64_t tokens = 0;
+};
+
+using EmbeddingsCallback = std::function<void(Result<TextEmbeddings>)>;
 using EmbeddingCallback = std::function<void(Result<ImageEmbedding>)>;
 using ClassifyCallback = std::function<void(Result<std::vector<LabelScore>>)>;
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <vips/vips.h>
 
+#include "image_fixtures.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -11,16 +13,6 @@
 
 namespace sightline::media {
 namespace {
-
-// Written by scripts/gen_image_fixtures.py (scripts/test.sh runs it before the tests).
-std::vector<uint8_t> Fixture(const std::string& name) {
-  const char* env = std::getenv("SIGHTLINE_IMAGE_FIXTURES");
-  const std::string dir = env ? env : SIGHTLINE_IMAGE_FIXTURES_DIR;
-  std::ifstream in(dir + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "missing fixture " << dir << "/" << name
-                         << ": run scripts/gen_image_fixtures.py --out " << dir;
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 Result<Image> Decode(const std::string& name, const DecodeOptions& o = {}) {
   auto bytes = Fixture(name);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "image_fixtures.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -10,14 +12,6 @@
 
 namespace sightline::media {
 namespace {
-
-std::vector<uint8_t> Fixture(const std::string& name) {
-  const char* env = std::getenv("SIGHTLINE_IMAGE_FIXTURES");
-  const std::string dir = env ? env : SIGHTLINE_IMAGE_FIXTURES_DIR;
-  std::ifstream in(dir + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "missing fixture " << dir << "/" << name;
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 Result<ImageMetadata> Read(const std::string& name) {
   auto b = Fixture(name);
