@@ -33,7 +33,7 @@ def sh(args):
 MODEL = "cnn224"
 
 
-def make_repo(tmp, name, threads, batch, queue, extra_policy=None, instances=1):
+def make_repo(tmp, name, threads, batch, queue, extra_policy=None, instances=1, spinning=None):
     src = os.path.join(tmp, "all")
     if not os.path.exists(src):
         subprocess.check_call([sys.executable, os.path.join(ROOT, "scripts/gen_fixtures.py"), "--bench", "--out", src],
@@ -48,7 +48,8 @@ def make_repo(tmp, name, threads, batch, queue, extra_policy=None, instances=1):
                    "dynamic_batching": {"max_queue_delay_microseconds": 2000, "preferred_batch_size": [batch],
                                         "default_queue_policy": policy},
                    "instance_group": {"count": instances},
-                   "optimization": {"intra_op_threads": threads}}, f)
+                   "optimization": {"intra_op_threads": threads, **({"spinning": spinning} if spinning else {})}},
+                  f)
     return repo
 
 
@@ -94,58 +95,85 @@ def loadgen(port, body, hlen, **kw):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2, help="ORT intra-op threads, baseline and server")
-    ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved baseline/server rounds per layout")
+    ap.add_argument("--seconds", type=float, default=2, help="length of each measured window")
+    ap.add_argument("--rounds", type=int, default=10, help="baseline/server window pairs per layout")
+    ap.add_argument("--spinning", choices=["off", "in_run", "always"], default=None,
+                    help="the server's optimization.spinning (default: the server's default)")
+    ap.add_argument("--layouts", default="b1_1x2,b8_1x2,b1_2x1", help="which throughput layouts to run")
     ap.add_argument("--wait-budget-us", type=int, default=5000,
                     help="max_queue_wait_microseconds for the latency/overload runs (~2 service times)")
     ap.add_argument("--latency-only", action="store_true", help="skip the throughput layouts (uses --capacity)")
+    ap.add_argument("--no-latency", action="store_true", help="skip the open-loop runs")
+    ap.add_argument("--latency-seconds", type=float, default=8, help="length of each open-loop run")
     ap.add_argument("--capacity", type=float, default=0, help="with --latency-only: capacity in req/s")
     ap.add_argument("--out", default=os.path.join(BUILD, "bench/core_results.json"))
     args = ap.parse_args()
     res = {"machine": {"cores": os.cpu_count()}, "model": MODEL}
     with tempfile.TemporaryDirectory() as tmp:
         body1, h1 = body_file(tmp, 1)
-        # (label, batch, instances, threads per instance); the baseline always gets the same
-        # batch and the same total thread count.
+        # (label, batch, instances, threads per instance); the baseline gets the same batch and the
+        # same layout: as many sessions as instances, each with the same intra-op threads.
         layouts = [("b1_1x2", 1, 1, args.threads), ("b8_1x2", 8, 1, args.threads),
                    ("b1_2x1", 1, 2, max(1, args.threads // 2))]
-        # Interleaved rounds (bare, server, bare, server, ...): the machine's speed drifts, so each
-        # server figure is paired with the baseline measured right before it; the median pair wins.
+        # The machine's speed drifts by +-20% over seconds to minutes, so the baseline stays warm in
+        # its own process and short windows alternate with the server's, ABBA order (bare, server,
+        # server, bare, ...), so a linear drift cancels; each server window is paired with the
+        # baseline window next to it and the median pair ratio is reported.
+        layouts = [l for l in layouts if l[0] in args.layouts.split(",")]
         for label, batch, instances, threads in ([] if args.latency_only else layouts):
-            repo = make_repo(tmp, f"repo_{label}", threads, batch, queue=64, instances=instances)
+            repo = make_repo(tmp, f"repo_{label}", threads, batch, queue=64, instances=instances,
+                             spinning=args.spinning)
             proc, port, cold = start_server(repo, 1)
             res["cold_start_s"] = cold
+            base_proc = subprocess.Popen(
+                [os.path.join(BUILD, "bench/ort_baseline"), "--model", os.path.join(repo, MODEL, "model.onnx"),
+                 "--batch", str(batch), "--threads", str(threads), "--sessions", str(instances), "--windows",
+                 "--warmup", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+            def bare():
+                base_proc.stdin.write(f"{args.seconds}\n")
+                base_proc.stdin.flush()
+                return json.loads(base_proc.stdout.readline())
+
+            def served():
+                return loadgen(port, body1, h1, connections=max(4, 3 * batch), duration=args.seconds, warmup=0.5)
+
             rounds = []
             try:
-                for _ in range(args.rounds):
-                    base = sh([os.path.join(BUILD, "bench/ort_baseline"), "--model", os.path.join(repo, MODEL, "model.onnx"),
-                               "--batch", str(batch), "--threads", str(args.threads), "--seconds", str(args.seconds)])
-                    run = loadgen(port, body1, h1, connections=max(4, 3 * batch), duration=args.seconds)
+                for i in range(args.rounds):
+                    if i % 2 == 0:
+                        base, run = bare(), served()
+                    else:
+                        run, base = served(), bare()
                     rounds.append({"baseline": base, "server": run,
                                    "ratio": run["throughput_ok_rps"] / base["items_per_s"]})
             finally:
+                base_proc.stdin.close(); base_proc.wait()
                 proc.terminate(); proc.wait()
+            pooled = (sum(r["server"]["throughput_ok_rps"] for r in rounds) /
+                      sum(r["baseline"]["items_per_s"] for r in rounds))
             rounds.sort(key=lambda r: r["ratio"])
             med = rounds[len(rounds) // 2]
             res[label] = {"batch": batch, "instances": instances, "threads_per_instance": threads,
                           "baseline": med["baseline"], "server": med["server"], "ratio": med["ratio"],
-                          "all_ratios": [round(r["ratio"], 3) for r in rounds]}
+                          "pooled_ratio": pooled, "all_ratios": [round(r["ratio"], 3) for r in rounds]}
 
         # Latency and shedding: each request runs alone (batch 1 is the fastest per image here),
         # a bounded queue, and the queue-wait budget that keeps accepted latency near unloaded.
-        repo = make_repo(tmp, "repo_lat", args.threads, 1, queue=64,
-                         extra_policy={"max_queue_wait_microseconds": args.wait_budget_us})
-        proc, port, _ = start_server(repo, 1)
-        try:
-            capacity = args.capacity if args.latency_only else res["b1_1x2"]["server"]["throughput_ok_rps"]
-            res["capacity_rps"] = capacity
-            for key, frac in (("open_10pct", 0.1), ("open_50pct", 0.5), ("open_3x", 3.0)):
-                res[key] = loadgen(port, body1, h1, rate=round(capacity * frac, 1), connections=64,
-                                   duration=args.seconds)
-        finally:
-            proc.terminate(); proc.wait()
-        unloaded_p95 = res["open_10pct"]["latency_ok_ms"]["p95"]
-        res["overload_accepted_p95_over_unloaded_p95"] = res["open_3x"]["latency_ok_ms"]["p95"] / unloaded_p95
+        if not args.no_latency:
+            repo = make_repo(tmp, "repo_lat", args.threads, 1, queue=64, spinning=args.spinning,
+                             extra_policy={"max_queue_wait_microseconds": args.wait_budget_us})
+            proc, port, _ = start_server(repo, 1)
+            try:
+                capacity = args.capacity or res["b1_1x2"]["server"]["throughput_ok_rps"]
+                res["capacity_rps"] = capacity
+                for key, frac in (("open_10pct", 0.1), ("open_50pct", 0.5), ("open_3x", 3.0)):
+                    res[key] = loadgen(port, body1, h1, rate=round(capacity * frac, 1), connections=64,
+                                       duration=args.latency_seconds)
+            finally:
+                proc.terminate(); proc.wait()
+            unloaded_p95 = res["open_10pct"]["latency_ok_ms"]["p95"]
+            res["overload_accepted_p95_over_unloaded_p95"] = res["open_3x"]["latency_ok_ms"]["p95"] / unloaded_p95
 
         isnet = os.path.join(ROOT, "models")
         if os.path.exists(os.path.join(isnet, "isnet")):
@@ -155,18 +183,19 @@ def main():
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(res, f, indent=2)
-    for label in ([] if args.latency_only else ("b1_1x2", "b8_1x2", "b1_2x1")):
+    for label in [l for l in ("b1_1x2", "b8_1x2", "b1_2x1") if l in res]:
         r = res[label]
         print(f"{label}: batch {r['batch']}, {r['instances']} instance(s) x {r['threads_per_instance']} thread(s): "
               f"bare ORT {r['baseline']['items_per_s']:.1f} items/s, Sightline {r['server']['throughput_ok_rps']:.1f} "
               f"items/s ({r['server']['connections']} connections, {r['server']['reconnects']} resends) "
-              f"-> median ratio {r['ratio']:.3f} (rounds: {r['all_ratios']})")
-    for k in ("open_10pct", "open_50pct", "open_3x"):
+              f"-> median ratio {r['ratio']:.3f}, pooled {r['pooled_ratio']:.3f} (pairs: {r['all_ratios']})")
+    for k in [k for k in ("open_10pct", "open_50pct", "open_3x") if k in res]:
         r = res[k]
         print(f"{k}: rate {r['rate']}/s ok p50/p95/p99 = {r['latency_ok_ms']['p50']:.2f}/{r['latency_ok_ms']['p95']:.2f}/"
               f"{r['latency_ok_ms']['p99']:.2f} ms; shed {r['latency_shed_ms']['count']} p50/p99 = "
               f"{r['latency_shed_ms']['p50']:.2f}/{r['latency_shed_ms']['p99']:.2f} ms; status {r['status']}")
-    print(f"accepted p95 at 3x / unloaded p95 = {res['overload_accepted_p95_over_unloaded_p95']:.2f}")
+    if "open_3x" in res:
+        print(f"accepted p95 at 3x / unloaded p95 = {res['overload_accepted_p95_over_unloaded_p95']:.2f}")
     if "cold_start_s" in res:
         print(f"cold start ({MODEL} repo): {res['cold_start_s']*1000:.0f} ms" +
               (f"; ISNet repo: {res['cold_start_isnet_s']:.2f} s" if "cold_start_isnet_s" in res else ""))

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/cancel_token.h"
+#include "core/tensor.h"
 
 namespace sightline::http {
 
@@ -23,6 +24,11 @@ struct HttpRequest {
   std::string query;                                         // after '?', raw
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
   std::string body;
+  // The body's bytes past `body`, when the route splits bodies at a header-declared length
+  // (Route::body_split_header; KServe's binary tensors follow a JSON header). The transport reads
+  // them from the socket straight into this buffer, so a handler can move it into a Tensor
+  // instead of copying 600 KB per image. Null when the body was not split.
+  std::shared_ptr<TensorBuffer> body_tail;
   std::string remote_ip;
   std::string request_id;
   std::chrono::steady_clock::time_point received{};

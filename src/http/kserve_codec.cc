@@ -101,8 +101,9 @@ Result<int64_t> GetNonNegativeInt(const json::value& v, const std::string& what)
   return InvalidArgument(what + " must be a non-negative integer");
 }
 
-Result<Tensor> ParseInput(const json::value& jv, std::string_view binary, size_t* binary_offset,
-                          const KServeLimits& limits) {
+// `owned`, when given, holds the bytes `binary` views: an input claiming all of them moves it.
+Result<Tensor> ParseInput(const json::value& jv, std::string_view binary, TensorBuffer* owned,
+                          size_t* binary_offset, const KServeLimits& limits) {
   if (!jv.is_object()) return InvalidArgument("each entry of 'inputs' must be an object");
   const auto& o = jv.get_object();
   Tensor t;
@@ -143,9 +144,15 @@ Result<Tensor> ParseInput(const json::value& jv, std::string_view binary, size_t
     if (*binary_offset + static_cast<uint64_t>(*binary_size) > binary.size())
       return InvalidArgument("input '" + t.name + "' binary_data_size " + std::to_string(*binary_size) +
                              " runs past the end of the body");
-    // One memcpy: assigning char iterators to a uint8_t vector copies byte by byte.
-    t.data.resize(static_cast<size_t>(*binary_size));
-    if (*binary_size > 0) std::memcpy(t.data.data(), binary.data() + *binary_offset, t.data.size());
+    if (owned && *binary_offset == 0 && static_cast<size_t>(*binary_size) == binary.size() &&
+        !binary.empty()) {
+      t.data = std::move(*owned);
+      owned->clear();
+    } else {
+      // One memcpy: assigning char iterators to a uint8_t vector copies byte by byte.
+      t.data.resize(static_cast<size_t>(*binary_size));
+      if (*binary_size > 0) std::memcpy(t.data.data(), binary.data() + *binary_offset, t.data.size());
+    }
     *binary_offset += static_cast<size_t>(*binary_size);
     RETURN_IF_ERROR(ValidateTensorBytes(t));
     return t;
@@ -251,17 +258,10 @@ void AppendJsonData(std::string& out, const Tensor& t) {
   out += ']';
 }
 
-Result<KServeInferRequest> ParseInferRequest(std::string_view body, std::optional<size_t> header_length,
-                                             const KServeLimits& limits) {
-  std::string_view json_text = body;
-  std::string_view binary;
-  if (header_length) {
-    if (*header_length > body.size())
-      return InvalidArgument("Inference-Header-Content-Length " + std::to_string(*header_length) +
-                             " exceeds the body size " + std::to_string(body.size()));
-    json_text = body.substr(0, *header_length);
-    binary = body.substr(*header_length);
-  }
+namespace {
+
+Result<KServeInferRequest> ParseSplit(std::string_view json_text, std::string_view binary,
+                                      TensorBuffer* owned, const KServeLimits& limits) {
   if (json_text.empty()) return InvalidArgument("request body is empty; expected a JSON inference request");
   json::parse_options popts;
   popts.max_depth = 64;
@@ -297,7 +297,7 @@ Result<KServeInferRequest> ParseInferRequest(std::string_view body, std::optiona
     return InvalidArgument("'inputs' must be a non-empty list");
   size_t offset = 0;
   for (const auto& in : inputs->get_array()) {
-    ASSIGN_OR_RETURN(Tensor t, ParseInput(in, binary, &offset, limits));
+    ASSIGN_OR_RETURN(Tensor t, ParseInput(in, binary, owned, &offset, limits));
     for (const auto& prev : req.inputs)
       if (prev.name == t.name) return InvalidArgument("input '" + t.name + "' is given twice");
     req.inputs.push_back(std::move(t));
@@ -323,6 +323,23 @@ Result<KServeInferRequest> ParseInferRequest(std::string_view body, std::optiona
     }
   }
   return req;
+}
+
+}  // namespace
+
+Result<KServeInferRequest> ParseInferRequest(std::string_view body, std::optional<size_t> header_length,
+                                             const KServeLimits& limits) {
+  if (!header_length) return ParseSplit(body, {}, nullptr, limits);
+  if (*header_length > body.size())
+    return InvalidArgument("Inference-Header-Content-Length " + std::to_string(*header_length) +
+                           " exceeds the body size " + std::to_string(body.size()));
+  return ParseSplit(body.substr(0, *header_length), body.substr(*header_length), nullptr, limits);
+}
+
+Result<KServeInferRequest> ParseInferRequest(std::string_view json, TensorBuffer&& binary,
+                                             const KServeLimits& limits) {
+  const std::string_view view(reinterpret_cast<const char*>(binary.data()), binary.size());
+  return ParseSplit(json, view, &binary, limits);
 }
 
 EncodedInferResponse EncodeInferResponse(const std::string& model_name, const std::string& model_version,

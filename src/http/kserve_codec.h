@@ -34,6 +34,10 @@ struct KServeLimits {
 // `header_length`: value of Inference-Header-Content-Length when present (binary extension).
 Result<KServeInferRequest> ParseInferRequest(std::string_view body, std::optional<size_t> header_length,
                                              const KServeLimits& limits = {});
+// The same, for a body already split at Inference-Header-Content-Length: `json` is the header and
+// `binary` the rest. An input that claims all of `binary` takes the buffer over without a copy.
+Result<KServeInferRequest> ParseInferRequest(std::string_view json, TensorBuffer&& binary,
+                                             const KServeLimits& limits = {});
 
 struct EncodedInferResponse {
   std::string body;

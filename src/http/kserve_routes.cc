@@ -130,7 +130,10 @@ void Infer(const ApiContext& ctx, const HttpRequest& req, const PathParams& p, R
       return respond(KError(InvalidArgument("Inference-Header-Content-Length must be a number")));
     header_length = static_cast<size_t>(*v);
   }
-  auto parsed = ParseInferRequest(req.body, header_length);
+  // A split body (the transport read the binary part into its own buffer) hands that buffer over.
+  auto parsed = req.body_tail && header_length && *header_length == req.body.size()
+                    ? ParseInferRequest(req.body, std::move(*req.body_tail))
+                    : ParseInferRequest(req.body, header_length);
   if (!parsed.ok()) return respond(KError(parsed.status()));
   auto request = std::move(parsed).value();
   for (const auto& o : request.outputs)
@@ -216,8 +219,11 @@ void AddKServeRoutes(Router& router, const ApiContext& ctx) {
     if (!m.ok()) return m.status();
     return tasks::CheckAdmission(*m.value(), RetryAttempt(head));
   };
-  router.Add("POST", "/v2/models/{model}/infer", infer, false, k, precheck);
-  router.Add("POST", "/v2/models/{model}/versions/{version}/infer", infer, false, k, precheck);
+  // Binary tensors land in their own buffer, which becomes the input tensor without a copy.
+  router.Add("POST", "/v2/models/{model}/infer", infer, false, k, precheck).body_split_header =
+      "inference-header-content-length";
+  router.Add("POST", "/v2/models/{model}/versions/{version}/infer", infer, false, k, precheck)
+      .body_split_header = "inference-header-content-length";
 }
 
 }  // namespace sightline::http

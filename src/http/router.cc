@@ -38,10 +38,15 @@ bool MatchPattern(const std::string& pattern, const std::string& path, PathParam
 
 }  // namespace
 
-void Router::Add(std::string method, std::string pattern, Handler handler, bool public_route, ApiStyle style,
-                 Precheck precheck) {
-  routes_.push_back(
-      {std::move(method), std::move(pattern), std::move(handler), public_route, style, std::move(precheck)});
+Route& Router::Add(std::string method, std::string pattern, Handler handler, bool public_route,
+                   ApiStyle style, Precheck precheck) {
+  return routes_.emplace_back(Route{std::move(method),
+                                    std::move(pattern),
+                                    std::move(handler),
+                                    public_route,
+                                    style,
+                                    std::move(precheck),
+                                    {}});
 }
 
 RouteMatch Router::Match(const std::string& method, const std::string& path) const {

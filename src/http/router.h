@@ -24,6 +24,9 @@ struct Route {
   bool public_route = false;  // skips API-key checks
   ApiStyle style = ApiStyle::kV1;
   Precheck precheck;
+  // Lower-case name of a header holding a byte count N: the transport keeps the body's first N
+  // bytes in HttpRequest::body and reads the rest into HttpRequest::body_tail. Empty: no split.
+  std::string body_split_header;
 };
 
 struct RouteMatch {
@@ -34,8 +37,9 @@ struct RouteMatch {
 
 class Router {
  public:
-  void Add(std::string method, std::string pattern, Handler handler, bool public_route = false,
-           ApiStyle style = ApiStyle::kV1, Precheck precheck = nullptr);
+  // Returns the new route so callers can set its rarer fields; valid until the next Add.
+  Route& Add(std::string method, std::string pattern, Handler handler, bool public_route = false,
+             ApiStyle style = ApiStyle::kV1, Precheck precheck = nullptr);
   RouteMatch Match(const std::string& method, const std::string& path) const;
 
  private:

@@ -6,9 +6,12 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -230,6 +233,12 @@ class Session : public std::enable_shared_from_this<Session> {
         keep_alive_ = false;
         return Write(std::move(*early));
       }
+      if (const auto len = header_parser_->content_length(); len && !header_parser_->chunked()) {
+        // Answer first (the client is not kept waiting while its body streams in), then discard
+        // the body in the kernel before reading the next request.
+        drain_remaining_ = *len;
+        return Write(std::move(*early));
+      }
       discard_parser_.emplace(std::move(*header_parser_));
       discard_parser_->body_limit(server_.options.max_body_bytes);
       bhttp::async_read(
@@ -240,18 +249,87 @@ class Session : public std::enable_shared_from_this<Session> {
           });
       return;
     }
-    body_parser_.emplace(std::move(*header_parser_));
-    body_parser_->body_limit(server_.options.max_body_bytes);
+    const auto len = header_parser_->content_length();
+    const bool direct = len && !header_parser_->chunked();
+    if (direct) {
+      PrepareDirectBody(*len);
+    } else {
+      body_parser_.emplace(std::move(*header_parser_));
+      body_parser_->body_limit(server_.options.max_body_bytes);
+    }
     if (expect_continue) {
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
       bhttp::async_write(stream_, *cont,
-                         [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+                         [self = shared_from_this(), cont, direct](beast::error_code ec, std::size_t) {
                            if (ec) return self->Close();
-                           self->ReadBody();
+                           direct ? self->ReadDirectBody() : self->ReadBody();
                          });
       return;
     }
-    ReadBody();
+    direct ? ReadDirectBody() : ReadBody();
+  }
+
+  // A body of known length bypasses Beast's parser: what the header read already buffered is
+  // copied out, the rest is read from the socket straight into its final place (no staging
+  // buffer, no zero-fill). A route may split it at a header-declared length, the tail going
+  // to a TensorBuffer that a tensor can adopt.
+  void PrepareDirectBody(uint64_t length) {
+    size_t split = static_cast<size_t>(length);
+    if (!match_.route->body_split_header.empty()) {
+      const auto v = head_.Header(match_.route->body_split_header);
+      uint64_t n = 0;
+      const auto [end, err] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (!v.empty() && err == std::errc() && end == v.data() + v.size() && n <= length) {
+        split = static_cast<size_t>(n);
+        head_.body_tail = std::make_shared<TensorBuffer>();
+        head_.body_tail->resize(static_cast<size_t>(length) - split);
+      }
+    }
+    head_.body.resize(split);
+    const size_t tail = head_.body_tail ? head_.body_tail->size() : 0;
+    const size_t have = std::min<size_t>(buffer_.size(), static_cast<size_t>(length));
+    const auto* src = static_cast<const char*>(buffer_.data().data());
+    const size_t to_head = std::min(have, split);
+    std::memcpy(head_.body.data(), src, to_head);
+    if (have > to_head) std::memcpy(head_.body_tail->data(), src + to_head, have - to_head);
+    buffer_.consume(have);
+    direct_parts_[0] = asio::buffer(head_.body.data() + to_head, split - to_head);
+    direct_parts_[1] = tail
+                           ? asio::buffer(head_.body_tail->data() + (have - to_head), tail - (have - to_head))
+                           : asio::mutable_buffer();
+  }
+
+  // Reads until direct_parts_ are full. The receive low-water mark is kept at the bytes still
+  // missing, so the thread wakes once the whole body is in rather than once per arriving
+  // segment (a 600 KB body otherwise costs several wake-ups, each a context switch on a busy
+  // core). It must shrink after every partial read, or the last wait would never end.
+  void ReadDirectBody() {
+    const size_t missing = asio::buffer_size(direct_parts_);
+    if (missing == 0) {
+      if (lowat_set_) SetReceiveLowWater(1);
+      return Dispatch(std::move(head_));
+    }
+    const bool big = missing > 64 * 1024;
+    if (big || lowat_set_) SetReceiveLowWater(big ? static_cast<int>(std::min<size_t>(missing, 1 << 20)) : 1);
+    lowat_set_ = big;
+    stream_.async_read_some(direct_parts_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      if (ec == asio::error::eof) ec = bhttp::error::partial_message;  // hung up mid-body
+      if (ec && self->lowat_set_) {
+        self->SetReceiveLowWater(1);
+        self->lowat_set_ = false;
+      }
+      if (self->HandleReadError(ec, true)) return;
+      for (auto& part : self->direct_parts_) {
+        const size_t take = std::min(n, part.size());
+        part += take;
+        n -= take;
+      }
+      self->ReadDirectBody();
+    });
+  }
+
+  void SetReceiveLowWater(int bytes) {
+    ::setsockopt(stream_.socket().native_handle(), SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes);
   }
 
   void ReadBody() {
@@ -261,11 +339,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnBody(beast::error_code ec) {
     if (HandleReadError(ec, true)) return;
-    stream_.expires_never();
     auto msg = body_parser_->release();
     keep_alive_ = msg.keep_alive();
     HttpRequest req = std::move(head_);
     req.body = std::move(msg.body());
+    Dispatch(std::move(req));
+  }
+
+  void Dispatch(HttpRequest req) {
+    stream_.expires_never();
     cancel_ = std::make_shared<CancelToken>();
     req.cancel = cancel_;
     WatchForHangUp();
@@ -350,8 +432,43 @@ class Session : public std::enable_shared_from_this<Session> {
     bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
       if (ec || !self->keep_alive_ || res->need_eof()) return self->Close();
       self->request_id_.clear();
+      if (self->drain_remaining_ > 0) {
+        self->stream_.expires_after(self->server_.options.read_timeout);
+        return self->Drain();
+      }
       self->Read();
     });
+  }
+
+  // Discards the rest of an answered request's body. recv(MSG_TRUNC) on TCP drops the bytes in
+  // the kernel without copying them out, so shedding a 600 KB request costs no copy; the scratch
+  // buffer is only named because sanitizers check the range.
+  void Drain() {
+    const size_t buffered = std::min<size_t>(buffer_.size(), drain_remaining_);
+    buffer_.consume(buffered);
+    drain_remaining_ -= buffered;
+    while (drain_remaining_ > 0) {
+      static thread_local char scratch[64 * 1024];
+      const size_t want = std::min<uint64_t>(drain_remaining_, sizeof scratch);
+      const ssize_t n = ::recv(stream_.socket().native_handle(), scratch, want, MSG_TRUNC | MSG_DONTWAIT);
+      if (n > 0) {
+        drain_remaining_ -= static_cast<uint64_t>(n);
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        // Wait for more through the stream, whose read deadline bounds a client that stalls
+        // mid-body; reading one byte is how it waits.
+        stream_.async_read_some(asio::buffer(drain_byte_, 1),
+                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                  if (ec) return self->Close();
+                                  self->drain_remaining_ -= n;
+                                  self->Drain();
+                                });
+        return;
+      }
+      return Close();  // EOF or a socket error mid-body
+    }
+    Read();
   }
 
   // Answers before reading anything (connection cap, address refused), then closes.
@@ -376,6 +493,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::empty_body>> header_parser_;
   std::optional<bhttp::request_parser<bhttp::string_body>> body_parser_;
   std::optional<bhttp::request_parser<DiscardBody>> discard_parser_;
+  std::array<asio::mutable_buffer, 2> direct_parts_;
+  uint64_t drain_remaining_ = 0;  // body bytes of an answered request still to discard
+  char drain_byte_[1];
+  bool lowat_set_ = false;  // SO_RCVLOWAT is above 1 on this socket
   HttpRequest head_;
   RouteMatch match_;
   std::shared_ptr<CancelToken> cancel_;

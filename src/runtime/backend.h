@@ -11,13 +11,14 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "runtime/model_signature.h"
+#include "runtime/spinning.h"
 
 namespace sightline::runtime {
 
 struct BackendOptions {
   int intra_op_threads = 0;  // 0: engine default
   int inter_op_threads = 0;
-  bool allow_spinning = false;  // let the engine's pool threads busy-wait between runs
+  Spinning spinning = Spinning::kInRun;
   // Plan one block for all activations from the first run's shapes (faster, but the block is
   // large: ISNet's is ~800 MB). Off trades a little speed for a much smaller footprint.
   bool memory_pattern = true;

@@ -41,6 +41,8 @@ class FieldReader {
     return Status::Ok();
   }
 
+  bool Has(const std::string& field) const { return obj_.if_contains(field) != nullptr; }
+
   Status Bool(const std::string& field, bool* out) {
     seen_.insert(field);
     const json::value* v = obj_.if_contains(field);
@@ -210,7 +212,21 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
     if (opt) {
       RETURN_IF_ERROR(opt->Int("intra_op_threads", 0, 256, &cfg.intra_op_threads));
       RETURN_IF_ERROR(opt->Int("inter_op_threads", 0, 256, &cfg.inter_op_threads));
-      RETURN_IF_ERROR(opt->Bool("allow_spinning", &cfg.allow_spinning));
+      // "allow_spinning" (a bool) is the older spelling of "spinning": true = always, false = off.
+      std::optional<bool> allow;
+      if (opt->Has("allow_spinning")) {
+        bool b = false;
+        RETURN_IF_ERROR(opt->Bool("allow_spinning", &b));
+        allow = b;
+      }
+      std::string spinning;
+      RETURN_IF_ERROR(opt->OneOf("spinning", {"", "off", "in_run", "always"}, &spinning));
+      if (allow && !spinning.empty())
+        return opt->Error("allow_spinning", "cannot be given together with 'spinning' (its newer spelling)");
+      if (allow) cfg.spinning = *allow ? Spinning::kAlways : Spinning::kOff;
+      if (spinning == "off") cfg.spinning = Spinning::kOff;
+      if (spinning == "in_run") cfg.spinning = Spinning::kInRun;
+      if (spinning == "always") cfg.spinning = Spinning::kAlways;
       RETURN_IF_ERROR(opt->Bool("memory_pattern", &cfg.memory_pattern));
       RETURN_IF_ERROR(opt->RejectUnknown());
     }

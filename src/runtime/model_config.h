@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "runtime/model_signature.h"
+#include "runtime/spinning.h"
 
 namespace sightline::runtime {
 
@@ -65,9 +66,9 @@ struct ModelConfig {
   int instance_count = -1;  // -1: 1 for batching models, 2 for fixed-batch ones
   int intra_op_threads = 0;
   int inter_op_threads = 0;
-  bool allow_spinning = false;   // ORT pool threads busy-wait between runs (see ARCHITECTURE)
-  bool memory_pattern = true;    // see BackendOptions::memory_pattern
-  std::string variant = "fp32";  // fp32 | fp16 | int8 | quantized | any suffix
+  Spinning spinning = Spinning::kInRun;  // optimization.spinning (see runtime/spinning.h)
+  bool memory_pattern = true;            // see BackendOptions::memory_pattern
+  std::string variant = "fp32";          // fp32 | fp16 | int8 | quantized | any suffix
   bool warmup = true;
   std::optional<ImageInputConfig> image_input;
   // What the model is for, beyond raw tensors: "background_removal" makes it serve

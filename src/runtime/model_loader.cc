@@ -165,7 +165,7 @@ Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repositor
     o.intra_op_threads = model.config.intra_op_threads > 0 ? model.config.intra_op_threads
                                                            : std::max(1, hw / std::max(1, instances));
     o.inter_op_threads = model.config.inter_op_threads;
-    o.allow_spinning = model.config.allow_spinning;
+    o.spinning = model.config.spinning;
     o.memory_pattern = model.config.memory_pattern;
     return o;
   };

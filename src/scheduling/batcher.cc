@@ -115,9 +115,27 @@ Status Batcher::Enqueue(std::shared_ptr<InferRequest> req) {
   queued_rows_ += req->rows;
   if (req->deadline != Clock::time_point::max()) deadlines_.push({req->deadline, req});
   metrics_.pending->Inc();
+  // A batch that is due now is formed here and handed straight to an instance: the scheduler
+  // thread is only woken for what needs a timer (a batching window, an earlier deadline).
+  std::vector<Completion> done;
+  const bool formed = TryFormLocked(now, done);
+  const bool wake_scheduler = (!formed && idle_instances_ > static_cast<int>(ready_.size())) ||
+                              req->deadline < scheduler_sleeps_until_;
   lock.unlock();
-  scheduler_cv_.notify_one();
+  if (formed) instance_cv_.notify_one();
+  if (wake_scheduler) scheduler_cv_.notify_one();
+  RunCompletions(done);
   return Status::Ok();
+}
+
+bool Batcher::TryFormLocked(Clock::time_point now, std::vector<Completion>& done) {
+  Clock::time_point unused = Clock::time_point::max();
+  if (!ShouldFormBatchLocked(now, &unused)) return false;
+  Batch b = FormBatchLocked(done);
+  if (b.requests.empty()) return false;
+  rows_in_flight_ += b.rows;
+  ready_.push_back(std::move(b));
+  return true;
 }
 
 Status Batcher::AdmitLocked() const {
@@ -329,6 +347,7 @@ void Batcher::SchedulerLoop() {
         formed = true;
       }
     }
+    scheduler_sleeps_until_ = Clock::time_point::min();  // awake: Enqueue need not wake it
     if (!done.empty()) {
       lock.unlock();
       RunCompletions(done);
@@ -338,6 +357,7 @@ void Batcher::SchedulerLoop() {
     if (formed) continue;
     if (draining_ && queued_ == 0 && ready_.empty() && idle_instances_ == static_cast<int>(instances_.size()))
       drained_cv_.notify_all();
+    scheduler_sleeps_until_ = wake_at;
     if (wake_at == Clock::time_point::max())
       scheduler_cv_.wait(lock);
     else
@@ -347,19 +367,31 @@ void Batcher::SchedulerLoop() {
 
 void Batcher::InstanceLoop(size_t index) {
   std::unique_lock lock(mu_);
+  std::vector<Completion> done;
   while (true) {
     instance_cv_.wait(lock, [this] { return stop_ || !ready_.empty(); });
     if (ready_.empty()) break;  // stop_ and nothing left
     Batch batch = std::move(ready_.front());
     ready_.pop_front();
     --idle_instances_;
+    // The staging slot is free again: a full batch may wait there while this one runs.
+    const bool staged = TryFormLocked(Clock::now(), done);
     lock.unlock();
-    scheduler_cv_.notify_one();  // the staging slot is free again: a full batch may wait there
+    if (staged) instance_cv_.notify_one();
+    RunCompletions(done);
     Execute(*instances_[index], batch);
     lock.lock();
     ++idle_instances_;
     rows_in_flight_ -= batch.rows;
-    scheduler_cv_.notify_one();
+    // Take the next due batch here rather than through the scheduler thread; wake the scheduler
+    // only for what needs its timers (a batching window still open) or for a drain.
+    const bool formed = ready_.empty() && TryFormLocked(Clock::now(), done);
+    if (!done.empty()) {
+      lock.unlock();
+      RunCompletions(done);
+      lock.lock();
+    }
+    if (draining_ || (!formed && queued_ > 0)) scheduler_cv_.notify_one();
   }
 }
 

@@ -93,6 +93,9 @@ class Batcher {
   void RemoveFromQueueLocked(const InferRequest* r);
   bool ShouldFormBatchLocked(Clock::time_point now, Clock::time_point* wake_at) const;
   Batch FormBatchLocked(std::vector<Completion>& out);
+  // Forms and stages a batch if one is due now (the scheduler's own rule), so the common case
+  // needs no hop through the scheduler thread. Returns whether one was staged.
+  bool TryFormLocked(Clock::time_point now, std::vector<Completion>& done);
   // Answers a request once (whoever claims it first), counting `outcome` (may be null).
   void Answer(InferRequest& r, Result<InferResult> result, observability::Counter* outcome);
   void RunCompletions(std::vector<Completion>& done);
@@ -113,6 +116,9 @@ class Batcher {
   int idle_instances_ = 0;
   int64_t rows_in_flight_ = 0;
   bool sweep_requested_ = false;
+  // When the scheduler thread will next wake by itself (min while it is awake): a new request
+  // with an earlier deadline must wake it.
+  Clock::time_point scheduler_sleeps_until_ = Clock::time_point::min();
   bool draining_ = false;
   bool stop_ = false;
   std::atomic<double> per_row_seconds_{0.0};  // EWMA of backend time per batch row

@@ -262,3 +262,127 @@ def test_overload_is_shed_from_the_headers_and_the_connection_survives(server):
         stop.set()
         for t in threads:
             t.join()
+
+
+class ResponseReader:
+    """Reads successive HTTP responses from one socket, keeping bytes that belong to the next."""
+
+    def __init__(self, sock):
+        self.sock, self.buf = sock, b""
+
+    def next(self):
+        head, payload, self.buf = read_response_from(self.sock, self.buf)
+        return head, payload
+
+
+def read_response_from(sock, data):
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before a response")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return head, rest[:length], rest[length:]
+
+
+def binary_infer_request(model, x, path=None):
+    header = json.dumps({"inputs": [{"name": "input", "shape": list(x.shape), "datatype": "FP32",
+                                     "parameters": {"binary_data_size": x.nbytes}}],
+                         "parameters": {"binary_data_output": True}}).encode()
+    body = header + x.tobytes()
+    return (b"POST %s HTTP/1.1\r\nHost: x\r\nInference-Header-Content-Length: %d\r\nContent-Length: %d\r\n\r\n"
+            % ((path or f"/v2/models/{model}/infer").encode(), len(header), len(body)) + body)
+
+
+def test_pipelined_binary_requests_keep_their_bytes_apart(server):
+    # Bodies larger than one socket read are read straight into tensor buffers; the bytes of the
+    # next pipelined request must stay where the next read finds them.
+    import onnxruntime as ort
+    sess = ort.InferenceSession(f"{FIXTURES}/convnet/model.onnx")
+    xs = [np.random.default_rng(i).standard_normal((2, 3, 64, 64)).astype(np.float32) for i in (5, 6)]
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(10)
+    s.sendall(binary_infer_request("convnet", xs[0]) + binary_infer_request("convnet", xs[1]) +
+              b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    reader = ResponseReader(s)
+    for x in xs:
+        head, payload = reader.next()
+        assert head.startswith(b"HTTP/1.1 200"), head + payload
+        hlen = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"inference-header-content-length")][0]
+                   .split(b":")[1])
+        got = np.frombuffer(payload[hlen:], np.float32).reshape(2, 10)
+        np.testing.assert_allclose(got, sess.run(None, {"input": x})[0], rtol=1e-4, atol=1e-5)
+    head, payload = reader.next()
+    assert head.startswith(b"HTTP/1.1 200") and json.loads(payload) == {"status": "ok"}
+    s.close()
+
+
+def test_refused_large_body_is_answered_first_then_discarded(server):
+    # A refusal is written as soon as the headers are read; the body is then dropped in the kernel
+    # and the connection stays in sync for the next request.
+    x = np.zeros((8, 3, 128, 128), np.float32)  # ~1.5 MB
+    req = binary_infer_request(None, x, path="/v2/models/no-such-model/infer")
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(10)
+    half = len(req) // 2
+    s.sendall(req[:half])
+    reader = ResponseReader(s)
+    head, payload = reader.next()  # answered while half the body is still unsent
+    assert head.startswith(b"HTTP/1.1 404"), head
+    assert "no-such-model" in json.loads(payload)["error"]
+    time.sleep(0.2)  # the server now waits for the rest of the body to discard it
+    s.sendall(req[half:] + b"POST /v2/models/simple/infer HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+              % len(GOOD) + GOOD.encode())
+    head, payload = reader.next()
+    assert head.startswith(b"HTTP/1.1 200"), head + payload
+    assert json.loads(payload)["outputs"][0]["data"] == [3.0] * 16
+    s.close()
+
+
+def test_refused_body_that_stalls_is_cut_off(make_server):
+    s = make_server("--read-timeout-ms", "500")
+    sock = socket.create_connection(("127.0.0.1", s.port))
+    sock.settimeout(5)
+    sock.sendall(b"POST /v2/models/no-such-model/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" +
+                 b"x" * 100000)  # and never the rest
+    t0 = time.time()
+    head, _, _ = read_response(sock)
+    assert head.startswith(b"HTTP/1.1 404"), head
+    closed = False
+    try:
+        closed = sock.recv(4096) == b""
+    except ConnectionResetError:
+        closed = True
+    assert closed and time.time() - t0 < 4, "a stalled body held its connection"
+    assert requests.get(s.url + "/healthz").status_code == 200
+
+
+def test_large_body_arriving_in_pieces_is_answered_promptly(server):
+    # The server sleeps until a large body is complete (receive low-water mark); after a partial
+    # read it must lower that mark to what is still missing, or it would wait for bytes that never
+    # come until the read timeout.
+    import onnxruntime as ort
+    x = np.random.default_rng(9).standard_normal((4, 3, 64, 64)).astype(np.float32)  # ~200 KB
+    req = binary_infer_request("convnet", x)
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(10)
+    cuts = [0, 300, 70000, 150000, len(req)]
+    for a, b in zip(cuts, cuts[1:]):
+        s.sendall(req[a:b])
+        time.sleep(0.15)
+    t0 = time.time()
+    head, payload = ResponseReader(s).next()
+    assert time.time() - t0 < 2, "the last piece of the body did not wake the server"
+    assert head.startswith(b"HTTP/1.1 200"), head + payload
+    hlen = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"inference-header-content-length")][0]
+               .split(b":")[1])
+    ref = ort.InferenceSession(f"{FIXTURES}/convnet/model.onnx").run(None, {"input": x})[0]
+    np.testing.assert_allclose(np.frombuffer(payload[hlen:], np.float32).reshape(4, 10), ref, rtol=1e-4, atol=1e-5)
+    s.close()

@@ -43,6 +43,41 @@ TEST(KServeCodec, ParsesEveryScalarType) {
   EXPECT_EQ(r->inputs[5].data.size(), 4u + 2u + 4u);
 }
 
+TEST(KServeCodec, SplitBodyHandsItsBinaryBufferToTheOneInputThatClaimsIt) {
+  const std::vector<float> v{1, 2, 3, 4};
+  TensorBuffer binary(16);
+  std::memcpy(binary.data(), v.data(), 16);
+  const uint8_t* where = binary.data();
+  auto r = ParseInferRequest(
+      R"({"inputs":[{"name":"a","shape":[4],"datatype":"FP32","parameters":{"binary_data_size":16}}]})",
+      std::move(binary));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->inputs[0].data.data(), where);  // adopted, not copied
+  EXPECT_FLOAT_EQ(r->inputs[0].as<float>()[3], 4.0f);
+}
+
+TEST(KServeCodec, SplitBodyWithTwoBinaryInputsCopiesEach) {
+  const std::vector<float> v{1, 2, 3, 4};
+  TensorBuffer binary(16);
+  std::memcpy(binary.data(), v.data(), 16);
+  auto r = ParseInferRequest(R"({"inputs":[
+      {"name":"a","shape":[1],"datatype":"FP32","parameters":{"binary_data_size":4}},
+      {"name":"b","shape":[3],"datatype":"FP32","parameters":{"binary_data_size":12}}]})",
+                             std::move(binary));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FLOAT_EQ(r->inputs[0].as<float>()[0], 1.0f);
+  EXPECT_FLOAT_EQ(r->inputs[1].as<float>()[2], 4.0f);
+  TensorBuffer short_binary(8);
+  EXPECT_NE(
+      ParseInferRequest(
+          R"({"inputs":[{"name":"a","shape":[4],"datatype":"FP32","parameters":{"binary_data_size":16}}]})",
+          std::move(short_binary))
+          .status()
+          .message()
+          .find("runs past the end of the body"),
+      std::string::npos);
+}
+
 TEST(KServeCodec, RejectsOutOfRangeAndWrongKinds) {
   auto bad = [](const char* body) { return ParseInferRequest(body, std::nullopt).status(); };
   EXPECT_EQ(bad(R"({"inputs":[{"name":"u","shape":[1],"datatype":"UINT8","data":[256]}]})").code(),

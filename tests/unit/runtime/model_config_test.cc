@@ -34,7 +34,7 @@ TEST(ModelConfig, ParsesTritonStyleFields) {
   EXPECT_FALSE(c->queue.allow_timeout_override);
   EXPECT_EQ(c->queue.max_queue_wait_us, 9000);
   EXPECT_EQ(c->instance_count, 2);
-  EXPECT_TRUE(c->allow_spinning);
+  EXPECT_EQ(c->spinning, Spinning::kAlways);  // the older bool spelling
   EXPECT_EQ(VariantFileName(c->variant), "model_fp16.onnx");
   EXPECT_EQ(VariantFileName("fp32"), "model.onnx");
 }
@@ -54,6 +54,20 @@ TEST(ModelConfig, ErrorsNameTheFileAndTheField) {
   EXPECT_EQ(err(R"({"instance_group": {"count": 0}})"),
             "repo/m/sightline.json: field 'instance_group.count' must be between 1 and 64");
   EXPECT_NE(err("{not json").find("repo/m/sightline.json: not valid JSON"), std::string::npos);
+}
+
+TEST(ModelConfig, SpinningPolicy) {
+  auto spin = [](const char* text) { return ParseModelConfig(text, "m/sightline.json", "m"); };
+  EXPECT_EQ(spin("{}")->spinning, Spinning::kInRun);
+  EXPECT_EQ(spin(R"({"optimization": {"spinning": "off"}})")->spinning, Spinning::kOff);
+  EXPECT_EQ(spin(R"({"optimization": {"spinning": "always"}})")->spinning, Spinning::kAlways);
+  EXPECT_EQ(spin(R"({"optimization": {"allow_spinning": false}})")->spinning, Spinning::kOff);
+  EXPECT_EQ(spin(R"({"optimization": {"spinning": "sometimes"}})").status().message(),
+            "m/sightline.json: field 'optimization.spinning' must be one of off, in_run, always");
+  EXPECT_EQ(
+      spin(R"({"optimization": {"spinning": "off", "allow_spinning": true}})").status().message(),
+      "m/sightline.json: field 'optimization.allow_spinning' cannot be given together with 'spinning' (its "
+      "newer spelling)");
 }
 
 TEST(ModelConfig, TaskAndAdaptiveQuality) {
