@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   std::string model;
   int batch = 8, threads = 2, sessions = 1;
   double seconds = 10, warmup = 1;
-  bool spin = true, spin_stop = false, windows = false;
+  bool spin = true, windows = false;
   CLI::App app{"Bare ONNX Runtime throughput"};
   app.add_option("--model", model)->required();
   app.add_option("--batch", batch);
@@ -102,7 +102,6 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds);
   app.add_option("--warmup", warmup);
   app.add_flag("--spin,!--no-spin", spin, "let ORT's pool threads busy-wait (ORT's default: on)");
-  app.add_flag("--spin-stop", spin_stop, "stop spinning when Run() returns (session.force_spinning_stop)");
   app.add_flag("--windows", windows, "measure one window per stdin line (its length in seconds)");
   CLI11_PARSE(app, argc, argv);
 
@@ -111,7 +110,6 @@ int main(int argc, char** argv) {
   so.SetIntraOpNumThreads(threads);
   so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
   so.AddConfigEntry("session.intra_op.allow_spinning", spin ? "1" : "0");
-  if (spin_stop) so.AddConfigEntry("session.force_spinning_stop", "1");
   std::vector<std::unique_ptr<Runner>> runners;
   for (int i = 0; i < sessions; ++i) runners.push_back(std::make_unique<Runner>(env, model, batch, so));
   RunFor(runners, warmup);

@@ -53,11 +53,15 @@ def make_repo(tmp, name, threads, batch, queue, extra_policy=None, instances=1, 
     return repo
 
 
+SERVER_ARGS = []  # extra `sightline serve` arguments (--server-args)
+CLIENT_ARGS = []  # extra bench/loadgen arguments (--client-args)
+
+
 def start_server(repo, http_threads):
     port_file = tempfile.mktemp()
     t0 = time.perf_counter()
     proc = subprocess.Popen([os.path.join(BUILD, "sightline"), "serve", "-m", repo, "--host", "127.0.0.1", "--port", "0",
-                             "--port-file", port_file, "--log-level", "warn", "--http-threads", str(http_threads)])
+                             "--port-file", port_file, "--log-level", "warn", "--http-threads", str(http_threads)] + SERVER_ARGS)
     while not (os.path.exists(port_file) and open(port_file).read().strip()):
         if proc.poll() is not None:
             raise SystemExit("server failed to start")
@@ -89,7 +93,7 @@ def loadgen(port, body, hlen, **kw):
             "--body-file", body, "--header", f"Inference-Header-Content-Length: {hlen}"]
     for k, v in kw.items():
         args += [f"--{k}", str(v)]
-    return sh(args)
+    return sh(args + CLIENT_ARGS)
 
 
 def main():
@@ -97,7 +101,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="ORT intra-op threads, baseline and server")
     ap.add_argument("--seconds", type=float, default=2, help="length of each measured window")
     ap.add_argument("--rounds", type=int, default=10, help="baseline/server window pairs per layout")
-    ap.add_argument("--spinning", choices=["off", "in_run", "always"], default=None,
+    ap.add_argument("--spinning", choices=["off", "always"], default=None,
                     help="the server's optimization.spinning (default: the server's default)")
     ap.add_argument("--layouts", default="b1_1x2,b8_1x2,b1_2x1", help="which throughput layouts to run")
     ap.add_argument("--wait-budget-us", type=int, default=5000,
@@ -107,7 +111,11 @@ def main():
     ap.add_argument("--latency-seconds", type=float, default=8, help="length of each open-loop run")
     ap.add_argument("--capacity", type=float, default=0, help="with --latency-only: capacity in req/s")
     ap.add_argument("--out", default=os.path.join(BUILD, "bench/core_results.json"))
+    ap.add_argument("--server-args", default="", help="extra arguments for `sightline serve`, e.g. '--io-slice-us 0'")
+    ap.add_argument("--client-args", default="", help="extra arguments for bench/loadgen, e.g. '--slice-us 100'")
     args = ap.parse_args()
+    SERVER_ARGS.extend(args.server_args.split())
+    CLIENT_ARGS.extend(args.client_args.split())
     res = {"machine": {"cores": os.cpu_count()}, "model": MODEL}
     with tempfile.TemporaryDirectory() as tmp:
         body1, h1 = body_file(tmp, 1)

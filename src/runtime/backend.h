@@ -18,7 +18,7 @@ namespace sightline::runtime {
 struct BackendOptions {
   int intra_op_threads = 0;  // 0: engine default
   int inter_op_threads = 0;
-  Spinning spinning = Spinning::kInRun;
+  Spinning spinning = Spinning::kOff;
   // Plan one block for all activations from the first run's shapes (faster, but the block is
   // large: ISNet's is ~800 MB). Off trades a little speed for a much smaller footprint.
   bool memory_pattern = true;

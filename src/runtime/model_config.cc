@@ -220,12 +220,11 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
         allow = b;
       }
       std::string spinning;
-      RETURN_IF_ERROR(opt->OneOf("spinning", {"", "off", "in_run", "always"}, &spinning));
+      RETURN_IF_ERROR(opt->OneOf("spinning", {"", "off", "always"}, &spinning));
       if (allow && !spinning.empty())
         return opt->Error("allow_spinning", "cannot be given together with 'spinning' (its newer spelling)");
       if (allow) cfg.spinning = *allow ? Spinning::kAlways : Spinning::kOff;
       if (spinning == "off") cfg.spinning = Spinning::kOff;
-      if (spinning == "in_run") cfg.spinning = Spinning::kInRun;
       if (spinning == "always") cfg.spinning = Spinning::kAlways;
       RETURN_IF_ERROR(opt->Bool("memory_pattern", &cfg.memory_pattern));
       RETURN_IF_ERROR(opt->RejectUnknown());

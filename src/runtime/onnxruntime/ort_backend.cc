@@ -167,12 +167,10 @@ class OrtBackendFactory final : public BackendFactory {
       so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
       if (!options.memory_pattern) so.DisableMemPattern();
       // ORT's pool threads spin between runs by default; in a server they would burn the cores
-      // the I/O threads and the other models need. force_spinning_stop ends the spin the moment
-      // a run returns, keeping its benefit inside the run.
+      // the I/O threads and the other models need (runtime/spinning.h).
       const char* spin = options.spinning == Spinning::kOff ? "0" : "1";
       so.AddConfigEntry("session.intra_op.allow_spinning", spin);
       so.AddConfigEntry("session.inter_op.allow_spinning", spin);
-      if (options.spinning == Spinning::kInRun) so.AddConfigEntry("session.force_spinning_stop", "1");
       if (options.execution_provider != "cpu")
         return Status(StatusCode::kUnimplemented,
                       "execution provider '" + options.execution_provider + "' is not in this build");

@@ -58,12 +58,12 @@ TEST(ModelConfig, ErrorsNameTheFileAndTheField) {
 
 TEST(ModelConfig, SpinningPolicy) {
   auto spin = [](const char* text) { return ParseModelConfig(text, "m/sightline.json", "m"); };
-  EXPECT_EQ(spin("{}")->spinning, Spinning::kInRun);
+  EXPECT_EQ(spin("{}")->spinning, Spinning::kOff);
   EXPECT_EQ(spin(R"({"optimization": {"spinning": "off"}})")->spinning, Spinning::kOff);
   EXPECT_EQ(spin(R"({"optimization": {"spinning": "always"}})")->spinning, Spinning::kAlways);
   EXPECT_EQ(spin(R"({"optimization": {"allow_spinning": false}})")->spinning, Spinning::kOff);
   EXPECT_EQ(spin(R"({"optimization": {"spinning": "sometimes"}})").status().message(),
-            "m/sightline.json: field 'optimization.spinning' must be one of off, in_run, always");
+            "m/sightline.json: field 'optimization.spinning' must be one of off, always");
   EXPECT_EQ(
       spin(R"({"optimization": {"spinning": "off", "allow_spinning": true}})").status().message(),
       "m/sightline.json: field 'optimization.allow_spinning' cannot be given together with 'spinning' (its "
