@@ -153,8 +153,13 @@ def main():
                         base, run = bare(), served()
                     else:
                         run, base = served(), bare()
-                    rounds.append({"baseline": base, "server": run,
-                                   "ratio": run["throughput_ok_rps"] / base["items_per_s"]})
+                    # The client runs on the same cores as the server; the bare baseline has no
+                    # client. Its CPU share is reported, and a ratio against a baseline scaled to
+                    # the cores the client left over (an estimate: ORT scaled linearly).
+                    share = run["client_cpu_s"] / run["client_wall_s"] / os.cpu_count()
+                    rounds.append({"baseline": base, "server": run, "client_share": share,
+                                   "ratio": run["throughput_ok_rps"] / base["items_per_s"],
+                                   "ratio_without_client": run["throughput_ok_rps"] / (base["items_per_s"] * (1 - share))})
             finally:
                 base_proc.stdin.close(); base_proc.wait()
                 proc.terminate(); proc.wait()
@@ -164,7 +169,10 @@ def main():
             med = rounds[len(rounds) // 2]
             res[label] = {"batch": batch, "instances": instances, "threads_per_instance": threads,
                           "baseline": med["baseline"], "server": med["server"], "ratio": med["ratio"],
-                          "pooled_ratio": pooled, "all_ratios": [round(r["ratio"], 3) for r in rounds]}
+                          "pooled_ratio": pooled, "all_ratios": [round(r["ratio"], 3) for r in rounds],
+                          "client_share_median": sorted(r["client_share"] for r in rounds)[len(rounds) // 2],
+                          "ratio_without_client_median":
+                              sorted(r["ratio_without_client"] for r in rounds)[len(rounds) // 2]}
 
         # Latency and shedding: each request runs alone (batch 1 is the fastest per image here),
         # a bounded queue, and the queue-wait budget that keeps accepted latency near unloaded.
@@ -196,7 +204,9 @@ def main():
         print(f"{label}: batch {r['batch']}, {r['instances']} instance(s) x {r['threads_per_instance']} thread(s): "
               f"bare ORT {r['baseline']['items_per_s']:.1f} items/s, Sightline {r['server']['throughput_ok_rps']:.1f} "
               f"items/s ({r['server']['connections']} connections, {r['server']['reconnects']} resends) "
-              f"-> median ratio {r['ratio']:.3f}, pooled {r['pooled_ratio']:.3f} (pairs: {r['all_ratios']})")
+              f"-> median ratio {r['ratio']:.3f}, pooled {r['pooled_ratio']:.3f} (pairs: {r['all_ratios']}); "
+              f"client took {100 * r['client_share_median']:.1f}% of the cores, ratio without it "
+              f"~{r['ratio_without_client_median']:.3f}")
     for k in [k for k in ("open_10pct", "open_50pct", "open_3x") if k in res]:
         r = res[k]
         print(f"{k}: rate {r['rate']}/s ok p50/p95/p99 = {r['latency_ok_ms']['p50']:.2f}/{r['latency_ok_ms']['p95']:.2f}/"
