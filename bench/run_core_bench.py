@@ -111,6 +111,7 @@ def main():
     ap.add_argument("--latency-seconds", type=float, default=8, help="length of each open-loop run")
     ap.add_argument("--capacity", type=float, default=0, help="with --latency-only: capacity in req/s")
     ap.add_argument("--out", default=os.path.join(BUILD, "bench/core_results.json"))
+    ap.add_argument("--http-threads", type=int, default=1, help="the server's I/O threads")
     ap.add_argument("--server-args", default="", help="extra arguments for `sightline serve`, e.g. '--io-slice-us 0'")
     ap.add_argument("--client-args", default="", help="extra arguments for bench/loadgen, e.g. '--slice-us 100'")
     args = ap.parse_args()
@@ -131,7 +132,7 @@ def main():
         for label, batch, instances, threads in ([] if args.latency_only else layouts):
             repo = make_repo(tmp, f"repo_{label}", threads, batch, queue=64, instances=instances,
                              spinning=args.spinning)
-            proc, port, cold = start_server(repo, 1)
+            proc, port, cold = start_server(repo, args.http_threads)
             res["cold_start_s"] = cold
             base_proc = subprocess.Popen(
                 [os.path.join(BUILD, "bench/ort_baseline"), "--model", os.path.join(repo, MODEL, "model.onnx"),
@@ -179,7 +180,7 @@ def main():
         if not args.no_latency:
             repo = make_repo(tmp, "repo_lat", args.threads, 1, queue=64, spinning=args.spinning,
                              extra_policy={"max_queue_wait_microseconds": args.wait_budget_us})
-            proc, port, _ = start_server(repo, 1)
+            proc, port, _ = start_server(repo, args.http_threads)
             try:
                 capacity = args.capacity or res["b1_1x2"]["server"]["throughput_ok_rps"]
                 res["capacity_rps"] = capacity

@@ -199,18 +199,7 @@ def test_sigterm_drains_accepted_work(make_server):
 
 
 def read_response(sock):
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
-    head, _, rest = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(rest) < length:
-        rest += sock.recv(65536)
-    return head, rest[:length], rest[length:]
+    return read_response_from(sock, b"")
 
 
 def test_expect_100_continue_is_answered(server):
