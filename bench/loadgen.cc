@@ -47,6 +47,7 @@ struct Options {
   double warmup = 1;
   double rate = 0;  // 0 = closed loop
   bool copy_send = false;
+  int nice = 0;  // diagnostic: run the client at another priority (negative needs privilege)
 };
 
 // The request: its head in memory, its body in a memfd that sendfile() can hand to the socket.
@@ -188,8 +189,15 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup, "Unmeasured seconds first");
   app.add_option("--rate", o.rate, "Requests per second (open loop); 0 = closed loop");
   app.add_flag("--copy-send", o.copy_send, "send bodies with send() (a copy) instead of sendfile()");
+  app.add_option("--nice", o.nice,
+                 "diagnostic: the client's nice value, to see how much of a latency tail is the client's own "
+                 "scheduling (negative values need privilege)");
   CLI11_PARSE(app, argc, argv);
 
+  if (o.nice != 0 && setpriority(PRIO_PROCESS, 0, o.nice) != 0) {
+    std::fprintf(stderr, "setpriority: %s\n", std::strerror(errno));
+    return 1;
+  }
   std::string body;
   if (!o.body_file.empty()) {
     std::ifstream in(o.body_file, std::ios::binary);
