@@ -111,6 +111,8 @@ def main():
     ap.add_argument("--latency-seconds", type=float, default=8, help="length of each open-loop run")
     ap.add_argument("--capacity", type=float, default=0, help="with --latency-only: capacity in req/s")
     ap.add_argument("--out", default=os.path.join(BUILD, "bench/core_results.json"))
+    ap.add_argument("--latency-instances", type=int, default=1,
+                    help="instances for the open-loop runs (each gets threads / instances intra-op threads)")
     ap.add_argument("--http-threads", type=int, default=1, help="the server's I/O threads")
     ap.add_argument("--server-args", default="", help="extra arguments for `sightline serve`, e.g. '--io-slice-us 0'")
     ap.add_argument("--client-args", default="", help="extra arguments for bench/loadgen, e.g. '--slice-us 100'")
@@ -178,11 +180,14 @@ def main():
         # Latency and shedding: each request runs alone (batch 1 is the fastest per image here),
         # a bounded queue, and the queue-wait budget that keeps accepted latency near unloaded.
         if not args.no_latency:
-            repo = make_repo(tmp, "repo_lat", args.threads, 1, queue=64, spinning=args.spinning,
+            lat_threads = max(1, args.threads // args.latency_instances)
+            repo = make_repo(tmp, "repo_lat", lat_threads, 1, queue=64, spinning=args.spinning,
+                             instances=args.latency_instances,
                              extra_policy={"max_queue_wait_microseconds": args.wait_budget_us})
             proc, port, _ = start_server(repo, args.http_threads)
             try:
-                capacity = args.capacity or res["b1_1x2"]["server"]["throughput_ok_rps"]
+                capacity = args.capacity or res["b1_1x2" if args.latency_instances == 1 else "b1_2x1"]["server"][
+                "throughput_ok_rps"]
                 res["capacity_rps"] = capacity
                 for key, frac in (("open_10pct", 0.1), ("open_50pct", 0.5), ("open_3x", 3.0)):
                     res[key] = loadgen(port, body1, h1, rate=round(capacity * frac, 1), connections=64,
