@@ -430,12 +430,16 @@ class Session : public std::enable_shared_from_this<Session> {
     if (head_only_) res->body().clear();  // Content-Length stays that of the GET answer
     stream_.expires_after(server_.options.write_timeout);
     bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
-      if (ec || !self->keep_alive_ || res->need_eof()) return self->Close();
+      if (ec) return self->Close();
       self->request_id_.clear();
+      self->close_after_drain_ = !self->keep_alive_ || res->need_eof();
+      // An unread body is discarded even before a close: closing with unread bytes makes the
+      // kernel send a reset, which can destroy the answer before the client reads it.
       if (self->drain_remaining_ > 0) {
         self->stream_.expires_after(self->server_.options.read_timeout);
         return self->Drain();
       }
+      if (self->close_after_drain_) return self->Close();
       self->Read();
     });
   }
@@ -468,6 +472,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       return Close();  // EOF or a socket error mid-body
     }
+    if (close_after_drain_) return Close();
     Read();
   }
 
@@ -496,7 +501,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<asio::mutable_buffer, 2> direct_parts_;
   uint64_t drain_remaining_ = 0;  // body bytes of an answered request still to discard
   char drain_byte_[1];
-  bool lowat_set_ = false;  // SO_RCVLOWAT is above 1 on this socket
+  bool lowat_set_ = false;          // SO_RCVLOWAT is above 1 on this socket
+  bool close_after_drain_ = false;  // the answered request ends the connection
   HttpRequest head_;
   RouteMatch match_;
   std::shared_ptr<CancelToken> cancel_;

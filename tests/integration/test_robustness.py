@@ -375,3 +375,19 @@ def test_large_body_arriving_in_pieces_is_answered_promptly(server):
     ref = ort.InferenceSession(f"{FIXTURES}/convnet/model.onnx").run(None, {"input": x})[0]
     np.testing.assert_allclose(np.frombuffer(payload[hlen:], np.float32).reshape(4, 10), ref, rtol=1e-4, atol=1e-5)
     s.close()
+
+
+def test_refused_body_is_discarded_before_a_closing_answer_closes(server):
+    # With Connection: close the server still discards the whole body before closing: closing
+    # with unread bytes resets the connection, and a client still sending its body (this one is
+    # larger than the socket buffers) would get a reset instead of the answer.
+    body = b"x" * 24_000_000
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(10)
+    s.sendall(b"POST /v2/models/no-such-model/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    head, payload, rest = read_response(s)
+    assert head.startswith(b"HTTP/1.1 404"), head
+    assert "no-such-model" in json.loads(payload)["error"]
+    assert rest == b"" and s.recv(4096) == b"", "expected a clean end of stream"
+    s.close()
