@@ -13,6 +13,11 @@ int main(int argc, char** argv) {
   // heap arenas, which fragment and never shrink: RSS grew ~80 MB/min under 32 clients. A fixed
   // threshold keeps them mmapped, so a freed buffer goes back to the OS (docs/BENCHMARKS.md).
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  // Setting the threshold also pins the trim threshold at 128 KB, so every freed sub-MB buffer
+  // at the top of an arena went back to the OS and was faulted in again (zeroed) by the next
+  // request: ~0.1 ms of page faults per 600 KB tensor. Keep a few MB per arena instead (at most
+  // 8 MB x arenas of idle heap): +7% server throughput on cnn224 (docs/BENCHMARKS.md).
+  mallopt(M_TRIM_THRESHOLD, 8 << 20);
   CLI::App cli{"Sightline: an inference server for vision models"};
   cli.require_subcommand(1);
   sightline::app::ServeOptions serve;
