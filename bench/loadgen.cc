@@ -53,7 +53,7 @@ struct Options {
 // The request: its head in memory, its body in a memfd that sendfile() can hand to the socket.
 struct Request {
   std::string head;
-  std::string body;  // for --copy-send
+  std::string whole;  // head and body in one string, for --copy-send
   int body_fd = -1;
   size_t body_size = 0;
 };
@@ -107,7 +107,7 @@ class Connection {
     return true;
   }
   bool Send(const Request& r) {
-    if (r.body_fd < 0) return SendAll(r.head + r.body, 0);
+    if (r.body_fd < 0) return SendAll(r.whole, 0);
     if (!SendAll(r.head, MSG_MORE)) return false;
     off_t off = 0;
     while (static_cast<size_t>(off) < r.body_size) {
@@ -217,7 +217,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   } else {
-    request.body = body;
+    request.whole = request.head + body;
   }
 
   const auto start = Clock::now();

@@ -3,8 +3,8 @@
 
 Every figure is a ratio measured in this one run against a baseline measured in the same run:
   1. overhead   = end-to-end items/s through Sightline (keep-alive, binary protocol, batch-1
-                  requests batched by the server to 8) / bare ONNX Runtime Run() items/s at batch 8,
-                  same model and intra-op threads.
+                  requests) / bare ONNX Runtime Run() items/s with the same layout (instances,
+                  intra-op threads, batch), in alternating short windows.
   2. latency    = open-loop p50/p95/p99 at a fixed rate; then at 3x the measured capacity:
                   accepted p95 / unloaded p95, and how fast shed answers come back.
   3. cold start = process start to /readyz 200.
@@ -114,8 +114,8 @@ def main():
     ap.add_argument("--latency-instances", type=int, default=1,
                     help="instances for the open-loop runs (each gets threads / instances intra-op threads)")
     ap.add_argument("--http-threads", type=int, default=1, help="the server's I/O threads")
-    ap.add_argument("--server-args", default="", help="extra arguments for `sightline serve`, e.g. '--io-slice-us 0'")
-    ap.add_argument("--client-args", default="", help="extra arguments for bench/loadgen, e.g. '--slice-us 100'")
+    ap.add_argument("--server-args", default="", help="extra arguments for `sightline serve`, e.g. '--max-connections 256'")
+    ap.add_argument("--client-args", default="", help="extra arguments for bench/loadgen, e.g. '--copy-send' or '--nice -10'")
     args = ap.parse_args()
     SERVER_ARGS.extend(args.server_args.split())
     CLIENT_ARGS.extend(args.client_args.split())

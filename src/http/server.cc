@@ -228,15 +228,18 @@ class Session : public std::enable_shared_from_this<Session> {
           early = ErrorResponse(p, match_.route->style);
       }
     }
+    // A body of known length is read (or discarded) without Beast's body parser.
+    std::optional<uint64_t> length;
+    if (const auto cl = header_parser_->content_length(); cl && !header_parser_->chunked()) length = *cl;
     if (early) {
       if (expect_continue) {  // the client holds its body back: answer and close
         keep_alive_ = false;
         return Write(std::move(*early));
       }
-      if (const auto len = header_parser_->content_length(); len && !header_parser_->chunked()) {
+      if (length) {
         // Answer first (the client is not kept waiting while its body streams in), then discard
         // the body in the kernel before reading the next request.
-        drain_remaining_ = *len;
+        drain_remaining_ = *length;
         return Write(std::move(*early));
       }
       discard_parser_.emplace(std::move(*header_parser_));
@@ -249,10 +252,9 @@ class Session : public std::enable_shared_from_this<Session> {
           });
       return;
     }
-    const auto len = header_parser_->content_length();
-    const bool direct = len && !header_parser_->chunked();
+    const bool direct = length.has_value();
     if (direct) {
-      PrepareDirectBody(*len);
+      PrepareDirectBody(*length);
     } else {
       body_parser_.emplace(std::move(*header_parser_));
       body_parser_->body_limit(server_.options.max_body_bytes);
@@ -305,19 +307,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // core). It must shrink after every partial read, or the last wait would never end.
   void ReadDirectBody() {
     const size_t missing = asio::buffer_size(direct_parts_);
-    if (missing == 0) {
-      if (lowat_set_) SetReceiveLowWater(1);
-      return Dispatch(std::move(head_));
-    }
-    const bool big = missing > 64 * 1024;
-    if (big || lowat_set_) SetReceiveLowWater(big ? static_cast<int>(std::min<size_t>(missing, 1 << 20)) : 1);
-    lowat_set_ = big;
+    SetReceiveLowWater(missing > 64 * 1024 ? static_cast<int>(std::min<size_t>(missing, 1 << 20)) : 1);
+    if (missing == 0) return Dispatch(std::move(head_));
     stream_.async_read_some(direct_parts_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
       if (ec == asio::error::eof) ec = bhttp::error::partial_message;  // hung up mid-body
-      if (ec && self->lowat_set_) {
-        self->SetReceiveLowWater(1);
-        self->lowat_set_ = false;
-      }
+      if (ec) self->SetReceiveLowWater(1);
       if (self->HandleReadError(ec, true)) return;
       for (auto& part : self->direct_parts_) {
         const size_t take = std::min(n, part.size());
@@ -328,8 +322,12 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // Sets SO_RCVLOWAT, skipping the call when it already has that value (small bodies never
+  // change it from the kernel's default of 1).
   void SetReceiveLowWater(int bytes) {
+    if (bytes == receive_low_water_) return;
     ::setsockopt(stream_.socket().native_handle(), SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes);
+    receive_low_water_ = bytes;
   }
 
   void ReadBody() {
@@ -501,7 +499,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<asio::mutable_buffer, 2> direct_parts_;
   uint64_t drain_remaining_ = 0;  // body bytes of an answered request still to discard
   char drain_byte_[1];
-  bool lowat_set_ = false;          // SO_RCVLOWAT is above 1 on this socket
+  int receive_low_water_ = 1;       // this socket's SO_RCVLOWAT
   bool close_after_drain_ = false;  // the answered request ends the connection
   HttpRequest head_;
   RouteMatch match_;

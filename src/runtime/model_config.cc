@@ -213,19 +213,13 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
       RETURN_IF_ERROR(opt->Int("intra_op_threads", 0, 256, &cfg.intra_op_threads));
       RETURN_IF_ERROR(opt->Int("inter_op_threads", 0, 256, &cfg.inter_op_threads));
       // "allow_spinning" (a bool) is the older spelling of "spinning": true = always, false = off.
-      std::optional<bool> allow;
-      if (opt->Has("allow_spinning")) {
-        bool b = false;
-        RETURN_IF_ERROR(opt->Bool("allow_spinning", &b));
-        allow = b;
-      }
       std::string spinning;
       RETURN_IF_ERROR(opt->OneOf("spinning", {"", "off", "always"}, &spinning));
-      if (allow && !spinning.empty())
+      bool allow = spinning == "always";
+      if (opt->Has("allow_spinning") && !spinning.empty())
         return opt->Error("allow_spinning", "cannot be given together with 'spinning' (its newer spelling)");
-      if (allow) cfg.spinning = *allow ? Spinning::kAlways : Spinning::kOff;
-      if (spinning == "off") cfg.spinning = Spinning::kOff;
-      if (spinning == "always") cfg.spinning = Spinning::kAlways;
+      RETURN_IF_ERROR(opt->Bool("allow_spinning", &allow));
+      cfg.spinning = allow ? Spinning::kAlways : Spinning::kOff;
       RETURN_IF_ERROR(opt->Bool("memory_pattern", &cfg.memory_pattern));
       RETURN_IF_ERROR(opt->RejectUnknown());
     }

@@ -128,9 +128,10 @@ Status Batcher::Enqueue(std::shared_ptr<InferRequest> req) {
   return Status::Ok();
 }
 
-bool Batcher::TryFormLocked(Clock::time_point now, std::vector<Completion>& done) {
+bool Batcher::TryFormLocked(Clock::time_point now, std::vector<Completion>& done,
+                            Clock::time_point* wake_at) {
   Clock::time_point unused = Clock::time_point::max();
-  if (!ShouldFormBatchLocked(now, &unused)) return false;
+  if (!ShouldFormBatchLocked(now, wake_at ? wake_at : &unused)) return false;
   Batch b = FormBatchLocked(done);
   if (b.requests.empty()) return false;
   rows_in_flight_ += b.rows;
@@ -337,16 +338,8 @@ void Batcher::SchedulerLoop() {
       SweepLocked(done);
     }
     Clock::time_point wake_at = deadlines_.empty() ? Clock::time_point::max() : deadlines_.top().deadline;
-    bool formed = false;
-    if (ShouldFormBatchLocked(now, &wake_at)) {
-      Batch b = FormBatchLocked(done);
-      if (!b.requests.empty()) {
-        rows_in_flight_ += b.rows;
-        ready_.push_back(std::move(b));
-        instance_cv_.notify_one();
-        formed = true;
-      }
-    }
+    const bool formed = TryFormLocked(now, done, &wake_at);
+    if (formed) instance_cv_.notify_one();
     scheduler_sleeps_until_ = Clock::time_point::min();  // awake: Enqueue need not wake it
     if (!done.empty()) {
       lock.unlock();

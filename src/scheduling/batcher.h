@@ -93,9 +93,11 @@ class Batcher {
   void RemoveFromQueueLocked(const InferRequest* r);
   bool ShouldFormBatchLocked(Clock::time_point now, Clock::time_point* wake_at) const;
   Batch FormBatchLocked(std::vector<Completion>& out);
-  // Forms and stages a batch if one is due now (the scheduler's own rule), so the common case
-  // needs no hop through the scheduler thread. Returns whether one was staged.
-  bool TryFormLocked(Clock::time_point now, std::vector<Completion>& done);
+  // Forms and stages a batch if one is due now. The scheduler thread uses it, and so do Enqueue
+  // and the instances, so the common case needs no hop through the scheduler. Returns whether one
+  // was staged; `wake_at`, when given, is lowered to when one will be due (a batching window).
+  bool TryFormLocked(Clock::time_point now, std::vector<Completion>& done,
+                     Clock::time_point* wake_at = nullptr);
   // Answers a request once (whoever claims it first), counting `outcome` (may be null).
   void Answer(InferRequest& r, Result<InferResult> result, observability::Counter* outcome);
   void RunCompletions(std::vector<Completion>& done);

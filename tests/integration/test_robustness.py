@@ -6,6 +6,7 @@ import tempfile
 import time
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import requests
 
@@ -281,6 +282,15 @@ def read_response_from(sock, data):
     return head, rest[:length], rest[length:]
 
 
+def binary_output(head, payload):
+    """The binary FP32 output after the JSON part of a raw HTTP response."""
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"inference-header-content-length":
+            return np.frombuffer(payload[int(value):], np.float32)
+    raise AssertionError("no Inference-Header-Content-Length in " + head.decode())
+
+
 def binary_infer_request(model, x, path=None):
     header = json.dumps({"inputs": [{"name": "input", "shape": list(x.shape), "datatype": "FP32",
                                      "parameters": {"binary_data_size": x.nbytes}}],
@@ -293,7 +303,6 @@ def binary_infer_request(model, x, path=None):
 def test_pipelined_binary_requests_keep_their_bytes_apart(server):
     # Bodies larger than one socket read are read straight into tensor buffers; the bytes of the
     # next pipelined request must stay where the next read finds them.
-    import onnxruntime as ort
     sess = ort.InferenceSession(f"{FIXTURES}/convnet/model.onnx")
     xs = [np.random.default_rng(i).standard_normal((2, 3, 64, 64)).astype(np.float32) for i in (5, 6)]
     s = socket.create_connection(("127.0.0.1", server.port))
@@ -304,9 +313,7 @@ def test_pipelined_binary_requests_keep_their_bytes_apart(server):
     for x in xs:
         head, payload = reader.next()
         assert head.startswith(b"HTTP/1.1 200"), head + payload
-        hlen = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"inference-header-content-length")][0]
-                   .split(b":")[1])
-        got = np.frombuffer(payload[hlen:], np.float32).reshape(2, 10)
+        got = binary_output(head, payload).reshape(2, 10)
         np.testing.assert_allclose(got, sess.run(None, {"input": x})[0], rtol=1e-4, atol=1e-5)
     head, payload = reader.next()
     assert head.startswith(b"HTTP/1.1 200") and json.loads(payload) == {"status": "ok"}
@@ -357,7 +364,6 @@ def test_large_body_arriving_in_pieces_is_answered_promptly(server):
     # The server sleeps until a large body is complete (receive low-water mark); after a partial
     # read it must lower that mark to what is still missing, or it would wait for bytes that never
     # come until the read timeout.
-    import onnxruntime as ort
     x = np.random.default_rng(9).standard_normal((4, 3, 64, 64)).astype(np.float32)  # ~200 KB
     req = binary_infer_request("convnet", x)
     s = socket.create_connection(("127.0.0.1", server.port))
@@ -370,10 +376,8 @@ def test_large_body_arriving_in_pieces_is_answered_promptly(server):
     head, payload = ResponseReader(s).next()
     assert time.time() - t0 < 2, "the last piece of the body did not wake the server"
     assert head.startswith(b"HTTP/1.1 200"), head + payload
-    hlen = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"inference-header-content-length")][0]
-               .split(b":")[1])
     ref = ort.InferenceSession(f"{FIXTURES}/convnet/model.onnx").run(None, {"input": x})[0]
-    np.testing.assert_allclose(np.frombuffer(payload[hlen:], np.float32).reshape(4, 10), ref, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(binary_output(head, payload).reshape(4, 10), ref, rtol=1e-4, atol=1e-5)
     s.close()
 
 
