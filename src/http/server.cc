@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/thread_name.h"
+
 namespace sightline::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -560,7 +562,10 @@ uint16_t HttpServer::port() const {
 void HttpServer::Start() {
   impl_->Accept();
   for (int i = 0; i < impl_->options.io_threads; ++i)
-    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+    impl_->threads.emplace_back([this, i] {
+      NameThisThread("sl-http-" + std::to_string(i));
+      impl_->ioc.run();
+    });
 }
 
 void HttpServer::OnShutdownSignal(std::function<void()> fn) {

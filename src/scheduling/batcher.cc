@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/thread_name.h"
+
 namespace sightline::scheduling {
 namespace {
 
@@ -82,9 +84,17 @@ Batcher::Batcher(BatcherOptions options, std::vector<std::unique_ptr<runtime::Ba
       instances_(std::move(instances)),
       metrics_(metrics),
       queues_(static_cast<size_t>(options_.priority_levels)),
-      idle_instances_(static_cast<int>(instances_.size())) {
-  scheduler_ = std::thread([this] { SchedulerLoop(); });
-  for (size_t i = 0; i < instances_.size(); ++i) workers_.emplace_back([this, i] { InstanceLoop(i); });
+      idle_instances_(static_cast<int>(instances_.size())),
+      running_(instances_.size()) {
+  scheduler_ = std::thread([this] {
+    NameThisThread("sl-sched");
+    SchedulerLoop();
+  });
+  for (size_t i = 0; i < instances_.size(); ++i)
+    workers_.emplace_back([this, i] {
+      NameThisThread("sl-run-" + std::to_string(i));
+      InstanceLoop(i);
+    });
 }
 
 Batcher::~Batcher() {
@@ -135,6 +145,7 @@ bool Batcher::TryFormLocked(Clock::time_point now, std::vector<Completion>& done
   Batch b = FormBatchLocked(done);
   if (b.requests.empty()) return false;
   rows_in_flight_ += b.rows;
+  staged_rows_ += b.rows;
   ready_.push_back(std::move(b));
   return true;
 }
@@ -142,9 +153,13 @@ bool Batcher::TryFormLocked(Clock::time_point now, std::vector<Completion>& done
 Status Batcher::AdmitLocked() const {
   if (draining_ || stop_)
     return Status(StatusCode::kUnavailable, "model '" + options_.model_name + "' is shutting down");
+  // With nothing waiting, a request is always admitted, whatever the running batch has left:
+  // it keeps the instances busy under any budget. A staged batch counts as waiting (it has not
+  // started), or a full pipeline would admit one request too many.
+  const bool waiting = queued_ > 0 || staged_rows_ > 0;
   const bool wait_too_long =
-      options_.max_queue_wait.count() > 0 && queued_ > 0 &&
-      EstimateWaitSecondsLocked() * 1e6 > static_cast<double>(options_.max_queue_wait.count());
+      options_.max_queue_wait.count() > 0 && waiting &&
+      EstimateWaitSecondsLocked(Clock::now()) * 1e6 > static_cast<double>(options_.max_queue_wait.count());
   if (wait_too_long) {
     metrics_.rejected_wait_budget->Inc();
     return Status(StatusCode::kOverloaded, "model '" + options_.model_name +
@@ -173,18 +188,25 @@ void Batcher::NotifyCancelled() {
   scheduler_cv_.notify_one();
 }
 
-double Batcher::EstimateWaitSecondsLocked() const {
+double Batcher::EstimateWaitSecondsLocked(Clock::time_point now) const {
   double per_row = per_row_seconds_.load(std::memory_order_relaxed);
   if (per_row <= 0) per_row = 0.001;
-  const int64_t backlog = queued_rows_ + rows_in_flight_;
-  return static_cast<double>(backlog) * per_row / static_cast<double>(instances_.size());
+  double ahead = static_cast<double>(queued_rows_ + staged_rows_) * per_row;
+  // A running batch counts for what it has left, not its whole length: counting it whole made
+  // the prediction swing by a full service time with the arrival's phase.
+  for (const auto& r : running_) {
+    if (r.rows == 0) continue;
+    const double elapsed = std::chrono::duration<double>(now - r.started).count();
+    ahead += std::max(0.0, static_cast<double>(r.rows) * per_row - elapsed);
+  }
+  return ahead / static_cast<double>(instances_.size());
 }
 
 double Batcher::EstimateRetryAfterSeconds(int attempt) const {
   double wait;
   {
     std::lock_guard lock(mu_);
-    wait = EstimateWaitSecondsLocked();
+    wait = EstimateWaitSecondsLocked(Clock::now());
   }
   if (wait <= 0) wait = std::max(0.001, per_row_seconds_.load(std::memory_order_relaxed));
   wait *= std::pow(2.0, std::clamp(attempt, 0, 8));
@@ -193,7 +215,7 @@ double Batcher::EstimateRetryAfterSeconds(int attempt) const {
 
 double Batcher::EstimatedWaitSeconds() const {
   std::lock_guard lock(mu_);
-  return EstimateWaitSecondsLocked();
+  return EstimateWaitSecondsLocked(Clock::now());
 }
 
 size_t Batcher::queued() const {
@@ -367,6 +389,8 @@ void Batcher::InstanceLoop(size_t index) {
     Batch batch = std::move(ready_.front());
     ready_.pop_front();
     --idle_instances_;
+    staged_rows_ -= batch.rows;
+    running_[index] = {Clock::now(), batch.rows};
     // The staging slot is free again: a full batch may wait there while this one runs.
     const bool staged = TryFormLocked(Clock::now(), done);
     lock.unlock();
@@ -376,6 +400,7 @@ void Batcher::InstanceLoop(size_t index) {
     lock.lock();
     ++idle_instances_;
     rows_in_flight_ -= batch.rows;
+    running_[index].rows = 0;
     // Take the next due batch here rather than through the scheduler thread; wake the scheduler
     // only for what needs its timers (a batching window still open) or for a drain.
     const bool formed = ready_.empty() && TryFormLocked(Clock::now(), done);

@@ -54,14 +54,13 @@ class Batcher {
   // Wakes the scheduler to sweep requests whose client went away.
   void NotifyCancelled();
 
-  // Expected queueing time for a new request now: backlog x per-item time / instances.
-  double EstimateWaitSecondsLocked() const;
-  // Honest wait estimate for a client told to come back: queued items x measured per-item
-  // service time / instances, doubled per previous attempt.
+  // Honest wait estimate for a client told to come back: the predicted wait below, doubled per
+  // previous attempt.
   double EstimateRetryAfterSeconds(int attempt) const;
 
   size_t queued() const;
-  // Predicted wait of a request enqueued now: backlog x measured per-item time / instances.
+  // Predicted wait of a request enqueued now: what the running batches have left plus the rows
+  // waiting ahead of it (queued and staged), times the measured per-row time, over instances.
   double EstimatedWaitSeconds() const;
   const BatcherOptions& options() const { return options_; }
 
@@ -84,6 +83,7 @@ class Batcher {
   Batcher(BatcherOptions options, std::vector<std::unique_ptr<runtime::Backend>> instances,
           observability::ModelMetrics metrics);
   Status AdmitLocked() const;
+  double EstimateWaitSecondsLocked(Clock::time_point now) const;
   void SchedulerLoop();
   void InstanceLoop(size_t index);
   void Execute(runtime::Backend& backend, Batch& batch);
@@ -116,7 +116,13 @@ class Batcher {
   std::priority_queue<DeadlineEntry, std::vector<DeadlineEntry>, std::greater<>> deadlines_;
   std::deque<Batch> ready_;
   int idle_instances_ = 0;
-  int64_t rows_in_flight_ = 0;
+  int64_t rows_in_flight_ = 0;  // staged + running
+  int64_t staged_rows_ = 0;     // formed into batches in ready_, not yet running
+  struct Running {
+    Clock::time_point started;
+    int64_t rows = 0;  // 0: idle
+  };
+  std::vector<Running> running_;  // per instance
   bool sweep_requested_ = false;
   // When the scheduler thread will next wake by itself (min while it is awake): a new request
   // with an earlier deadline must wake it.

@@ -6,6 +6,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 namespace sightline::scheduling {
 namespace {
@@ -55,8 +56,17 @@ struct Fixture {
   AddOneBackend* backend = nullptr;
   std::unique_ptr<Batcher> batcher;
 
+  bool gate_open = false;
+
   void CloseGate() { backend->gate_ = &gate; }
-  void OpenGate() { gate_promise.set_value(); }
+  void OpenGate() {
+    if (!std::exchange(gate_open, true)) gate_promise.set_value();
+  }
+  // A failed ASSERT leaves a run blocked on the gate; the batcher's destructor would join it.
+  ~Fixture() {
+    OpenGate();
+    batcher.reset();
+  }
 
   explicit Fixture(BatcherOptions o, std::chrono::milliseconds delay = 0ms) {
     auto b = std::make_unique<AddOneBackend>(delay);
@@ -315,23 +325,52 @@ namespace {
 TEST(Batcher, WaitBudgetRefusesWhatCouldNotStartInTime) {
   BatcherOptions o;
   o.max_batch_size = 0;
-  o.max_queue_wait = std::chrono::milliseconds(30);
+  // 1 x the measured time (20 ms, more on a loaded machine) fits in 35 ms; 2 x does not.
+  o.max_queue_wait = std::chrono::milliseconds(35);
   Fixture f(o, std::chrono::milliseconds(20));
   Outcome first;
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), first)).ok());
   ASSERT_TRUE(first.future.get().ok());  // per-item service time is now measured (~20 ms)
   f.CloseGate();
-  std::vector<Outcome> outs(3);
+  std::vector<Outcome> outs(4);
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(1, 0), outs[0])).ok());  // runs (blocked on the gate)
   for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  // An empty queue always admits one: expected wait 1 x 20 ms is within 30 ms anyway.
+  // Nothing waiting: always admitted, whatever the running one has left.
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(2, 0), outs[1])).ok());
-  // Now 2 items ahead x 20 ms = 40 ms > 30 ms: refused at once.
-  Status s = f.batcher->Enqueue(MakeRequest(Row(3, 0), outs[2]));
+  // Past its measured 20 ms the running one counts for nothing more; 1 waiting x 20 ms fits.
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(3, 0), outs[2])).ok());
+  // Now 2 waiting x 20 ms = 40 ms > 35 ms: refused at once.
+  Status s = f.batcher->Enqueue(MakeRequest(Row(4, 0), outs[3]));
   EXPECT_EQ(s.code(), StatusCode::kOverloaded);
   EXPECT_NE(s.message().find("expected queue wait"), std::string::npos);
   EXPECT_EQ(f.metrics.rejected.WithLabels({"m", "wait_budget"}).Value(), 1.0);
+  f.OpenGate();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(outs[i].future.get().ok());
+}
+
+// A full batch is staged while the instance is busy: it has not started, so it is waiting and
+// counts against the budget (it once did not, and a full pipeline admitted one request too many).
+TEST(Batcher, StagedBatchCountsAsWaiting) {
+  BatcherOptions o;
+  o.max_batch_size = 1;
+  o.max_queue_wait = std::chrono::milliseconds(15);
+  Fixture f(o, std::chrono::milliseconds(20));
+  Outcome first;
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), first)).ok());
+  ASSERT_TRUE(first.future.get().ok());  // ~20 ms per item measured
+  f.CloseGate();
+  std::vector<Outcome> outs(3);
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(1, 0), outs[0])).ok());  // runs (gated)
+  for (int i = 0; i < 2000 && f.backend->batches().size() < 2; ++i)       // until it has started
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(2, 0), outs[1])).ok());  // nothing waiting
+  EXPECT_EQ(f.batcher->queued(), 0u);  // a full batch of 1: staged at once, not queued
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));  // the running one is "done"
+  // The staged one alone is 20 ms > 15 ms ahead of a newcomer.
+  Status s = f.batcher->Enqueue(MakeRequest(Row(3, 0), outs[2]));
+  EXPECT_EQ(s.code(), StatusCode::kOverloaded);
   f.OpenGate();
   EXPECT_TRUE(outs[0].future.get().ok());
   EXPECT_TRUE(outs[1].future.get().ok());
