@@ -33,7 +33,7 @@ def sh(args):
 MODEL = "cnn224"
 
 
-def make_repo(tmp, name, threads, batch, queue, extra_policy=None, instances=1, spinning=None):
+def make_repo(tmp, name, threads, batch, queue, extra_policy=None, instances=1, spinning=None, pool_priority=None):
     src = os.path.join(tmp, "all")
     if not os.path.exists(src):
         subprocess.check_call([sys.executable, os.path.join(ROOT, "scripts/gen_fixtures.py"), "--bench", "--out", src],
@@ -48,7 +48,8 @@ def make_repo(tmp, name, threads, batch, queue, extra_policy=None, instances=1, 
                    "dynamic_batching": {"max_queue_delay_microseconds": 2000, "preferred_batch_size": [batch],
                                         "default_queue_policy": policy},
                    "instance_group": {"count": instances},
-                   "optimization": {"intra_op_threads": threads, **({"spinning": spinning} if spinning else {})}},
+                   "optimization": {"intra_op_threads": threads, **({"spinning": spinning} if spinning else {}),
+                                    **({"pool_priority": pool_priority} if pool_priority else {})}},
                   f)
     return repo
 
@@ -103,9 +104,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=10, help="baseline/server window pairs per layout")
     ap.add_argument("--spinning", choices=["off", "always"], default=None,
                     help="the server's optimization.spinning (default: the server's default)")
-    ap.add_argument("--layouts", default="b1_1x2,b8_1x2,b1_2x1", help="which throughput layouts to run")
-    ap.add_argument("--wait-budget-us", type=int, default=5000,
-                    help="max_queue_wait_microseconds for the latency/overload runs (~2 service times)")
+    ap.add_argument("--pool-priority", choices=["normal", "idle"],
+                    help="the server's optimization.pool_priority (default: the server's default)")
+    ap.add_argument("--layouts", default="b1_1x2,b8_1x2,b1_2x1,b1_1x1", help="which throughput layouts to run")
+    ap.add_argument("--wait-budget-us", type=int, default=3000,
+                    help="max_queue_wait_microseconds for the latency/overload runs (~1 service time under load)")
     ap.add_argument("--latency-only", action="store_true", help="skip the throughput layouts (uses --capacity)")
     ap.add_argument("--no-latency", action="store_true", help="skip the open-loop runs")
     ap.add_argument("--latency-seconds", type=float, default=8, help="length of each open-loop run")
@@ -124,8 +127,10 @@ def main():
         body1, h1 = body_file(tmp, 1)
         # (label, batch, instances, threads per instance); the baseline gets the same batch and the
         # same layout: as many sessions as instances, each with the same intra-op threads.
+        # b1_1x1 leaves a core to the client and the I/O thread, as a machine whose inference
+        # threads do not take every core does; the others fill the cores with inference.
         layouts = [("b1_1x2", 1, 1, args.threads), ("b8_1x2", 8, 1, args.threads),
-                   ("b1_2x1", 1, 2, max(1, args.threads // 2))]
+                   ("b1_2x1", 1, 2, max(1, args.threads // 2)), ("b1_1x1", 1, 1, 1)]
         # The machine's speed drifts by +-20% over seconds to minutes, so the baseline stays warm in
         # its own process and short windows alternate with the server's, ABBA order (bare, server,
         # server, bare, ...), so a linear drift cancels; each server window is paired with the
@@ -133,7 +138,7 @@ def main():
         layouts = [l for l in layouts if l[0] in args.layouts.split(",")]
         for label, batch, instances, threads in ([] if args.latency_only else layouts):
             repo = make_repo(tmp, f"repo_{label}", threads, batch, queue=64, instances=instances,
-                             spinning=args.spinning)
+                             spinning=args.spinning, pool_priority=args.pool_priority)
             proc, port, cold = start_server(repo, args.http_threads)
             res["cold_start_s"] = cold
             base_proc = subprocess.Popen(
@@ -182,6 +187,7 @@ def main():
         if not args.no_latency:
             lat_threads = max(1, args.threads // args.latency_instances)
             repo = make_repo(tmp, "repo_lat", lat_threads, 1, queue=64, spinning=args.spinning,
+                             pool_priority=args.pool_priority,
                              instances=args.latency_instances,
                              extra_policy={"max_queue_wait_microseconds": args.wait_budget_us})
             proc, port, _ = start_server(repo, args.http_threads)
@@ -205,14 +211,16 @@ def main():
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(res, f, indent=2)
-    for label in [l for l in ("b1_1x2", "b8_1x2", "b1_2x1") if l in res]:
+    for label in [l for l in ("b1_1x2", "b8_1x2", "b1_2x1", "b1_1x1") if l in res]:
         r = res[label]
+        spare = r["instances"] * r["threads_per_instance"] < os.cpu_count()
         print(f"{label}: batch {r['batch']}, {r['instances']} instance(s) x {r['threads_per_instance']} thread(s): "
               f"bare ORT {r['baseline']['items_per_s']:.1f} items/s, Sightline {r['server']['throughput_ok_rps']:.1f} "
               f"items/s ({r['server']['connections']} connections, {r['server']['reconnects']} resends) "
               f"-> median ratio {r['ratio']:.3f}, pooled {r['pooled_ratio']:.3f} (pairs: {r['all_ratios']}); "
-              f"client took {100 * r['client_share_median']:.1f}% of the cores, ratio without it "
-              f"~{r['ratio_without_client_median']:.3f}")
+              f"client took {100 * r['client_share_median']:.1f}% of the cores" +
+              (" (a core the inference threads do not use)" if spare else
+               f", ratio without it ~{r['ratio_without_client_median']:.3f}"))
     for k in [k for k in ("open_10pct", "open_50pct", "open_3x") if k in res]:
         r = res[k]
         print(f"{k}: rate {r['rate']}/s ok p50/p95/p99 = {r['latency_ok_ms']['p50']:.2f}/{r['latency_ok_ms']['p95']:.2f}/"

@@ -46,8 +46,8 @@ int RunServe(const ServeOptions& o) {
   if (!models.ok()) return fail(models.status());
 
   http::Router router;
-  ThreadPool decode_pool(o.decode_threads);
-  ThreadPool fetch_pool(o.fetch_threads);
+  ThreadPool decode_pool(o.decode_threads, "sl-decode");
+  ThreadPool fetch_pool(o.fetch_threads, "sl-fetch");
   http::ApiContext ctx{models.value().get(), &registry, "sightline", SIGHTLINE_VERSION, &decode_pool, {}};
   ctx.decode_limits.max_pixels = o.max_image_pixels;
 

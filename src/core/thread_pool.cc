@@ -1,11 +1,18 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <string>
+
+#include "core/thread_name.h"
 
 namespace sightline {
 
-ThreadPool::ThreadPool(int threads) {
-  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Work(); });
+ThreadPool::ThreadPool(int threads, std::string_view name) {
+  for (int i = 0; i < std::max(1, threads); ++i)
+    threads_.emplace_back([this, n = std::string(name)] {
+      NameThisThread(n);
+      Work();
+    });
 }
 
 ThreadPool::~ThreadPool() {

@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -13,7 +14,8 @@ namespace sightline {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads);
+  // `name` names its threads (see core/thread_name.h).
+  explicit ThreadPool(int threads, std::string_view name = "sl-pool");
   ~ThreadPool();  // finishes queued tasks, then joins
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

@@ -11,7 +11,7 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "runtime/model_signature.h"
-#include "runtime/spinning.h"
+#include "runtime/pool_threads.h"
 
 namespace sightline::runtime {
 
@@ -19,6 +19,7 @@ struct BackendOptions {
   int intra_op_threads = 0;  // 0: engine default
   int inter_op_threads = 0;
   Spinning spinning = Spinning::kOff;
+  PoolPriority pool_priority = PoolPriority::kNormal;
   // Plan one block for all activations from the first run's shapes (faster, but the block is
   // large: ISNet's is ~800 MB). Off trades a little speed for a much smaller footprint.
   bool memory_pattern = true;

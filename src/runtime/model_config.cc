@@ -220,6 +220,9 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
         return opt->Error("allow_spinning", "cannot be given together with 'spinning' (its newer spelling)");
       RETURN_IF_ERROR(opt->Bool("allow_spinning", &allow));
       cfg.spinning = allow ? Spinning::kAlways : Spinning::kOff;
+      std::string priority;
+      RETURN_IF_ERROR(opt->OneOf("pool_priority", {"", "normal", "idle"}, &priority));
+      cfg.pool_priority = priority == "idle" ? PoolPriority::kIdle : PoolPriority::kNormal;
       RETURN_IF_ERROR(opt->Bool("memory_pattern", &cfg.memory_pattern));
       RETURN_IF_ERROR(opt->RejectUnknown());
     }

@@ -11,7 +11,7 @@
 
 #include "core/status.h"
 #include "runtime/model_signature.h"
-#include "runtime/spinning.h"
+#include "runtime/pool_threads.h"
 
 namespace sightline::runtime {
 
@@ -66,9 +66,10 @@ struct ModelConfig {
   int instance_count = -1;  // -1: 1 for batching models, 2 for fixed-batch ones
   int intra_op_threads = 0;
   int inter_op_threads = 0;
-  Spinning spinning = Spinning::kOff;  // optimization.spinning (see runtime/spinning.h)
-  bool memory_pattern = true;          // see BackendOptions::memory_pattern
-  std::string variant = "fp32";        // fp32 | fp16 | int8 | quantized | any suffix
+  Spinning spinning = Spinning::kOff;                  // optimization.spinning (see runtime/pool_threads.h)
+  PoolPriority pool_priority = PoolPriority::kNormal;  // optimization.pool_priority
+  bool memory_pattern = true;                          // see BackendOptions::memory_pattern
+  std::string variant = "fp32";                        // fp32 | fp16 | int8 | quantized | any suffix
   bool warmup = true;
   std::optional<ImageInputConfig> image_input;
   // What the model is for, beyond raw tensors: "background_removal" makes it serve

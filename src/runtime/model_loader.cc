@@ -166,6 +166,7 @@ Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repositor
                                                            : std::max(1, hw / std::max(1, instances));
     o.inter_op_threads = model.config.inter_op_threads;
     o.spinning = model.config.spinning;
+    o.pool_priority = model.config.pool_priority;
     o.memory_pattern = model.config.memory_pattern;
     return o;
   };

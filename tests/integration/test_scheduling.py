@@ -2,6 +2,8 @@
 is shed with 503 + Retry-After while accepted work succeeds, deadlines answer without waiting."""
 import concurrent.futures as cf
 import json
+import os
+import shutil
 import socket
 import threading
 import time
@@ -166,3 +168,36 @@ def test_batched_requests_get_only_the_outputs_they_asked_for(server):
         for o in outs:
             expect = a + b if o["name"] == "OUTPUT0" else a - b
             np.testing.assert_allclose(np.array(o["data"], np.float32), expect.flatten(), rtol=1e-6)
+
+
+def test_pool_threads_are_named_and_idle_class_when_asked(make_server, tmp_path):
+    """optimization.pool_priority "idle" puts ONNX Runtime's pool threads (named sl-ort) in
+    SCHED_IDLE and leaves every other thread alone; the results are unchanged."""
+    from conftest import FIXTURES
+    for name, priority in (("idle_pool", "idle"), ("normal_pool", "normal")):
+        os.makedirs(tmp_path / name)
+        shutil.copy(os.path.join(FIXTURES, "convnet", "model.onnx"), tmp_path / name / "model.onnx")
+        (tmp_path / name / "sightline.json").write_text(json.dumps(
+            {"optimization": {"intra_op_threads": 2, "pool_priority": priority}}))
+    s = make_server(repo=str(tmp_path))
+    x = np.random.default_rng(9).standard_normal((1, 3, 64, 64)).astype(np.float32)
+    outs = []
+    for name in ("idle_pool", "normal_pool"):
+        header = json.dumps({"inputs": [{"name": "input", "shape": list(x.shape), "datatype": "FP32",
+                                         "parameters": {"binary_data_size": x.nbytes}}],
+                             "parameters": {"binary_data_output": True}}).encode()
+        r = requests.post(f"{s.url}/v2/models/{name}/infer", data=header + x.tobytes(),
+                          headers={"Inference-Header-Content-Length": str(len(header))})
+        assert r.status_code == 200, r.text
+        outs.append(np.frombuffer(r.content[int(r.headers["Inference-Header-Content-Length"]):], np.float32))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    policies = {}
+    for tid in os.listdir(f"/proc/{s.proc.pid}/task"):
+        comm = open(f"/proc/{s.proc.pid}/task/{tid}/comm").read().strip()
+        policies.setdefault(comm, []).append(os.sched_getscheduler(int(tid)))
+    # Two models x 2 intra-op threads: ORT starts one pool thread per session (the caller is the other).
+    assert sorted(policies["sl-ort"]) == sorted([os.SCHED_IDLE, os.SCHED_OTHER]), policies
+    for comm, ps in policies.items():
+        if comm != "sl-ort":
+            assert set(ps) == {os.SCHED_OTHER}, (comm, ps)
+    assert "sl-http-0" in policies and "sl-run-0" in policies

@@ -2,7 +2,13 @@
 
 #include <onnxruntime_cxx_api.h>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <cstring>
+#include <thread>
+
+#include "core/thread_name.h"
 
 namespace sightline::runtime {
 namespace {
@@ -153,6 +159,31 @@ class OrtBackend final : public Backend {
   std::vector<const char*> input_names_, output_names_;
 };
 
+// ORT starts its pool threads through these (SessionOptions' custom thread hooks); the creation
+// options point at one of two constants, so they outlive every session.
+constexpr PoolPriority kNormal = PoolPriority::kNormal;
+constexpr PoolPriority kIdle = PoolPriority::kIdle;
+
+OrtCustomThreadHandle StartPoolThread(void* options, OrtThreadWorkerFn work, void* param) {
+  const PoolPriority priority = *static_cast<const PoolPriority*>(options);
+  auto* t = new std::thread([priority, work, param] {
+    NameThisThread("sl-ort");
+    if (priority == PoolPriority::kIdle) {
+      // Lowering one's own class needs no privilege; should it fail, the thread runs as usual.
+      sched_param p{};
+      pthread_setschedparam(pthread_self(), SCHED_IDLE, &p);
+    }
+    work(param);
+  });
+  return reinterpret_cast<OrtCustomThreadHandle>(t);
+}
+
+void JoinPoolThread(OrtCustomThreadHandle handle) {
+  auto* t = reinterpret_cast<std::thread*>(const_cast<OrtCustomHandleType*>(handle));
+  t->join();
+  delete t;
+}
+
 class OrtBackendFactory final : public BackendFactory {
  public:
   explicit OrtBackendFactory(Ort::Env env) : env_(std::move(env)) {}
@@ -167,10 +198,15 @@ class OrtBackendFactory final : public BackendFactory {
       so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
       if (!options.memory_pattern) so.DisableMemPattern();
       // ORT's pool threads spin between runs by default; in a server they would burn the cores
-      // the I/O threads and the other models need (runtime/spinning.h).
+      // the I/O threads and the other models need (runtime/pool_threads.h).
       const char* spin = options.spinning == Spinning::kOff ? "0" : "1";
       so.AddConfigEntry("session.intra_op.allow_spinning", spin);
       so.AddConfigEntry("session.inter_op.allow_spinning", spin);
+      // Pool threads are ours to start: named, and in the scheduling class asked for.
+      so.SetCustomCreateThreadFn(StartPoolThread);
+      so.SetCustomThreadCreationOptions(
+          const_cast<PoolPriority*>(options.pool_priority == PoolPriority::kIdle ? &kIdle : &kNormal));
+      so.SetCustomJoinThreadFn(JoinPoolThread);
       if (options.execution_provider != "cpu")
         return Status(StatusCode::kUnimplemented,
                       "execution provider '" + options.execution_provider + "' is not in this build");

@@ -70,6 +70,15 @@ TEST(ModelConfig, SpinningPolicy) {
       "newer spelling)");
 }
 
+TEST(ModelConfig, PoolPriority) {
+  auto parse = [](const char* text) { return ParseModelConfig(text, "m/sightline.json", "m"); };
+  EXPECT_EQ(parse("{}")->pool_priority, PoolPriority::kNormal);
+  EXPECT_EQ(parse(R"({"optimization": {"pool_priority": "normal"}})")->pool_priority, PoolPriority::kNormal);
+  EXPECT_EQ(parse(R"({"optimization": {"pool_priority": "idle"}})")->pool_priority, PoolPriority::kIdle);
+  EXPECT_EQ(parse(R"({"optimization": {"pool_priority": "low"}})").status().message(),
+            "m/sightline.json: field 'optimization.pool_priority' must be one of normal, idle");
+}
+
 TEST(ModelConfig, TaskAndAdaptiveQuality) {
   auto c = ParseModelConfig(R"({"task": "background_removal", "variant": "fp16",
     "image_input": {"input": "input", "resize": "stretch"},
