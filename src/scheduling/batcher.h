@@ -86,7 +86,8 @@ class Batcher {
   double EstimateWaitSecondsLocked(Clock::time_point now) const;
   void SchedulerLoop();
   void InstanceLoop(size_t index);
-  void Execute(runtime::Backend& backend, Batch& batch);
+  // Runs a batch on instance `index` (called by that instance's thread only).
+  void Execute(size_t index, Batch& batch);
   // The following run with mu_ held.
   void ExpireDeadlinesLocked(Clock::time_point now, std::vector<Completion>& out);
   void SweepLocked(std::vector<Completion>& out);
@@ -123,6 +124,8 @@ class Batcher {
     int64_t rows = 0;  // 0: idle
   };
   std::vector<Running> running_;  // per instance
+  // Per instance, touched only by its thread: stacked batch inputs, kept between batches.
+  std::vector<std::vector<Tensor>> stacked_;
   bool sweep_requested_ = false;
   // When the scheduler thread will next wake by itself (min while it is awake): a new request
   // with an earlier deadline must wake it.

@@ -123,6 +123,28 @@ TEST(Batcher, StacksConcurrentRequestsAndSplitsResults) {
   EXPECT_EQ(f.backend->batches(), (std::vector<int64_t>{6}));
 }
 
+// The stacking buffer is kept between batches: a smaller batch after a larger one must carry
+// only its own rows, whatever the bigger one left behind.
+TEST(Batcher, SuccessiveBatchesReuseTheStackWithoutStaleRows) {
+  BatcherOptions o;
+  o.max_batch_size = 8;
+  o.max_queue_delay = 50ms;
+  Fixture f(o);
+  for (int sizes : {4, 2, 3}) {
+    std::vector<Outcome> outs(static_cast<size_t>(sizes));
+    for (int i = 0; i < sizes; ++i)
+      ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(100.0f * sizes + i, -i), outs[i])).ok());
+    for (int i = 0; i < sizes; ++i) {
+      auto r = outs[i].future.get();
+      ASSERT_TRUE(r.ok());
+      EXPECT_EQ(r.value().timing.batch_size, sizes);
+      EXPECT_FLOAT_EQ(r.value().outputs[0].as<float>()[0], 100.0f * sizes + i + 1);
+      EXPECT_FLOAT_EQ(r.value().outputs[0].as<float>()[1], 1.0f - i);
+    }
+  }
+  EXPECT_EQ(f.backend->batches(), (std::vector<int64_t>{4, 2, 3}));
+}
+
 TEST(Batcher, MultiRowRequestsKeepTheirRows) {
   BatcherOptions o;
   o.max_batch_size = 8;
