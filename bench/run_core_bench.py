@@ -74,6 +74,8 @@ def start_server(repo, http_threads):
                 break
         except requests.ConnectionError:
             pass
+        if proc.poll() is not None:
+            raise SystemExit("server exited while loading")
         time.sleep(0.002)
     return proc, port, time.perf_counter() - t0
 

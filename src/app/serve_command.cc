@@ -40,17 +40,6 @@ int RunServe(const ServeOptions& o) {
   auto access = http::AccessControl::Create(o.api_key_file, o.allow_cidrs);
   if (!access.ok()) return fail(access.status());
 
-  auto factory = runtime::CreateOrtBackendFactory();
-  if (!factory.ok()) return fail(factory.status());
-  auto models = scheduling::ModelRegistry::LoadAll(*factory.value(), o.model_repository, metrics, *log);
-  if (!models.ok()) return fail(models.status());
-
-  http::Router router;
-  ThreadPool decode_pool(o.decode_threads, "sl-decode");
-  ThreadPool fetch_pool(o.fetch_threads, "sl-fetch");
-  http::ApiContext ctx{models.value().get(), &registry, "sightline", SIGHTLINE_VERSION, &decode_pool, {}};
-  ctx.decode_limits.max_pixels = o.max_image_pixels;
-
   sources::FetchOptions fo;
   fo.timeout_ms = o.fetch_timeout_ms;
   fo.max_bytes = o.fetch_max_mb << 20;
@@ -62,6 +51,51 @@ int RunServe(const ServeOptions& o) {
   sources::UrlFetcher fetcher(fo);
   auto paths = sources::PathPolicy::Create(o.allow_paths);
   if (!paths.ok()) return fail(paths.status());
+
+  // Listen first, with the start-up routes: liveness answers and readiness says "loading" while
+  // the models load and warm up (seconds for ISNet), as orchestrators' probes expect.
+  http::Router startup_router;
+  http::AddStartupRoutes(startup_router, registry);
+  http::Router router;  // the full set, installed once the models are ready
+  http::ServerOptions so;
+  so.host = o.host;
+  so.port = static_cast<uint16_t>(o.port);
+  so.io_threads = o.http_threads;
+  so.max_connections = o.max_connections;
+  so.max_body_bytes = o.max_body_mb << 20;
+  so.max_header_bytes = o.max_header_kb << 10;
+  so.read_timeout = std::chrono::milliseconds(o.read_timeout_ms);
+  auto server = http::HttpServer::Create(so, startup_router, access.value(), metrics, *log);
+  if (!server.ok()) return fail(server.status());
+  auto fail_serving = [&](const Status& s) {
+    server.value()->Stop();
+    return fail(s);
+  };
+
+  std::promise<void> stop;
+  auto stopped = stop.get_future();
+  std::atomic<bool> signalled{false};
+  server.value()->OnShutdownSignal([&] {
+    if (!signalled.exchange(true)) stop.set_value();
+  });
+  server.value()->Start();
+  const uint16_t port = server.value()->port();
+  if (!o.port_file.empty()) std::ofstream(o.port_file) << port << "\n";
+  log->Info("listening", observability::LogFields()
+                             .Add("host", o.host)
+                             .Add("port", static_cast<int>(port))
+                             .Add("state", "loading"));
+
+  auto factory = runtime::CreateOrtBackendFactory();
+  if (!factory.ok()) return fail_serving(factory.status());
+  auto models = scheduling::ModelRegistry::LoadAll(*factory.value(), o.model_repository, metrics, *log);
+  if (!models.ok()) return fail_serving(models.status());
+
+  ThreadPool decode_pool(o.decode_threads, "sl-decode");
+  ThreadPool fetch_pool(o.fetch_threads, "sl-fetch");
+  http::ApiContext ctx{models.value().get(), &registry, "sightline", SIGHTLINE_VERSION, &decode_pool, {}};
+  ctx.decode_limits.max_pixels = o.max_image_pixels;
+
   tasks::BackgroundRemoval::Options bo;
   bo.limits = ctx.decode_limits;
   bo.cache_bytes = o.result_cache_mb << 20;
@@ -78,36 +112,14 @@ int RunServe(const ServeOptions& o) {
   co.text_cache_bytes = o.text_embedding_cache_mb << 20;
   co.image_cache_bytes = o.image_embedding_cache_mb << 20;
   auto clip = tasks::ClipService::Create(*models.value(), decode_pool, registry, co);
-  if (!clip.ok()) return fail(clip.status());
+  if (!clip.ok()) return fail_serving(clip.status());
   ctx.clip = clip.value().get();
   http::AddClipRoutes(router, ctx);
 
-  http::ServerOptions so;
-  so.host = o.host;
-  so.port = static_cast<uint16_t>(o.port);
-  so.io_threads = o.http_threads;
-  so.max_connections = o.max_connections;
-  so.max_body_bytes = o.max_body_mb << 20;
-  so.max_header_bytes = o.max_header_kb << 10;
-  so.read_timeout = std::chrono::milliseconds(o.read_timeout_ms);
-  auto server = http::HttpServer::Create(so, router, access.value(), metrics, *log);
-  if (!server.ok()) return fail(server.status());
-
-  std::promise<void> stop;
-  auto stopped = stop.get_future();
-  std::atomic<bool> signalled{false};
-  server.value()->OnShutdownSignal([&] {
-    if (!signalled.exchange(true)) stop.set_value();
-  });
-  server.value()->Start();
-  const uint16_t port = server.value()->port();
-  if (!o.port_file.empty()) std::ofstream(o.port_file) << port << "\n";
-  log->Info("listening",
-            observability::LogFields()
-                .Add("host", o.host)
-                .Add("port", static_cast<int>(port))
-                .Add("startup_seconds",
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
+  server.value()->SetRouter(router);
+  log->Info("ready", observability::LogFields().Add(
+                         "startup_seconds",
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
 
   stopped.wait();
   log->Info("shutting_down", observability::LogFields().Add("drain_timeout_ms", o.drain_timeout_ms));

@@ -34,6 +34,9 @@ struct ApiContext {
 };
 
 void AddSystemRoutes(Router& router, const ApiContext& ctx);
+// What the server answers while its models load: liveness 200, readiness 503 (KServe's 400),
+// /metrics, and 503 + Retry-After for everything else. The full router replaces it once loaded.
+void AddStartupRoutes(Router& router, observability::MetricsRegistry& metrics);
 void AddKServeRoutes(Router& router, const ApiContext& ctx);
 void AddImageRoutes(Router& router, const ApiContext& ctx);
 void AddClipRoutes(Router& router, const ApiContext& ctx);

@@ -42,8 +42,15 @@ class Router {
              ApiStyle style = ApiStyle::kV1, Precheck precheck = nullptr);
   RouteMatch Match(const std::string& method, const std::string& path) const;
 
+  // How a request that matches no route is answered. Unset: 404, or 405 when the path exists
+  // with another method. The start-up router sets kUnavailable ("models are still loading"),
+  // answered 503 with Retry-After.
+  void SetUnmatched(Status status) { unmatched_ = std::move(status); }
+  const Status& unmatched() const { return unmatched_; }
+
  private:
   std::vector<Route> routes_;
+  Status unmatched_ = Status::Ok();
 };
 
 // Error style for an unmatched path: /v2 paths speak KServe's format.

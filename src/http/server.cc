@@ -72,7 +72,7 @@ struct DiscardBody {
 
 struct HttpServer::Impl {
   ServerOptions options;
-  const Router& router;
+  std::atomic<const Router*> router;
   const AccessControl& access;
   observability::ServerMetrics& metrics;
   observability::Logger& log;
@@ -89,7 +89,7 @@ struct HttpServer::Impl {
   Impl(ServerOptions o, const Router& r, const AccessControl& a, observability::ServerMetrics& m,
        observability::Logger& l)
       : options(std::move(o)),
-        router(r),
+        router(&r),
         access(a),
         metrics(m),
         log(l),
@@ -211,9 +211,14 @@ class Session : public std::enable_shared_from_this<Session> {
     head_only_ = head_.method == "HEAD";
     const bool expect_continue = beast::iequals(head_.Header("expect"), "100-continue");
 
-    match_ = server_.router.Match(head_.method, head_.path);
+    const Router& router = *server_.router.load(std::memory_order_acquire);
+    match_ = router.Match(head_.method, head_.path);
     std::optional<HttpResponse> early;
-    if (!match_.route) {
+    if (!match_.route && !router.unmatched().ok()) {
+      route_label_ = "unmatched";
+      early = ErrorResponse(router.unmatched(), StyleForPath(head_.path));
+      early->headers.emplace_back("Retry-After", "1");
+    } else if (!match_.route) {
       route_label_ = "unmatched";
       Status s = match_.path_matched ? Status(StatusCode::kNotFound,
                                               "method " + head_.method + " is not allowed on " + head_.path)
@@ -557,6 +562,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(ServerOptions options, co
 uint16_t HttpServer::port() const {
   beast::error_code ec;
   return impl_->acceptor.local_endpoint(ec).port();
+}
+
+void HttpServer::SetRouter(const Router& router) {
+  impl_->router.store(&router, std::memory_order_release);
 }
 
 void HttpServer::Start() {

@@ -32,6 +32,7 @@ struct ServerOptions {
 
 class HttpServer {
  public:
+  // `router` and every later SetRouter() argument must outlive the server.
   static Result<std::unique_ptr<HttpServer>> Create(ServerOptions options, const Router& router,
                                                     const AccessControl& access,
                                                     observability::ServerMetrics& metrics,
@@ -39,6 +40,10 @@ class HttpServer {
   ~HttpServer();
 
   uint16_t port() const;
+  // Serves later requests with `router` instead (start-up routes, then the full set once the
+  // models are loaded). Requests already routed keep their route, so every router given must
+  // outlive the server.
+  void SetRouter(const Router& router);
   // Starts the I/O threads; returns at once.
   void Start();
   // Calls `fn` (once, on an I/O thread) on SIGINT or SIGTERM.

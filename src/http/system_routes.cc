@@ -47,6 +47,38 @@ std::string ServerTimingHeader(double queue_ms, double infer_ms, double total_ms
   return buf;
 }
 
+void AddStartupRoutes(Router& router, observability::MetricsRegistry& metrics) {
+  router.Add(
+      "GET", "/healthz",
+      [](const HttpRequest&, const PathParams&, Responder respond) {
+        respond(Json(200, "{\"status\":\"ok\"}"));
+      },
+      /*public_route=*/true);
+  router.Add(
+      "GET", "/readyz",
+      [](const HttpRequest&, const PathParams&, Responder respond) {
+        respond(Json(503, "{\"status\":\"loading\"}"));
+      },
+      true);
+  router.Add(
+      "GET", "/v2/health/live",
+      [](const HttpRequest&, const PathParams&, Responder respond) { respond(Json(200, "{\"live\":true}")); },
+      true, ApiStyle::kKServe);
+  router.Add(
+      "GET", "/v2/health/ready",
+      [](const HttpRequest&, const PathParams&, Responder respond) {
+        respond(Json(400, "{\"ready\":false}"));
+      },
+      true, ApiStyle::kKServe);
+  router.Add("GET", "/metrics", [&metrics](const HttpRequest&, const PathParams&, Responder respond) {
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics.Render();
+    respond(std::move(r));
+  });
+  router.SetUnmatched(Status(StatusCode::kUnavailable, "models are still loading; retry shortly"));
+}
+
 void AddSystemRoutes(Router& router, const ApiContext& ctx) {
   router.Add(
       "GET", "/healthz",

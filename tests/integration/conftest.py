@@ -40,7 +40,19 @@ class Server:
             time.sleep(0.05)
         self.port = int(open(self.port_file).read())
         self.url = f"http://127.0.0.1:{self.port}"
-        while wait_ready and requests.get(self.url + "/readyz", timeout=5).status_code != 200:
+        # The server listens while its models load (/readyz answers 503 until they are warm); a bad
+        # model or config makes it exit instead.
+        deadline = time.time() + 10 * STARTUP_TIMEOUT  # ISNet warms up for seconds (minutes under ASan)
+        while wait_ready:
+            try:
+                if requests.get(self.url + "/readyz", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.logs()}")
+            if time.time() > deadline:
+                raise RuntimeError(f"server did not become ready:\n{self.logs()}")
             time.sleep(0.05)
 
     def logs(self):

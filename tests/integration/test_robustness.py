@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 import requests
 
-from conftest import FIXTURES, Server, infer_body
+from conftest import FIXTURES, MODELS, SANITIZED, Server, infer_body
 
 GOOD = infer_body([{"name": "INPUT0", "shape": [1, 16], "datatype": "FP32", "data": [1] * 16},
                    {"name": "INPUT1", "shape": [1, 16], "datatype": "FP32", "data": [2] * 16}])
@@ -395,3 +395,28 @@ def test_refused_body_is_discarded_before_a_closing_answer_closes(server):
     assert "no-such-model" in json.loads(payload)["error"]
     assert rest == b"" and s.recv(4096) == b"", "expected a clean end of stream"
     s.close()
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(MODELS, "isnet")),
+                    reason="models/isnet not fetched (scripts/setup.sh fetches it)")
+def test_server_listens_while_models_load_and_reports_not_ready(make_server):
+    # ISNet loads and warms up for seconds: meanwhile the server is live but not ready, and
+    # every other route answers 503 + Retry-After instead of refusing the connection.
+    s = make_server(repo=MODELS, wait_ready=False)
+    assert requests.get(s.url + "/healthz").status_code == 200
+    r = requests.get(s.url + "/readyz")
+    assert r.status_code == 503 and r.json() == {"status": "loading"}
+    assert requests.get(s.url + "/v2/health/live").status_code == 200
+    assert requests.get(s.url + "/v2/health/ready").status_code == 400
+    r = requests.post(s.url + "/v2/models/isnet/infer", data=b"{}")
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+    assert "loading" in r.json()["error"]  # KServe style on /v2
+    r = requests.get(s.url + "/v1/models")
+    assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+    assert "sightline_http_requests_total" in requests.get(s.url + "/metrics").text
+    deadline = time.time() + (600 if SANITIZED else 120)
+    while requests.get(s.url + "/readyz").status_code != 200:
+        assert s.proc.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    assert [m["id"] for m in requests.get(s.url + "/v1/models").json()["data"]] == ["isnet"]
+    assert requests.get(s.url + "/v2/health/ready").status_code == 200
