@@ -47,13 +47,28 @@ std::string ServerTimingHeader(double queue_ms, double infer_ms, double total_ms
   return buf;
 }
 
-void AddStartupRoutes(Router& router, observability::MetricsRegistry& metrics) {
+namespace {
+
+// Liveness and metrics answer the same before and after the models are loaded.
+void AddLivenessAndMetrics(Router& router, observability::MetricsRegistry* metrics) {
   router.Add(
       "GET", "/healthz",
       [](const HttpRequest&, const PathParams&, Responder respond) {
         respond(Json(200, "{\"status\":\"ok\"}"));
       },
       /*public_route=*/true);
+  router.Add("GET", "/metrics", [metrics](const HttpRequest&, const PathParams&, Responder respond) {
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics->Render();
+    respond(std::move(r));
+  });
+}
+
+}  // namespace
+
+void AddStartupRoutes(Router& router, observability::MetricsRegistry& metrics) {
+  AddLivenessAndMetrics(router, &metrics);
   router.Add(
       "GET", "/readyz",
       [](const HttpRequest&, const PathParams&, Responder respond) {
@@ -70,22 +85,11 @@ void AddStartupRoutes(Router& router, observability::MetricsRegistry& metrics) {
         respond(Json(400, "{\"ready\":false}"));
       },
       true, ApiStyle::kKServe);
-  router.Add("GET", "/metrics", [&metrics](const HttpRequest&, const PathParams&, Responder respond) {
-    HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4";
-    r.body = metrics.Render();
-    respond(std::move(r));
-  });
   router.SetUnmatched(Status(StatusCode::kUnavailable, "models are still loading; retry shortly"));
 }
 
 void AddSystemRoutes(Router& router, const ApiContext& ctx) {
-  router.Add(
-      "GET", "/healthz",
-      [](const HttpRequest&, const PathParams&, Responder respond) {
-        respond(Json(200, "{\"status\":\"ok\"}"));
-      },
-      /*public_route=*/true);
+  AddLivenessAndMetrics(router, ctx.metrics);
   router.Add(
       "GET", "/readyz",
       [ctx](const HttpRequest&, const PathParams&, Responder respond) {
@@ -93,12 +97,6 @@ void AddSystemRoutes(Router& router, const ApiContext& ctx) {
         respond(Json(ready ? 200 : 503, ready ? "{\"status\":\"ready\"}" : "{\"status\":\"loading\"}"));
       },
       true);
-  router.Add("GET", "/metrics", [ctx](const HttpRequest&, const PathParams&, Responder respond) {
-    HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4";
-    r.body = ctx.metrics->Render();
-    respond(std::move(r));
-  });
   router.Add("GET", "/v1/models", [ctx](const HttpRequest&, const PathParams&, Responder respond) {
     respond(Json(200, ModelsJson(*ctx.models)));
   });

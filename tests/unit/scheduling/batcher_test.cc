@@ -344,20 +344,26 @@ TEST(Batcher, StagesAFullBatchWhileTheInstanceIsBusy) {
 namespace sightline::scheduling {
 namespace {
 
+// One ungated run measures the per-item time (~20 ms); then `held` starts and blocks on the gate.
+void StartHeldRun(Fixture& f, Outcome& held) {
+  Outcome first;
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), first)).ok());
+  ASSERT_TRUE(first.future.get().ok());
+  f.CloseGate();
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(1, 0), held)).ok());
+  for (int i = 0; i < 2000 && f.backend->batches().size() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(f.backend->batches().size(), 2u);  // it is running
+}
+
 TEST(Batcher, WaitBudgetRefusesWhatCouldNotStartInTime) {
   BatcherOptions o;
   o.max_batch_size = 0;
   // 1 x the measured time (20 ms, more on a loaded machine) fits in 35 ms; 2 x does not.
   o.max_queue_wait = std::chrono::milliseconds(35);
   Fixture f(o, std::chrono::milliseconds(20));
-  Outcome first;
-  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), first)).ok());
-  ASSERT_TRUE(first.future.get().ok());  // per-item service time is now measured (~20 ms)
-  f.CloseGate();
   std::vector<Outcome> outs(4);
-  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(1, 0), outs[0])).ok());  // runs (blocked on the gate)
-  for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_NO_FATAL_FAILURE(StartHeldRun(f, outs[0]));
   // Nothing waiting: always admitted, whatever the running one has left.
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(2, 0), outs[1])).ok());
   // Past its measured 20 ms the running one counts for nothing more; 1 waiting x 20 ms fits.
@@ -379,14 +385,8 @@ TEST(Batcher, StagedBatchCountsAsWaiting) {
   o.max_batch_size = 1;
   o.max_queue_wait = std::chrono::milliseconds(15);
   Fixture f(o, std::chrono::milliseconds(20));
-  Outcome first;
-  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), first)).ok());
-  ASSERT_TRUE(first.future.get().ok());  // ~20 ms per item measured
-  f.CloseGate();
   std::vector<Outcome> outs(3);
-  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(1, 0), outs[0])).ok());  // runs (gated)
-  for (int i = 0; i < 2000 && f.backend->batches().size() < 2; ++i)       // until it has started
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_NO_FATAL_FAILURE(StartHeldRun(f, outs[0]));
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(2, 0), outs[1])).ok());  // nothing waiting
   EXPECT_EQ(f.batcher->queued(), 0u);  // a full batch of 1: staged at once, not queued
   std::this_thread::sleep_for(std::chrono::milliseconds(60));  // the running one is "done"
