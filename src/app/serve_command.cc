@@ -9,6 +9,7 @@
 #include "core/thread_pool.h"
 #include "http/api_routes.h"
 #include "http/server.h"
+#include "media/library_log.h"
 #include "observability/logger.h"
 #include "observability/server_metrics.h"
 #include "runtime/onnxruntime/ort_backend.h"
@@ -33,6 +34,16 @@ int RunServe(const ServeOptions& o) {
     std::fprintf(stderr, "sightline: %s\n", s.message().c_str());
     return 1;
   };
+
+  // libvips' GLib warnings (a corrupt tile, a bad PNG chunk) go to the JSON log, not raw stderr.
+  media::SetLibraryLogSink([log](std::string_view domain, std::string_view level, std::string_view message) {
+    log->Warn(
+        "library_log",
+        observability::LogFields().Add("library", domain).Add("glib_level", level).Add("message", message));
+  });
+  struct ClearLibraryLogSink {
+    ~ClearLibraryLogSink() { media::SetLibraryLogSink({}); }
+  } clear_library_log_sink;
 
   observability::MetricsRegistry registry;
   observability::ServerMetrics metrics(registry);

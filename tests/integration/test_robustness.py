@@ -420,3 +420,19 @@ def test_server_listens_while_models_load_and_reports_not_ready(make_server):
         time.sleep(0.05)
     assert [m["id"] for m in requests.get(s.url + "/v1/models").json()["data"]] == ["isnet"]
     assert requests.get(s.url + "/v2/health/ready").status_code == 200
+
+
+def test_library_warnings_reach_the_json_log(make_server):
+    # libvips reports a corrupt PNG chunk through GLib's log; it must arrive as a JSON log line,
+    # not as raw text on stderr, and the request still gets its clear 400.
+    s = make_server()
+    r = requests.post(s.url + "/v1/metadata", data=b"\x89PNG\r\n\x1a\n" + b"\0" * 100,
+                      headers={"Content-Type": "image/png"})
+    assert r.status_code == 200 and r.json()["data"][0]["error"]["code"] == "invalid_argument"
+    deadline = time.time() + 5
+    while "invalid chunk type" not in s.logs() and time.time() < deadline:
+        time.sleep(0.05)
+    lines = [l for l in s.logs().splitlines() if l.strip()]
+    records = [json.loads(l) for l in lines]  # every line is JSON
+    warnings = [r for r in records if r["event"] == "library_log"]
+    assert any(w["library"] == "VIPS" and "invalid chunk type" in w["message"] for w in warnings), lines
