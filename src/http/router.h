@@ -43,8 +43,8 @@ class Router {
   RouteMatch Match(const std::string& method, const std::string& path) const;
 
   // How a request that matches no route is answered. Unset: 404, or 405 when the path exists
-  // with another method. The start-up router sets kUnavailable ("models are still loading"),
-  // answered 503 with Retry-After.
+  // with another method. The start-up router sets kUnavailable ("models are still loading") with
+  // a retry-after, answered 503 + Retry-After.
   void SetUnmatched(Status status) { unmatched_ = std::move(status); }
   const Status& unmatched() const { return unmatched_; }
 

@@ -214,17 +214,17 @@ class Session : public std::enable_shared_from_this<Session> {
     const Router& router = *server_.router.load(std::memory_order_acquire);
     match_ = router.Match(head_.method, head_.path);
     std::optional<HttpResponse> early;
-    if (!match_.route && !router.unmatched().ok()) {
+    if (!match_.route) {
       route_label_ = "unmatched";
-      early = ErrorResponse(router.unmatched(), StyleForPath(head_.path));
-      early->headers.emplace_back("Retry-After", "1");
-    } else if (!match_.route) {
-      route_label_ = "unmatched";
-      Status s = match_.path_matched ? Status(StatusCode::kNotFound,
-                                              "method " + head_.method + " is not allowed on " + head_.path)
-                                     : NotFound("no route for " + head_.method + " " + head_.path);
-      early = ErrorResponse(s, StyleForPath(head_.path));
-      if (match_.path_matched) early->status = 405;
+      if (!router.unmatched().ok()) {
+        early = ErrorResponse(router.unmatched(), StyleForPath(head_.path));
+      } else {
+        Status s = match_.path_matched ? Status(StatusCode::kNotFound,
+                                                "method " + head_.method + " is not allowed on " + head_.path)
+                                       : NotFound("no route for " + head_.method + " " + head_.path);
+        early = ErrorResponse(s, StyleForPath(head_.path));
+        if (match_.path_matched) early->status = 405;
+      }
     } else {
       route_label_ = match_.route->pattern;
       if (Status s = match_.route->public_route ? Status::Ok() : server_.access.CheckKey(head_); !s.ok()) {

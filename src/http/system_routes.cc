@@ -85,7 +85,8 @@ void AddStartupRoutes(Router& router, observability::MetricsRegistry& metrics) {
         respond(Json(400, "{\"ready\":false}"));
       },
       true, ApiStyle::kKServe);
-  router.SetUnmatched(Status(StatusCode::kUnavailable, "models are still loading; retry shortly"));
+  router.SetUnmatched(
+      Status(StatusCode::kUnavailable, "models are still loading; retry shortly").WithRetryAfter(1));
 }
 
 void AddSystemRoutes(Router& router, const ApiContext& ctx) {

@@ -151,7 +151,6 @@ bool Batcher::TryFormLocked(Clock::time_point now, std::vector<Completion>& done
   if (!ShouldFormBatchLocked(now, wake_at ? wake_at : &unused)) return false;
   Batch b = FormBatchLocked(done);
   if (b.requests.empty()) return false;
-  rows_in_flight_ += b.rows;
   staged_rows_ += b.rows;
   ready_.push_back(std::move(b));
   return true;
@@ -193,6 +192,12 @@ void Batcher::NotifyCancelled() {
     sweep_requested_ = true;
   }
   scheduler_cv_.notify_one();
+}
+
+int64_t Batcher::RunningRowsLocked() const {
+  int64_t rows = 0;
+  for (const auto& r : running_) rows += r.rows;
+  return rows;
 }
 
 double Batcher::EstimateWaitSecondsLocked(Clock::time_point now) const {
@@ -263,7 +268,8 @@ void Batcher::ExpireDeadlinesLocked(Clock::time_point now, std::vector<Completio
                             "request timed out in model '" + options_.model_name + "' before a result"));
   }
   // Completed requests linger in the heap until their deadline; rebuild when they dominate.
-  if (deadlines_.size() > 1024 && deadlines_.size() > 4 * (queued_ + static_cast<size_t>(rows_in_flight_))) {
+  if (deadlines_.size() > 1024 &&
+      deadlines_.size() > 4 * (queued_ + static_cast<size_t>(staged_rows_ + RunningRowsLocked()))) {
     std::vector<DeadlineEntry> keep;
     while (!deadlines_.empty()) {
       if (!deadlines_.top().request->completed()) keep.push_back(deadlines_.top());
@@ -397,16 +403,16 @@ void Batcher::InstanceLoop(size_t index) {
     ready_.pop_front();
     --idle_instances_;
     staged_rows_ -= batch.rows;
-    running_[index] = {Clock::now(), batch.rows};
+    const auto now = Clock::now();
+    running_[index] = {now, batch.rows};
     // The staging slot is free again: a full batch may wait there while this one runs.
-    const bool staged = TryFormLocked(Clock::now(), done);
+    const bool staged = TryFormLocked(now, done);
     lock.unlock();
     if (staged) instance_cv_.notify_one();
     RunCompletions(done);
     Execute(index, batch);
     lock.lock();
     ++idle_instances_;
-    rows_in_flight_ -= batch.rows;
     running_[index].rows = 0;
     // Take the next due batch here rather than through the scheduler thread; wake the scheduler
     // only for what needs its timers (a batching window still open) or for a drain.

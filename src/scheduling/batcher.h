@@ -84,6 +84,7 @@ class Batcher {
           observability::ModelMetrics metrics);
   Status AdmitLocked() const;
   double EstimateWaitSecondsLocked(Clock::time_point now) const;
+  int64_t RunningRowsLocked() const;
   void SchedulerLoop();
   void InstanceLoop(size_t index);
   // Runs a batch on instance `index` (called by that instance's thread only).
@@ -117,8 +118,7 @@ class Batcher {
   std::priority_queue<DeadlineEntry, std::vector<DeadlineEntry>, std::greater<>> deadlines_;
   std::deque<Batch> ready_;
   int idle_instances_ = 0;
-  int64_t rows_in_flight_ = 0;  // staged + running
-  int64_t staged_rows_ = 0;     // formed into batches in ready_, not yet running
+  int64_t staged_rows_ = 0;  // formed into batches in ready_, not yet running
   struct Running {
     Clock::time_point started;
     int64_t rows = 0;  // 0: idle
