@@ -50,13 +50,9 @@ int RunRemoveBg(const RemoveBgOptions& o) {
   if (!factory.ok()) return fail(factory.status().message());
   auto models = scheduling::ModelRegistry::LoadAll(*factory.value(), o.model_repository, metrics, *log);
   if (!models.ok()) return fail(models.status().message());
-  scheduling::ServedModel* model = nullptr;
-  for (const auto* m : models.value()->All())
-    if (m->config.task == "background_removal" && (o.model.empty() || o.model == m->config.name))
-      model = models.value()->Find(m->config.name);
-  if (!model)
-    return fail("no background-removal model" + (o.model.empty() ? "" : " named '" + o.model + "'") + " in " +
-                o.model_repository);
+  auto found = tasks::FindBackgroundRemovalModel(*models.value(), o.model);
+  if (!found.ok()) return fail(found.status().message() + " in " + o.model_repository);
+  scheduling::ServedModel* model = found.value();
 
   ThreadPool pool(1);
   tasks::BackgroundRemoval::Options bo;
@@ -64,7 +60,9 @@ int RunRemoveBg(const RemoveBgOptions& o) {
   tasks::BackgroundRemoval task(pool, registry, bo);
   std::promise<Result<tasks::RemoveBackgroundResult>> promise;
   auto future = promise.get_future();
-  task.Run(*model, bytes, params, {},
+  tasks::TensorInferOptions run_options;
+  run_options.context = BackgroundContext("remove-bg");
+  task.Run(*model, bytes, params, run_options,
            [&](Result<tasks::RemoveBackgroundResult> r) { promise.set_value(std::move(r)); });
   auto result = future.get();
   pool.WaitIdle();

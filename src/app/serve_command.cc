@@ -14,6 +14,7 @@
 #include "observability/server_metrics.h"
 #include "runtime/onnxruntime/ort_backend.h"
 #include "scheduling/model_registry.h"
+#include "sources/source_resolver.h"
 
 #ifndef SIGHTLINE_VERSION
 #define SIGHTLINE_VERSION "0.1.0"
@@ -104,28 +105,33 @@ int RunServe(const ServeOptions& o) {
 
   ThreadPool decode_pool(o.decode_threads, "sl-decode");
   ThreadPool fetch_pool(o.fetch_threads, "sl-fetch");
-  http::ApiContext ctx{models.value().get(), &registry, "sightline", SIGHTLINE_VERSION, &decode_pool, {}};
-  ctx.decode_limits.max_pixels = o.max_image_pixels;
+  media::DecodeLimits decode_limits;
+  decode_limits.max_pixels = o.max_image_pixels;
+  sources::SourceResolver resolver(&fetcher, &paths.value(), &fetch_pool);
+  tasks::ImageTaskDeps image_deps;
+  image_deps.sources = &resolver;
+  image_deps.pool = &decode_pool;
 
   tasks::BackgroundRemoval::Options bo;
-  bo.limits = ctx.decode_limits;
+  bo.limits = decode_limits;
   bo.cache_bytes = o.result_cache_mb << 20;
   tasks::BackgroundRemoval background_removal(decode_pool, registry, bo);
-  ctx.background_removal = &background_removal;
-  ctx.fetcher = &fetcher;
-  ctx.paths = &paths.value();
-  ctx.fetch_pool = &fetch_pool;
-  http::AddSystemRoutes(router, ctx);
-  http::AddKServeRoutes(router, ctx);
-  http::AddImageRoutes(router, ctx);
   tasks::ClipService::Options co;
-  co.limits = ctx.decode_limits;
+  co.limits = decode_limits;
   co.text_cache_bytes = o.text_embedding_cache_mb << 20;
   co.image_cache_bytes = o.image_embedding_cache_mb << 20;
   auto clip = tasks::ClipService::Create(*models.value(), decode_pool, registry, co);
   if (!clip.ok()) return fail_serving(clip.status());
-  ctx.clip = clip.value().get();
-  http::AddClipRoutes(router, ctx);
+
+  http::AddSystemRoutes(router, {models.value().get(), &registry});
+  http::KServeRouteDeps kserve;
+  kserve.models = models.value().get();
+  kserve.decode_pool = &decode_pool;
+  kserve.decode_limits = decode_limits;
+  kserve.server_version = SIGHTLINE_VERSION;
+  http::AddKServeRoutes(router, kserve);
+  http::AddImageRoutes(router, {models.value().get(), &background_removal, image_deps});
+  http::AddClipRoutes(router, {clip.value().get(), image_deps});
 
   server.value()->SetRouter(router);
   log->Info("ready", observability::LogFields().Add(

@@ -23,9 +23,26 @@ const char* StatusCodeName(StatusCode code) {
   return "unknown";
 }
 
+const char* ErrorKindName(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kNone: return "";
+    case ErrorKind::kInvalidImage: return "invalid_image";
+    case ErrorKind::kInvalidText: return "invalid_text";
+    case ErrorKind::kQueueFull: return "queue_full";
+    case ErrorKind::kWaitBudget: return "wait_budget";
+    case ErrorKind::kDraining: return "draining";
+    case ErrorKind::kEngineFault: return "engine_fault";
+    case ErrorKind::kLimitExceeded: return "limit_exceeded";
+    case ErrorKind::kFetchFailed: return "fetch_failed";
+  }
+  return "";
+}
+
 std::string Status::ToString() const {
   if (ok()) return "ok";
-  return std::string(StatusCodeName(code_)) + ": " + message_;
+  std::string out = StatusCodeName(code_);
+  if (kind_ != ErrorKind::kNone) out += std::string(" (") + ErrorKindName(kind_) + ")";
+  return out + ": " + message_;
 }
 
 }  // namespace sightline

@@ -30,6 +30,22 @@ enum class StatusCode {
 // Stable machine-readable name, used as the "code" field of JSON errors.
 const char* StatusCodeName(StatusCode code);
 
+// What went wrong, finer than the code and independent of the wording: the "type" field of JSON
+// errors, a metrics label, something a client can branch on. Kinds are data, never parsed out of
+// messages. kNone: the code says it all.
+enum class ErrorKind {
+  kNone,
+  kInvalidImage,   // bytes that are not a decodable image (empty, unknown format, corrupt)
+  kInvalidText,    // text a tokenizer or template cannot take
+  kQueueFull,      // overload: the model's queue is at max_queue_size
+  kWaitBudget,     // overload: the predicted queue wait is over max_queue_wait_microseconds
+  kDraining,       // the server or model is shutting down
+  kEngineFault,    // the inference engine failed on input it accepted (a 5xx, not the client's fault)
+  kLimitExceeded,  // a request larger than a configured limit can ever take (items, pixels, bytes)
+  kFetchFailed,    // an image_url / image_path source could not be read
+};
+const char* ErrorKindName(ErrorKind kind);
+
 class [[nodiscard]] Status {
  public:
   Status() = default;
@@ -48,16 +64,35 @@ class [[nodiscard]] Status {
     return *this;
   }
 
+  ErrorKind kind() const { return kind_; }
+  Status& WithKind(ErrorKind kind) {
+    kind_ = kind;
+    return *this;
+  }
+  // The same error with `prefix` put before its message (kind and retry kept): names the item
+  // ("images[3]: ...") that failed inside a larger request.
+  Status Prefixed(const std::string& prefix) const {
+    Status s = *this;
+    s.message_ = prefix + message_;
+    return s;
+  }
+
+  // "code: message", or "code (kind): message" when a kind is set.
   std::string ToString() const;
 
  private:
   StatusCode code_ = StatusCode::kOk;
+  ErrorKind kind_ = ErrorKind::kNone;
   std::string message_;
   std::optional<double> retry_after_sec_;
 };
 
 inline Status InvalidArgument(std::string m) {
   return {StatusCode::kInvalidArgument, std::move(m)};
+}
+// Bytes that are not a readable image: 400, kind invalid_image.
+inline Status InvalidImage(std::string m) {
+  return Status(StatusCode::kInvalidArgument, std::move(m)).WithKind(ErrorKind::kInvalidImage);
 }
 inline Status NotFound(std::string m) {
   return {StatusCode::kNotFound, std::move(m)};

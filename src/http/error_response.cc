@@ -1,11 +1,11 @@
 #include "http/error_response.h"
 
-#include <cmath>
-#include <cstdio>
+#include <boost/json.hpp>
 
-#include "observability/logger.h"
+#include <cmath>
 
 namespace sightline::http {
+namespace json = boost::json;
 
 int HttpStatusFor(StatusCode code) {
   switch (code) {
@@ -28,35 +28,47 @@ int HttpStatusFor(StatusCode code) {
   return 500;
 }
 
+namespace {
+
+// Three decimals are plenty for a wait estimate and keep answers short.
+double Rounded(double seconds) {
+  return std::round(seconds * 1000.0) / 1000.0;
+}
+
+json::object ErrorObject(const Status& status) {
+  json::object o;
+  o["code"] = StatusCodeName(status.code());
+  if (status.kind() != ErrorKind::kNone) o["type"] = ErrorKindName(status.kind());
+  o["message"] = status.message();
+  if (auto s = status.retry_after_sec()) o["retry_after_sec"] = Rounded(*s);
+  return o;
+}
+
+}  // namespace
+
 void AppendErrorObject(std::string& out, const Status& status) {
-  out += "{\"code\":\"";
-  out += StatusCodeName(status.code());
-  out += "\",\"message\":\"";
-  observability::AppendJsonEscaped(out, status.message());
-  out += "\"}";
+  out += json::serialize(ErrorObject(status));
 }
 
 HttpResponse ErrorResponse(const Status& status, ApiStyle style) {
   HttpResponse r;
   r.status = HttpStatusFor(status.code());
-  std::string msg;
-  observability::AppendJsonEscaped(msg, status.message());
-  const char* code = StatusCodeName(status.code());
-  std::string retry;
-  if (auto s = status.retry_after_sec()) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3f", *s);
-    retry = buf;
+  if (auto s = status.retry_after_sec())
     r.headers.emplace_back("Retry-After", std::to_string(static_cast<long>(std::max(1.0, std::ceil(*s)))));
-  }
   if (style == ApiStyle::kKServe) {
-    r.body = "{\"error\":\"" + msg + "\",\"code\":\"" + code + "\"";
-    if (!retry.empty()) r.body += ",\"retry_after_sec\":" + retry;
-    r.body += "}";
+    // KServe clients read "error" as a string: the kind goes in front of the message there, and
+    // beside it as data.
+    json::object o;
+    const std::string kind = ErrorKindName(status.kind());
+    o["error"] = kind.empty() ? status.message() : kind + ": " + status.message();
+    o["code"] = StatusCodeName(status.code());
+    if (!kind.empty()) o["type"] = kind;
+    if (auto s = status.retry_after_sec()) o["retry_after_sec"] = Rounded(*s);
+    r.body = json::serialize(o);
   } else {
-    r.body = "{\"error\":{\"code\":\"" + std::string(code) + "\",\"message\":\"" + msg + "\"";
-    if (!retry.empty()) r.body += ",\"retry_after_sec\":" + retry;
-    r.body += "}}";
+    json::object o;
+    o["error"] = ErrorObject(status);
+    r.body = json::serialize(o);
   }
   if (status.code() == StatusCode::kUnauthorized) r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;

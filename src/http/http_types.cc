@@ -1,5 +1,8 @@
 #include "http/http_types.h"
 
+#include <charconv>
+#include <optional>
+
 namespace sightline::http {
 
 std::string_view HttpRequest::Header(std::string_view lower_name) const {
@@ -12,6 +15,36 @@ bool HttpRequest::HasHeader(std::string_view lower_name) const {
   for (const auto& [k, v] : headers)
     if (k == lower_name) return true;
   return false;
+}
+
+namespace {
+
+std::optional<int64_t> ParseInt(std::string_view s) {
+  int64_t v = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+int RetryAttempt(const HttpRequest& req) {
+  auto a = ParseInt(req.Header("x-retry-attempt"));
+  return a && *a > 0 ? static_cast<int>(std::min<int64_t>(*a, 8)) : 0;
+}
+
+RequestContextPtr MakeRequestContext(const HttpRequest& req, int priority) {
+  auto c = std::make_shared<RequestContext>();
+  c->request_id = req.request_id;
+  if (req.received != std::chrono::steady_clock::time_point{}) c->received = req.received;
+  c->priority = priority;
+  c->cancel = req.cancel;
+  c->retry_attempt = RetryAttempt(req);
+  auto trace = TraceContext::Parse(req.Header("traceparent"));
+  c->trace = trace ? *trace : TraceContext::Generate();
+  if (auto ms = ParseInt(req.Header("x-request-timeout-ms")); ms && *ms > 0)
+    c->deadline = c->received + std::chrono::milliseconds(*ms);
+  return c;
 }
 
 }  // namespace sightline::http

@@ -9,10 +9,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "core/cancel_token.h"
+#include "core/request_context.h"
 #include "core/tensor.h"
 
 namespace sightline::http {
@@ -47,9 +49,59 @@ struct HttpResponse {
   std::string body;
 };
 
-// Answers a request once, from any thread; the transport hops back to its connection.
-using Responder = std::function<void(HttpResponse)>;
+// The transport's side of an answer sent in parts (chunked transfer encoding; Server-Sent Events
+// are built on it, see event_stream.h). Thread-safe: tasks write from pool threads.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // Queues the next part. False once the client has gone (its CancelToken fired too) or the
+  // stream ended: stop producing.
+  virtual bool Write(std::string part) = 0;
+  // Ends the answer (the last, empty chunk). Later writes are refused.
+  virtual void End() = 0;
+  // Bytes queued and not yet taken by the socket: back-pressure for producers that can wait.
+  virtual size_t buffered() const = 0;
+  // Calls `fn` once, from any thread, as soon as buffered() <= low_water or the client is gone.
+  virtual void OnWritable(size_t low_water, std::function<void()> fn) = 0;
+  virtual bool client_gone() const = 0;
+};
+
+// Answers a request once, from any thread; the transport hops back to its connection. Either
+// one whole HttpResponse (call it), or a stream: Stream(head) sends head's status, content type
+// and headers at once and returns the stream to write the body through (null when this
+// responder cannot stream, as in tests that build one from a lambda; or when already answered).
+class Responder {
+ public:
+  using Fn = std::function<void(HttpResponse)>;
+  using StreamFn = std::function<std::shared_ptr<ResponseStream>(HttpResponse head)>;
+
+  Responder() = default;
+  template <typename F, typename = std::enable_if_t<std::is_invocable_v<F&, HttpResponse>>>
+  Responder(F fn) : fn_(std::move(fn)) {}  // NOLINT: implicit, so any callable answers
+  Responder(Fn fn, StreamFn stream) : fn_(std::move(fn)), stream_(std::move(stream)) {}
+
+  void operator()(HttpResponse response) const {
+    if (fn_) fn_(std::move(response));
+  }
+  std::shared_ptr<ResponseStream> Stream(HttpResponse head) const {
+    return stream_ ? stream_(std::move(head)) : nullptr;
+  }
+  explicit operator bool() const { return static_cast<bool>(fn_); }
+
+ private:
+  Fn fn_;
+  StreamFn stream_;
+};
 
 using PathParams = std::map<std::string, std::string>;
+
+// X-Retry-Attempt: how many times the client was already told to come back (0..8; scales the
+// Retry-After estimate).
+int RetryAttempt(const HttpRequest& request);
+
+// The request context of an HTTP request: its id, arrival time and hang-up token from the
+// transport, X-Retry-Attempt, the W3C `traceparent` header (a new trace when absent or
+// malformed), `X-Request-Timeout-Ms` as an end-to-end deadline from arrival, and `priority`.
+RequestContextPtr MakeRequestContext(const HttpRequest& request, int priority = 0);
 
 }  // namespace sightline::http

@@ -53,7 +53,7 @@ Result<std::string> DecodeInlineImage(std::string_view text, const std::string& 
   }
   auto bytes = Base64Decode(text);
   if (!bytes) return InvalidArgument(label + ": not valid base64 or a data: URI");
-  if (bytes->empty()) return InvalidArgument("invalid_image: " + label + " is empty (0 bytes)");
+  if (bytes->empty()) return InvalidImage(label + " is empty (0 bytes)");
   return std::move(*bytes);
 }
 
@@ -75,6 +75,7 @@ Status AddJsonImages(const json::value& v, ImageSource::Kind kind, const std::st
     return Status::Ok();
   };
   if (v.is_array()) {
+    out.listed = true;
     const auto& a = v.get_array();
     for (size_t i = 0; i < a.size(); ++i) RETURN_IF_ERROR(add_one(a[i], key + "[" + std::to_string(i) + "]"));
     return Status::Ok();
@@ -153,7 +154,7 @@ Result<ImageRequest> ParseImageRequest(const HttpRequest& req) {
                         p.content_type == "application/octet-stream";
       if (file) {
         const std::string label = "file '" + (p.filename.empty() ? p.name : p.filename) + "'";
-        if (p.body.empty()) return InvalidArgument("invalid_image: " + label + " is empty (0 bytes)");
+        if (p.body.empty()) return InvalidImage(label + " is empty (0 bytes)");
         out.images.push_back({ImageSource::Kind::kBytes, std::string(p.body), label});
       } else if (p.name == "image_url" || p.name == "url") {
         out.images.push_back({ImageSource::Kind::kUrl, std::string(p.body), p.name});
@@ -164,7 +165,7 @@ Result<ImageRequest> ParseImageRequest(const HttpRequest& req) {
       }
     }
   } else if (ct.rfind("image/", 0) == 0 || ct.rfind("application/octet-stream", 0) == 0) {
-    if (body.empty()) return InvalidArgument("invalid_image: the request body is empty (0 bytes)");
+    if (body.empty()) return InvalidImage("the request body is empty (0 bytes)");
     out.images.push_back({ImageSource::Kind::kBytes, std::string(body), "body"});
   } else if (ct.rfind("application/json", 0) == 0) {
     RETURN_IF_ERROR(ParseJson(body, out));
@@ -174,6 +175,7 @@ Result<ImageRequest> ParseImageRequest(const HttpRequest& req) {
                       "' is not accepted: send multipart/form-data, image/*, application/octet-stream or "
                       "application/json");
   }
+  if (out.images.size() > 1) out.listed = true;
   // Query parameters: image_url / image_path there too (GET-style calls, as rembg's ?url=).
   for (auto& [k, v] : ParseQuery(req.query)) {
     if (k == "image_url" || k == "url") {

@@ -10,18 +10,17 @@
 
 #include "core/status.h"
 #include "http/http_types.h"
+#include "sources/image_source.h"
 
 namespace sightline::http {
 
-struct ImageSource {
-  enum class Kind { kBytes, kUrl, kPath };
-  Kind kind = Kind::kBytes;
-  std::string value;  // the encoded image, the URL, or the path
-  std::string label;  // names the item in error messages: "file 'cat.jpg'", "images[2]"
-};
+using sources::ImageSource;
 
 struct ImageRequest {
   std::vector<ImageSource> images;
+  // The images came as a list (a JSON array, several files): answers that have a one-image shape
+  // and a many-image shape use the list shape then, even for a list of one.
+  bool listed = false;
   std::vector<std::pair<std::string, std::string>> fields;  // parameters, in arrival order
   // JSON arrays of strings (labels, effects) as lists too; `fields` holds them comma-joined.
   std::vector<std::pair<std::string, std::vector<std::string>>> lists;

@@ -7,8 +7,9 @@
 #include "http/api_routes.h"
 #include "http/error_response.h"
 #include "http/image_request.h"
-#include "media/image_metadata.h"
+#include "http/v1_codec.h"
 #include "observability/logger.h"
+#include "tasks/image_metadata.h"
 
 namespace sightline::http {
 
@@ -21,65 +22,6 @@ HttpResponse V1Error(const Status& s) {
 }
 
 }  // namespace
-
-void ResolveImageSource(const ApiContext& ctx, ImageSource src, std::shared_ptr<CancelToken> cancel,
-                        BytesCallback done) {
-  if (src.kind == ImageSource::Kind::kBytes)
-    return done(std::make_shared<const std::string>(std::move(src.value)));
-  ctx.fetch_pool->Submit([ctx, src = std::move(src), cancel, done = std::move(done)] {
-    if (cancel && cancel->cancelled()) return done(Status(StatusCode::kCancelled, "client went away"));
-    Result<std::string> bytes = src.kind == ImageSource::Kind::kUrl
-                                    ? ctx.fetcher->Fetch(src.value, cancel.get())
-                                    : ctx.paths->Read(src.value, ctx.fetcher->options().max_bytes);
-    if (!bytes.ok()) return done(bytes.status());
-    if (bytes->empty()) return done(InvalidArgument("invalid_image: " + src.label + " is empty (0 bytes)"));
-    done(std::make_shared<const std::string>(std::move(bytes).value()));
-  });
-}
-
-namespace {
-
-void AppendOptionalString(std::string& out, const char* key, const std::optional<std::string>& v) {
-  if (!v) return;
-  out += ",\"";
-  out += key;
-  out += "\":\"";
-  AppendJsonEscaped(out, *v);
-  out += '"';
-}
-
-void AppendOptionalNumber(std::string& out, const char* key, const std::optional<double>& v) {
-  if (!v) return;
-  char buf[64];
-  std::snprintf(buf, sizeof buf, ",\"%s\":%.9g", key, *v);
-  out += buf;
-}
-
-}  // namespace
-
-void AppendMetadataJson(std::string& out, const media::ImageMetadata& m) {
-  out += "{\"format\":\"";
-  observability::AppendJsonEscaped(out, m.format);
-  out += "\",\"width\":" + std::to_string(m.width) + ",\"height\":" + std::to_string(m.height) +
-         ",\"orientation\":" + std::to_string(m.orientation);
-  AppendOptionalString(out, "make", m.make);
-  AppendOptionalString(out, "model", m.model);
-  AppendOptionalString(out, "lens", m.lens);
-  AppendOptionalString(out, "captured_at", m.captured_at);
-  if (m.latitude && m.longitude) {
-    out += ",\"gps\":{";
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "\"latitude\":%.7f,\"longitude\":%.7f", *m.latitude, *m.longitude);
-    out += buf;
-    AppendOptionalNumber(out, "altitude_m", m.altitude_m);
-    out += '}';
-  }
-  AppendOptionalNumber(out, "exposure_time_s", m.exposure_time_s);
-  AppendOptionalNumber(out, "f_number", m.f_number);
-  AppendOptionalNumber(out, "focal_length_mm", m.focal_length_mm);
-  if (m.iso) out += ",\"iso\":" + std::to_string(*m.iso);
-  out += '}';
-}
 
 namespace {
 
@@ -127,28 +69,12 @@ HttpResponse RemoveBackgroundResponse(tasks::RemoveBackgroundResult r, bool forc
       t.decode_ms, t.preprocess_ms, t.queue_ms, t.infer_ms, t.postprocess_ms, t.encode_ms, t.total_ms,
       r.cache_hit ? "true" : "false", r.reduced_quality ? "reduced" : "full");
   out += timing;
-  if (r.metadata) {
-    out += ",\"metadata\":";
-    AppendMetadataJson(out, *r.metadata);
-  }
+  if (r.metadata) out += ",\"metadata\":" + EncodeMetadata(*r.metadata);
   out += '}';
   return resp;
 }
 
-Result<scheduling::ServedModel*> BackgroundModel(const ApiContext& ctx, const std::string& name) {
-  if (!name.empty()) {
-    auto* m = ctx.models->Find(name);
-    if (!m) return NotFound("unknown model '" + name + "'");
-    if (m->config.task != "background_removal")
-      return InvalidArgument("model '" + name + "' is not a background-removal model");
-    return m;
-  }
-  for (const auto* m : ctx.models->All())
-    if (m->config.task == "background_removal") return ctx.models->Find(m->config.name);
-  return NotFound("no background-removal model is loaded (a model with \"task\": \"background_removal\")");
-}
-
-void RemoveBackground(const ApiContext& ctx, const HttpRequest& req, Responder respond) {
+void RemoveBackground(const ImageRouteDeps& ctx, const HttpRequest& req, Responder respond) {
   auto parsed = ParseImageRequest(req);
   if (!parsed.ok()) return respond(V1Error(parsed.status()));
   tasks::RemoveBackgroundParams params;
@@ -170,26 +96,24 @@ void RemoveBackground(const ApiContext& ctx, const HttpRequest& req, Responder r
     return respond(V1Error(
         InvalidArgument("send exactly one image (file, raw body, image, image_url or image_path); got " +
                         std::to_string(parsed->images.size()))));
-  auto model = BackgroundModel(ctx, model_name);
+  auto model = tasks::FindBackgroundRemovalModel(*ctx.models, model_name);
   if (!model.ok()) return respond(V1Error(model.status()));
-  opts.cancelled = req.cancel;
-  opts.retry_attempt = RetryAttempt(req);
+  opts.context = MakeRequestContext(req);
   const bool force_json = params.metadata;
-  ResolveImageSource(ctx, std::move(parsed->images[0]), req.cancel,
-                     [ctx, m = model.value(), params, opts, respond,
-                      force_json](Result<std::shared_ptr<const std::string>> bytes) mutable {
-                       if (!bytes.ok()) return respond(V1Error(bytes.status()));
-                       ctx.background_removal->Run(
-                           *m, std::move(bytes).value(), params, opts,
-                           [respond, force_json](Result<tasks::RemoveBackgroundResult> r) {
-                             if (!r.ok()) return respond(V1Error(r.status()));
-                             respond(RemoveBackgroundResponse(std::move(r).value(), force_json));
-                           });
-                     });
+  ctx.images.sources->Resolve(
+      std::move(parsed->images[0]), opts.context,
+      [ctx, m = model.value(), params, opts, respond, force_json](Result<sources::Bytes> bytes) mutable {
+        if (!bytes.ok()) return respond(V1Error(bytes.status()));
+        ctx.background_removal->Run(*m, std::move(bytes).value(), params, opts,
+                                    [respond, force_json](Result<tasks::RemoveBackgroundResult> r) {
+                                      if (!r.ok()) return respond(V1Error(r.status()));
+                                      respond(RemoveBackgroundResponse(std::move(r).value(), force_json));
+                                    });
+      });
 }
 
 // Reads metadata of every image in the request, in order; one bad image fails only its entry.
-void Metadata(const ApiContext& ctx, const HttpRequest& req, Responder respond) {
+void Metadata(const ImageRouteDeps& ctx, const HttpRequest& req, Responder respond) {
   auto parsed = ParseImageRequest(req);
   if (!parsed.ok()) return respond(V1Error(parsed.status()));
   for (const auto& [k, v] : parsed->fields)
@@ -197,52 +121,17 @@ void Metadata(const ApiContext& ctx, const HttpRequest& req, Responder respond) 
   if (parsed->images.empty())
     return respond(
         V1Error(InvalidArgument("send at least one image (file, raw body, image, image_url or image_path)")));
-  struct State {
-    std::mutex mu;
-    std::vector<std::string> entries;
-    size_t left = 0;
-  };
-  auto state = std::make_shared<State>();
-  state->entries.resize(parsed->images.size());
-  state->left = parsed->images.size();
-  for (size_t i = 0; i < parsed->images.size(); ++i) {
-    ResolveImageSource(ctx, std::move(parsed->images[i]), req.cancel,
-                       [ctx, state, i, respond](Result<std::shared_ptr<const std::string>> bytes) {
-                         ctx.decode_pool->Submit([state, i, respond, bytes = std::move(bytes)]() mutable {
-                           std::string entry = "{\"index\":" + std::to_string(i) + ",";
-                           Result<media::ImageMetadata> md = bytes.status();
-                           if (bytes.ok()) {
-                             const std::string& b = *bytes.value();
-                             md = media::ReadImageMetadata(reinterpret_cast<const uint8_t*>(b.data()),
-                                                           b.size());
-                           }
-                           if (md.ok()) {
-                             entry += "\"metadata\":";
-                             AppendMetadataJson(entry, *md);
-                           } else {
-                             entry += "\"error\":";
-                             AppendErrorObject(entry, md.status());
-                           }
-                           entry += '}';
-                           std::lock_guard lock(state->mu);
-                           state->entries[i] = std::move(entry);
-                           if (--state->left > 0) return;
-                           HttpResponse resp;
-                           resp.body = "{\"object\":\"list\",\"data\":[";
-                           for (size_t k = 0; k < state->entries.size(); ++k) {
-                             if (k) resp.body += ',';
-                             resp.body += state->entries[k];
-                           }
-                           resp.body += "]}";
-                           respond(std::move(resp));
-                         });
-                       });
-  }
+  tasks::ReadImagesMetadata(ctx.images, std::move(parsed->images), MakeRequestContext(req),
+                            [respond](tasks::ImageMetadataResult r) {
+                              HttpResponse resp;
+                              resp.body = EncodeMetadataResponse(r);
+                              respond(std::move(resp));
+                            });
 }
 
 }  // namespace
 
-void AddImageRoutes(Router& router, const ApiContext& ctx) {
+void AddImageRoutes(Router& router, const ImageRouteDeps& ctx) {
   router.Add("POST", "/v1/remove-background",
              [ctx](const HttpRequest& req, const PathParams&, Responder respond) {
                RemoveBackground(ctx, req, std::move(respond));

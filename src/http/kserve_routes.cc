@@ -23,7 +23,7 @@ HttpResponse KError(const Status& s) {
 }
 
 // Finds the model named in the path, checking the version when one is given.
-Result<scheduling::ServedModel*> LookUp(const ApiContext& ctx, const PathParams& p) {
+Result<scheduling::ServedModel*> LookUp(const KServeRouteDeps& ctx, const PathParams& p) {
   const std::string& name = p.at("model");
   auto* m = ctx.models->Find(name);
   if (!m) return NotFound("unknown model '" + name + "'");
@@ -81,11 +81,6 @@ std::optional<int64_t> ParseInt(std::string_view s) {
 
 }  // namespace
 
-int RetryAttempt(const HttpRequest& req) {
-  auto a = ParseInt(req.Header("x-retry-attempt"));
-  return a && *a > 0 ? static_cast<int>(std::min<int64_t>(*a, 8)) : 0;
-}
-
 namespace {
 
 // Queues a parsed request and answers it when the batcher does.
@@ -118,7 +113,7 @@ void Submit(scheduling::ServedModel& model, std::shared_ptr<KServeInferRequest> 
   if (!s.ok()) respond(KError(s));
 }
 
-void Infer(const ApiContext& ctx, const HttpRequest& req, const PathParams& p, Responder respond) {
+void Infer(const KServeRouteDeps& ctx, const HttpRequest& req, const PathParams& p, Responder respond) {
   auto found = LookUp(ctx, p);
   if (!found.ok()) return respond(KError(found.status()));
   scheduling::ServedModel& model = *found.value();
@@ -142,11 +137,9 @@ void Infer(const ApiContext& ctx, const HttpRequest& req, const PathParams& p, R
           KError(InvalidArgument("model '" + model.config.name + "' has no output named '" + o.name + "'")));
 
   tasks::TensorInferOptions opts;
-  opts.priority = request.priority;
+  opts.context = MakeRequestContext(req, request.priority);
   opts.timeout_us = request.timeout_us;
-  opts.cancelled = req.cancel;
   for (const auto& o : request.outputs) opts.outputs.push_back(o.name);
-  opts.retry_attempt = RetryAttempt(req);
 
   auto shared = std::make_shared<KServeInferRequest>(std::move(request));
   // Encoded images for a model with an image_input: decode on the pool, then submit from there.
@@ -156,7 +149,7 @@ void Infer(const ApiContext& ctx, const HttpRequest& req, const PathParams& p, R
       if (t.name != ii.input || t.dtype != DataType::kBytes) continue;
       const DataType dtype = model.signature.FindInput(ii.input)->dtype;
       ctx.decode_pool->Submit([ctx, &model, shared, opts, respond, received = req.received, dtype, &t] {
-        if (opts.cancelled && opts.cancelled->cancelled())
+        if (opts.context->cancelled())
           return respond(KError(Status(StatusCode::kCancelled, "client went away")));
         auto decoded = tasks::DecodeImageBatch(t, *model.config.image_input, dtype, ctx.decode_limits);
         if (!decoded.ok()) return respond(KError(decoded.status()));
@@ -171,7 +164,7 @@ void Infer(const ApiContext& ctx, const HttpRequest& req, const PathParams& p, R
 
 }  // namespace
 
-void AddKServeRoutes(Router& router, const ApiContext& ctx) {
+void AddKServeRoutes(Router& router, const KServeRouteDeps& ctx) {
   const auto k = ApiStyle::kKServe;
   router.Add(
       "GET", "/v2",

@@ -358,11 +358,20 @@ class Session : public std::enable_shared_from_this<Session> {
     WatchForHangUp();
     auto self = shared_from_this();
     auto answered = std::make_shared<std::atomic<bool>>(false);
-    Responder respond = [self, answered](HttpResponse r) {
-      if (answered->exchange(true)) return;  // a responder answers once
-      asio::post(self->stream_.get_executor(),
-                 [self, r = std::move(r)]() mutable { self->OnHandlerDone(std::move(r)); });
-    };
+    Responder respond(
+        [self, answered](HttpResponse r) {
+          if (answered->exchange(true)) return;  // a responder answers once
+          asio::post(self->stream_.get_executor(),
+                     [self, r = std::move(r)]() mutable { self->OnHandlerDone(std::move(r)); });
+        },
+        [self, answered](HttpResponse head) -> std::shared_ptr<ResponseStream> {
+          if (answered->exchange(true)) return nullptr;
+          auto stream = std::make_shared<SessionStream>(self);
+          asio::post(self->stream_.get_executor(), [self, stream, head = std::move(head)]() mutable {
+            self->StartStream(std::move(head), stream);
+          });
+          return stream;
+        });
     match_.route->handler(req, match_.params, std::move(respond));
   }
 
@@ -387,7 +396,192 @@ class Session : public std::enable_shared_from_this<Session> {
       self->watching_ = false;
       self->client_gone_ = true;
       if (self->cancel_) self->cancel_->Cancel();
+      if (self->out_stream_) {  // a streamed answer: nobody reads the rest
+        self->out_stream_->MarkGone();
+        self->out_stream_.reset();
+        self->Record(499);
+        self->Close();
+      }
     });
+  }
+
+ public:
+  // A streamed answer in progress: parts queued from any thread, written in order on the
+  // session's strand as chunks. Holds the session until the answer ends or the client goes.
+  class SessionStream : public ResponseStream {
+   public:
+    explicit SessionStream(std::shared_ptr<Session> session) : session_(std::move(session)) {}
+
+    bool Write(std::string part) override {
+      std::shared_ptr<Session> s;
+      {
+        std::lock_guard lock(mu_);
+        if (gone_ || ended_) return false;
+        if (part.empty()) return true;  // an empty chunk would end the answer
+        buffered_ += part.size();
+        pending_.push_back(std::move(part));
+        s = session_;
+      }
+      if (s) asio::post(s->stream_.get_executor(), [s] { s->PumpStream(); });
+      return true;
+    }
+    void End() override {
+      std::shared_ptr<Session> s;
+      {
+        std::lock_guard lock(mu_);
+        if (gone_ || ended_) return;
+        ended_ = true;
+        s = session_;
+      }
+      if (s) asio::post(s->stream_.get_executor(), [s] { s->PumpStream(); });
+    }
+    size_t buffered() const override {
+      std::lock_guard lock(mu_);
+      return buffered_;
+    }
+    void OnWritable(size_t low_water, std::function<void()> fn) override {
+      std::unique_lock lock(mu_);
+      if (gone_ || buffered_ <= low_water) {
+        lock.unlock();
+        return fn();
+      }
+      waiters_.emplace_back(low_water, std::move(fn));
+    }
+    bool client_gone() const override {
+      std::lock_guard lock(mu_);
+      return gone_;
+    }
+
+    // On the strand. Takes everything queued as one chunk's bytes; empty when nothing is.
+    std::string TakePending(bool* ended) {
+      std::lock_guard lock(mu_);
+      std::string out;
+      for (auto& p : pending_) out += p;
+      pending_.clear();
+      *ended = ended_;
+      return out;
+    }
+    void Written(size_t n) { Notify(n, false); }
+    void MarkGone() { Notify(0, true); }
+    // The answer is complete: let the session go.
+    void Release() {
+      std::lock_guard lock(mu_);
+      session_.reset();
+    }
+
+   private:
+    void Notify(size_t written, bool gone) {
+      std::vector<std::function<void()>> ready;
+      {
+        std::lock_guard lock(mu_);
+        buffered_ -= std::min(buffered_, written);
+        if (gone) {
+          gone_ = true;
+          session_.reset();
+          pending_.clear();
+          buffered_ = 0;
+        }
+        for (auto it = waiters_.begin(); it != waiters_.end();) {
+          if (gone_ || buffered_ <= it->first) {
+            ready.push_back(std::move(it->second));
+            it = waiters_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+      for (auto& fn : ready) fn();
+    }
+
+    mutable std::mutex mu_;
+    std::shared_ptr<Session> session_;
+    std::vector<std::string> pending_;
+    size_t buffered_ = 0;
+    bool ended_ = false;
+    bool gone_ = false;
+    std::vector<std::pair<size_t, std::function<void()>>> waiters_;
+  };
+
+ private:
+  // Sends a streamed answer's head (chunked), then its parts as they come (PumpStream).
+  void StartStream(HttpResponse head, std::shared_ptr<SessionStream> stream) {
+    if (client_gone_) {
+      stream->MarkGone();
+      return;
+    }
+    out_stream_ = stream;
+    stream_status_ = head.status;
+    stream_head_ = std::make_shared<bhttp::response<bhttp::empty_body>>();
+    auto& res = *stream_head_;
+    res.version(11);
+    res.result(static_cast<unsigned>(head.status));
+    res.set(bhttp::field::server, server_.options.server_header);
+    res.set(bhttp::field::content_type, head.content_type);
+    if (!request_id_.empty()) res.set("X-Request-Id", request_id_);
+    for (auto& [k, v] : head.headers) res.set(k, v);
+    res.keep_alive(keep_alive_);
+    res.chunked(true);
+    stream_serializer_.emplace(res);
+    stream_writing_ = true;
+    stream_.expires_after(server_.options.write_timeout);
+    bhttp::async_write_header(stream_, *stream_serializer_,
+                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                self->stream_writing_ = false;
+                                if (ec) return self->StreamFailed();
+                                self->PumpStream();
+                              });
+  }
+
+  // On the strand: writes what is queued as one chunk; after the last part, the final chunk.
+  void PumpStream() {
+    if (!out_stream_ || stream_writing_) return;
+    bool ended = false;
+    auto data = std::make_shared<std::string>(out_stream_->TakePending(&ended));
+    if (data->empty() && !ended) return;
+    stream_writing_ = true;
+    stream_.expires_after(server_.options.write_timeout);
+    auto self = shared_from_this();
+    if (!data->empty()) {
+      asio::async_write(stream_, bhttp::make_chunk(asio::buffer(*data)),
+                        [self, data](beast::error_code ec, std::size_t) {
+                          self->stream_writing_ = false;
+                          if (ec) return self->StreamFailed();
+                          if (self->out_stream_) self->out_stream_->Written(data->size());
+                          self->PumpStream();
+                        });
+      return;
+    }
+    asio::async_write(stream_, bhttp::make_chunk_last(), [self](beast::error_code ec, std::size_t) {
+      self->stream_writing_ = false;
+      if (ec) return self->StreamFailed();
+      self->FinishStream();
+    });
+  }
+
+  // The whole streamed answer is written: record it and serve the next request.
+  void FinishStream() {
+    auto stream = std::move(out_stream_);
+    if (stream) stream->Release();
+    stream_serializer_.reset();
+    stream_head_.reset();
+    if (watching_) {
+      watching_ = false;
+      beast::error_code ec;
+      stream_.socket().cancel(ec);  // ends the hang-up watch
+    }
+    Record(stream_status_);
+    request_id_.clear();
+    if (!keep_alive_) return Close();
+    Read();
+  }
+
+  void StreamFailed() {
+    if (out_stream_) {
+      out_stream_->MarkGone();
+      out_stream_.reset();
+    }
+    if (cancel_) cancel_->Cancel();
+    Close();
   }
 
   void OnHandlerDone(HttpResponse r) {
@@ -511,6 +705,12 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpRequest head_;
   RouteMatch match_;
   std::shared_ptr<CancelToken> cancel_;
+  // A streamed answer in progress (null otherwise), with its head and serializer.
+  std::shared_ptr<SessionStream> out_stream_;
+  std::shared_ptr<bhttp::response<bhttp::empty_body>> stream_head_;
+  std::optional<bhttp::response_serializer<bhttp::empty_body>> stream_serializer_;
+  bool stream_writing_ = false;
+  int stream_status_ = 200;
   std::string remote_ip_, request_id_, method_, path_, route_label_;
   std::chrono::steady_clock::time_point started_{};
   bool keep_alive_ = true;

@@ -89,7 +89,7 @@ void AddStartupRoutes(Router& router, observability::MetricsRegistry& metrics) {
       Status(StatusCode::kUnavailable, "models are still loading; retry shortly").WithRetryAfter(1));
 }
 
-void AddSystemRoutes(Router& router, const ApiContext& ctx) {
+void AddSystemRoutes(Router& router, const SystemRouteDeps& ctx) {
   AddLivenessAndMetrics(router, ctx.metrics);
   router.Add(
       "GET", "/readyz",

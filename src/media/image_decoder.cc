@@ -16,7 +16,7 @@ namespace sightline::media {
 namespace {
 
 Status Invalid(const std::string& what) {
-  return InvalidArgument("invalid_image: " + what);
+  return InvalidImage(what);
 }
 
 bool SwapsSides(VipsImage* header) {

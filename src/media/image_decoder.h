@@ -25,7 +25,7 @@ struct DecodeOptions {
   int min_height = 0;
 };
 
-// Errors: kInvalidArgument "invalid_image: ..." (empty, unknown format, corrupt or truncated);
+// Errors: kInvalidArgument of kind invalid_image (empty, unknown format, corrupt or truncated);
 // kPayloadTooLarge when the header's dimensions break the limits.
 Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions& options = {});
 

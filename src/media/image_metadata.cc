@@ -68,7 +68,7 @@ std::optional<std::string> IsoTime(std::optional<std::string> exif_time) {
 Result<ImageMetadata> ReadImageMetadata(const uint8_t* data, size_t size) {
   RETURN_IF_ERROR(InitializeImageLibrary());
   InitExiv2();
-  if (size == 0) return InvalidArgument("invalid_image: the image is empty (0 bytes)");
+  if (size == 0) return InvalidImage("the image is empty (0 bytes)");
   ImageMetadata md;
   // Dimensions and format from the header: libraw for RAW, libvips for everything else.
   const char* loader = vips_foreign_find_load_buffer(data, size);
@@ -81,10 +81,10 @@ Result<ImageMetadata> ReadImageMetadata(const uint8_t* data, size_t size) {
   } else {
     if (!loader) {
       vips_error_clear();
-      return InvalidArgument("invalid_image: not a supported image format");
+      return InvalidImage("not a supported image format");
     }
     VImage header(vips_image_new_from_buffer(data, size, "", nullptr));
-    if (!header) return InvalidArgument("invalid_image: " + TakeVipsError());
+    if (!header) return InvalidImage(TakeVipsError());
     md.width = vips_image_get_width(header.get());
     md.height = vips_image_get_height(header.get());
     md.format = LoaderFormatName(loader);

@@ -25,7 +25,7 @@ struct ImageMetadata {
   std::optional<int64_t> iso;
 };
 
-// Errors: kInvalidArgument "invalid_image: ..." when the bytes are not a readable image.
+// Errors: kInvalidArgument of kind invalid_image when the bytes are not a readable image.
 // Unreadable EXIF inside a readable image is not an error: the fields stay empty.
 Result<ImageMetadata> ReadImageMetadata(const uint8_t* data, size_t size);
 

@@ -10,7 +10,7 @@ namespace sightline::media {
 namespace {
 
 Status Invalid(const std::string& what) {
-  return InvalidArgument("invalid_image: " + what);
+  return InvalidImage(what);
 }
 
 // libraw's `flip`: 0 none, 3 rotate 180, 5 rotate 90 CCW, 6 rotate 90 CW.

@@ -124,9 +124,14 @@ Status Batcher::Enqueue(std::shared_ptr<InferRequest> req) {
   auto timeout = options_.default_timeout;
   if (req->timeout && options_.allow_timeout_override) timeout = *req->timeout;
   if (timeout.count() > 0) req->deadline = now + timeout;
+  if (req->context && req->context->deadline < req->deadline) {
+    if (req->context->deadline <= now)
+      return Status(StatusCode::kDeadlineExceeded, "the request's deadline passed before it was queued");
+    req->deadline = req->context->deadline;
+  }
 
   std::unique_lock lock(mu_);
-  if (Status s = AdmitLocked(); !s.ok()) return s;
+  if (Status s = AdmitLocked(req->continuation); !s.ok()) return s;
   queues_[req->level].push_back(req);
   ++queued_;
   queued_rows_ += req->rows;
@@ -156,27 +161,30 @@ bool Batcher::TryFormLocked(Clock::time_point now, std::vector<Completion>& done
   return true;
 }
 
-Status Batcher::AdmitLocked() const {
+Status Batcher::AdmitLocked(bool continuation) const {
   if (draining_ || stop_)
-    return Status(StatusCode::kUnavailable, "model '" + options_.model_name + "' is shutting down");
+    return Status(StatusCode::kUnavailable, "model '" + options_.model_name + "' is shutting down")
+        .WithKind(ErrorKind::kDraining);
   // With nothing waiting, a request is always admitted, whatever the running batch has left:
   // it keeps the instances busy under any budget. A staged batch counts as waiting (it has not
   // started), or a full pipeline would admit one request too many.
   const bool waiting = queued_ > 0 || staged_rows_ > 0;
   const bool wait_too_long =
-      options_.max_queue_wait.count() > 0 && waiting &&
+      !continuation && options_.max_queue_wait.count() > 0 && waiting &&
       EstimateWaitSecondsLocked(Clock::now()) * 1e6 > static_cast<double>(options_.max_queue_wait.count());
   if (wait_too_long) {
     metrics_.rejected_wait_budget->Inc();
     return Status(StatusCode::kOverloaded, "model '" + options_.model_name +
                                                "' expected queue wait exceeds " +
-                                               std::to_string(options_.max_queue_wait.count()) + " us");
+                                               std::to_string(options_.max_queue_wait.count()) + " us")
+        .WithKind(ErrorKind::kWaitBudget);
   }
   if (options_.max_queue_size > 0 && queued_ >= options_.max_queue_size) {
     metrics_.rejected_queue_full->Inc();
     // The caller adds the retry estimate (it knows the attempt number).
     return Status(StatusCode::kOverloaded, "model '" + options_.model_name + "' queue is full (" +
-                                               std::to_string(options_.max_queue_size) + " requests)");
+                                               std::to_string(options_.max_queue_size) + " requests)")
+        .WithKind(ErrorKind::kQueueFull);
   }
   return Status::Ok();
 }
@@ -497,19 +505,31 @@ void Batcher::Execute(size_t index, Batch& batch) {
   }
 }
 
+void Batcher::BeginDrain() {
+  std::lock_guard lock(mu_);
+  draining_ = true;
+  scheduler_cv_.notify_all();
+}
+
 void Batcher::Drain(std::chrono::milliseconds timeout) {
+  Drain(Clock::now() + timeout);
+}
+
+void Batcher::Drain(Clock::time_point deadline) {
   std::vector<Completion> left;
   {
     std::unique_lock lock(mu_);
     if (stop_) return;
     draining_ = true;
     scheduler_cv_.notify_all();
-    drained_cv_.wait_for(lock, timeout, [this] {
+    drained_cv_.wait_until(lock, deadline, [this] {
       return queued_ == 0 && ready_.empty() && idle_instances_ == static_cast<int>(instances_.size());
     });
     stop_ = true;
     for (auto& q : queues_) {
-      for (auto& r : q) left.emplace_back(r, Status(StatusCode::kUnavailable, "server is shutting down"));
+      for (auto& r : q)
+        left.emplace_back(
+            r, Status(StatusCode::kUnavailable, "server is shutting down").WithKind(ErrorKind::kDraining));
       q.clear();
     }
     queued_ = 0;

@@ -64,8 +64,11 @@ class Batcher {
   double EstimatedWaitSeconds() const;
   const BatcherOptions& options() const { return options_; }
 
-  // Stops taking requests, lets queued and running work finish (up to `timeout`), then answers
+  // Stops taking requests (new ones get kUnavailable, kind draining); queued work still runs.
+  void BeginDrain();
+  // Stops taking requests, lets queued and running work finish until `deadline`, then answers
   // whatever is left with kUnavailable and joins the threads.
+  void Drain(Clock::time_point deadline);
   void Drain(std::chrono::milliseconds timeout);
 
  private:
@@ -82,7 +85,8 @@ class Batcher {
 
   Batcher(BatcherOptions options, std::vector<std::unique_ptr<runtime::Backend>> instances,
           observability::ModelMetrics metrics);
-  Status AdmitLocked() const;
+  // `continuation`: a later part of an admitted request skips the predicted-wait budget.
+  Status AdmitLocked(bool continuation = false) const;
   double EstimateWaitSecondsLocked(Clock::time_point now) const;
   int64_t RunningRowsLocked() const;
   void SchedulerLoop();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/cancel_token.h"
+#include "core/request_context.h"
 #include "core/status.h"
 #include "core/tensor.h"
 
@@ -40,9 +41,13 @@ class InferRequest {
   std::vector<Tensor> inputs;  // signature order, already validated against the model
   int64_t rows = 1;            // size of the batch dim (1 for models without one)
   std::vector<int> outputs;    // signature output indices wanted, ascending; empty = all
-  int priority = 0;            // 1 = highest; 0 = the model's default level
+  // The request this inference serves (id, trace, end-to-end deadline); may be null for
+  // background work. Priority and cancellation below are copied from it at submission.
+  RequestContextPtr context;
+  int priority = 0;  // 1 = highest; 0 = the model's default level
   std::optional<std::chrono::microseconds> timeout;
   std::shared_ptr<CancelToken> cancelled;  // may be null
+  bool continuation = false;               // see TensorInferOptions::continuation
 
   // Filled in by the scheduler.
   Clock::time_point enqueued{};

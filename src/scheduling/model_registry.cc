@@ -125,11 +125,17 @@ bool ModelRegistry::AllReady() const {
 }
 
 void ModelRegistry::Drain(std::chrono::milliseconds timeout) {
-  for (auto& [_, m] : models_) m->ready = false;
+  // One deadline for the whole registry: every batcher stops taking work at once, and each then
+  // waits only until the shared deadline, so N models drain in one timeout, not N.
+  const auto deadline = Clock::now() + timeout;
+  std::vector<Batcher*> batchers;
   for (auto& [_, m] : models_) {
-    if (m->batcher) m->batcher->Drain(timeout);
-    if (m->fallback && m->fallback->batcher) m->fallback->batcher->Drain(timeout);
+    m->ready = false;
+    if (m->batcher) batchers.push_back(m->batcher.get());
+    if (m->fallback && m->fallback->batcher) batchers.push_back(m->fallback->batcher.get());
   }
+  for (auto* b : batchers) b->BeginDrain();
+  for (auto* b : batchers) b->Drain(deadline);
 }
 
 }  // namespace sightline::scheduling

@@ -50,7 +50,8 @@ class ModelRegistry {
   ServedModel* Find(const std::string& name) const;
   std::vector<const ServedModel*> All() const;
   bool AllReady() const;
-  // Stops accepting, finishes queued work within `timeout`, then stops every batcher.
+  // Stops accepting on every model at once, finishes queued work within one shared `timeout`
+  // (not one per model), then stops every batcher.
   void Drain(std::chrono::milliseconds timeout);
   const std::filesystem::path& repository() const { return repository_; }
 

@@ -184,6 +184,20 @@ BackgroundRemoval::BackgroundRemoval(ThreadPool& pool, observability::MetricsReg
            .WithLabels({"remove_background"});
 }
 
+Result<scheduling::ServedModel*> FindBackgroundRemovalModel(const scheduling::ModelRegistry& models,
+                                                            const std::string& name) {
+  if (!name.empty()) {
+    auto* m = models.Find(name);
+    if (!m) return NotFound("unknown model '" + name + "'");
+    if (m->config.task != "background_removal")
+      return InvalidArgument("model '" + name + "' is not a background-removal model");
+    return m;
+  }
+  for (const auto* m : models.All())
+    if (m->config.task == "background_removal") return models.Find(m->config.name);
+  return NotFound("no background-removal model is loaded (a model with \"task\": \"background_removal\")");
+}
+
 void BackgroundRemoval::Run(scheduling::ServedModel& model, std::shared_ptr<const std::string> image,
                             RemoveBackgroundParams params, TensorInferOptions options,
                             RemoveBackgroundCallback done) {
@@ -217,7 +231,7 @@ void BackgroundRemoval::Run(scheduling::ServedModel& model, std::shared_ptr<cons
   }
 
   pool_.Submit([this, job] {
-    if (job->options.cancelled && job->options.cancelled->cancelled())
+    if (job->options.context && job->options.context->cancelled())
       return job->done(Status(StatusCode::kCancelled, "client went away"));
     const auto& ii = *job->requested->config.image_input;
     media::DecodeOptions dec;

@@ -73,6 +73,11 @@ struct RemoveBackgroundResult {
 
 using RemoveBackgroundCallback = std::function<void(Result<RemoveBackgroundResult>)>;
 
+// The background-removal model named `name`, or the first one in the repository when `name` is
+// empty. Errors: kNotFound (unknown, or none loaded), kInvalidArgument (not such a model).
+Result<scheduling::ServedModel*> FindBackgroundRemovalModel(const scheduling::ModelRegistry& models,
+                                                            const std::string& name);
+
 class BackgroundRemoval {
  public:
   struct Options {

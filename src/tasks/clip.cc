@@ -8,6 +8,7 @@
 #include <future>
 #include <mutex>
 
+#include "core/concurrency_window.h"
 #include "media/preprocess.h"
 #include "tasks/content_hash.h"
 #include "tasks/image_input.h"
@@ -15,27 +16,55 @@
 namespace sightline::tasks {
 namespace {
 
-// The first output of a [rows, D] result, as floats.
-Result<Embedding> FirstRow(const scheduling::InferResult& r) {
+// The first `rows` rows of a [rows, D] output, each unit-normalised.
+Result<std::vector<Embedding>> Rows(const scheduling::InferResult& r, size_t rows) {
   if (r.outputs.empty()) return Internal("embedding model returned no output");
   const Tensor& t = r.outputs.front();
   if (t.dtype != DataType::kFp32 || t.shape.empty()) return Internal("embedding output must be FP32 [N, D]");
   const int64_t d = t.shape.back();
-  if (d <= 0 || t.data.size() < static_cast<size_t>(d) * 4) return Internal("embedding output is empty");
-  Embedding e(static_cast<size_t>(d));
-  std::memcpy(e.data(), t.data.data(), static_cast<size_t>(d) * 4);
-  Normalize(e);
-  return e;
+  if (d <= 0 || t.data.size() < rows * static_cast<size_t>(d) * 4)
+    return Internal("embedding output has fewer rows than the request");
+  std::vector<Embedding> out(rows, Embedding(static_cast<size_t>(d)));
+  for (size_t i = 0; i < rows; ++i) {
+    std::memcpy(out[i].data(), t.data.data() + i * static_cast<size_t>(d) * 4, static_cast<size_t>(d) * 4);
+    Normalize(out[i]);
+  }
+  return out;
 }
 
-std::string Prompt(const std::string& tmpl, const std::string& label) {
+Result<Embedding> FirstRow(const scheduling::InferResult& r) {
+  ASSIGN_OR_RETURN(auto rows, Rows(r, 1));
+  return std::move(rows.front());
+}
+
+}  // namespace
+
+std::string ClipService::Prompt(const std::string& tmpl, const std::string& label) {
   std::string out = tmpl;
   const auto pos = out.find("{}");
   if (pos != std::string::npos) out.replace(pos, 2, label);
   return out;
 }
 
-}  // namespace
+std::vector<LabelScore> ClipService::Score(const Embedding& image, const std::vector<std::string>& labels,
+                                           const std::vector<Embedding>& texts, double scale) {
+  std::vector<LabelScore> out(labels.size());
+  double max_logit = -1e300;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    double dot = 0;
+    const auto& t = texts[i];
+    for (size_t k = 0; k < std::min(t.size(), image.size()); ++k) dot += static_cast<double>(t[k]) * image[k];
+    out[i].label = labels[i];
+    out[i].similarity = dot;
+    max_logit = std::max(max_logit, scale * dot);
+  }
+  double sum = 0;
+  for (auto& s : out) sum += (s.probability = std::exp(scale * s.similarity - max_logit));
+  for (auto& s : out) s.probability /= sum;
+  std::stable_sort(out.begin(), out.end(),
+                   [](const LabelScore& a, const LabelScore& b) { return a.probability > b.probability; });
+  return out;
+}
 
 void Normalize(Embedding& v) {
   double sum = 0;
@@ -107,7 +136,9 @@ Result<std::unique_ptr<ClipService>> ClipService::Create(scheduling::ModelRegist
       for (const auto& l : labels) prompts.push_back(Prompt(f->prompt_template, l));
       std::promise<Result<TextEmbeddings>> p;
       auto fut = p.get_future();
-      svc->EmbedTexts(*f, prompts, {}, [&p](Result<TextEmbeddings> r) { p.set_value(std::move(r)); });
+      TensorInferOptions o;
+      o.context = BackgroundContext("label-set:" + set);
+      svc->EmbedTexts(*f, prompts, o, [&p](Result<TextEmbeddings> r) { p.set_value(std::move(r)); });
       auto r = fut.get();
       if (!r.ok())
         return FailedPrecondition("label set '" + set + "' of '" + f->name +
@@ -124,28 +155,113 @@ const ClipFamily* ClipService::Find(const std::string& name) const {
   return nullptr;
 }
 
-Result<std::vector<std::vector<int64_t>>> ClipService::Tokenize(const ClipFamily& f,
-                                                                const std::vector<std::string>& texts) const {
-  std::vector<std::vector<int64_t>> out;
-  text::EncodeOptions o;
-  o.max_length = f.context_length;
-  for (const auto& t : texts) out.push_back(f.tokenizer->Encode(t, o).ids);
-  return out;
+void ClipService::Tokenize(const ClipFamily& f, std::vector<std::string> texts,
+                           const RequestContextPtr& context,
+                           std::function<void(Result<TokenIds>)> done) const {
+  // Tokenising is CPU work proportional to the input: never on the caller's (an I/O) thread.
+  // Large inputs are split across pool tasks so both cores share them.
+  constexpr size_t kPerTask = 256;
+  struct Join {
+    std::mutex mu;
+    TokenIds ids;
+    size_t left = 0;
+    std::function<void(Result<TokenIds>)> done;
+  };
+  auto join = std::make_shared<Join>();
+  join->ids.resize(texts.size());
+  join->done = std::move(done);
+  if (texts.empty()) return join->done(TokenIds{});
+  auto shared = std::make_shared<const std::vector<std::string>>(std::move(texts));
+  const size_t parts = (shared->size() + kPerTask - 1) / kPerTask;
+  join->left = parts;
+  for (size_t p = 0; p < parts; ++p) {
+    pool_.Submit([&f, join, shared, context, p] {
+      const size_t begin = p * kPerTask, end = std::min(shared->size(), begin + kPerTask);
+      text::EncodeOptions o;
+      o.max_length = f.context_length;
+      TokenIds part;
+      if (!(context && context->cancelled()))
+        for (size_t i = begin; i < end; ++i) part.push_back(f.tokenizer->Encode((*shared)[i], o).ids);
+      std::unique_lock lock(join->mu);
+      for (size_t i = 0; i < part.size(); ++i) join->ids[begin + i] = std::move(part[i]);
+      if (--join->left > 0) return;
+      lock.unlock();
+      if (context && context->cancelled())
+        return join->done(Status(StatusCode::kCancelled, "client went away"));
+      join->done(std::move(join->ids));
+    });
+  }
 }
+
+// One EmbedTexts call: its texts, results, and the window that keeps only a few chunks in
+// flight. The first error answers `done` and closes the window; chunks already running finish
+// (their embeddings still reach the cache) but answer nothing.
+struct ClipService::TextJob {
+  const ClipFamily* family = nullptr;
+  std::vector<std::string> texts;
+  TensorInferOptions options;
+  size_t chunk_rows = 1;
+  std::unique_ptr<ConcurrencyWindow> window;
+  std::mutex mu;
+  TextEmbeddings out;
+  size_t chunks_left = 0;
+  bool failed = false;
+  bool submitted = false;  // a chunk reached the batcher: later ones are continuations
+  EmbeddingsCallback done;
+
+  // Answers with `error` unless already answered; returns whether it did.
+  bool Fail(const Status& error) {
+    {
+      std::lock_guard lock(mu);
+      if (failed) return false;
+      failed = true;
+    }
+    window->Close();
+    done(error);
+    return true;
+  }
+  // One chunk finished well.
+  void ChunkDone() {
+    std::unique_lock lock(mu);
+    if (failed) return;
+    const bool last = --chunks_left == 0;
+    lock.unlock();
+    window->Release();
+    if (last) done(std::move(out));
+  }
+};
 
 void ClipService::EmbedTexts(const ClipFamily& f, std::vector<std::string> texts,
                              const TensorInferOptions& options, EmbeddingsCallback done) {
-  struct Gather {
-    std::mutex mu;
-    TextEmbeddings out;
-    size_t left = 0;
-    bool failed = false;
-    EmbeddingsCallback done;
-  };
-  auto g = std::make_shared<Gather>();
-  g->out.vectors.resize(texts.size());
-  g->done = std::move(done);
-  if (texts.empty()) return g->done(TextEmbeddings{});
+  if (texts.empty()) return done(TextEmbeddings{});
+  auto job = std::make_shared<TextJob>();
+  job->family = &f;
+  job->options = options;
+  job->options.outputs = {f.text->signature.outputs.front().name};
+  job->chunk_rows = f.text->config.batching() ? static_cast<size_t>(f.text->config.max_batch_size) : 1;
+  // Two chunks per instance keep every instance busy (one running, one staged) without
+  // flooding the queue: other requests interleave, and nothing is refused for this request's
+  // own backlog.
+  job->window = std::make_unique<ConcurrencyWindow>(
+      2 * static_cast<size_t>(std::max(1, f.text->config.instance_count)));
+  job->out.vectors.resize(texts.size());
+  job->texts = std::move(texts);
+  job->done = std::move(done);
+  const size_t chunks = (job->texts.size() + job->chunk_rows - 1) / job->chunk_rows;
+  job->chunks_left = chunks;
+  for (size_t c = 0; c < chunks; ++c)
+    job->window->Acquire([this, job, c] { pool_.Submit([this, job, c] { RunTextChunk(job, c); }); });
+}
+
+void ClipService::RunTextChunk(const std::shared_ptr<TextJob>& job, size_t chunk) {
+  const ClipFamily& f = *job->family;
+  const auto& ctx = job->options.context;
+  if (ctx && ctx->cancelled()) {
+    job->Fail(Status(StatusCode::kCancelled, "client went away"));
+    return;
+  }
+  const size_t begin = chunk * job->chunk_rows;
+  const size_t end = std::min(job->texts.size(), begin + job->chunk_rows);
   // Tokenise first: the cache key is the token ids, so texts the tokenizer normalises alike
   // ("A  Photo", "a photo") share one entry.
   text::EncodeOptions eo;
@@ -153,66 +269,83 @@ void ClipService::EmbedTexts(const ClipFamily& f, std::vector<std::string> texts
   eo.pad_to_max = true;
   std::vector<text::Encoding> encs;
   std::vector<std::string> keys;
-  for (const auto& t : texts) {
-    encs.push_back(f.tokenizer->Encode(t, eo));
+  std::vector<size_t> misses;  // indices into the chunk
+  int64_t tokens = 0;
+  std::vector<std::pair<size_t, std::shared_ptr<const Embedding>>> hits;
+  for (size_t i = begin; i < end; ++i) {
+    encs.push_back(f.tokenizer->Encode(job->texts[i], eo));
     const auto& e = encs.back();
     size_t real = 0;
     while (real < e.attention_mask.size() && e.attention_mask[real]) ++real;
-    g->out.tokens += static_cast<int64_t>(real);
+    tokens += static_cast<int64_t>(real);
     keys.push_back(f.name + "|" +
                    std::string(reinterpret_cast<const char*>(e.ids.data()), real * sizeof(int64_t)));
-  }
-  std::vector<size_t> misses;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    if (auto hit = text_cache_.Get(keys[i])) {
+    if (auto hit = text_cache_.Get(keys.back())) {
       text_hits_->Inc();
-      g->out.vectors[i] = *hit;
+      hits.emplace_back(i, std::move(hit));
     } else {
       text_misses_->Inc();
-      misses.push_back(i);
+      misses.push_back(i - begin);
     }
   }
-  if (misses.empty()) return g->done(std::move(g->out));
-  g->left = misses.size();
-  const std::string input = f.text->signature.inputs.front().name;
-  for (size_t i : misses) {
-    const auto& enc = encs[i];
-    Tensor ids;
-    ids.name = input;
-    ids.dtype = DataType::kInt64;
-    ids.shape = {1, static_cast<int64_t>(enc.ids.size())};
-    ids.data.resize(enc.ids.size() * 8);
-    std::memcpy(ids.data.data(), enc.ids.data(), enc.ids.size() * 8);
-    std::vector<Tensor> inputs;
-    inputs.push_back(std::move(ids));
-    // Models that also take an attention mask get it.
-    if (f.text->signature.inputs.size() > 1) {
-      Tensor mask;
-      mask.name = f.text->signature.inputs[1].name;
-      mask.dtype = DataType::kInt64;
-      mask.shape = {1, static_cast<int64_t>(enc.attention_mask.size())};
-      mask.data.resize(enc.attention_mask.size() * 8);
-      std::memcpy(mask.data.data(), enc.attention_mask.data(), enc.attention_mask.size() * 8);
-      inputs.push_back(std::move(mask));
-    }
-    TensorInferOptions o = options;
-    o.outputs = {f.text->signature.outputs.front().name};
-    const std::string key = keys[i];
-    auto finish = [this, g, i, key](Result<scheduling::InferResult> r) {
-      Result<Embedding> e = r.ok() ? FirstRow(r.value()) : Result<Embedding>(r.status());
-      std::lock_guard lock(g->mu);
-      if (g->failed) return;
-      if (!e.ok()) {
-        g->failed = true;
-        return g->done(e.status());
-      }
-      text_cache_.Put(key, std::make_shared<const Embedding>(*e), e->size() * 4 + key.size() + 64);
-      g->out.vectors[i] = std::move(e).value();
-      if (--g->left == 0) g->done(std::move(g->out));
-    };
-    Status s = SubmitTensorInference(*f.text, std::move(inputs), o, finish);
-    if (!s.ok()) finish(s);
+  {
+    std::lock_guard lock(job->mu);
+    job->out.tokens += tokens;
+    for (auto& [i, e] : hits) job->out.vectors[i] = *e;
   }
+  if (misses.empty()) return job->ChunkDone();
+  // One [rows, context] request for the chunk's misses (and its attention mask when the model
+  // takes one).
+  const int64_t rows = static_cast<int64_t>(misses.size());
+  const int64_t len = static_cast<int64_t>(encs.front().ids.size());
+  auto make = [&](const std::string& name, bool mask) {
+    Tensor t;
+    t.name = name;
+    t.dtype = DataType::kInt64;
+    t.shape = {rows, len};
+    t.data.resize(static_cast<size_t>(rows * len) * 8);
+    for (size_t r = 0; r < misses.size(); ++r) {
+      const auto& src = mask ? encs[misses[r]].attention_mask : encs[misses[r]].ids;
+      std::memcpy(t.data.data() + r * static_cast<size_t>(len) * 8, src.data(), static_cast<size_t>(len) * 8);
+    }
+    return t;
+  };
+  std::vector<Tensor> inputs;
+  inputs.push_back(make(f.text->signature.inputs.front().name, false));
+  if (f.text->signature.inputs.size() > 1) inputs.push_back(make(f.text->signature.inputs[1].name, true));
+  TensorInferOptions o = job->options;
+  {
+    std::lock_guard lock(job->mu);
+    o.continuation = job->submitted;
+    job->submitted = true;
+  }
+  std::vector<std::pair<size_t, std::string>> targets;  // text index, cache key
+  for (size_t m : misses) targets.emplace_back(begin + m, keys[m]);
+  auto finish = [this, job, targets = std::move(targets)](Result<scheduling::InferResult> r) {
+    if (!r.ok()) {
+      job->Fail(r.status());
+      return;
+    }
+    auto rows_out = Rows(r.value(), targets.size());
+    if (!rows_out.ok()) {
+      job->Fail(rows_out.status());
+      return;
+    }
+    for (size_t k = 0; k < targets.size(); ++k) {
+      auto& e = (*rows_out)[k];
+      text_cache_.Put(targets[k].second, std::make_shared<const Embedding>(e),
+                      e.size() * 4 + targets[k].second.size() + 64);
+    }
+    {
+      std::lock_guard lock(job->mu);
+      if (job->failed) return;
+      for (size_t k = 0; k < targets.size(); ++k)
+        job->out.vectors[targets[k].first] = std::move((*rows_out)[k]);
+    }
+    job->ChunkDone();
+  };
+  Status s = SubmitTensorInference(*f.text, std::move(inputs), o, OnPool(pool_, finish));
+  if (!s.ok()) job->Fail(s);
 }
 
 void ClipService::EmbedImage(const ClipFamily& f, std::shared_ptr<const std::string> bytes,
@@ -227,7 +360,7 @@ void ClipService::EmbedImage(const ClipFamily& f, std::shared_ptr<const std::str
   }
   image_misses_->Inc();
   pool_.Submit([this, &f, bytes, options, done, key] {
-    if (options.cancelled && options.cancelled->cancelled())
+    if (options.context && options.context->cancelled())
       return done(Status(StatusCode::kCancelled, "client went away"));
     const auto t0 = std::chrono::steady_clock::now();
     const auto& ii = *f.vision->config.image_input;
@@ -253,7 +386,7 @@ void ClipService::EmbedImage(const ClipFamily& f, std::shared_ptr<const std::str
       out.infer_ms = std::chrono::duration<double, std::milli>(tm.finished - tm.started).count();
       done(std::move(out));
     };
-    Status s = SubmitTensorInference(*f.vision, std::move(inputs), o, finish);
+    Status s = SubmitTensorInference(*f.vision, std::move(inputs), o, OnPool(pool_, finish));
     if (!s.ok()) finish(s);
   });
 }
@@ -276,31 +409,17 @@ void ClipService::Classify(const ClipFamily& f, std::shared_ptr<const std::strin
   auto st = std::make_shared<State>();
   const double scale = f.logit_scale;
   auto maybe_finish = [st, labels, scale, done](std::optional<Status> error) {
-    std::lock_guard lock(st->mu);
+    std::unique_lock lock(st->mu);
     if (st->answered) return;
     if (error) {
       st->answered = true;
+      lock.unlock();
       return done(*error);
     }
     if (!st->image || !st->texts) return;
     st->answered = true;
-    std::vector<LabelScore> out(labels.size());
-    double max_logit = -1e300;
-    for (size_t i = 0; i < labels.size(); ++i) {
-      double dot = 0;
-      const auto& t = (*st->texts)[i];
-      for (size_t k = 0; k < std::min(t.size(), st->image->size()); ++k)
-        dot += static_cast<double>(t[k]) * (*st->image)[k];
-      out[i].label = labels[i];
-      out[i].similarity = dot;
-      max_logit = std::max(max_logit, scale * dot);
-    }
-    double sum = 0;
-    for (auto& s : out) sum += (s.probability = std::exp(scale * s.similarity - max_logit));
-    for (auto& s : out) s.probability /= sum;
-    std::stable_sort(out.begin(), out.end(),
-                     [](const LabelScore& a, const LabelScore& b) { return a.probability > b.probability; });
-    done(std::move(out));
+    lock.unlock();
+    done(Score(*st->image, labels, *st->texts, scale));
   };
   EmbedTexts(f, std::move(prompts), options, [st, maybe_finish](Result<TextEmbeddings> r) {
     if (!r.ok()) return maybe_finish(r.status());
@@ -410,7 +529,7 @@ void ClipService::ClassifyEnsemble(const ClipFamily& f, const std::string& label
                  done(std::move(res));
                });
     };
-    Status s = SubmitTensorInference(cls, std::move(inputs), o, after_classifier);
+    Status s = SubmitTensorInference(cls, std::move(inputs), o, OnPool(pool_, after_classifier));
     if (!s.ok()) after_classifier(s);
   });
 }

@@ -1,10 +1,12 @@
 // CLIP-style embeddings and zero-shot classification over a Hugging Face layout family (the
 // "<name>.vision" and "<name>.text" models the registry loaded from one folder): text is
-// tokenised here (text/), images decoded and preprocessed on the decode pool, and both towers
-// run through their models' dynamic batchers, one request per item. Embeddings come back
-// unit-normalised. Text embeddings are cached by token ids (so texts the tokenizer normalises
-// alike share an entry), image embeddings by content hash (LRUs bounded in bytes); label prompts
-// of configured label sets are embedded at start-up.
+// tokenised on the work pool (never on the caller's thread), images decoded and preprocessed
+// there too, and both towers run through their models' dynamic batchers. Many texts go in
+// chunks of the text tower's max_batch_size, at most a few chunks in flight per request, so any
+// number of texts fits any queue. Completions hop back to the pool: batcher threads only run
+// models. Embeddings come back unit-normalised. Text embeddings are cached by token ids (so texts the
+// tokenizer normalises alike share an entry), image embeddings by content hash (LRUs bounded in bytes); label
+// prompts of configured label sets are embedded at start-up.
 #pragma once
 
 #include <functional>
@@ -99,9 +101,13 @@ class ClipService {
   const ClipFamily* Find(const std::string& name) const;
   bool empty() const { return families_.empty(); }
 
-  Result<std::vector<std::vector<int64_t>>> Tokenize(const ClipFamily& family,
-                                                     const std::vector<std::string>& texts) const;
-  // All callbacks run exactly once, on a pool or batcher thread (or inline for cache hits).
+  using TokenIds = std::vector<std::vector<int64_t>>;
+  // Token ids per text (truncated to the context length, unpadded), computed on the pool.
+  void Tokenize(const ClipFamily& family, std::vector<std::string> texts, const RequestContextPtr& context,
+                std::function<void(Result<TokenIds>)> done) const;
+  // All callbacks run exactly once, on a pool thread (or inline for cache hits and refusals).
+  // Texts are embedded in chunks (see above); the first refusal fails the request and stops
+  // the chunks not yet submitted.
   void EmbedTexts(const ClipFamily& family, std::vector<std::string> texts, const TensorInferOptions& options,
                   EmbeddingsCallback done);
   void EmbedImage(const ClipFamily& family, std::shared_ptr<const std::string> bytes,
@@ -118,8 +124,19 @@ class ClipService {
                         std::shared_ptr<const std::string> image, int64_t clip_timeout_ms,
                         const TensorInferOptions& options, EnsembleCallback done);
 
+  // Zero-shot scores of one image embedding against label embeddings: softmax over
+  // logit_scale x cosine, sorted by probability (stable for ties).
+  static std::vector<LabelScore> Score(const Embedding& image, const std::vector<std::string>& labels,
+                                       const std::vector<Embedding>& label_embeddings, double logit_scale);
+  // "a photo of a {}" with the label in place of {}.
+  static std::string Prompt(const std::string& prompt_template, const std::string& label);
+
+  ThreadPool& pool() const { return pool_; }
+
  private:
   ClipService(ThreadPool& pool, Options options);
+  struct TextJob;
+  void RunTextChunk(const std::shared_ptr<TextJob>& job, size_t chunk);
   ThreadPool& pool_;
   Options options_;
   std::vector<std::unique_ptr<ClipFamily>> families_;

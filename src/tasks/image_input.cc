@@ -51,8 +51,7 @@ Result<Tensor> DecodeImageBatch(const Tensor& encoded, const runtime::ImageInput
   for (size_t i = 0; i < items.size(); ++i) {
     auto decoded = EncodedImageToTensor(items[i], config, dtype, limits);
     if (!decoded.ok())
-      return Status(decoded.status().code(), "image " + std::to_string(i) + " of '" + encoded.name +
-                                                 "': " + decoded.status().message());
+      return decoded.status().Prefixed("image " + std::to_string(i) + " of '" + encoded.name + "': ");
     Tensor t = std::move(decoded).value();
     if (i == 0) {
       out.shape = t.shape;

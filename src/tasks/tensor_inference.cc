@@ -73,18 +73,29 @@ Status SubmitTensorInference(scheduling::ServedModel& model, std::vector<Tensor>
   }
   std::sort(req->outputs.begin(), req->outputs.end());
   req->outputs.erase(std::unique(req->outputs.begin(), req->outputs.end()), req->outputs.end());
-  req->priority = options.priority;
-  req->cancelled = options.cancelled;
+  const auto& ctx = options.context;
+  if (ctx) {
+    req->context = ctx;
+    req->priority = ctx->priority;
+    req->cancelled = ctx->cancel;
+  }
+  req->continuation = options.continuation;
   if (options.timeout_us && *options.timeout_us > 0)
     req->timeout = std::chrono::microseconds(*options.timeout_us);
   Status s = model.batcher->Enqueue(req);
-  if (s.ok() && options.cancelled) {
+  if (s.ok() && req->cancelled) {
     auto* batcher = model.batcher.get();
-    options.cancelled->OnCancel([batcher] { batcher->NotifyCancelled(); });
+    req->cancelled->OnCancel([batcher] { batcher->NotifyCancelled(); });
   }
   if (s.code() == StatusCode::kOverloaded)
-    s.WithRetryAfter(model.batcher->EstimateRetryAfterSeconds(options.retry_attempt));
+    s.WithRetryAfter(model.batcher->EstimateRetryAfterSeconds(ctx ? ctx->retry_attempt : 0));
   return s;
+}
+
+scheduling::InferCallback OnPool(ThreadPool& pool, scheduling::InferCallback done) {
+  return [&pool, done = std::move(done)](Result<scheduling::InferResult> r) mutable {
+    pool.Submit([done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  };
 }
 
 }  // namespace sightline::tasks

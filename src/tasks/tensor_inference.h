@@ -10,20 +10,28 @@
 #include <string>
 #include <vector>
 
-#include "core/cancel_token.h"
+#include "core/request_context.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "core/thread_pool.h"
 #include "scheduling/inference_request.h"
 #include "scheduling/model_registry.h"
 
 namespace sightline::tasks {
 
 struct TensorInferOptions {
-  int priority = 0;
+  // Who asked: id, priority, cancellation, deadline, retry attempt, trace. Null: background work
+  // (no priority, never cancelled).
+  RequestContextPtr context;
+  // The model's queue timeout for this request (KServe's `timeout` parameter, an ensemble's
+  // clip_timeout_ms); honoured when the model allows overrides. The context's deadline applies
+  // on top.
   std::optional<int64_t> timeout_us;
-  std::shared_ptr<CancelToken> cancelled;
-  int retry_attempt = 0;             // from X-Retry-Attempt: scales the Retry-After estimate
   std::vector<std::string> outputs;  // output names wanted; empty = all
+  // A later part of a request whose first part was already admitted (a chunk of texts, an item
+  // of a batch): skips the predicted-wait budget, so admitted work is not refused half-way for
+  // the backlog it created itself; a full queue still refuses it.
+  bool continuation = false;
 };
 
 // Orders and checks inputs for `model`; sets *rows to the batch size they carry.
@@ -36,5 +44,10 @@ Status CheckAdmission(const scheduling::ServedModel& model, int retry_attempt);
 
 Status SubmitTensorInference(scheduling::ServedModel& model, std::vector<Tensor> inputs,
                              const TensorInferOptions& options, scheduling::InferCallback done);
+
+// Wraps `done` so it runs on `pool` instead of the batcher thread that completes the inference:
+// batcher threads only run models, and whatever a task does with a result (splitting rows,
+// softmax, caching, the next step) happens on the pool.
+scheduling::InferCallback OnPool(ThreadPool& pool, scheduling::InferCallback done);
 
 }  // namespace sightline::tasks

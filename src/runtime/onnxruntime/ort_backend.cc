@@ -144,10 +144,14 @@ class OrtBackend final : public Backend {
       }
       return result;
     } catch (const Ort::Exception& e) {
-      // Shape/dtype mismatches the codec could not see surface here as ORT errors.
-      return InvalidArgument(std::string("onnxruntime: ") + e.what());
+      // ORT_INVALID_ARGUMENT is the input's fault (a shape or value the signature could not
+      // rule out): 4xx. Anything else (a kernel or device failure, out of memory) is the
+      // engine's: 5xx, so clients and load balancers do not blame the request.
+      if (e.GetOrtErrorCode() == ORT_INVALID_ARGUMENT)
+        return InvalidArgument(std::string("onnxruntime: ") + e.what());
+      return Internal(std::string("onnxruntime: ") + e.what()).WithKind(ErrorKind::kEngineFault);
     } catch (const std::exception& e) {
-      return Internal(std::string("onnxruntime: ") + e.what());
+      return Internal(std::string("onnxruntime: ") + e.what()).WithKind(ErrorKind::kEngineFault);
     }
   }
 

@@ -23,6 +23,17 @@ TEST(Status, CarriesCodeAndMessage) {
   EXPECT_EQ(s.ToString(), "invalid_argument: bad shape");
 }
 
+TEST(Status, KindIsDataNotAPrefix) {
+  Status s = InvalidImage("truncated");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.kind(), ErrorKind::kInvalidImage);
+  EXPECT_EQ(s.message(), "truncated");
+  EXPECT_EQ(s.ToString(), "invalid_argument (invalid_image): truncated");
+  Status p = s.Prefixed("images[3]: ");
+  EXPECT_EQ(p.message(), "images[3]: truncated");
+  EXPECT_EQ(p.kind(), ErrorKind::kInvalidImage);
+}
+
 TEST(Status, AssignOrReturnPropagates) {
   int out = -1;
   EXPECT_TRUE(UsesAssign(4, &out).ok());

@@ -1,6 +1,7 @@
 #include "http/error_response.h"
 
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace sightline::http {
 namespace {
@@ -43,10 +44,28 @@ TEST(ErrorResponse, OverloadCarriesRetryAfter) {
   auto r = ErrorResponse(s, ApiStyle::kV1);
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(HeaderOf(r, "Retry-After"), "3");  // whole seconds, rounded up
-  EXPECT_EQ(r.body, R"({"error":{"code":"overloaded","message":"queue is full","retry_after_sec":2.250}})");
+  const auto body = boost::json::parse(r.body).as_object().at("error").as_object();
+  EXPECT_EQ(body.at("code").as_string(), "overloaded");
+  EXPECT_EQ(body.at("message").as_string(), "queue is full");
+  EXPECT_DOUBLE_EQ(body.at("retry_after_sec").to_number<double>(), 2.25);
   Status tiny(StatusCode::kOverloaded, "x");
   tiny.WithRetryAfter(0.01);
   EXPECT_EQ(HeaderOf(ErrorResponse(tiny, ApiStyle::kKServe), "Retry-After"), "1");
+}
+
+TEST(ErrorResponse, KindIsDataBesideTheMessage) {
+  auto v1 = ErrorResponse(InvalidImage("images[2] is truncated"), ApiStyle::kV1);
+  EXPECT_EQ(v1.status, 400);
+  EXPECT_EQ(
+      v1.body,
+      R"({"error":{"code":"invalid_argument","type":"invalid_image","message":"images[2] is truncated"}})");
+  auto k = ErrorResponse(InvalidImage("truncated"), ApiStyle::kKServe);
+  EXPECT_EQ(k.body,
+            R"({"error":"invalid_image: truncated","code":"invalid_argument","type":"invalid_image"})");
+  // An engine fault is the server's problem, never the client's.
+  Status fault = Internal("onnxruntime: device lost");
+  fault.WithKind(ErrorKind::kEngineFault);
+  EXPECT_EQ(ErrorResponse(fault, ApiStyle::kV1).status, 500);
 }
 
 }  // namespace

@@ -1,0 +1,463 @@
+#include "http/v1_codec.h"
+
+#include <boost/json.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+#include "core/base64.h"
+#include "tasks/clip.h"
+
+namespace sightline::http {
+namespace json = boost::json;
+
+namespace {
+
+Result<json::object> ParseObject(std::string_view body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(json::string_view(body.data(), body.size()), ec);
+  if (ec) return InvalidArgument("request body is not valid JSON: " + ec.message());
+  if (!v.is_object()) return InvalidArgument("request body must be a JSON object");
+  return std::move(v.get_object());
+}
+
+Result<std::string> OptionalString(const json::object& o, const char* key) {
+  const auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return std::string();
+  if (!v->is_string()) return InvalidArgument(std::string("'") + key + "' must be a string");
+  return std::string(v->get_string());
+}
+
+// A string or a list of strings, 1..kMaxTextInputs of them.
+Result<std::vector<std::string>> Strings(const json::object& o, const char* key) {
+  const auto* v = o.if_contains(key);
+  if (!v) return InvalidArgument(std::string("'") + key + "' is required");
+  std::vector<std::string> out;
+  const std::string bad = std::string("'") + key + "' must be a string or a list of strings";
+  if (v->is_string()) {
+    out.emplace_back(v->get_string());
+  } else if (v->is_array()) {
+    const auto& a = v->get_array();
+    if (a.size() > kMaxTextInputs)
+      return Status(StatusCode::kPayloadTooLarge, std::string("'") + key + "' has " +
+                                                      std::to_string(a.size()) + " items; at most " +
+                                                      std::to_string(kMaxTextInputs) + " per request")
+          .WithKind(ErrorKind::kLimitExceeded);
+    for (const auto& x : a) {
+      if (!x.is_string()) return InvalidArgument(bad);
+      out.emplace_back(x.get_string());
+    }
+  } else {
+    return InvalidArgument(bad);
+  }
+  if (out.empty()) return InvalidArgument(std::string("'") + key + "' is empty");
+  return out;
+}
+
+// A float as the shortest decimal that reads back as the same float (so 0.1f is 0.1, not
+// 0.10000000149011612), held as a JSON number.
+json::value FloatValue(float f) {
+  if (!std::isfinite(f)) return nullptr;
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, f);
+  *r.ptr = '\0';
+  return std::strtod(buf, nullptr);
+}
+
+json::array FloatArray(const std::vector<float>& v) {
+  json::array a;
+  a.reserve(v.size());
+  for (float f : v) a.push_back(FloatValue(f));
+  return a;
+}
+
+// Probabilities and similarities to 8 significant digits, as before.
+json::value Number8(double d) {
+  if (!std::isfinite(d)) return nullptr;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.8g", d);
+  return std::strtod(buf, nullptr);
+}
+
+json::value Ms(double ms) {
+  return std::round(ms * 1000.0) / 1000.0;
+}
+
+json::object ErrorValue(const Status& s) {
+  json::object o;
+  o["code"] = StatusCodeName(s.code());
+  if (s.kind() != ErrorKind::kNone) o["type"] = ErrorKindName(s.kind());
+  o["message"] = s.message();
+  return o;
+}
+
+json::object MetadataValue(const media::ImageMetadata& m) {
+  json::object o;
+  o["format"] = m.format;
+  o["width"] = m.width;
+  o["height"] = m.height;
+  o["orientation"] = m.orientation;
+  if (m.make) o["make"] = *m.make;
+  if (m.model) o["model"] = *m.model;
+  if (m.lens) o["lens"] = *m.lens;
+  if (m.captured_at) o["captured_at"] = *m.captured_at;
+  if (m.latitude && m.longitude) {
+    json::object g;
+    g["latitude"] = std::round(*m.latitude * 1e7) / 1e7;
+    g["longitude"] = std::round(*m.longitude * 1e7) / 1e7;
+    if (m.altitude_m) g["altitude_m"] = Number8(*m.altitude_m);
+    o["gps"] = std::move(g);
+  }
+  if (m.exposure_time_s) o["exposure_time_s"] = Number8(*m.exposure_time_s);
+  if (m.f_number) o["f_number"] = Number8(*m.f_number);
+  if (m.focal_length_mm) o["focal_length_mm"] = Number8(*m.focal_length_mm);
+  if (m.iso) o["iso"] = *m.iso;
+  return o;
+}
+
+json::array LabelList(const std::vector<tasks::LabelScore>& v, bool similarity) {
+  json::array a;
+  for (const auto& s : v) {
+    json::object o;
+    o["label"] = s.label;
+    o["probability"] = Number8(s.probability);
+    if (similarity) o["similarity"] = Number8(s.similarity);
+    a.push_back(std::move(o));
+  }
+  return a;
+}
+
+json::object TimingValue(const tasks::StageTiming& t) {
+  json::object o;
+  o["download_ms"] = Ms(t.download_ms);
+  o["decode_ms"] = Ms(t.decode_ms);
+  o["queue_ms"] = Ms(t.queue_ms);
+  o["inference_ms"] = Ms(t.inference_ms);
+  o["total_ms"] = Ms(t.total_ms);
+  return o;
+}
+
+void PutSummary(json::object& o, const tasks::BatchSummary& s) {
+  o["succeeded"] = s.succeeded;
+  o["failed"] = s.failed;
+  o["cache_hits"] = s.cache_hits;
+  o["timing"] = TimingValue(s.timing);
+  o["images_per_s"] = Ms(s.images_per_s);
+}
+
+std::string Field(const ImageRequest& r, const std::string& key) {
+  for (const auto& [k, v] : r.fields)
+    if (k == key) return v;
+  return {};
+}
+
+Result<int64_t> PositiveInt(const std::string& field, const std::string& v) {
+  int64_t x = 0;
+  const auto r = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (v.empty() || r.ec != std::errc() || r.ptr != v.data() + v.size() || x <= 0)
+    return InvalidArgument(field + " must be a positive integer");
+  return x;
+}
+
+Status RejectUnknown(const ImageRequest& r, std::initializer_list<const char*> known,
+                     const std::string& expected) {
+  for (const auto& [k, v] : r.fields) {
+    bool ok = false;
+    for (const char* n : known) ok |= k == n;
+    if (!ok) return InvalidArgument("unknown parameter '" + k + "' (expected " + expected + ")");
+  }
+  return Status::Ok();
+}
+
+Status CheckImageCount(const ImageRequest& r) {
+  if (r.images.empty()) return InvalidArgument("send at least one image");
+  if (r.images.size() > kMaxImages)
+    return Status(StatusCode::kPayloadTooLarge, "at most " + std::to_string(kMaxImages) +
+                                                    " images per request; got " +
+                                                    std::to_string(r.images.size()))
+        .WithKind(ErrorKind::kLimitExceeded);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<bool> ParseFlag(const std::string& field, const std::string& v) {
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0" || v.empty()) return false;
+  return InvalidArgument(field + " must be true or false, not '" + v + "'");
+}
+
+Result<EmbeddingsRequest> ParseEmbeddingsRequest(std::string_view body) {
+  ASSIGN_OR_RETURN(auto o, ParseObject(body));
+  EmbeddingsRequest r;
+  ASSIGN_OR_RETURN(r.model, OptionalString(o, "model"));
+  ASSIGN_OR_RETURN(r.input, Strings(o, "input"));
+  ASSIGN_OR_RETURN(r.modality, OptionalString(o, "modality"));
+  if (!r.modality.empty() && r.modality != "text" && r.modality != "image")
+    return InvalidArgument("modality must be text or image, not '" + r.modality + "'");
+  ASSIGN_OR_RETURN(std::string format, OptionalString(o, "encoding_format"));
+  if (!format.empty()) r.encoding_format = format;
+  if (r.encoding_format != "float" && r.encoding_format != "base64")
+    return InvalidArgument("encoding_format must be float or base64, not '" + r.encoding_format + "'");
+  if (const auto* d = o.if_contains("dimensions"); d && !d->is_null()) {
+    if (!d->is_int64() || d->get_int64() <= 0)
+      return InvalidArgument("dimensions must be a positive integer");
+    r.dimensions = static_cast<size_t>(d->get_int64());
+  }
+  return r;
+}
+
+Result<TokenizeRequest> ParseTokenizeRequest(std::string_view body) {
+  ASSIGN_OR_RETURN(auto o, ParseObject(body));
+  TokenizeRequest r;
+  ASSIGN_OR_RETURN(r.model, OptionalString(o, "model"));
+  ASSIGN_OR_RETURN(r.input, Strings(o, "input"));
+  return r;
+}
+
+Result<SplitInputs> SplitEmbeddingInputs(EmbeddingsRequest& r) {
+  SplitInputs out;
+  for (size_t i = 0; i < r.input.size(); ++i) {
+    std::string& in = r.input[i];
+    const bool image = r.modality == "image" || (r.modality.empty() && in.rfind("data:image/", 0) == 0);
+    if (!image) {
+      out.text_index.push_back(i);
+      out.texts.push_back(std::move(in));
+      continue;
+    }
+    sources::ImageSource src;
+    src.label = "input[" + std::to_string(i) + "]";
+    if (in.rfind("data:", 0) == 0) {
+      const auto comma = in.find(',');
+      auto bytes =
+          comma == std::string::npos ? std::nullopt : Base64Decode(std::string_view(in).substr(comma + 1));
+      if (!bytes || bytes->empty()) return InvalidArgument(src.label + ": not a base64 data: URI");
+      src.kind = sources::ImageSource::Kind::kBytes;
+      src.value = std::move(*bytes);
+    } else if (in.rfind("http://", 0) == 0 || in.rfind("https://", 0) == 0) {
+      src.kind = sources::ImageSource::Kind::kUrl;
+      src.value = std::move(in);
+    } else {
+      return InvalidArgument(src.label + ": an image must be a data: URI or an http(s) URL");
+    }
+    out.image_index.push_back(i);
+    out.images.push_back(std::move(src));
+  }
+  return out;
+}
+
+std::string EncodeEmbeddingsResponse(const EmbeddingsRequest& request, const std::string& model,
+                                     std::vector<std::vector<float>> vectors, int64_t prompt_tokens) {
+  json::array data;
+  data.reserve(vectors.size());
+  for (size_t i = 0; i < vectors.size(); ++i) {
+    auto& e = vectors[i];
+    // OpenAI's `dimensions`: keep the first n and re-normalise (Matryoshka-style truncation).
+    if (request.dimensions > 0 && request.dimensions < e.size()) {
+      e.resize(request.dimensions);
+      tasks::Normalize(e);
+    }
+    json::object item;
+    item["object"] = "embedding";
+    item["index"] = i;
+    if (request.encoding_format == "base64")
+      item["embedding"] =
+          Base64Encode(std::string_view(reinterpret_cast<const char*>(e.data()), e.size() * 4));
+    else
+      item["embedding"] = FloatArray(e);
+    data.push_back(std::move(item));
+  }
+  json::object o;
+  o["object"] = "list";
+  o["data"] = std::move(data);
+  o["model"] = model;
+  o["usage"] = {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}};
+  return json::serialize(o);
+}
+
+std::string EncodeTokenizeResponse(const std::string& model, const std::vector<std::vector<int64_t>>& ids) {
+  json::array tokens;
+  for (const auto& row : ids) tokens.push_back(json::array(row.begin(), row.end()));
+  json::object o;
+  o["model"] = model;
+  o["tokens"] = std::move(tokens);
+  return json::serialize(o);
+}
+
+Result<EmbedRequestFields> ParseEmbedFields(const ImageRequest& r) {
+  RETURN_IF_ERROR(
+      RejectUnknown(r, {"model", "metadata", "captions", "stream"}, "model, metadata, captions, stream"));
+  EmbedRequestFields f;
+  f.model = Field(r, "model");
+  ASSIGN_OR_RETURN(f.params.metadata, ParseFlag("metadata", Field(r, "metadata")));
+  ASSIGN_OR_RETURN(f.captions, ParseFlag("captions", Field(r, "captions")));
+  ASSIGN_OR_RETURN(f.stream, ParseFlag("stream", Field(r, "stream")));
+  if (f.captions) return InvalidArgument("captions=true needs a captioning model; none is configured");
+  RETURN_IF_ERROR(CheckImageCount(r));
+  return f;
+}
+
+namespace {
+
+json::object EmbedItemValue(size_t index, const tasks::EmbeddedImage& item) {
+  json::object o;
+  o["index"] = index;
+  if (!item.status.ok()) {
+    o["error"] = ErrorValue(item.status);
+    return o;
+  }
+  o["embedding"] = FloatArray(item.embedding);
+  if (item.metadata) o["metadata"] = MetadataValue(*item.metadata);
+  o["caption"] = nullptr;
+  return o;
+}
+
+json::object ClassifyItemValue(const tasks::ClassifiedImage& item) {
+  json::object o;
+  if (item.ensemble) {
+    const auto& e = *item.ensemble;
+    o["labels"] = LabelList(item.labels, false);
+    o["clip_used"] = e.vlm_used;
+    o["vlm_used"] = e.vlm_used;  // the older name of clip_used, kept for existing clients
+    o["reason"] = e.reason;
+    o["classifier"] = LabelList(e.classifier, false);
+    if (e.vlm_used) o["clip"] = LabelList(e.clip, false);
+  } else {
+    o["labels"] = LabelList(item.labels, true);
+  }
+  if (item.metadata) o["metadata"] = MetadataValue(*item.metadata);
+  return o;
+}
+
+}  // namespace
+
+std::string EncodeEmbedItem(size_t index, const tasks::EmbeddedImage& item) {
+  return json::serialize(EmbedItemValue(index, item));
+}
+
+std::string EncodeEmbedResponse(const tasks::EmbedImagesResult& result) {
+  json::array data;
+  data.reserve(result.items.size());
+  for (size_t i = 0; i < result.items.size(); ++i) data.push_back(EmbedItemValue(i, result.items[i]));
+  json::object o;
+  o["object"] = "list";
+  o["model"] = result.model;
+  o["data"] = std::move(data);
+  PutSummary(o, result.summary);
+  return json::serialize(o);
+}
+
+Result<ClassifyRequestFields> ParseClassifyFields(const ImageRequest& r) {
+  RETURN_IF_ERROR(RejectUnknown(
+      r,
+      {"model", "labels", "label_set", "prompt_template", "top_k", "metadata", "ensemble", "clip_timeout_ms",
+       "stream"},
+      "labels, label_set, prompt_template, top_k, metadata, ensemble, clip_timeout_ms, stream, model"));
+  ClassifyRequestFields f;
+  f.model = Field(r, "model");
+  auto& p = f.params;
+  bool have_list = false;
+  for (const auto& [k, v] : r.lists)
+    if (k == "labels") {
+      p.labels = v;
+      have_list = true;
+    }
+  if (!have_list) {
+    // Comma-separated text (form fields, query parameters).
+    const std::string v = Field(r, "labels");
+    size_t pos = 0;
+    while (!v.empty() && pos <= v.size()) {
+      size_t comma = v.find(',', pos);
+      if (comma == std::string::npos) comma = v.size();
+      std::string item = v.substr(pos, comma - pos);
+      while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+      while (!item.empty() && item.back() == ' ') item.pop_back();
+      if (!item.empty()) p.labels.push_back(item);
+      pos = comma + 1;
+    }
+  }
+  p.label_set = Field(r, "label_set");
+  if (!p.labels.empty() && !p.label_set.empty()) return InvalidArgument("give labels or label_set, not both");
+  if (p.labels.size() > tasks::kMaxLabels)
+    return Status(StatusCode::kPayloadTooLarge, "give at most " + std::to_string(tasks::kMaxLabels) +
+                                                    " labels; got " + std::to_string(p.labels.size()))
+        .WithKind(ErrorKind::kLimitExceeded);
+  p.prompt_template = Field(r, "prompt_template");
+  if (const std::string k = Field(r, "top_k"); !k.empty()) {
+    ASSIGN_OR_RETURN(int64_t v, PositiveInt("top_k", k));
+    p.top_k = static_cast<size_t>(v);
+  }
+  ASSIGN_OR_RETURN(p.metadata, ParseFlag("metadata", Field(r, "metadata")));
+  const std::string ens = Field(r, "ensemble");
+  if (!ens.empty()) {
+    ASSIGN_OR_RETURN(p.ensemble, ParseFlag("ensemble", ens));
+  }
+  if (const std::string t = Field(r, "clip_timeout_ms"); !t.empty()) {
+    ASSIGN_OR_RETURN(p.clip_timeout_ms, PositiveInt("clip_timeout_ms", t));
+  }
+  ASSIGN_OR_RETURN(f.stream, ParseFlag("stream", Field(r, "stream")));
+  RETURN_IF_ERROR(CheckImageCount(r));
+  return f;
+}
+
+std::string EncodeClassifySingle(const std::string& model, const tasks::ClassifiedImage& item) {
+  json::object o;
+  o["model"] = model;
+  for (auto& [k, v] : ClassifyItemValue(item)) o[k] = v;
+  o["timing"] = {{"total_ms", Ms(item.timing.total_ms)}};
+  return json::serialize(o);
+}
+
+namespace {
+
+json::object ClassifyIndexedValue(size_t index, const tasks::ClassifiedImage& item) {
+  json::object o;
+  o["index"] = index;
+  if (!item.status.ok()) {
+    o["error"] = ErrorValue(item.status);
+    return o;
+  }
+  for (auto& [k, v] : ClassifyItemValue(item)) o[k] = v;
+  return o;
+}
+
+}  // namespace
+
+std::string EncodeClassifyItem(size_t index, const tasks::ClassifiedImage& item) {
+  return json::serialize(ClassifyIndexedValue(index, item));
+}
+
+std::string EncodeClassifyList(const tasks::ClassifyImagesResult& result) {
+  json::array data;
+  for (size_t i = 0; i < result.items.size(); ++i) data.push_back(ClassifyIndexedValue(i, result.items[i]));
+  json::object o;
+  o["object"] = "list";
+  o["model"] = result.model;
+  o["data"] = std::move(data);
+  PutSummary(o, result.summary);
+  return json::serialize(o);
+}
+
+std::string EncodeMetadataResponse(const tasks::ImageMetadataResult& result) {
+  json::array data;
+  for (size_t i = 0; i < result.items.size(); ++i) {
+    json::object o;
+    o["index"] = i;
+    if (result.items[i].ok())
+      o["metadata"] = MetadataValue(result.items[i].value());
+    else
+      o["error"] = ErrorValue(result.items[i].status());
+    data.push_back(std::move(o));
+  }
+  json::object o;
+  o["object"] = "list";
+  o["data"] = std::move(data);
+  return json::serialize(o);
+}
+
+std::string EncodeMetadata(const media::ImageMetadata& m) {
+  return json::serialize(MetadataValue(m));
+}
+
+}  // namespace sightline::http

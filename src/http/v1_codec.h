@@ -1,0 +1,96 @@
+// The /v1 wire format: requests of the CLIP and image routes parsed into task parameters, and
+// task results written as JSON (Boost.JSON for both directions, never string concatenation).
+// Pure functions over bytes and values: no I/O, no models; the v1_codec fuzz target drives the
+// parsers directly, and routes stay thin (parse, call the task, write).
+//
+// Shapes (OpenAI's for /v1/embeddings; Sightline's own elsewhere):
+//   embeddings  {"object":"list","data":[{"object":"embedding","index","embedding"}],"model","usage"}
+//   tokenize    {"model","tokens":[[ids..]..]}
+//   embed       {"object":"list","model","data":[{"index","embedding","metadata"?,"caption":null} |
+//                {"index","error":{..}}],"succeeded","failed","cache_hits","timing":{..},"images_per_s"}
+//   classify    one image: {"model","labels":[{"label","probability","similarity"?}],"metadata"?,
+//                "timing"}; an ensemble adds "clip_used","vlm_used" (older name),"reason",
+//                "classifier","clip"?; many images: {"object":"list","model","data":[per image
+//                as above, with "index" | {"index","error"}],"succeeded","failed","timing",..}
+//   metadata    {"object":"list","data":[{"index","metadata"} | {"index","error"}]}
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "http/image_request.h"
+#include "media/image_metadata.h"
+#include "tasks/classify_images.h"
+#include "tasks/embed_images.h"
+#include "tasks/image_metadata.h"
+
+namespace sightline::http {
+
+// At most this many inputs in one /v1/embeddings or /v1/tokenize request (refused up front, 413).
+inline constexpr size_t kMaxTextInputs = 2048;
+// At most this many images in one /v1/embed or /v1/classify request (refused up front, 413).
+inline constexpr size_t kMaxImages = 1024;
+
+struct EmbeddingsRequest {
+  std::string model;
+  std::vector<std::string> input;
+  std::string modality;                   // "", "text" or "image"
+  std::string encoding_format = "float";  // | "base64"
+  size_t dimensions = 0;                  // 0: all
+};
+Result<EmbeddingsRequest> ParseEmbeddingsRequest(std::string_view body);
+
+struct TokenizeRequest {
+  std::string model;
+  std::vector<std::string> input;
+};
+Result<TokenizeRequest> ParseTokenizeRequest(std::string_view body);
+
+// The /v1/embeddings inputs that are images: data: URIs (decoded) and http(s) URLs, labelled
+// "input[i]"; the rest are texts. Without `modality`, data:image URIs are images and everything
+// else is text.
+struct SplitInputs {
+  std::vector<size_t> text_index;
+  std::vector<std::string> texts;
+  std::vector<size_t> image_index;
+  std::vector<sources::ImageSource> images;
+};
+Result<SplitInputs> SplitEmbeddingInputs(EmbeddingsRequest& request);
+
+// OpenAI's answer. `vectors` in input order; truncated to `dimensions` and re-normalised here.
+std::string EncodeEmbeddingsResponse(const EmbeddingsRequest& request, const std::string& model,
+                                     std::vector<std::vector<float>> vectors, int64_t prompt_tokens);
+std::string EncodeTokenizeResponse(const std::string& model, const std::vector<std::vector<int64_t>>& ids);
+
+struct EmbedRequestFields {
+  std::string model;
+  tasks::EmbedImagesParams params;
+  bool captions = false;
+  bool stream = false;  // Server-Sent Events: one event per item, then the summary
+};
+Result<EmbedRequestFields> ParseEmbedFields(const ImageRequest& request);
+std::string EncodeEmbedItem(size_t index, const tasks::EmbeddedImage& item);
+std::string EncodeEmbedResponse(const tasks::EmbedImagesResult& result);
+
+struct ClassifyRequestFields {
+  std::string model;
+  tasks::ClassifyParams params;
+  bool stream = false;
+};
+Result<ClassifyRequestFields> ParseClassifyFields(const ImageRequest& request);
+// One image, the answer shape /v1/classify has always had for a single image.
+std::string EncodeClassifySingle(const std::string& model, const tasks::ClassifiedImage& item);
+std::string EncodeClassifyItem(size_t index, const tasks::ClassifiedImage& item);
+std::string EncodeClassifyList(const tasks::ClassifyImagesResult& result);
+
+std::string EncodeMetadataResponse(const tasks::ImageMetadataResult& result);
+// The metadata object of one image (also inside remove-background answers).
+std::string EncodeMetadata(const media::ImageMetadata& metadata);
+
+// "true"/"1" -> true, "false"/"0"/"" -> false; anything else is an error naming the field.
+Result<bool> ParseFlag(const std::string& field, const std::string& value);
+
+}  // namespace sightline::http

@@ -1,0 +1,17 @@
+// Where one image of a request comes from: bytes that arrived with it, a URL the server fetches
+// (sources/url_fetcher.h), or a path under an --allow-path root (sources/path_policy.h). Front
+// doors reduce their inputs to these; tasks resolve them to bytes through a SourceResolver.
+#pragma once
+
+#include <string>
+
+namespace sightline::sources {
+
+struct ImageSource {
+  enum class Kind { kBytes, kUrl, kPath };
+  Kind kind = Kind::kBytes;
+  std::string value;  // the encoded image, the URL, or the path
+  std::string label;  // names the item in error messages: "file 'cat.jpg'", "images[2]"
+};
+
+}  // namespace sightline::sources
