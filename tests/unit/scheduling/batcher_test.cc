@@ -400,3 +400,94 @@ TEST(Batcher, StagedBatchCountsAsWaiting) {
 
 }  // namespace
 }  // namespace sightline::scheduling
+
+namespace sightline::scheduling {
+namespace {
+
+// ModelRegistry::Drain's rule: every batcher stops taking work at once, then each waits only
+// until one shared deadline, so N busy models drain in one timeout rather than N.
+TEST(Batcher, SeveralBatchersDrainWithinOneSharedDeadline) {
+  BatcherOptions o;
+  o.max_batch_size = 1;
+  std::vector<std::unique_ptr<Fixture>> models;
+  std::vector<std::vector<std::unique_ptr<Outcome>>> outs(3);
+  for (int m = 0; m < 3; ++m) {
+    models.push_back(std::make_unique<Fixture>(o, 50ms));
+    for (int i = 0; i < 20; ++i) {  // a second of work each
+      outs[m].push_back(std::make_unique<Outcome>());
+      ASSERT_TRUE(models[m]->batcher->Enqueue(MakeRequest(Row(i, 0), *outs[m].back())).ok());
+    }
+  }
+  const auto t0 = Clock::now();
+  const auto deadline = t0 + 300ms;
+  for (auto& m : models) m->batcher->BeginDrain();
+  for (auto& m : models)
+    EXPECT_EQ(m->batcher->Enqueue(MakeRequest(Row(0, 0), *outs[0][0])).kind(), ErrorKind::kDraining);
+  for (auto& m : models) m->batcher->Drain(deadline);
+  const auto took = Clock::now() - t0;
+  EXPECT_GE(took, 290ms);
+  EXPECT_LT(took, 750ms);  // one timeout (+ the runs in flight), not three (900 ms and more)
+  for (auto& per_model : outs) {
+    size_t unavailable = 0;
+    for (auto& out : per_model) unavailable += out->future.get().status().code() == StatusCode::kUnavailable;
+    EXPECT_GT(unavailable, 0u);  // what the deadline cut off was answered, not dropped
+  }
+}
+
+TEST(Batcher, ContinuationsSkipTheWaitBudgetButNotTheQueueBound) {
+  BatcherOptions o;
+  o.max_batch_size = 1;
+  o.max_queue_size = 3;
+  o.max_queue_wait = 1us;
+  Fixture f(o, 5ms);
+  Outcome warm;
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), warm)).ok());
+  ASSERT_TRUE(warm.future.get().ok());  // the per-row time is now measured
+  f.CloseGate();
+  std::vector<std::unique_ptr<Outcome>> outs;
+  auto enqueue = [&](bool continuation) {
+    outs.push_back(std::make_unique<Outcome>());
+    auto r = MakeRequest(Row(1, 0), *outs.back());
+    r->continuation = continuation;
+    return f.batcher->Enqueue(r);
+  };
+  ASSERT_TRUE(enqueue(false).ok());                                   // runs (blocked on the gate)
+  while (f.backend->batches().size() < 2) std::this_thread::yield();  // wait until it has started
+  ASSERT_TRUE(enqueue(false).ok());                                   // nothing waiting: always admitted
+  Status refused = enqueue(false);
+  EXPECT_EQ(refused.kind(), ErrorKind::kWaitBudget);
+  outs.pop_back();
+  EXPECT_TRUE(enqueue(true).ok());  // a later part of an admitted request
+  Status full = Status::Ok();
+  for (int i = 0; i < 10 && full.ok(); ++i) full = enqueue(true);
+  EXPECT_EQ(full.kind(), ErrorKind::kQueueFull);  // the queue bound still holds
+  outs.pop_back();
+  f.OpenGate();
+  for (auto& out : outs) EXPECT_TRUE(out->future.get().ok());
+}
+
+TEST(Batcher, ContextDeadlineBoundsTheQueueWait) {
+  BatcherOptions o;
+  o.max_batch_size = 1;
+  Fixture f(o);
+  f.CloseGate();
+  Outcome running, waiting, late;
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), running)).ok());
+  auto ctx = std::make_shared<RequestContext>();
+  ctx->deadline = Clock::now() + 30ms;
+  auto req = MakeRequest(Row(1, 0), waiting);
+  req->context = ctx;
+  req->timeout = 10s;  // the end-to-end deadline is sooner: it wins
+  ASSERT_TRUE(f.batcher->Enqueue(req).ok());
+  EXPECT_EQ(waiting.future.get().status().code(), StatusCode::kDeadlineExceeded);
+  auto past = std::make_shared<RequestContext>();
+  past->deadline = Clock::now() - 1ms;
+  auto gone = MakeRequest(Row(2, 0), late);
+  gone->context = past;
+  EXPECT_EQ(f.batcher->Enqueue(gone).code(), StatusCode::kDeadlineExceeded);
+  f.OpenGate();
+  EXPECT_TRUE(running.future.get().ok());
+}
+
+}  // namespace
+}  // namespace sightline::scheduling
