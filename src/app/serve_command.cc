@@ -111,6 +111,9 @@ int RunServe(const ServeOptions& o) {
   tasks::ImageTaskDeps image_deps;
   image_deps.sources = &resolver;
   image_deps.pool = &decode_pool;
+  image_deps.items = &registry.AddCounter(
+      "sightline_task_items_total",
+      "Items of many-image tasks ended, by task and outcome (ok, error, cancelled)", {"task", "outcome"});
 
   tasks::BackgroundRemoval::Options bo;
   bo.limits = decode_limits;

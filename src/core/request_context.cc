@@ -11,6 +11,7 @@ int HexValue(char c) {
   return -1;  // the spec allows lower-case hex only
 }
 
+// Fills `out` from 2N lower-case hex digits; false when malformed or all zero (an invalid id).
 template <size_t N>
 bool ParseHex(std::string_view s, std::array<uint8_t, N>& out) {
   if (s.size() != 2 * N) return false;
@@ -36,19 +37,16 @@ void AppendHex(std::string& out, const std::array<uint8_t, N>& bytes) {
 }  // namespace
 
 std::optional<TraceContext> TraceContext::Parse(std::string_view v) {
-  // version "-" trace-id "-" parent-id "-" flags; later versions may append fields after flags.
+  // version "-" trace-id "-" parent-id "-" flags; later versions may append "-" and more fields.
   if (v.size() < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-') return std::nullopt;
-  std::array<uint8_t, 1> version{}, flags{};
-  if (HexValue(v[0]) < 0 || HexValue(v[1]) < 0) return std::nullopt;
-  ParseHex(v.substr(0, 2), version);
-  if (version[0] == 0xff) return std::nullopt;
-  if (version[0] == 0 && v.size() != 55) return std::nullopt;
-  if (v.size() > 55 && v[55] != '-') return std::nullopt;
+  const int vh = HexValue(v[0]), vl = HexValue(v[1]), fh = HexValue(v[53]), fl = HexValue(v[54]);
+  if (vh < 0 || vl < 0 || fh < 0 || fl < 0) return std::nullopt;
+  const int version = vh << 4 | vl;
+  if (version == 0xff || (version == 0 && v.size() != 55) || (v.size() > 55 && v[55] != '-'))
+    return std::nullopt;
   TraceContext t;
   if (!ParseHex(v.substr(3, 32), t.trace_id) || !ParseHex(v.substr(36, 16), t.parent_id)) return std::nullopt;
-  if (HexValue(v[53]) < 0 || HexValue(v[54]) < 0) return std::nullopt;
-  flags[0] = static_cast<uint8_t>(HexValue(v[53]) << 4 | HexValue(v[54]));
-  t.flags = flags[0];
+  t.flags = static_cast<uint8_t>(fh << 4 | fl);
   return t;
 }
 

@@ -35,6 +35,21 @@ Result<const tasks::ClipFamily*> Family(const ClipRouteDeps& ctx, const std::str
   return f;
 }
 
+// stream=true: a Server-Sent Events answer whose `item` events `on_item` writes as items end.
+template <typename Item>
+struct ItemEvents {
+  std::shared_ptr<EventStream> events;  // null without stream=true
+  std::function<void(size_t, const Item&)> on_item;
+};
+
+template <typename Item>
+ItemEvents<Item> StreamItems(bool stream, const Responder& respond,
+                             std::string (*encode)(size_t, const Item&)) {
+  if (!stream) return {};
+  auto events = EventStream::Start(respond);
+  return {events, [events, encode](size_t i, const Item& item) { events->Send("item", encode(i, item)); }};
+}
+
 void Tokenize(const ClipRouteDeps& ctx, const HttpRequest& req, Responder respond) {
   auto parsed = ParseTokenizeRequest(req.body);
   if (!parsed.ok()) return respond(V1Error(parsed.status()));
@@ -123,19 +138,11 @@ void Classify(const ClipRouteDeps& ctx, const HttpRequest& req, Responder respon
   if (!fields.ok()) return respond(V1Error(fields.status()));
   auto family = Family(ctx, fields->model);
   if (!family.ok()) return respond(V1Error(family.status()));
-  auto labels = tasks::ResolveLabels(**family, fields->params);
-  if (!labels.ok()) return respond(V1Error(labels.status()));
   const bool single = parsed->images.size() == 1 && !parsed->listed;
-  std::shared_ptr<EventStream> events;
-  if (fields->stream) events = EventStream::Start(respond);
-  std::function<void(size_t, const tasks::ClassifiedImage&)> on_item;
-  if (events)
-    on_item = [events](size_t i, const tasks::ClassifiedImage& item) {
-      events->Send("item", EncodeClassifyItem(i, item));
-    };
+  auto streamed = StreamItems(fields->stream, respond, EncodeClassifyItem);
   tasks::ClassifyImages(*ctx.clip, **family, ctx.images, std::move(parsed->images), fields->params,
-                        MakeRequestContext(req), on_item,
-                        [respond, events, single](Result<tasks::ClassifyImagesResult> r) {
+                        MakeRequestContext(req), streamed.on_item,
+                        [respond, events = streamed.events, single](Result<tasks::ClassifyImagesResult> r) {
                           if (events) {
                             if (!r.ok()) return events->Fail(r.status());
                             return events->Finish("done", EncodeClassifyList(*r));
@@ -159,15 +166,10 @@ void Embed(const ClipRouteDeps& ctx, const HttpRequest& req, Responder respond) 
   if (!fields.ok()) return respond(V1Error(fields.status()));
   auto family = Family(ctx, fields->model);
   if (!family.ok()) return respond(V1Error(family.status()));
-  std::shared_ptr<EventStream> events;
-  if (fields->stream) events = EventStream::Start(respond);
-  std::function<void(size_t, const tasks::EmbeddedImage&)> on_item;
-  if (events)
-    on_item = [events](size_t i, const tasks::EmbeddedImage& item) {
-      events->Send("item", EncodeEmbedItem(i, item));
-    };
+  auto streamed = StreamItems(fields->stream, respond, EncodeEmbedItem);
   tasks::EmbedImages(*ctx.clip, **family, ctx.images, std::move(parsed->images), fields->params,
-                     MakeRequestContext(req), on_item, [respond, events](tasks::EmbedImagesResult r) {
+                     MakeRequestContext(req), streamed.on_item,
+                     [respond, events = streamed.events](tasks::EmbedImagesResult r) {
                        if (events) return events->Finish("done", EncodeEmbedResponse(r));
                        respond(Json(EncodeEmbedResponse(r)));
                      });

@@ -1,5 +1,7 @@
 #include "http/error_response.h"
 
+#include "http/error_json.h"
+
 #include <boost/json.hpp>
 
 #include <cmath>
@@ -35,6 +37,8 @@ double Rounded(double seconds) {
   return std::round(seconds * 1000.0) / 1000.0;
 }
 
+}  // namespace
+
 json::object ErrorObject(const Status& status) {
   json::object o;
   o["code"] = StatusCodeName(status.code());
@@ -42,12 +46,6 @@ json::object ErrorObject(const Status& status) {
   o["message"] = status.message();
   if (auto s = status.retry_after_sec()) o["retry_after_sec"] = Rounded(*s);
   return o;
-}
-
-}  // namespace
-
-void AppendErrorObject(std::string& out, const Status& status) {
-  out += json::serialize(ErrorObject(status));
 }
 
 HttpResponse ErrorResponse(const Status& status, ApiStyle style) {

@@ -1,5 +1,6 @@
 // The one place where a Status becomes an HTTP status line and body.
-//   /v1 style:     {"error":{"code":"overloaded","message":"...","retry_after_sec":1.5}}
+//   /v1 style:     {"error":{"code":"overloaded","type":"queue_full","message":"...","retry_after_sec":1.5}}
+//                  (the object itself: error_json.h)
 //   KServe style:  {"error":"message"} (+ "code" / "retry_after_sec" beside it, which KServe
 //                  clients ignore), as Triton's clients expect a plain string.
 #pragma once
@@ -13,9 +14,5 @@ enum class ApiStyle { kV1, kKServe };
 
 int HttpStatusFor(StatusCode code);
 HttpResponse ErrorResponse(const Status& status, ApiStyle style);
-
-// `{"code":"...","message":"..."}`: the v1 error object, for one failed item inside an answer
-// that otherwise succeeded (/v1/metadata, /v1/embed).
-void AppendErrorObject(std::string& out, const Status& status);
 
 }  // namespace sightline::http

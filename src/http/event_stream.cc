@@ -1,5 +1,8 @@
 #include "http/event_stream.h"
 
+#include <boost/json.hpp>
+
+#include "http/error_json.h"
 #include "http/error_response.h"
 
 namespace sightline::http {
@@ -18,7 +21,6 @@ HttpResponse Head() {
 std::shared_ptr<EventStream> EventStream::Start(const Responder& respond) {
   std::shared_ptr<EventStream> s(new EventStream());
   s->respond_ = respond;
-  s->stream_ = respond.Stream(Head());
   return s;
 }
 
@@ -39,36 +41,62 @@ std::string EventStream::Format(std::string_view event, std::string_view data) {
   return out;
 }
 
-bool EventStream::Send(std::string_view event, std::string_view data) {
-  if (stream_) return stream_->Write(Format(event, data));
-  std::lock_guard lock(mu_);
+bool EventStream::BeginLocked() {
   if (finished_) return false;
-  collected_ += Format(event, data);
+  if (!begun_) {
+    begun_ = true;
+    stream_ = respond_.Stream(Head());
+  }
   return true;
 }
 
+bool EventStream::Send(std::string_view event, std::string_view data) {
+  std::string text = Format(event, data);
+  std::unique_lock lock(mu_);
+  if (!BeginLocked()) return false;
+  if (!stream_) {
+    collected_ += text;
+    return true;
+  }
+  auto stream = stream_;
+  lock.unlock();
+  return stream->Write(std::move(text));
+}
+
 void EventStream::Finish(std::string_view event, std::string_view data) {
+  std::string text = Format(event, data);
+  std::unique_lock lock(mu_);
+  if (!BeginLocked()) return;
+  finished_ = true;
   if (stream_) {
-    stream_->Write(Format(event, data));
-    stream_->End();
+    auto stream = stream_;
+    lock.unlock();
+    stream->Write(std::move(text));
+    stream->End();
     return;
   }
-  std::unique_lock lock(mu_);
-  if (finished_) return;
-  finished_ = true;
   HttpResponse r = Head();
-  r.body = std::move(collected_) + Format(event, data);
+  r.body = std::move(collected_) + text;
   lock.unlock();
   respond_(std::move(r));
 }
 
 void EventStream::Fail(const Status& status) {
-  std::string err = "{\"error\":";
-  AppendErrorObject(err, status);
-  Finish("error", err + "}");
+  {
+    std::unique_lock lock(mu_);
+    if (!begun_ && !finished_) {
+      finished_ = true;
+      lock.unlock();
+      return respond_(ErrorResponse(status, ApiStyle::kV1));
+    }
+  }
+  boost::json::object o;
+  o["error"] = ErrorObject(status);
+  Finish("error", boost::json::serialize(o));
 }
 
 bool EventStream::client_gone() const {
+  std::lock_guard lock(mu_);
   return stream_ && stream_->client_gone();
 }
 

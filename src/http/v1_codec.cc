@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "core/base64.h"
+#include "http/error_json.h"
 #include "tasks/clip.h"
 
 namespace sightline::http {
@@ -82,14 +83,6 @@ json::value Number8(double d) {
 
 json::value Ms(double ms) {
   return std::round(ms * 1000.0) / 1000.0;
-}
-
-json::object ErrorValue(const Status& s) {
-  json::object o;
-  o["code"] = StatusCodeName(s.code());
-  if (s.kind() != ErrorKind::kNone) o["type"] = ErrorKindName(s.kind());
-  o["message"] = s.message();
-  return o;
 }
 
 json::object MetadataValue(const media::ImageMetadata& m) {
@@ -300,21 +293,13 @@ Result<EmbedRequestFields> ParseEmbedFields(const ImageRequest& r) {
 
 namespace {
 
-json::object EmbedItemValue(size_t index, const tasks::EmbeddedImage& item) {
-  json::object o;
-  o["index"] = index;
-  if (!item.status.ok()) {
-    o["error"] = ErrorValue(item.status);
-    return o;
-  }
+void PutEmbedFields(json::object& o, const tasks::EmbeddedImage& item) {
   o["embedding"] = FloatArray(item.embedding);
   if (item.metadata) o["metadata"] = MetadataValue(*item.metadata);
   o["caption"] = nullptr;
-  return o;
 }
 
-json::object ClassifyItemValue(const tasks::ClassifiedImage& item) {
-  json::object o;
+void PutClassifyFields(json::object& o, const tasks::ClassifiedImage& item) {
   if (item.ensemble) {
     const auto& e = *item.ensemble;
     o["labels"] = LabelList(item.labels, false);
@@ -327,25 +312,42 @@ json::object ClassifyItemValue(const tasks::ClassifiedImage& item) {
     o["labels"] = LabelList(item.labels, true);
   }
   if (item.metadata) o["metadata"] = MetadataValue(*item.metadata);
+}
+
+// One entry of a many-image answer: {"index", <the item's fields>} or {"index", "error"}.
+template <typename Item>
+json::object Indexed(size_t index, const Item& item, void (*put_fields)(json::object&, const Item&)) {
+  json::object o;
+  o["index"] = index;
+  if (item.status.ok())
+    put_fields(o, item);
+  else
+    o["error"] = ErrorObject(item.status);
   return o;
 }
 
-}  // namespace
-
-std::string EncodeEmbedItem(size_t index, const tasks::EmbeddedImage& item) {
-  return json::serialize(EmbedItemValue(index, item));
-}
-
-std::string EncodeEmbedResponse(const tasks::EmbedImagesResult& result) {
+// {"object":"list","model","data":[entries],"succeeded",...}.
+template <typename Result, typename Item>
+std::string ItemList(const Result& result, void (*put_fields)(json::object&, const Item&)) {
   json::array data;
   data.reserve(result.items.size());
-  for (size_t i = 0; i < result.items.size(); ++i) data.push_back(EmbedItemValue(i, result.items[i]));
+  for (size_t i = 0; i < result.items.size(); ++i) data.push_back(Indexed(i, result.items[i], put_fields));
   json::object o;
   o["object"] = "list";
   o["model"] = result.model;
   o["data"] = std::move(data);
   PutSummary(o, result.summary);
   return json::serialize(o);
+}
+
+}  // namespace
+
+std::string EncodeEmbedItem(size_t index, const tasks::EmbeddedImage& item) {
+  return json::serialize(Indexed(index, item, PutEmbedFields));
+}
+
+std::string EncodeEmbedResponse(const tasks::EmbedImagesResult& result) {
+  return ItemList(result, PutEmbedFields);
 }
 
 Result<ClassifyRequestFields> ParseClassifyFields(const ImageRequest& r) {
@@ -379,10 +381,6 @@ Result<ClassifyRequestFields> ParseClassifyFields(const ImageRequest& r) {
   }
   p.label_set = Field(r, "label_set");
   if (!p.labels.empty() && !p.label_set.empty()) return InvalidArgument("give labels or label_set, not both");
-  if (p.labels.size() > tasks::kMaxLabels)
-    return Status(StatusCode::kPayloadTooLarge, "give at most " + std::to_string(tasks::kMaxLabels) +
-                                                    " labels; got " + std::to_string(p.labels.size()))
-        .WithKind(ErrorKind::kLimitExceeded);
   p.prompt_template = Field(r, "prompt_template");
   if (const std::string k = Field(r, "top_k"); !k.empty()) {
     ASSIGN_OR_RETURN(int64_t v, PositiveInt("top_k", k));
@@ -404,52 +402,31 @@ Result<ClassifyRequestFields> ParseClassifyFields(const ImageRequest& r) {
 std::string EncodeClassifySingle(const std::string& model, const tasks::ClassifiedImage& item) {
   json::object o;
   o["model"] = model;
-  for (auto& [k, v] : ClassifyItemValue(item)) o[k] = v;
+  PutClassifyFields(o, item);
   o["timing"] = {{"total_ms", Ms(item.timing.total_ms)}};
   return json::serialize(o);
 }
 
+std::string EncodeClassifyItem(size_t index, const tasks::ClassifiedImage& item) {
+  return json::serialize(Indexed(index, item, PutClassifyFields));
+}
+
+std::string EncodeClassifyList(const tasks::ClassifyImagesResult& result) {
+  return ItemList(result, PutClassifyFields);
+}
+
 namespace {
 
-json::object ClassifyIndexedValue(size_t index, const tasks::ClassifiedImage& item) {
-  json::object o;
-  o["index"] = index;
-  if (!item.status.ok()) {
-    o["error"] = ErrorValue(item.status);
-    return o;
-  }
-  for (auto& [k, v] : ClassifyItemValue(item)) o[k] = v;
-  return o;
+void PutMetadataFields(json::object& o, const tasks::ImageMetadataItem& item) {
+  o["metadata"] = MetadataValue(item.metadata);
 }
 
 }  // namespace
 
-std::string EncodeClassifyItem(size_t index, const tasks::ClassifiedImage& item) {
-  return json::serialize(ClassifyIndexedValue(index, item));
-}
-
-std::string EncodeClassifyList(const tasks::ClassifyImagesResult& result) {
-  json::array data;
-  for (size_t i = 0; i < result.items.size(); ++i) data.push_back(ClassifyIndexedValue(i, result.items[i]));
-  json::object o;
-  o["object"] = "list";
-  o["model"] = result.model;
-  o["data"] = std::move(data);
-  PutSummary(o, result.summary);
-  return json::serialize(o);
-}
-
 std::string EncodeMetadataResponse(const tasks::ImageMetadataResult& result) {
   json::array data;
-  for (size_t i = 0; i < result.items.size(); ++i) {
-    json::object o;
-    o["index"] = i;
-    if (result.items[i].ok())
-      o["metadata"] = MetadataValue(result.items[i].value());
-    else
-      o["error"] = ErrorValue(result.items[i].status());
-    data.push_back(std::move(o));
-  }
+  for (size_t i = 0; i < result.items.size(); ++i)
+    data.push_back(Indexed(i, result.items[i], PutMetadataFields));
   json::object o;
   o["object"] = "list";
   o["data"] = std::move(data);

@@ -109,7 +109,7 @@ Batcher::~Batcher() {
 }
 
 Status Batcher::Enqueue(std::shared_ptr<InferRequest> req) {
-  int level = req->priority == 0 ? options_.default_priority_level : req->priority;
+  int level = req->priority() == 0 ? options_.default_priority_level : req->priority();
   if (level < 1 || level > options_.priority_levels)
     return InvalidArgument("parameter 'priority' must be between 1 and " +
                            std::to_string(options_.priority_levels) + " for model '" + options_.model_name +

@@ -41,20 +41,20 @@ class InferRequest {
   std::vector<Tensor> inputs;  // signature order, already validated against the model
   int64_t rows = 1;            // size of the batch dim (1 for models without one)
   std::vector<int> outputs;    // signature output indices wanted, ascending; empty = all
-  // The request this inference serves (id, trace, end-to-end deadline); may be null for
-  // background work. Priority and cancellation below are copied from it at submission.
+  // The request this inference serves: id, trace, priority, cancellation, end-to-end deadline.
+  // Null for background work (default priority, never cancelled, no deadline).
   RequestContextPtr context;
-  int priority = 0;  // 1 = highest; 0 = the model's default level
-  std::optional<std::chrono::microseconds> timeout;
-  std::shared_ptr<CancelToken> cancelled;  // may be null
-  bool continuation = false;               // see TensorInferOptions::continuation
+  std::optional<std::chrono::microseconds> timeout;  // the model's queue timeout, when overridden
+  bool continuation = false;                         // see TensorInferOptions::continuation
 
   // Filled in by the scheduler.
   Clock::time_point enqueued{};
   Clock::time_point deadline = Clock::time_point::max();
   int level = 0;  // 0-based priority queue index
 
-  bool IsCancelled() const { return cancelled && cancelled->cancelled(); }
+  // 1 = highest; 0 = the model's default level.
+  int priority() const { return context ? context->priority : 0; }
+  bool IsCancelled() const { return context && context->cancelled(); }
   bool completed() const { return completed_.load(std::memory_order_acquire); }
 
   // Claims the right to answer; only the first caller gets true. The winner updates its

@@ -1,7 +1,5 @@
 #include "tasks/classify_images.h"
 
-#include <mutex>
-
 namespace sightline::tasks {
 
 Result<std::vector<std::string>> ResolveLabels(const ClipFamily& f, const ClassifyParams& p) {
@@ -33,20 +31,15 @@ void ClassifyImages(ClipService& clip, const ClipFamily& family, const ImageTask
   const bool ensemble = params.ensemble && !params.label_set.empty() && params.labels.empty() &&
                         family.ensembles.count(params.label_set);
 
-  struct State {
-    std::mutex mu;
-    ClassifyImagesResult result;
-    std::vector<Embedding> label_embeddings;
-  };
-  auto st = std::make_shared<State>();
-  st->result.model = family.name;
-  st->result.items.resize(images.size());
+  auto results = std::make_shared<ItemResults<ClassifiedImage>>(images.size(), std::move(on_item));
+  // Written once, before any item starts (the prompts are embedded first).
+  auto label_embeddings = std::make_shared<std::vector<Embedding>>();
   TensorInferOptions opts;
   opts.context = context;
   const size_t top_k = params.top_k == 0 ? labels->size() : std::min(params.top_k, labels->size());
   auto labels_shared = std::make_shared<const std::vector<std::string>>(std::move(labels).value());
 
-  auto work = [&clip, &family, deps, params, opts, st, ensemble, top_k, labels_shared](
+  auto work = [&clip, &family, deps, params, opts, results, label_embeddings, ensemble, top_k, labels_shared](
                   size_t i, sources::Bytes bytes, ItemRun::Finish finish) {
     std::optional<media::ImageMetadata> md;
     if (params.metadata) {
@@ -57,72 +50,56 @@ void ClassifyImages(ClipService& clip, const ClipFamily& family, const ImageTask
       const auto t0 = std::chrono::steady_clock::now();
       return clip.ClassifyEnsemble(
           family, params.label_set, bytes, params.clip_timeout_ms, opts,
-          [st, i, md = std::move(md), finish, top_k, t0](Result<EnsembleResult> r) mutable {
+          [results, i, md = std::move(md), finish, top_k, t0](Result<EnsembleResult> r) mutable {
             StageTiming t;
             t.inference_ms = MsSince(t0);
             if (!r.ok()) return finish(r.status(), t, false);
-            {
-              std::lock_guard lock(st->mu);
-              auto& item = st->result.items[i];
+            results->Update(i, [&](ClassifiedImage& item) {
               item.labels.assign(r->labels.begin(), r->labels.begin() + std::min(top_k, r->labels.size()));
               item.ensemble = std::move(r).value();
               item.metadata = std::move(md);
-            }
+            });
             finish(Status::Ok(), t, false);
           });
     }
     clip.EmbedImage(family, bytes, opts,
-                    [st, i, md = std::move(md), finish, top_k, labels_shared,
+                    [results, label_embeddings, i, md = std::move(md), finish, top_k, labels_shared,
                      scale = family.logit_scale](Result<ImageEmbedding> e) mutable {
                       StageTiming t;
                       if (!e.ok()) return finish(e.status(), t, false);
                       t.decode_ms = e->decode_ms;
                       t.queue_ms = e->queue_ms;
                       t.inference_ms = e->infer_ms;
-                      // label_embeddings is written once before any item starts.
                       auto scores =
-                          ClipService::Score(e->embedding, *labels_shared, st->label_embeddings, scale);
+                          ClipService::Score(e->embedding, *labels_shared, *label_embeddings, scale);
                       scores.resize(std::min(top_k, scores.size()));
-                      {
-                        std::lock_guard lock(st->mu);
-                        auto& item = st->result.items[i];
+                      const bool hit = e->cache_hit;
+                      results->Update(i, [&](ClassifiedImage& item) {
                         item.labels = std::move(scores);
                         item.metadata = std::move(md);
-                        item.cache_hit = e->cache_hit;
-                      }
-                      finish(Status::Ok(), t, e->cache_hit);
+                        item.cache_hit = hit;
+                      });
+                      finish(Status::Ok(), t, hit);
                     });
   };
-  auto report = [st, on_item](size_t i, const Status& s, const StageTiming& t) {
-    std::unique_lock lock(st->mu);
-    auto& item = st->result.items[i];
-    item.status = s;
-    item.timing = t;
-    if (!on_item) return;
-    ClassifiedImage copy = item;
-    lock.unlock();
-    on_item(i, copy);
-  };
-  auto run_items = [st, deps, images = std::move(images), context, work, report, done]() mutable {
-    ItemRun::Start(deps, std::move(images), kImageWindow, context, work, report,
-                   [st, done](BatchSummary summary) {
-                     std::unique_lock lock(st->mu);
-                     st->result.summary = summary;
-                     ClassifyImagesResult out = std::move(st->result);
-                     lock.unlock();
-                     done(std::move(out));
-                   });
+  auto run_items = [results, deps, images = std::move(images), context, work, model = family.name,
+                    done]() mutable {
+    RunItems<ClassifiedImage>("classify_images", results, deps, std::move(images), kImageWindow, context,
+                              work, [model, done](std::vector<ClassifiedImage> items, BatchSummary summary) {
+                                done(ClassifyImagesResult{model, std::move(items), summary});
+                              });
   };
   if (ensemble) return run_items();  // the ensemble embeds prompts itself, only when CLIP is consulted
   // The label prompts once for the whole request (cached across requests), then the images.
   std::vector<std::string> prompts;
   for (const auto& l : *labels_shared) prompts.push_back(ClipService::Prompt(tmpl, l));
-  clip.EmbedTexts(family, std::move(prompts), opts,
-                  [st, run_items = std::move(run_items), done](Result<TextEmbeddings> r) mutable {
-                    if (!r.ok()) return done(r.status());
-                    st->label_embeddings = std::move(r.value().vectors);
-                    run_items();
-                  });
+  clip.EmbedTexts(
+      family, std::move(prompts), opts,
+      [label_embeddings, run_items = std::move(run_items), done](Result<TextEmbeddings> r) mutable {
+        if (!r.ok()) return done(r.status());
+        *label_embeddings = std::move(r.value().vectors);
+        run_items();
+      });
 }
 
 }  // namespace sightline::tasks

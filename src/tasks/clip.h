@@ -131,8 +131,6 @@ class ClipService {
   // "a photo of a {}" with the label in place of {}.
   static std::string Prompt(const std::string& prompt_template, const std::string& label);
 
-  ThreadPool& pool() const { return pool_; }
-
  private:
   ClipService(ThreadPool& pool, Options options);
   struct TextJob;

@@ -26,9 +26,14 @@ struct RunState {
   std::unique_ptr<ConcurrencyWindow> window;
   ItemRun::ItemCallback on_item;
   std::function<void(BatchSummary)> done;
+  observability::Counter* ok = nullptr;
+  observability::Counter* error = nullptr;
+  observability::Counter* cancelled = nullptr;
 
   void End(size_t i, const Status& s, const StageTiming& t, bool cache_hit) {
     if (on_item) on_item(i, s, t);
+    auto* outcome = s.ok() ? ok : s.code() == StatusCode::kCancelled ? cancelled : error;
+    if (outcome) outcome->Inc();
     std::unique_lock lock(mu);
     (s.ok() ? summary.succeeded : summary.failed) += 1;
     summary.cache_hits += cache_hit ? 1 : 0;
@@ -44,14 +49,19 @@ struct RunState {
 
 }  // namespace
 
-void ItemRun::Start(const ImageTaskDeps& deps, std::vector<sources::ImageSource> sources, size_t width,
-                    const RequestContextPtr& context, Work work, ItemCallback on_item,
+void ItemRun::Start(const char* task, const ImageTaskDeps& deps, std::vector<sources::ImageSource> sources,
+                    size_t width, const RequestContextPtr& context, Work work, ItemCallback on_item,
                     std::function<void(BatchSummary)> done) {
   auto st = std::make_shared<RunState>();
   st->left = sources.size();
   st->window = std::make_unique<ConcurrencyWindow>(width);
   st->on_item = std::move(on_item);
   st->done = std::move(done);
+  if (deps.items) {
+    st->ok = &deps.items->WithLabels({task, "ok"});
+    st->error = &deps.items->WithLabels({task, "error"});
+    st->cancelled = &deps.items->WithLabels({task, "cancelled"});
+  }
   if (sources.empty()) return st->done(st->summary);
   auto shared_work = std::make_shared<Work>(std::move(work));
   ThreadPool* pool = deps.pool;

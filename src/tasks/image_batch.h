@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "media/image_metadata.h"
+#include "observability/metrics.h"
 #include "sources/source_resolver.h"
 
 namespace sightline::tasks {
@@ -30,6 +32,9 @@ struct ImageTaskDeps {
   const sources::SourceResolver* sources = nullptr;
   ThreadPool* pool = nullptr;    // decoding, metadata, post-processing: the work pool
   MetadataReader read_metadata;  // empty: media::ReadImageMetadata
+  // sightline_task_items_total{task, outcome}: items ended, by outcome (ok, error, cancelled).
+  // Null: not counted.
+  observability::Family<observability::Counter>* items = nullptr;
 };
 
 // Per-stage milliseconds. For one item, its own; for a batch, stages summed over items (they
@@ -50,19 +55,65 @@ struct BatchSummary {
   double images_per_s = 0;
 };
 
-// Runs `n` items: item i's source is resolved (fetch pool), then `work(i, bytes, finish)` runs on
-// the work pool once one of `width` slots is free; it must call `finish(status, timing)` exactly
-// once (any thread). Whatever the items do, `on_item(i, status)` reports each as it ends, and
-// `done(summary)` fires once after the last. A cancelled context stops admitting items: those
-// not yet started end with kCancelled.
+// Runs `n` items of `task` (its metrics label): item i's source is resolved (fetch pool), then `work(i,
+// bytes, finish)` runs on the work pool once one of `width` slots is free; it must call `finish(status,
+// timing)` exactly once (any thread). Whatever the items do, `on_item(i, status)` reports each as it ends,
+// and `done(summary)` fires once after the last. A cancelled context stops admitting items: those not yet
+// started end with kCancelled.
 struct ItemRun {
   using Finish = std::function<void(Status, StageTiming, bool cache_hit)>;
   using Work = std::function<void(size_t index, sources::Bytes bytes, Finish finish)>;
   using ItemCallback = std::function<void(size_t index, const Status& status, const StageTiming& timing)>;
-  static void Start(const ImageTaskDeps& deps, std::vector<sources::ImageSource> sources, size_t width,
-                    const RequestContextPtr& context, Work work, ItemCallback on_item,
+  static void Start(const char* task, const ImageTaskDeps& deps, std::vector<sources::ImageSource> sources,
+                    size_t width, const RequestContextPtr& context, Work work, ItemCallback on_item,
                     std::function<void(BatchSummary)> done);
 };
+
+// The per-item results of a many-image task (Item has `status` and `timing`): the item work
+// fills its entry (Update), ItemRun ends it (End: status and timing, then `on_item` with a copy,
+// for streaming), and the task takes them all once the last has ended (Take).
+template <typename Item>
+class ItemResults {
+ public:
+  using OnItem = std::function<void(size_t, const Item&)>;
+  ItemResults(size_t n, OnItem on_item) : items_(n), on_item_(std::move(on_item)) {}
+
+  template <typename F>
+  void Update(size_t i, F&& fill) {
+    std::lock_guard lock(mu_);
+    fill(items_[i]);
+  }
+  void End(size_t i, const Status& status, const StageTiming& timing) {
+    std::unique_lock lock(mu_);
+    items_[i].status = status;
+    items_[i].timing = timing;
+    if (!on_item_) return;
+    Item copy = items_[i];
+    lock.unlock();
+    on_item_(i, copy);
+  }
+  std::vector<Item> Take() {
+    std::lock_guard lock(mu_);
+    return std::move(items_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Item> items_;
+  OnItem on_item_;
+};
+
+// ItemRun::Start with `results` collecting the items (the work fills them through
+// results->Update): `done` gets them all, in order, with the summary.
+template <typename Item>
+void RunItems(const char* task, std::shared_ptr<ItemResults<Item>> results, const ImageTaskDeps& deps,
+              std::vector<sources::ImageSource> sources, size_t width, const RequestContextPtr& context,
+              ItemRun::Work work, std::function<void(std::vector<Item>, BatchSummary)> done) {
+  ItemRun::Start(
+      task, deps, std::move(sources), width, context, std::move(work),
+      [results](size_t i, const Status& s, const StageTiming& t) { results->End(i, s, t); },
+      [results, done = std::move(done)](BatchSummary summary) { done(results->Take(), summary); });
+}
 
 // The metadata of `bytes` through `deps` (its reader or the media one).
 Result<media::ImageMetadata> ReadMetadata(const ImageTaskDeps& deps, const std::string& bytes);

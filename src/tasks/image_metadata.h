@@ -3,14 +3,21 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "tasks/image_batch.h"
 
 namespace sightline::tasks {
 
+struct ImageMetadataItem {
+  Status status;  // ok, or this item's error
+  media::ImageMetadata metadata;
+  StageTiming timing;
+};
+
 struct ImageMetadataResult {
-  std::vector<Result<media::ImageMetadata>> items;  // in input order
+  std::vector<ImageMetadataItem> items;  // in input order
   BatchSummary summary;
 };
 

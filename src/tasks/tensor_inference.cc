@@ -74,18 +74,14 @@ Status SubmitTensorInference(scheduling::ServedModel& model, std::vector<Tensor>
   std::sort(req->outputs.begin(), req->outputs.end());
   req->outputs.erase(std::unique(req->outputs.begin(), req->outputs.end()), req->outputs.end());
   const auto& ctx = options.context;
-  if (ctx) {
-    req->context = ctx;
-    req->priority = ctx->priority;
-    req->cancelled = ctx->cancel;
-  }
+  req->context = ctx;
   req->continuation = options.continuation;
   if (options.timeout_us && *options.timeout_us > 0)
     req->timeout = std::chrono::microseconds(*options.timeout_us);
   Status s = model.batcher->Enqueue(req);
-  if (s.ok() && req->cancelled) {
+  if (s.ok() && ctx && ctx->cancel) {
     auto* batcher = model.batcher.get();
-    req->cancelled->OnCancel([batcher] { batcher->NotifyCancelled(); });
+    ctx->cancel->OnCancel([batcher] { batcher->NotifyCancelled(); });
   }
   if (s.code() == StatusCode::kOverloaded)
     s.WithRetryAfter(model.batcher->EstimateRetryAfterSeconds(ctx ? ctx->retry_attempt : 0));

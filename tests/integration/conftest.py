@@ -1,5 +1,8 @@
 """Black-box fixtures: start the real `sightline` binary on a loopback port with the generated
 fixture models, and stop it with SIGTERM (checking it exits cleanly) when the test is done."""
+import contextlib
+import http.server
+import io
 import json
 import os
 import signal
@@ -9,6 +12,7 @@ import time
 
 import pytest
 import requests
+from PIL import Image
 
 BIN = os.environ.get("SIGHTLINE_BIN", os.path.join(os.path.dirname(__file__), "../../build/sightline"))
 FIXTURES = os.environ.get("SIGHTLINE_FIXTURES", os.path.join(os.path.dirname(__file__), "../../build/fixtures/models"))
@@ -110,3 +114,60 @@ def infer_body(inputs, **extra):
     body = {"inputs": inputs}
     body.update(extra)
     return json.dumps(body)
+
+
+def wait_until(predicate, timeout=60, what="the condition"):
+    """Polls `predicate` (reading observable server state: metrics, a log line) until it holds;
+    fails after `timeout` seconds. The poll interval only paces the polling."""
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def metric_sum(metrics, prefix, **labels):
+    """Sum of every sample whose name starts with `prefix` and carries all `labels`."""
+    return sum(v for name, v in metrics.items()
+               if name.startswith(prefix) and all(f'{k}="{x}"' in name for k, x in labels.items()))
+
+
+def sample_png(color, size):
+    buf = io.BytesIO()
+    img = Image.new("RGB", size, color)
+    img.paste((20, 200, 60), (size[0] // 3, size[1] // 3, size[0] // 2, size[1] // 2))
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+@contextlib.contextmanager
+def image_host(good=100, corrupt=5, missing=5, slow=0, slow_seconds=0.3):
+    """A local image host on loopback: /img{i}.png is a distinct PNG for i < good (the first `slow`
+    of them answer after `slow_seconds`), corrupt for the next `corrupt`, 404 after. Yields
+    (base URL, number of URLs)."""
+    import threading
+    images = {i: sample_png(((i * 37) % 256, (i * 91) % 256, (i * 53) % 256), (64 + i, 48 + i)) for i in range(good)}
+
+    class Host(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            n = int(self.path[4:].split(".")[0]) if self.path.startswith("/img") else -1
+            body = images.get(n) if n < good else (b"\x89PNG broken" * 10 if n < good + corrupt else None)
+            if body is None:
+                self.send_error(404)
+                return
+            if 0 <= n < slow:
+                time.sleep(slow_seconds)  # the host is slow on purpose; no test waits on this
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Host)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", good + corrupt + missing
+    finally:
+        httpd.shutdown()

@@ -13,7 +13,7 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import FIXTURES, TOKENIZERS
+from conftest import FIXTURES, TOKENIZERS, image_host
 
 CLIP = os.path.join(FIXTURES, "clip-tiny")
 
@@ -169,36 +169,9 @@ def test_bad_requests_are_4xx(server, path, body, status):
 
 def test_embed_a_hundred_urls_some_missing_slow_or_corrupt(make_server):
     # A local image host with 100 URLs: 85 good, 5 missing (404), 5 corrupt, 5 slow (0.3 s).
-    import http.server
-    import threading
     import time
 
-    good = {f"/img{i}.png": png(((i * 37) % 256, (i * 91) % 256, (i * 53) % 256), (64 + i, 48 + i)) for i in range(90)}
-
-    class Host(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            n = int(self.path[4:].split(".")[0]) if self.path.startswith("/img") else -1
-            if n >= 95:
-                self.send_error(404)
-                return
-            body = b"\x89PNG broken" * 10 if 90 <= n < 95 else good.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            if n < 5:
-                time.sleep(0.3)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Host)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with image_host(good=90, corrupt=5, missing=5, slow=5) as (base, _):
         s = make_server("--fetch-allow-cidr", "127.0.0.1/32")
         urls = [f"{base}/img{i}.png" for i in range(100)]
         t = time.time()
@@ -219,8 +192,6 @@ def test_embed_a_hundred_urls_some_missing_slow_or_corrupt(make_server):
         again = requests.post(s.url + "/v1/embed", json={"image_urls": urls[:10]}, timeout=60).json()
         assert again["cache_hits"] == 10
         assert np.allclose(again["data"][3]["embedding"], items[3]["embedding"])
-    finally:
-        httpd.shutdown()
 
 
 def solid(color):

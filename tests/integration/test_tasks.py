@@ -2,9 +2,7 @@
 many images per classify with per-item errors, thousands of texts per request with no phantom
 overload, the I/O thread free while a large tokenize runs, Server-Sent Events that stop the work
 when the client hangs up, and the request context (traceparent, end-to-end deadline)."""
-import contextlib
-import http.server
-import io
+import base64
 import json
 import socket
 import statistics
@@ -12,53 +10,12 @@ import threading
 import time
 
 import requests
-from PIL import Image
 
-from conftest import SANITIZED
+from conftest import SANITIZED, image_host, metric_sum, sample_png, wait_until
 
 
 def png(color, size=(64, 48)):
-    buf = io.BytesIO()
-    img = Image.new("RGB", size, color)
-    img.paste((20, 200, 60), (size[0] // 3, size[1] // 3, size[0] // 2, size[1] // 2))
-    img.save(buf, "PNG")
-    return buf.getvalue()
-
-
-@contextlib.contextmanager
-def image_host(good=100, corrupt=5, missing=5):
-    """A local image host: /img{i}.png is good for i < good, corrupt for the next `corrupt`, 404 after."""
-    images = {i: png(((i * 37) % 256, (i * 91) % 256, (i * 53) % 256), (64 + i, 48 + i)) for i in range(good)}
-
-    class Host(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            n = int(self.path[4:].split(".")[0]) if self.path.startswith("/img") else -1
-            body = images.get(n) if n < good else (b"\x89PNG broken" * 10 if n < good + corrupt else None)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Host)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", good + corrupt + missing
-    finally:
-        httpd.shutdown()
-
-
-def metric_sum(metrics, prefix, **labels):
-    total = 0.0
-    for name, value in metrics.items():
-        if name.startswith(prefix) and all(f'{k}="{v}"' in name for k, v in labels.items()):
-            total += value
-    return total
+    return sample_png(color, size)
 
 
 def test_classify_over_a_hundred_urls_answers_every_item(make_server):
@@ -174,15 +131,19 @@ def test_embed_streams_one_event_per_image_then_the_summary(server):
     with s.post(server.url + "/v1/embed", files=files[:1], data={"stream": "true"}, stream=True, timeout=30) as r:
         assert [e for e, _ in sse_events(r)] == ["item", "done"]
     assert s.get(server.url + "/healthz", timeout=5).status_code == 200
+    # A request that fails before any item gets a plain error with its own status, not 200 + an event.
+    r = requests.post(server.url + "/v1/classify", json={"image": base64.b64encode(png((1, 2, 3))).decode(),
+                                                          "label_set": "no-such-set", "stream": True}, timeout=30)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 
 def test_hanging_up_on_a_stream_stops_the_work(make_server):
-    # Text cache irrelevant; image cache off so every image is inferred. Distinct images: no hits.
+    # Image cache off, distinct images: every admitted image is inferred.
     s = make_server("--image-embedding-cache-mb", "0")
     n = 300
-    body = json.dumps({"images": [__import__("base64").b64encode(png((i % 256, i // 256, 7), (32, 32))).decode()
+    body = json.dumps({"images": [base64.b64encode(png((i % 256, i // 256, 7), (32, 32))).decode()
                                   for i in range(n)], "stream": True}).encode()
-    before = metric_sum(s.metrics(), "sightline_inference_count_total", model="clip-tiny.vision")
+    before = s.metrics()
     sock = socket.create_connection(("127.0.0.1", s.port))
     sock.sendall(b"POST /v1/embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
@@ -193,22 +154,20 @@ def test_hanging_up_on_a_stream_stops_the_work(make_server):
         got += chunk
     assert b"text/event-stream" in got
     sock.close()
-    # The server notices the hang-up (499 is booked) and stops admitting items.
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        m = s.metrics()
-        if metric_sum(m, "sightline_http_requests_total", route="/v1/embed", status="499") >= 1:
-            break
-        time.sleep(0.05)
-    assert metric_sum(s.metrics(), "sightline_http_requests_total", route="/v1/embed", status="499") >= 1
-    # Let whatever was already admitted finish: the count settles well short of all 300.
-    last, stable_since = -1, time.time()
-    while time.time() - stable_since < 1.0 and time.time() < deadline:
-        now = metric_sum(s.metrics(), "sightline_inference_count_total", model="clip-tiny.vision")
-        if now != last:
-            last, stable_since = now, time.time()
-        time.sleep(0.05)
-    assert last - before < n - 50, (before, last)
+    # The server notices the hang-up (a 499 is booked), and every item of the request ends: the
+    # ones not yet admitted as cancelled, never inferred.
+    wait_until(lambda: metric_sum(s.metrics(), "sightline_http_requests_total", route="/v1/embed", status="499") >= 1,
+               what="the hang-up to be noticed")
+
+    def ended(m, **outcome):
+        return metric_sum(m, "sightline_task_items_total", task="embed_images", **outcome)
+
+    wait_until(lambda: ended(s.metrics()) - ended(before) == n, what="every item to end")
+    after = s.metrics()
+    cancelled = ended(after, outcome="cancelled") - ended(before, outcome="cancelled")
+    inferred = metric_sum(after, "sightline_inference_count_total", model="clip-tiny.vision") - \
+        metric_sum(before, "sightline_inference_count_total", model="clip-tiny.vision")
+    assert cancelled >= 50 and inferred < n - 50, (cancelled, inferred)
     assert requests.get(s.url + "/healthz", timeout=5).status_code == 200
 
 

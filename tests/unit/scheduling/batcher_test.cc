@@ -91,6 +91,12 @@ Tensor Row(float a, float b, int rows = 1) {
   return t;
 }
 
+RequestContextPtr WithPriority(int priority) {
+  auto c = std::make_shared<RequestContext>();
+  c->priority = priority;
+  return c;
+}
+
 struct Outcome {
   std::promise<Result<InferResult>> promise;
   std::future<Result<InferResult>> future = promise.get_future();
@@ -270,7 +276,7 @@ TEST(Batcher, HigherPriorityRunsFirst) {
       order.push_back(id);
       done[id].set_value();
     });
-    r->priority = prio;
+    r->context = WithPriority(prio);
     return r;
   };
   ASSERT_TRUE(f.batcher->Enqueue(make(0, 0)).ok());  // occupies the instance
@@ -283,7 +289,7 @@ TEST(Batcher, HigherPriorityRunsFirst) {
   EXPECT_EQ(order, (std::vector<int>{0, 3, 1, 2}));
   Outcome bad;
   auto r = MakeRequest(Row(0, 0), bad);
-  r->priority = 3;
+  r->context = WithPriority(3);
   EXPECT_EQ(f.batcher->Enqueue(r).code(), StatusCode::kInvalidArgument);
 }
 
@@ -295,9 +301,11 @@ TEST(Batcher, CancelledRequestIsDroppedBeforeBatching) {
   Outcome running, gone;
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), running)).ok());
   auto req = MakeRequest(Row(1, 0), gone);
-  req->cancelled = std::make_shared<CancelToken>();
+  auto ctx = std::make_shared<RequestContext>();
+  ctx->cancel = std::make_shared<CancelToken>();
+  req->context = ctx;
   ASSERT_TRUE(f.batcher->Enqueue(req).ok());
-  req->cancelled->Cancel();
+  ctx->cancel->Cancel();
   f.batcher->NotifyCancelled();
   EXPECT_EQ(gone.future.get().status().code(), StatusCode::kCancelled);
   f.OpenGate();

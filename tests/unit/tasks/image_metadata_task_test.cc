@@ -46,12 +46,12 @@ TEST(ImageMetadataTask, ReadsOnTheWorkPoolAndAnswersEveryItem) {
                      [&](ImageMetadataResult r) { p.set_value(std::move(r)); });
   auto r = p.get_future().get();
   ASSERT_EQ(r.items.size(), 6u);
-  EXPECT_EQ(r.items[0]->width, 4);
-  EXPECT_EQ(r.items[1].status().kind(), ErrorKind::kInvalidImage);
-  EXPECT_EQ(r.items[2]->width, 8);
-  EXPECT_EQ(r.items[3].status().kind(), ErrorKind::kInvalidImage);  // empty bytes
-  EXPECT_EQ(r.items[4]->width, 4);
-  EXPECT_EQ(r.items[5].status().code(), StatusCode::kForbidden);  // no fetcher configured
+  EXPECT_EQ(r.items[0].metadata.width, 4);
+  EXPECT_EQ(r.items[1].status.kind(), ErrorKind::kInvalidImage);
+  EXPECT_EQ(r.items[2].metadata.width, 8);
+  EXPECT_EQ(r.items[3].status.kind(), ErrorKind::kInvalidImage);  // empty bytes
+  EXPECT_EQ(r.items[4].metadata.width, 4);
+  EXPECT_EQ(r.items[5].status.code(), StatusCode::kForbidden);  // no fetcher configured
   EXPECT_EQ(r.summary.succeeded, 3u);
   EXPECT_EQ(r.summary.failed, 3u);
   EXPECT_EQ(threads, std::set<std::string>{"sl-decode"});
@@ -77,7 +77,7 @@ TEST(ImageMetadataTask, CancelledRequestStopsAdmittingItems) {
   auto r = p.get_future().get();
   EXPECT_EQ(reads, 0);
   EXPECT_EQ(r.summary.failed, 100u);
-  EXPECT_EQ(r.items[7].status().code(), StatusCode::kCancelled);
+  EXPECT_EQ(r.items[7].status.code(), StatusCode::kCancelled);
 }
 
 }  // namespace
