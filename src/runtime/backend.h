@@ -26,6 +26,37 @@ struct BackendOptions {
   std::string execution_provider = "cpu";
 };
 
+// A read-only view of a tensor that stays where the engine put it (no copy); valid until the
+// session that lent it runs again.
+struct TensorView {
+  DataType dtype = DataType::kFp32;
+  Shape shape;
+  const uint8_t* data = nullptr;
+  size_t bytes = 0;
+};
+
+// One instance's state kept between runs, for models stepped many times per request (a decoder
+// with its KV cache): inputs stay bound across runs until rebound, outputs stay in engine-owned
+// memory (read through views, never copied out), and an output can become the next run's input
+// in place (CarryOver: present.N.key -> past_key_values.N.key without a copy). Beside the
+// stateless Backend::Run, which the dynamic batcher uses. Not thread-safe: one generation loop
+// drives a session; the backend that opened it must outlive it.
+class StatefulSession {
+ public:
+  virtual ~StatefulSession() = default;
+  // Binds `tensor` as input `name` for every later run until rebound. Nothing is copied:
+  // `tensor` must stay alive and unchanged while bound. Errors: kNotFound (no such input),
+  // kInvalidArgument (dtype differs from the signature's).
+  virtual Status BindInput(const std::string& name, const Tensor& tensor) = 0;
+  // Runs with the bound inputs (every input must be bound); every output is produced.
+  virtual Status Run() = 0;
+  // Output `name` of the last run, borrowed until the next Run. kNotFound before any run or for
+  // an unknown name.
+  virtual Result<TensorView> Output(const std::string& name) const = 0;
+  // Makes the last run's output `from` the input `to` of the next run, in place.
+  virtual Status CarryOver(const std::string& from, const std::string& to) = 0;
+};
+
 // One loaded copy of a model. Not thread-safe: the scheduler gives each instance to one thread.
 class Backend {
  public:
@@ -37,6 +68,11 @@ class Backend {
   // large intermediate maps).
   virtual Result<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs,
                                           const std::vector<int>& outputs = {}) = 0;
+  // A session that keeps state between runs (see StatefulSession); engines without one answer
+  // kUnimplemented.
+  virtual Result<std::unique_ptr<StatefulSession>> OpenSession() {
+    return Status(StatusCode::kUnimplemented, "this engine has no stateful sessions");
+  }
 };
 
 class BackendFactory {

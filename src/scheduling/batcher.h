@@ -16,6 +16,7 @@
 #include "observability/server_metrics.h"
 #include "runtime/backend.h"
 #include "scheduling/inference_request.h"
+#include "scheduling/scheduler.h"
 
 namespace sightline::scheduling {
 
@@ -33,7 +34,7 @@ struct BatcherOptions {
   std::chrono::microseconds max_queue_wait{0};  // 0: off; see QueuePolicy::max_queue_wait_us
 };
 
-class Batcher {
+class Batcher final : public Scheduler {
  public:
   static Result<std::unique_ptr<Batcher>> Create(BatcherOptions options,
                                                  std::vector<std::unique_ptr<runtime::Backend>> instances,
@@ -49,26 +50,26 @@ class Batcher {
 
   // Would a request be refused right now? Lets the transport shed before reading a body; the
   // answer can change before Enqueue (which checks again). Refusals are counted here.
-  Status CheckAdmission() const;
+  Status CheckAdmission() const override;
 
   // Wakes the scheduler to sweep requests whose client went away.
-  void NotifyCancelled();
+  void NotifyCancelled() override;
 
   // Honest wait estimate for a client told to come back: the predicted wait below, doubled per
   // previous attempt.
-  double EstimateRetryAfterSeconds(int attempt) const;
+  double EstimateRetryAfterSeconds(int attempt) const override;
 
-  size_t queued() const;
+  size_t queued() const override;
   // Predicted wait of a request enqueued now: what the running batches have left plus the rows
   // waiting ahead of it (queued and staged), times the measured per-row time, over instances.
-  double EstimatedWaitSeconds() const;
+  double EstimatedWaitSeconds() const override;
   const BatcherOptions& options() const { return options_; }
 
   // Stops taking requests (new ones get kUnavailable, kind draining); queued work still runs.
-  void BeginDrain();
+  void BeginDrain() override;
   // Stops taking requests, lets queued and running work finish until `deadline`, then answers
   // whatever is left with kUnavailable and joins the threads.
-  void Drain(Clock::time_point deadline);
+  void Drain(Clock::time_point deadline) override;
   void Drain(std::chrono::milliseconds timeout);
 
  private:

@@ -103,6 +103,11 @@ ServedModel& SelectVariant(ServedModel& m) {
   return degraded ? *m.fallback : m;
 }
 
+void DrainAll(const std::vector<Scheduler*>& schedulers, Scheduler::Clock::time_point deadline) {
+  for (auto* s : schedulers) s->BeginDrain();
+  for (auto* s : schedulers) s->Drain(deadline);
+}
+
 ModelRegistry::~ModelRegistry() {
   Drain(std::chrono::milliseconds(0));
 }
@@ -128,14 +133,13 @@ void ModelRegistry::Drain(std::chrono::milliseconds timeout) {
   // One deadline for the whole registry: every batcher stops taking work at once, and each then
   // waits only until the shared deadline, so N models drain in one timeout, not N.
   const auto deadline = Clock::now() + timeout;
-  std::vector<Batcher*> batchers;
+  std::vector<Scheduler*> schedulers;
   for (auto& [_, m] : models_) {
     m->ready = false;
-    if (m->batcher) batchers.push_back(m->batcher.get());
-    if (m->fallback && m->fallback->batcher) batchers.push_back(m->fallback->batcher.get());
+    if (m->batcher) schedulers.push_back(m->batcher.get());
+    if (m->fallback && m->fallback->batcher) schedulers.push_back(m->fallback->batcher.get());
   }
-  for (auto* b : batchers) b->BeginDrain();
-  for (auto* b : batchers) b->Drain(deadline);
+  DrainAll(schedulers, deadline);
 }
 
 }  // namespace sightline::scheduling

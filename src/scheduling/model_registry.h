@@ -37,6 +37,10 @@ struct ServedModel {
 // the predicted queue wait is over the switch threshold (see AdaptiveQualityConfig).
 ServedModel& SelectVariant(ServedModel& model);
 
+// One deadline for many schedulers: every one stops taking work at once, then each waits only
+// until the shared deadline, so N busy models drain in one timeout, not N.
+void DrainAll(const std::vector<Scheduler*>& schedulers, Scheduler::Clock::time_point deadline);
+
 class ModelRegistry {
  public:
   // Loads and warms every model under `repository`; the first failure is returned (start-up

@@ -6,6 +6,7 @@
 #include <sched.h>
 
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "core/thread_name.h"
@@ -64,6 +65,107 @@ Result<TensorSpec> SpecFrom(const std::string& name, const Ort::TypeInfo& info) 
   return spec;
 }
 
+// Ort::Exception -> Status: ORT_INVALID_ARGUMENT is the input's fault (a shape or value the
+// signature could not rule out): 4xx. Anything else (a kernel or device failure, out of memory)
+// is the engine's: 5xx, so clients and load balancers do not blame the request.
+Status FromOrtException(const Ort::Exception& e) {
+  if (e.GetOrtErrorCode() == ORT_INVALID_ARGUMENT)
+    return InvalidArgument(std::string("onnxruntime: ") + e.what());
+  return Internal(std::string("onnxruntime: ") + e.what()).WithKind(ErrorKind::kEngineFault);
+}
+
+// StatefulSession over ORT's IoBinding: inputs bound as Ort::Values over the caller's memory,
+// outputs bound to ORT's allocator (so each run's outputs stay where ORT put them), and carried
+// outputs kept alive here while bound as inputs.
+class OrtStatefulSession final : public StatefulSession {
+ public:
+  OrtStatefulSession(Ort::Session& session, const ModelSignature& sig)
+      : session_(session),
+        sig_(sig),
+        binding_(session),
+        mem_(Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault)) {
+    for (const auto& o : sig_.outputs) binding_.BindOutput(o.name.c_str(), mem_);
+  }
+
+  Status BindInput(const std::string& name, const Tensor& t) override {
+    const TensorSpec* spec = sig_.FindInput(name);
+    if (!spec) return NotFound("model has no input named '" + name + "'");
+    if (spec->dtype != t.dtype || t.dtype == DataType::kBytes)
+      return InvalidArgument("input '" + name + "' must be " + DataTypeName(spec->dtype) + ", got " +
+                             DataTypeName(t.dtype));
+    try {
+      auto v = Ort::Value::CreateTensor(mem_, const_cast<uint8_t*>(t.data.data()), t.data.size(),
+                                        t.shape.data(), t.shape.size(), ToOrt(t.dtype));
+      binding_.BindInput(name.c_str(), v);
+      bound_[name] = std::move(v);
+      carried_.erase(name);
+      return Status::Ok();
+    } catch (const Ort::Exception& e) {
+      return FromOrtException(e);
+    }
+  }
+
+  Status Run() override {
+    for (const auto& in : sig_.inputs)
+      if (!bound_.count(in.name) && !carried_.count(in.name))
+        return InvalidArgument("input '" + in.name + "' is not bound");
+    try {
+      session_.Run(run_options_, binding_);
+      auto values = binding_.GetOutputValues();
+      // Outputs carried into inputs before this run stay alive in carried_; the previous
+      // outputs can go now.
+      outputs_.clear();
+      for (size_t i = 0; i < values.size() && i < sig_.outputs.size(); ++i)
+        outputs_.emplace(sig_.outputs[i].name, std::move(values[i]));
+      // Outputs stay bound to ORT's allocator: the next run writes fresh buffers, so the values
+      // just taken (and any carried into inputs) are never overwritten under a reader.
+      for (const auto& o : sig_.outputs) binding_.BindOutput(o.name.c_str(), mem_);
+      return Status::Ok();
+    } catch (const Ort::Exception& e) {
+      return FromOrtException(e);
+    }
+  }
+
+  Result<TensorView> Output(const std::string& name) const override {
+    auto it = outputs_.find(name);
+    if (it == outputs_.end()) return NotFound("no output '" + name + "' from a run of this session");
+    const auto info = it->second.GetTensorTypeAndShapeInfo();
+    TensorView v;
+    ASSIGN_OR_RETURN(v.dtype, FromOrt(info.GetElementType()));
+    if (v.dtype == DataType::kBytes)
+      return Status(StatusCode::kUnimplemented, "BYTES outputs have no flat view");
+    v.shape = info.GetShape();
+    v.data = static_cast<const uint8_t*>(it->second.GetTensorRawData());
+    v.bytes = info.GetElementCount() * DataTypeSize(v.dtype);
+    return v;
+  }
+
+  Status CarryOver(const std::string& from, const std::string& to) override {
+    auto it = outputs_.find(from);
+    if (it == outputs_.end()) return NotFound("no output '" + from + "' from a run of this session");
+    if (!sig_.FindInput(to)) return NotFound("model has no input named '" + to + "'");
+    try {
+      binding_.BindInput(to.c_str(), it->second);
+      carried_[to] = std::move(it->second);  // the buffer moves with the value: no copy
+      outputs_.erase(it);
+      bound_.erase(to);
+      return Status::Ok();
+    } catch (const Ort::Exception& e) {
+      return FromOrtException(e);
+    }
+  }
+
+ private:
+  Ort::Session& session_;
+  const ModelSignature& sig_;
+  Ort::IoBinding binding_;
+  Ort::MemoryInfo mem_;
+  Ort::RunOptions run_options_;
+  std::map<std::string, Ort::Value> bound_;    // over callers' memory
+  std::map<std::string, Ort::Value> carried_;  // former outputs, owned here
+  std::map<std::string, Ort::Value> outputs_;  // the last run's
+};
+
 class OrtBackend final : public Backend {
  public:
   OrtBackend(Ort::Session session, ModelSignature sig)
@@ -75,6 +177,14 @@ class OrtBackend final : public Backend {
   }
 
   const ModelSignature& signature() const override { return sig_; }
+
+  Result<std::unique_ptr<StatefulSession>> OpenSession() override {
+    try {
+      return std::unique_ptr<StatefulSession>(new OrtStatefulSession(session_, sig_));
+    } catch (const Ort::Exception& e) {
+      return FromOrtException(e);
+    }
+  }
 
   Result<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs,
                                   const std::vector<int>& wanted) override {
@@ -144,12 +254,7 @@ class OrtBackend final : public Backend {
       }
       return result;
     } catch (const Ort::Exception& e) {
-      // ORT_INVALID_ARGUMENT is the input's fault (a shape or value the signature could not
-      // rule out): 4xx. Anything else (a kernel or device failure, out of memory) is the
-      // engine's: 5xx, so clients and load balancers do not blame the request.
-      if (e.GetOrtErrorCode() == ORT_INVALID_ARGUMENT)
-        return InvalidArgument(std::string("onnxruntime: ") + e.what());
-      return Internal(std::string("onnxruntime: ") + e.what()).WithKind(ErrorKind::kEngineFault);
+      return FromOrtException(e);
     } catch (const std::exception& e) {
       return Internal(std::string("onnxruntime: ") + e.what()).WithKind(ErrorKind::kEngineFault);
     }

@@ -1,5 +1,7 @@
 #include "scheduling/batcher.h"
 
+#include "scheduling/model_registry.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -412,8 +414,8 @@ TEST(Batcher, StagedBatchCountsAsWaiting) {
 namespace sightline::scheduling {
 namespace {
 
-// ModelRegistry::Drain's rule: every batcher stops taking work at once, then each waits only
-// until one shared deadline, so N busy models drain in one timeout rather than N.
+// ModelRegistry::Drain drains through DrainAll: every scheduler stops taking work at once, then
+// each waits only until one shared deadline, so N busy models drain in one timeout rather than N.
 TEST(Batcher, SeveralBatchersDrainWithinOneSharedDeadline) {
   BatcherOptions o;
   o.max_batch_size = 1;
@@ -427,14 +429,15 @@ TEST(Batcher, SeveralBatchersDrainWithinOneSharedDeadline) {
     }
   }
   const auto t0 = Clock::now();
-  const auto deadline = t0 + 300ms;
-  for (auto& m : models) m->batcher->BeginDrain();
+  const auto deadline = t0 + 400ms;
+  std::vector<Scheduler*> schedulers;
+  for (auto& m : models) schedulers.push_back(m->batcher.get());
+  DrainAll(schedulers, deadline);
   for (auto& m : models)
     EXPECT_EQ(m->batcher->Enqueue(MakeRequest(Row(0, 0), *outs[0][0])).kind(), ErrorKind::kDraining);
-  for (auto& m : models) m->batcher->Drain(deadline);
   const auto took = Clock::now() - t0;
-  EXPECT_GE(took, 290ms);
-  EXPECT_LT(took, 750ms);  // one timeout (+ the runs in flight), not three (900 ms and more)
+  EXPECT_GE(took, 390ms);
+  EXPECT_LT(took, 1000ms);  // one timeout (+ the runs in flight), not three (1200 ms and more)
   for (auto& per_model : outs) {
     size_t unavailable = 0;
     for (auto& out : per_model) unavailable += out->future.get().status().code() == StatusCode::kUnavailable;
