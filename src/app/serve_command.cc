@@ -66,9 +66,9 @@ int RunServe(const ServeOptions& o) {
 
   // Listen first, with the start-up routes: liveness answers and readiness says "loading" while
   // the models load and warm up (seconds for ISNet), as orchestrators' probes expect.
-  http::Router startup_router;
-  http::AddStartupRoutes(startup_router, registry);
-  http::Router router;  // the full set, installed once the models are ready
+  http::RouteTable startup_routes;
+  http::AddStartupRoutes(startup_routes, registry);
+  http::RouteTable routes;  // the full set, installed once the models are ready
   http::ServerOptions so;
   so.host = o.host;
   so.port = static_cast<uint16_t>(o.port);
@@ -77,7 +77,7 @@ int RunServe(const ServeOptions& o) {
   so.max_body_bytes = o.max_body_mb << 20;
   so.max_header_bytes = o.max_header_kb << 10;
   so.read_timeout = std::chrono::milliseconds(o.read_timeout_ms);
-  auto server = http::HttpServer::Create(so, startup_router, access.value(), metrics, *log);
+  auto server = http::HttpServer::Create(so, startup_routes, access.value(), metrics, *log);
   if (!server.ok()) return fail(server.status());
   auto fail_serving = [&](const Status& s) {
     server.value()->Stop();
@@ -126,17 +126,17 @@ int RunServe(const ServeOptions& o) {
   auto clip = tasks::ClipService::Create(*models.value(), decode_pool, registry, co);
   if (!clip.ok()) return fail_serving(clip.status());
 
-  http::AddSystemRoutes(router, {models.value().get(), &registry});
+  http::AddSystemRoutes(routes, {models.value().get(), &registry});
   http::KServeRouteDeps kserve;
   kserve.models = models.value().get();
   kserve.decode_pool = &decode_pool;
   kserve.decode_limits = decode_limits;
   kserve.server_version = SIGHTLINE_VERSION;
-  http::AddKServeRoutes(router, kserve);
-  http::AddImageRoutes(router, {models.value().get(), &background_removal, image_deps});
-  http::AddClipRoutes(router, {clip.value().get(), image_deps});
+  http::AddKServeRoutes(routes, kserve);
+  http::AddImageRoutes(routes, {models.value().get(), &background_removal, image_deps});
+  http::AddClipRoutes(routes, {clip.value().get(), image_deps});
 
-  server.value()->SetRouter(router);
+  server.value()->SetRoutes(routes);
   log->Info("ready", observability::LogFields().Add(
                          "startup_seconds",
                          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));

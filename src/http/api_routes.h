@@ -1,4 +1,4 @@
-// Registers Sightline's routes on a Router. Each route group gets only what it uses:
+// Registers Sightline's routes on a RouteTable. Each route group gets only what it uses:
 //   system  health, readiness, metrics, model listing (/healthz, /readyz, /metrics, /v1/models)
 //   kserve  the KServe v2 protocol (/v2/...)
 //   image   background removal and metadata (/v1/remove-background, /v1/metadata)
@@ -11,7 +11,7 @@
 #include <string>
 
 #include "core/thread_pool.h"
-#include "http/router.h"
+#include "http/route_table.h"
 #include "media/image_decoder.h"
 #include "observability/metrics.h"
 #include "scheduling/model_registry.h"
@@ -45,13 +45,13 @@ struct ClipRouteDeps {
   tasks::ImageTaskDeps images;
 };
 
-void AddSystemRoutes(Router& router, const SystemRouteDeps& deps);
+void AddSystemRoutes(RouteTable& routes, const SystemRouteDeps& deps);
 // What the server answers while its models load: liveness 200, readiness 503 (KServe's 400),
-// /metrics, and 503 + Retry-After for everything else. The full router replaces it once loaded.
-void AddStartupRoutes(Router& router, observability::MetricsRegistry& metrics);
-void AddKServeRoutes(Router& router, const KServeRouteDeps& deps);
-void AddImageRoutes(Router& router, const ImageRouteDeps& deps);
-void AddClipRoutes(Router& router, const ClipRouteDeps& deps);
+// /metrics, and 503 + Retry-After for everything else. The full table replaces it once loaded.
+void AddStartupRoutes(RouteTable& routes, observability::MetricsRegistry& metrics);
+void AddKServeRoutes(RouteTable& routes, const KServeRouteDeps& deps);
+void AddImageRoutes(RouteTable& routes, const ImageRouteDeps& deps);
+void AddClipRoutes(RouteTable& routes, const ClipRouteDeps& deps);
 
 // "queue;dur=0.12, infer;dur=3.40, total;dur=4.01" (milliseconds), per the Server-Timing spec.
 std::string ServerTimingHeader(double queue_ms, double infer_ms, double total_ms);

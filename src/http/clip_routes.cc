@@ -177,9 +177,9 @@ void Embed(const ClipRouteDeps& ctx, const HttpRequest& req, Responder respond) 
 
 }  // namespace
 
-void AddClipRoutes(Router& router, const ClipRouteDeps& ctx) {
+void AddClipRoutes(RouteTable& routes, const ClipRouteDeps& ctx) {
   auto add = [&](const char* path, void (*fn)(const ClipRouteDeps&, const HttpRequest&, Responder)) {
-    router.Add("POST", path, [ctx, fn](const HttpRequest& req, const PathParams&, Responder respond) {
+    routes.Add("POST", path, [ctx, fn](const HttpRequest& req, const PathParams&, Responder respond) {
       fn(ctx, req, std::move(respond));
     });
   };

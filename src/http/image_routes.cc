@@ -131,12 +131,12 @@ void Metadata(const ImageRouteDeps& ctx, const HttpRequest& req, Responder respo
 
 }  // namespace
 
-void AddImageRoutes(Router& router, const ImageRouteDeps& ctx) {
-  router.Add("POST", "/v1/remove-background",
+void AddImageRoutes(RouteTable& routes, const ImageRouteDeps& ctx) {
+  routes.Add("POST", "/v1/remove-background",
              [ctx](const HttpRequest& req, const PathParams&, Responder respond) {
                RemoveBackground(ctx, req, std::move(respond));
              });
-  router.Add("POST", "/v1/metadata", [ctx](const HttpRequest& req, const PathParams&, Responder respond) {
+  routes.Add("POST", "/v1/metadata", [ctx](const HttpRequest& req, const PathParams&, Responder respond) {
     Metadata(ctx, req, std::move(respond));
   });
 }

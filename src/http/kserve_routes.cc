@@ -164,9 +164,9 @@ void Infer(const KServeRouteDeps& ctx, const HttpRequest& req, const PathParams&
 
 }  // namespace
 
-void AddKServeRoutes(Router& router, const KServeRouteDeps& ctx) {
+void AddKServeRoutes(RouteTable& routes, const KServeRouteDeps& ctx) {
   const auto k = ApiStyle::kKServe;
-  router.Add(
+  routes.Add(
       "GET", "/v2",
       [ctx](const HttpRequest&, const PathParams&, Responder respond) {
         std::string body = "{\"name\":\"";
@@ -177,11 +177,11 @@ void AddKServeRoutes(Router& router, const KServeRouteDeps& ctx) {
         respond(Json(200, body));
       },
       false, k);
-  router.Add(
+  routes.Add(
       "GET", "/v2/health/live",
       [](const HttpRequest&, const PathParams&, Responder respond) { respond(Json(200, "{\"live\":true}")); },
       true, k);
-  router.Add(
+  routes.Add(
       "GET", "/v2/health/ready",
       [ctx](const HttpRequest&, const PathParams&, Responder respond) {
         const bool ready = ctx.models->AllReady();
@@ -193,16 +193,16 @@ void AddKServeRoutes(Router& router, const KServeRouteDeps& ctx) {
     if (!m.ok()) return respond(KError(m.status()));
     respond(Json(200, ModelMetadata(*m.value())));
   };
-  router.Add("GET", "/v2/models/{model}", metadata, false, k);
-  router.Add("GET", "/v2/models/{model}/versions/{version}", metadata, false, k);
+  routes.Add("GET", "/v2/models/{model}", metadata, false, k);
+  routes.Add("GET", "/v2/models/{model}/versions/{version}", metadata, false, k);
   auto ready = [ctx](const HttpRequest&, const PathParams& p, Responder respond) {
     auto m = LookUp(ctx, p);
     if (!m.ok()) return respond(KError(m.status()));
     const bool r = m.value()->ready;
     respond(Json(r ? 200 : 400, r ? "{\"ready\":true}" : "{\"ready\":false}"));
   };
-  router.Add("GET", "/v2/models/{model}/ready", ready, true, k);
-  router.Add("GET", "/v2/models/{model}/versions/{version}/ready", ready, true, k);
+  routes.Add("GET", "/v2/models/{model}/ready", ready, true, k);
+  routes.Add("GET", "/v2/models/{model}/versions/{version}/ready", ready, true, k);
   auto infer = [ctx](const HttpRequest& req, const PathParams& p, Responder respond) {
     Infer(ctx, req, p, std::move(respond));
   };
@@ -213,9 +213,9 @@ void AddKServeRoutes(Router& router, const KServeRouteDeps& ctx) {
     return tasks::CheckAdmission(*m.value(), RetryAttempt(head));
   };
   // Binary tensors land in their own buffer, which becomes the input tensor without a copy.
-  router.Add("POST", "/v2/models/{model}/infer", infer, false, k, precheck).body_split_header =
+  routes.Add("POST", "/v2/models/{model}/infer", infer, false, k, precheck).body_split_header =
       "inference-header-content-length";
-  router.Add("POST", "/v2/models/{model}/versions/{version}/infer", infer, false, k, precheck)
+  routes.Add("POST", "/v2/models/{model}/versions/{version}/infer", infer, false, k, precheck)
       .body_split_header = "inference-header-content-length";
 }
 

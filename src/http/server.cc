@@ -72,7 +72,7 @@ struct DiscardBody {
 
 struct HttpServer::Impl {
   ServerOptions options;
-  std::atomic<const Router*> router;
+  std::atomic<const RouteTable*> routes;
   const AccessControl& access;
   observability::ServerMetrics& metrics;
   observability::Logger& log;
@@ -86,10 +86,10 @@ struct HttpServer::Impl {
   std::function<void()> on_signal;
   std::atomic<bool> accepting{true};
 
-  Impl(ServerOptions o, const Router& r, const AccessControl& a, observability::ServerMetrics& m,
+  Impl(ServerOptions o, const RouteTable& r, const AccessControl& a, observability::ServerMetrics& m,
        observability::Logger& l)
       : options(std::move(o)),
-        router(&r),
+        routes(&r),
         access(a),
         metrics(m),
         log(l),
@@ -211,13 +211,13 @@ class Session : public std::enable_shared_from_this<Session> {
     head_only_ = head_.method == "HEAD";
     const bool expect_continue = beast::iequals(head_.Header("expect"), "100-continue");
 
-    const Router& router = *server_.router.load(std::memory_order_acquire);
-    match_ = router.Match(head_.method, head_.path);
+    const RouteTable& routes = *server_.routes.load(std::memory_order_acquire);
+    match_ = routes.Match(head_.method, head_.path);
     std::optional<HttpResponse> early;
     if (!match_.route) {
       route_label_ = "unmatched";
-      if (!router.unmatched().ok()) {
-        early = ErrorResponse(router.unmatched(), StyleForPath(head_.path));
+      if (!routes.unmatched().ok()) {
+        early = ErrorResponse(routes.unmatched(), StyleForPath(head_.path));
       } else {
         Status s = match_.path_matched ? Status(StatusCode::kNotFound,
                                                 "method " + head_.method + " is not allowed on " + head_.path)
@@ -739,12 +739,12 @@ HttpServer::~HttpServer() {
   Stop();
 }
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Create(ServerOptions options, const Router& router,
+Result<std::unique_ptr<HttpServer>> HttpServer::Create(ServerOptions options, const RouteTable& routes,
                                                        const AccessControl& access,
                                                        observability::ServerMetrics& metrics,
                                                        observability::Logger& log) {
   if (options.io_threads < 1) options.io_threads = 1;
-  auto impl = std::make_unique<Impl>(std::move(options), router, access, metrics, log);
+  auto impl = std::make_unique<Impl>(std::move(options), routes, access, metrics, log);
   beast::error_code ec;
   auto addr = asio::ip::make_address(impl->options.host, ec);
   if (ec) return InvalidArgument("--host '" + impl->options.host + "' is not an IP address");
@@ -764,8 +764,8 @@ uint16_t HttpServer::port() const {
   return impl_->acceptor.local_endpoint(ec).port();
 }
 
-void HttpServer::SetRouter(const Router& router) {
-  impl_->router.store(&router, std::memory_order_release);
+void HttpServer::SetRoutes(const RouteTable& routes) {
+  impl_->routes.store(&routes, std::memory_order_release);
 }
 
 void HttpServer::Start() {

@@ -12,7 +12,7 @@
 
 #include "core/status.h"
 #include "http/access_control.h"
-#include "http/router.h"
+#include "http/route_table.h"
 #include "observability/logger.h"
 #include "observability/server_metrics.h"
 
@@ -32,18 +32,18 @@ struct ServerOptions {
 
 class HttpServer {
  public:
-  // `router` and every later SetRouter() argument must outlive the server.
-  static Result<std::unique_ptr<HttpServer>> Create(ServerOptions options, const Router& router,
+  // `routes` and every later SetRoutes() argument must outlive the server.
+  static Result<std::unique_ptr<HttpServer>> Create(ServerOptions options, const RouteTable& routes,
                                                     const AccessControl& access,
                                                     observability::ServerMetrics& metrics,
                                                     observability::Logger& log);
   ~HttpServer();
 
   uint16_t port() const;
-  // Serves later requests with `router` instead (start-up routes, then the full set once the
-  // models are loaded). Requests already routed keep their route, so every router given must
+  // Serves later requests with `routes` instead (start-up routes, then the full set once the
+  // models are loaded). Requests already routed keep their route, so every table given must
   // outlive the server.
-  void SetRouter(const Router& router);
+  void SetRoutes(const RouteTable& routes);
   // Starts the I/O threads; returns at once.
   void Start();
   // Calls `fn` (once, on an I/O thread) on SIGINT or SIGTERM.

@@ -50,14 +50,14 @@ std::string ServerTimingHeader(double queue_ms, double infer_ms, double total_ms
 namespace {
 
 // Liveness and metrics answer the same before and after the models are loaded.
-void AddLivenessAndMetrics(Router& router, observability::MetricsRegistry* metrics) {
-  router.Add(
+void AddLivenessAndMetrics(RouteTable& routes, observability::MetricsRegistry* metrics) {
+  routes.Add(
       "GET", "/healthz",
       [](const HttpRequest&, const PathParams&, Responder respond) {
         respond(Json(200, "{\"status\":\"ok\"}"));
       },
       /*public_route=*/true);
-  router.Add("GET", "/metrics", [metrics](const HttpRequest&, const PathParams&, Responder respond) {
+  routes.Add("GET", "/metrics", [metrics](const HttpRequest&, const PathParams&, Responder respond) {
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics->Render();
@@ -67,38 +67,38 @@ void AddLivenessAndMetrics(Router& router, observability::MetricsRegistry* metri
 
 }  // namespace
 
-void AddStartupRoutes(Router& router, observability::MetricsRegistry& metrics) {
-  AddLivenessAndMetrics(router, &metrics);
-  router.Add(
+void AddStartupRoutes(RouteTable& routes, observability::MetricsRegistry& metrics) {
+  AddLivenessAndMetrics(routes, &metrics);
+  routes.Add(
       "GET", "/readyz",
       [](const HttpRequest&, const PathParams&, Responder respond) {
         respond(Json(503, "{\"status\":\"loading\"}"));
       },
       true);
-  router.Add(
+  routes.Add(
       "GET", "/v2/health/live",
       [](const HttpRequest&, const PathParams&, Responder respond) { respond(Json(200, "{\"live\":true}")); },
       true, ApiStyle::kKServe);
-  router.Add(
+  routes.Add(
       "GET", "/v2/health/ready",
       [](const HttpRequest&, const PathParams&, Responder respond) {
         respond(Json(400, "{\"ready\":false}"));
       },
       true, ApiStyle::kKServe);
-  router.SetUnmatched(
+  routes.SetUnmatched(
       Status(StatusCode::kUnavailable, "models are still loading; retry shortly").WithRetryAfter(1));
 }
 
-void AddSystemRoutes(Router& router, const SystemRouteDeps& ctx) {
-  AddLivenessAndMetrics(router, ctx.metrics);
-  router.Add(
+void AddSystemRoutes(RouteTable& routes, const SystemRouteDeps& ctx) {
+  AddLivenessAndMetrics(routes, ctx.metrics);
+  routes.Add(
       "GET", "/readyz",
       [ctx](const HttpRequest&, const PathParams&, Responder respond) {
         const bool ready = ctx.models->AllReady();
         respond(Json(ready ? 200 : 503, ready ? "{\"status\":\"ready\"}" : "{\"status\":\"loading\"}"));
       },
       true);
-  router.Add("GET", "/v1/models", [ctx](const HttpRequest&, const PathParams&, Responder respond) {
+  routes.Add("GET", "/v1/models", [ctx](const HttpRequest&, const PathParams&, Responder respond) {
     respond(Json(200, ModelsJson(*ctx.models)));
   });
 }

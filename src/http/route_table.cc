@@ -1,4 +1,4 @@
-#include "http/router.h"
+#include "http/route_table.h"
 
 namespace sightline::http {
 namespace {
@@ -38,8 +38,8 @@ bool MatchPattern(const std::string& pattern, const std::string& path, PathParam
 
 }  // namespace
 
-Route& Router::Add(std::string method, std::string pattern, Handler handler, bool public_route,
-                   ApiStyle style, Precheck precheck) {
+Route& RouteTable::Add(std::string method, std::string pattern, Handler handler, bool public_route,
+                       ApiStyle style, Precheck precheck) {
   return routes_.emplace_back(Route{std::move(method),
                                     std::move(pattern),
                                     std::move(handler),
@@ -49,7 +49,7 @@ Route& Router::Add(std::string method, std::string pattern, Handler handler, boo
                                     {}});
 }
 
-RouteMatch Router::Match(const std::string& method, const std::string& path) const {
+RouteMatch RouteTable::Match(const std::string& method, const std::string& path) const {
   RouteMatch m;
   for (const auto& r : routes_) {
     PathParams params;

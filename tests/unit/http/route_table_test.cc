@@ -1,12 +1,12 @@
-#include "http/router.h"
+#include "http/route_table.h"
 
 #include <gtest/gtest.h>
 
 namespace sightline::http {
 namespace {
 
-TEST(Router, MatchesPatternsAndCapturesParams) {
-  Router r;
+TEST(RouteTable, MatchesPatternsAndCapturesParams) {
+  RouteTable r;
   Handler h = [](const HttpRequest&, const PathParams&, Responder) {};
   r.Add("POST", "/v2/models/{model}/infer", h);
   r.Add("POST", "/v2/models/{model}/versions/{version}/infer", h);

@@ -1,4 +1,5 @@
-// Routes table: method + path pattern ("/v2/models/{model}/infer") -> handler. Each route also
+// RouteTable (not a "router": that name is kept for the router process in front of workers):
+// method + path pattern ("/v2/models/{model}/infer") -> handler. Each route also
 // says whether it is exempt from authentication (health and readiness probes) and which API
 // style its errors use.
 #pragma once
@@ -35,7 +36,7 @@ struct RouteMatch {
   bool path_matched = false;  // some route had this path (for 405 vs 404)
 };
 
-class Router {
+class RouteTable {
  public:
   // Returns the new route so callers can set its rarer fields; valid until the next Add.
   Route& Add(std::string method, std::string pattern, Handler handler, bool public_route = false,
@@ -43,7 +44,7 @@ class Router {
   RouteMatch Match(const std::string& method, const std::string& path) const;
 
   // How a request that matches no route is answered. Unset: 404, or 405 when the path exists
-  // with another method. The start-up router sets kUnavailable ("models are still loading") with
+  // with another method. The start-up table sets kUnavailable ("models are still loading") with
   // a retry-after, answered 503 + Retry-After.
   void SetUnmatched(Status status) { unmatched_ = std::move(status); }
   const Status& unmatched() const { return unmatched_; }
