@@ -13,6 +13,7 @@
 #include "runtime/onnxruntime/ort_backend.h"
 #include "scheduling/model_registry.h"
 #include "tasks/background_removal.h"
+#include "tasks/task_config_blocks.h"
 
 namespace sightline::app {
 
@@ -48,7 +49,8 @@ int RunRemoveBg(const RemoveBgOptions& o) {
   observability::ServerMetrics metrics(registry);
   auto factory = runtime::CreateOrtBackendFactory();
   if (!factory.ok()) return fail(factory.status().message());
-  auto models = scheduling::ModelRegistry::LoadAll(*factory.value(), o.model_repository, metrics, *log);
+  auto models = scheduling::ModelRegistry::LoadAll(*factory.value(), o.model_repository, metrics, *log,
+                                                   tasks::TaskConfigBlocks());
   if (!models.ok()) return fail(models.status().message());
   auto found = tasks::FindBackgroundRemovalModel(*models.value(), o.model);
   if (!found.ok()) return fail(found.status().message() + " in " + o.model_repository);

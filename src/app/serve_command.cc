@@ -15,6 +15,7 @@
 #include "runtime/onnxruntime/ort_backend.h"
 #include "scheduling/model_registry.h"
 #include "sources/source_resolver.h"
+#include "tasks/task_config_blocks.h"
 
 #ifndef SIGHTLINE_VERSION
 #define SIGHTLINE_VERSION "0.1.0"
@@ -100,7 +101,8 @@ int RunServe(const ServeOptions& o) {
 
   auto factory = runtime::CreateOrtBackendFactory();
   if (!factory.ok()) return fail_serving(factory.status());
-  auto models = scheduling::ModelRegistry::LoadAll(*factory.value(), o.model_repository, metrics, *log);
+  auto models = scheduling::ModelRegistry::LoadAll(*factory.value(), o.model_repository, metrics, *log,
+                                                   tasks::TaskConfigBlocks());
   if (!models.ok()) return fail_serving(models.status());
 
   ThreadPool decode_pool(o.decode_threads, "sl-decode");

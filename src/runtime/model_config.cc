@@ -1,6 +1,6 @@
 #include "runtime/model_config.h"
 
-#include <boost/json.hpp>
+#include "repository/config_reader.h"
 
 #include <fstream>
 #include <set>
@@ -8,167 +8,23 @@
 
 namespace sightline::runtime {
 namespace json = boost::json;
-namespace {
-
-// Walks one JSON object, remembering the field path so every error names file and field.
-class FieldReader {
- public:
-  FieldReader(const json::object& obj, std::string file, std::string path)
-      : obj_(obj), file_(std::move(file)), path_(std::move(path)) {}
-
-  Status Error(const std::string& field, const std::string& what) const {
-    return FailedPrecondition(file_ + ": field '" + Qualified(field) + "' " + what);
-  }
-
-  Status Int(const std::string& field, int64_t min, int64_t max, int64_t* out) {
-    seen_.insert(field);
-    const json::value* v = obj_.if_contains(field);
-    if (!v) return Status::Ok();
-    if (!v->is_int64() && !v->is_uint64()) return Error(field, "must be an integer");
-    if (v->is_uint64() && v->get_uint64() > static_cast<uint64_t>(max))
-      return Error(field, "must be at most " + std::to_string(max));
-    const int64_t x = v->is_int64() ? v->get_int64() : static_cast<int64_t>(v->get_uint64());
-    if (x < min || x > max)
-      return Error(field, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-    *out = x;
-    return Status::Ok();
-  }
-
-  Status Int(const std::string& field, int64_t min, int64_t max, int* out) {
-    int64_t x = *out;
-    RETURN_IF_ERROR(Int(field, min, max, &x));
-    *out = static_cast<int>(x);
-    return Status::Ok();
-  }
-
-  bool Has(const std::string& field) const { return obj_.if_contains(field) != nullptr; }
-
-  Status Bool(const std::string& field, bool* out) {
-    seen_.insert(field);
-    const json::value* v = obj_.if_contains(field);
-    if (!v) return Status::Ok();
-    if (!v->is_bool()) return Error(field, "must be true or false");
-    *out = v->get_bool();
-    return Status::Ok();
-  }
-
-  Status StringList(const std::string& field, std::vector<std::string>* out) {
-    seen_.insert(field);
-    const json::value* v = obj_.if_contains(field);
-    if (!v) return Status::Ok();
-    if (!v->is_array()) return Error(field, "must be a list of strings");
-    out->clear();
-    for (const auto& e : v->get_array()) {
-      if (!e.is_string()) return Error(field, "must be a list of strings");
-      out->emplace_back(e.get_string());
-    }
-    return Status::Ok();
-  }
-
-  Status String(const std::string& field, std::string* out) {
-    seen_.insert(field);
-    const json::value* v = obj_.if_contains(field);
-    if (!v) return Status::Ok();
-    if (!v->is_string() || v->get_string().empty()) return Error(field, "must be a non-empty string");
-    *out = std::string(v->get_string());
-    return Status::Ok();
-  }
-
-  Status IntList(const std::string& field, int min, int max, std::vector<int>* out) {
-    seen_.insert(field);
-    const json::value* v = obj_.if_contains(field);
-    if (!v) return Status::Ok();
-    if (!v->is_array()) return Error(field, "must be a list of integers");
-    out->clear();
-    for (const auto& e : v->get_array()) {
-      if (!e.is_int64() || e.get_int64() < min || e.get_int64() > max)
-        return Error(field,
-                     "must hold integers between " + std::to_string(min) + " and " + std::to_string(max));
-      out->push_back(static_cast<int>(e.get_int64()));
-    }
-    return Status::Ok();
-  }
-
-  Status Number(const std::string& field, double* out) {
-    seen_.insert(field);
-    const json::value* v = obj_.if_contains(field);
-    if (!v) return Status::Ok();
-    if (!v->is_number()) return Error(field, "must be a number");
-    *out = v->to_number<double>();
-    return Status::Ok();
-  }
-
-  Status NumberList(const std::string& field, size_t count, std::vector<double>* out) {
-    seen_.insert(field);
-    const json::value* v = obj_.if_contains(field);
-    if (!v) return Status::Ok();
-    if (!v->is_array() || v->get_array().size() != count)
-      return Error(field, "must be a list of " + std::to_string(count) + " numbers");
-    out->clear();
-    for (const auto& e : v->get_array()) {
-      if (!e.is_number()) return Error(field, "must be a list of " + std::to_string(count) + " numbers");
-      out->push_back(e.to_number<double>());
-    }
-    return Status::Ok();
-  }
-
-  Status OneOf(const std::string& field, std::initializer_list<const char*> allowed, std::string* out) {
-    RETURN_IF_ERROR(String(field, out));
-    std::string list;
-    for (const char* a : allowed) {
-      if (*out == a) return Status::Ok();
-      if (*a) list += std::string(list.empty() ? "" : ", ") + a;  // "" = may be left out
-    }
-    return Error(field, "must be one of " + list);
-  }
-
-  // Returns a reader for a nested object, or nullptr-equivalent (ok + *present=false).
-  Result<std::optional<FieldReader>> Object(const std::string& field) {
-    seen_.insert(field);
-    const json::value* v = obj_.if_contains(field);
-    if (!v) return std::optional<FieldReader>();
-    if (!v->is_object()) return Error(field, "must be an object");
-    return std::optional<FieldReader>(FieldReader(v->get_object(), file_, Qualified(field)));
-  }
-
-  // Unknown keys are errors: a typo must not silently fall back to a default.
-  Status RejectUnknown() const {
-    for (const auto& kv : obj_) {
-      const std::string key(kv.key());
-      if (!seen_.count(key)) return Error(key, "is not a known setting");
-    }
-    return Status::Ok();
-  }
-
-  const json::object& raw() const { return obj_; }
-  void MarkSeen(const std::string& field) { seen_.insert(field); }
-
- private:
-  std::string Qualified(const std::string& field) const {
-    return path_.empty() ? field : path_ + "." + field;
-  }
-  const json::object& obj_;
-  std::string file_;
-  std::string path_;
-  std::set<std::string> seen_;
-};
-
-}  // namespace
-
-std::string VariantFileName(const std::string& variant) {
-  if (variant.empty() || variant == "fp32") return "model.onnx";
-  return "model_" + variant + ".onnx";
-}
+using repository::FieldReader;
 
 Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::string& file_label,
-                                     const std::string& name) {
+                                     const std::string& name, const std::set<std::string>& task_blocks) {
   ModelConfig cfg;
   cfg.name = name;
-  boost::system::error_code ec;
-  json::value root = json::parse(json_text, ec);
-  if (ec) return FailedPrecondition(file_label + ": not valid JSON (" + ec.message() + ")");
-  if (!root.is_object()) return FailedPrecondition(file_label + ": must hold a JSON object");
-  FieldReader r(root.get_object(), file_label, "");
+  cfg.config_file = file_label;
+  ASSIGN_OR_RETURN(json::object root, repository::ParseConfigObject(json_text, file_label));
+  FieldReader r(root, file_label, "");
+  // Blocks a task claims are its to parse (tasks/): kept as text, checked there.
+  for (const auto& name_claimed : task_blocks) {
+    if (const auto* v = root.if_contains(name_claimed)) {
+      if (!v->is_object()) return r.Error(name_claimed, "must be an object");
+      cfg.task_blocks[name_claimed] = json::serialize(*v);
+      r.MarkSeen(name_claimed);
+    }
+  }
   RETURN_IF_ERROR(r.Int("max_batch_size", 0, 4096, &cfg.max_batch_size));
   RETURN_IF_ERROR(r.String("variant", &cfg.variant));
   RETURN_IF_ERROR(r.String("version", &cfg.version));
@@ -265,77 +121,27 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
       cfg.adaptive_quality = c;
     }
   }
-  {
-    ASSIGN_OR_RETURN(auto zs, r.Object("zero_shot"));
-    if (zs) {
-      RETURN_IF_ERROR(zs->Number("logit_scale", &cfg.logit_scale));
-      if (cfg.logit_scale <= 0) return zs->Error("logit_scale", "must be positive");
-      RETURN_IF_ERROR(zs->String("prompt_template", &cfg.prompt_template));
-      if (cfg.prompt_template.find("{}") == std::string::npos)
-        return zs->Error("prompt_template", "must contain {} where the label goes");
-      ASSIGN_OR_RETURN(auto sets, zs->Object("label_sets"));
-      if (sets) {
-        for (const auto& [name, list] : sets->raw()) {
-          if (!list.is_array() || list.get_array().empty())
-            return sets->Error(std::string(name), "must be a non-empty list of labels");
-          std::vector<std::string> labels;
-          for (const auto& l : list.get_array()) {
-            if (!l.is_string() || l.get_string().empty())
-              return sets->Error(std::string(name), "labels must be non-empty strings");
-            labels.emplace_back(l.get_string());
-          }
-          cfg.label_sets.emplace_back(std::string(name), std::move(labels));
-          sets->MarkSeen(std::string(name));
-        }
-        RETURN_IF_ERROR(sets->RejectUnknown());
-      }
-      ASSIGN_OR_RETURN(auto ens, zs->Object("ensembles"));
-      if (ens) {
-        for (const auto& [set_name, spec] : ens->raw()) {
-          ens->MarkSeen(std::string(set_name));
-          if (!spec.is_object()) return ens->Error(std::string(set_name), "must be an object");
-          FieldReader e(spec.get_object(), file_label, "zero_shot.ensembles." + std::string(set_name));
-          ModelConfig::Ensemble x;
-          x.label_set = std::string(set_name);
-          RETURN_IF_ERROR(e.String("classifier", &x.classifier));
-          if (x.classifier.empty()) return e.Error("classifier", "must name the classifier model");
-          RETURN_IF_ERROR(e.Number("low", &x.low));
-          RETURN_IF_ERROR(e.Number("high", &x.high));
-          if (!(0 <= x.low && x.low <= x.high && x.high <= 1))
-            return e.Error("low", "needs 0 <= low <= high <= 1");
-          RETURN_IF_ERROR(e.StringList("priority_labels", &x.priority_labels));
-          RETURN_IF_ERROR(e.Int("clip_timeout_ms", 1, 600'000, &x.clip_timeout_ms));
-          RETURN_IF_ERROR(e.Bool("classifier_outputs_probabilities", &x.classifier_outputs_probabilities));
-          RETURN_IF_ERROR(e.RejectUnknown());
-          bool known = false;
-          for (const auto& [n, _] : cfg.label_sets) known |= n == x.label_set;
-          if (!known) return ens->Error(x.label_set, "names no label set in zero_shot.label_sets");
-          cfg.ensembles.push_back(std::move(x));
-        }
-        RETURN_IF_ERROR(ens->RejectUnknown());
-      }
-      RETURN_IF_ERROR(zs->RejectUnknown());
-    }
-  }
   RETURN_IF_ERROR(r.RejectUnknown());
   if (cfg.task == "background_removal" && !cfg.image_input)
     return r.Error("task", "background_removal needs an image_input block (how images become the input)");
   return cfg;
 }
 
-Result<ModelConfig> LoadModelConfig(const std::filesystem::path& dir, const std::string& name) {
+Result<ModelConfig> LoadModelConfig(const std::filesystem::path& dir, const std::string& name,
+                                    const std::set<std::string>& task_blocks) {
   const auto file = dir / kModelConfigFile;
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) {
     ModelConfig cfg;
     cfg.name = name;
+    cfg.config_file = file.string();
     return cfg;
   }
   std::ifstream in(file, std::ios::binary);
   if (!in) return FailedPrecondition(file.string() + ": cannot be read");
   std::stringstream ss;
   ss << in.rdbuf();
-  return ParseModelConfig(ss.str(), file.string(), name);
+  return ParseModelConfig(ss.str(), file.string(), name, task_blocks);
 }
 
 Status FinalizeModelConfig(ModelConfig& cfg, const ModelSignature& sig, const std::string& file) {

@@ -5,11 +5,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "repository/image_input_config.h"
 #include "runtime/model_signature.h"
 #include "runtime/pool_threads.h"
 
@@ -27,20 +30,7 @@ struct QueuePolicy {
   int64_t max_queue_wait_us = 0;
 };
 
-// Server-side image decoding for a model input: clients send encoded images (KServe BYTES) and
-// the server decodes, resizes and normalises them: value = (pixel * scale - mean[c]) / std[c].
-struct ImageInputConfig {
-  std::string input;                                 // the 4-D FP32/FP16 input that takes images
-  std::string resize = "shortest_edge_center_crop";  // | "stretch" | "letterbox"
-  int width = 0;                                     // 0: from the input's shape
-  int height = 0;
-  double scale = 1.0 / 255.0;
-  std::vector<double> mean{0.0, 0.0, 0.0};
-  std::vector<double> std{1.0, 1.0, 1.0};
-  std::string channel_order = "RGB";  // | "BGR"
-  std::string layout = "NCHW";        // | "NHWC"
-  int pad = 0;                        // letterbox background
-};
+using repository::ImageInputConfig;
 
 // Under load, serve from a smaller/faster variant of the same model: switch when the predicted
 // queue wait passes switch_wait_ms, come back once both variants' waits fall below
@@ -80,35 +70,22 @@ struct ModelConfig {
   // holds both towers, and which tower this is ("vision" | "text").
   std::string family;
   std::string role;
-  // Zero-shot classification (CLIP families): logit scale (CLIP's trained exp(logit_scale) is
-  // 100), the prompt template and named label sets embedded at start-up.
-  double logit_scale = 100.0;
-  std::string prompt_template = "a photo of a {}";
-  std::vector<std::pair<std::string, std::vector<std::string>>> label_sets;
-  // Confidence-gated ensembles: a label set paired with a conventional classifier model whose
-  // outputs are the same labels in the same order. CLIP runs only when the classifier's top-1
-  // confidence is in [low, high) or its top label is a priority label.
-  struct Ensemble {
-    std::string label_set;
-    std::string classifier;  // model name in the repository
-    double low = 0.3;
-    double high = 0.9;
-    std::vector<std::string> priority_labels;
-    int64_t clip_timeout_ms = 1000;
-    bool classifier_outputs_probabilities = false;  // else logits: softmax applied
-  };
-  std::vector<Ensemble> ensembles;
+  // Blocks of sightline.json that a task claims (its name -> the block as JSON text), parsed
+  // and checked by that task (tasks/: "zero_shot" by the CLIP task). A block nobody claims is
+  // an error at load, naming the file and the field.
+  std::map<std::string, std::string> task_blocks;
+  std::string config_file;  // sightline.json's path, for the tasks' error messages
 
   bool batching() const { return max_batch_size > 0; }
 };
 
-// File for a variant: fp32 -> model.onnx, X -> model_X.onnx.
-std::string VariantFileName(const std::string& variant);
-
 // Reads `dir/sightline.json` if present (else defaults). Errors name the file and the field.
-Result<ModelConfig> LoadModelConfig(const std::filesystem::path& dir, const std::string& name);
+// `task_blocks`: the top-level blocks tasks claim (kept as text in ModelConfig::task_blocks);
+// any other unknown block is an error.
+Result<ModelConfig> LoadModelConfig(const std::filesystem::path& dir, const std::string& name,
+                                    const std::set<std::string>& task_blocks = {});
 Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::string& file_label,
-                                     const std::string& name);
+                                     const std::string& name, const std::set<std::string>& task_blocks = {});
 
 // Completes defaults from the loaded signature and checks the config against it.
 Status FinalizeModelConfig(ModelConfig& config, const ModelSignature& signature,

@@ -1,8 +1,7 @@
 #include "runtime/model_loader.h"
 
+#include "repository/hf_layout.h"
 #include "runtime/memory_budget.h"
-
-#include <boost/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -13,139 +12,25 @@
 
 namespace sightline::runtime {
 namespace fs = std::filesystem;
-namespace json = boost::json;
-
-namespace {
-
-bool HasOnnx(const fs::path& dir) {
-  std::error_code ec;
-  for (const auto& f : fs::directory_iterator(dir, ec))
-    if (f.path().extension() == ".onnx") return true;
-  return false;
-}
-
-bool HasTower(const fs::path& onnx_dir, const std::string& stem) {
-  std::error_code ec;
-  for (const auto& f : fs::directory_iterator(onnx_dir, ec)) {
-    const std::string n = f.path().filename().string();
-    if (n.rfind(stem, 0) == 0 && f.path().extension() == ".onnx") return true;
-  }
-  return false;
-}
-
-Result<json::value> ReadJson(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return FailedPrecondition(file.string() + ": cannot be read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  boost::system::error_code ec;
-  json::value v = json::parse(ss.str(), ec);
-  if (ec || !v.is_object()) return FailedPrecondition(file.string() + ": not a JSON object");
-  return v;
-}
-
-// An int, or {"height": h, "width": w} / {"shortest_edge": s}.
-void ReadSize(const json::value* v, int* w, int* h) {
-  if (!v) return;
-  if (v->is_int64()) {
-    *w = *h = static_cast<int>(v->get_int64());
-  } else if (v->is_object()) {
-    const auto& o = v->get_object();
-    if (const auto* s = o.if_contains("shortest_edge"); s && s->is_int64())
-      *w = *h = static_cast<int>(s->get_int64());
-    if (const auto* x = o.if_contains("width"); x && x->is_int64()) *w = static_cast<int>(x->get_int64());
-    if (const auto* y = o.if_contains("height"); y && y->is_int64()) *h = static_cast<int>(y->get_int64());
-  }
-}
-
-}  // namespace
-
-Result<ImageInputConfig> ReadPreprocessorConfig(const fs::path& file, const std::string& input) {
-  ASSIGN_OR_RETURN(json::value root, ReadJson(file));
-  const auto& o = root.get_object();
-  auto flag = [&](const char* k, bool d) {
-    const auto* v = o.if_contains(k);
-    return v && v->is_bool() ? v->get_bool() : d;
-  };
-  ImageInputConfig c;
-  c.input = input;
-  int sw = 224, sh = 224, cw = 0, ch = 0;
-  ReadSize(o.if_contains("size"), &sw, &sh);
-  ReadSize(o.if_contains("crop_size"), &cw, &ch);
-  if (flag("do_center_crop", true) && cw > 0) {
-    // Shortest edge to the crop size, then the centre crop (CLIP's size and crop are equal).
-    c.resize = "shortest_edge_center_crop";
-    c.width = cw;
-    c.height = ch;
-  } else {
-    c.resize = "stretch";
-    c.width = sw;
-    c.height = sh;
-  }
-  c.scale = 1.0;
-  if (flag("do_rescale", true)) {
-    const auto* r = o.if_contains("rescale_factor");
-    c.scale = r && r->is_number() ? r->to_number<double>() : 1.0 / 255.0;
-  }
-  c.mean = {0, 0, 0};
-  c.std = {1, 1, 1};
-  if (flag("do_normalize", true)) {
-    for (const char* key : {"image_mean", "image_std"}) {
-      const auto* v = o.if_contains(key);
-      if (!v || !v->is_array() || v->get_array().size() != 3)
-        return FailedPrecondition(file.string() + ": field '" + key + "' must be a list of 3 numbers");
-      auto& dst = std::string(key) == "image_mean" ? c.mean : c.std;
-      for (size_t k = 0; k < 3; ++k) dst[k] = v->get_array()[k].to_number<double>();
-    }
-  }
-  return c;
-}
-
-Result<std::vector<ModelEntry>> ListModels(const fs::path& repository) {
-  std::error_code ec;
-  if (!fs::is_directory(repository, ec))
-    return FailedPrecondition("model repository '" + repository.string() + "' is not a directory");
-  std::vector<ModelEntry> out;
-  for (const auto& entry : fs::directory_iterator(repository, ec)) {
-    if (!entry.is_directory()) continue;
-    const std::string folder = entry.path().filename().string();
-    if (HasOnnx(entry.path())) {
-      out.push_back({folder, folder, "", ""});
-      continue;
-    }
-    const fs::path onnx = entry.path() / "onnx";
-    if (fs::is_directory(onnx, ec) && fs::exists(entry.path() / "config.json", ec)) {
-      if (HasTower(onnx, "vision_model")) out.push_back({folder + ".vision", folder, folder, "vision"});
-      if (HasTower(onnx, "text_model")) out.push_back({folder + ".text", folder, folder, "text"});
-    }
-  }
-  if (ec) return FailedPrecondition("cannot list '" + repository.string() + "': " + ec.message());
-  std::sort(out.begin(), out.end(), [](const ModelEntry& a, const ModelEntry& b) { return a.name < b.name; });
-  return out;
-}
 
 Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repository, const ModelEntry& entry,
-                              const std::string& variant) {
+                              const std::string& variant, const std::set<std::string>& task_blocks) {
   const auto t0 = std::chrono::steady_clock::now();
   const fs::path dir = repository / entry.folder;
   LoadedModel model;
-  ASSIGN_OR_RETURN(model.config, LoadModelConfig(dir, entry.name));
+  ASSIGN_OR_RETURN(model.config, LoadModelConfig(dir, entry.name, task_blocks));
   if (!variant.empty()) model.config.variant = variant;
   const std::string cfg_label = (dir / kModelConfigFile).string();
-  if (entry.family.empty()) {
-    model.file = dir / VariantFileName(model.config.variant);
-  } else {
-    // transformers.js naming: onnx/vision_model.onnx, onnx/vision_model_quantized.onnx, ...
-    const std::string stem = entry.role + "_model";
-    const std::string v = model.config.variant;
-    model.file = dir / "onnx" / (stem + (v.empty() || v == "fp32" ? "" : "_" + v) + ".onnx");
+  model.file = repository::ModelFile(repository, entry, model.config.variant);
+  if (entry.layout == repository::Layout::kHfClip) {
     model.config.family = entry.family;
     model.config.role = entry.role;
     model.config.task.clear();
     model.config.adaptive_quality.reset();
     if (entry.role == "vision") {
       if (!model.config.image_input) {
-        ASSIGN_OR_RETURN(auto ii, ReadPreprocessorConfig(dir / "preprocessor_config.json", "pixel_values"));
+        ASSIGN_OR_RETURN(
+            auto ii, repository::ReadPreprocessorConfig(dir / "preprocessor_config.json", "pixel_values"));
         model.config.image_input = ii;
       }
     } else {

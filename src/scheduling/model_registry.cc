@@ -11,9 +11,10 @@ namespace {
 Result<std::unique_ptr<ServedModel>> LoadOne(runtime::BackendFactory& factory,
                                              const std::filesystem::path& repository,
                                              const runtime::ModelEntry& entry, const std::string& variant,
+                                             const std::set<std::string>& task_blocks,
                                              observability::ServerMetrics& metrics,
                                              observability::Logger& log) {
-  ASSIGN_OR_RETURN(auto loaded, runtime::LoadModel(factory, repository, entry, variant));
+  ASSIGN_OR_RETURN(auto loaded, runtime::LoadModel(factory, repository, entry, variant, task_blocks));
   const std::string& name = entry.name;
   const std::string label = variant.empty() ? name : name + ":" + variant;
   auto mm = metrics.ForModel(label);
@@ -69,18 +70,19 @@ Result<std::unique_ptr<ServedModel>> LoadOne(runtime::BackendFactory& factory,
 Result<std::unique_ptr<ModelRegistry>> ModelRegistry::LoadAll(runtime::BackendFactory& factory,
                                                               const std::filesystem::path& repository,
                                                               observability::ServerMetrics& metrics,
-                                                              observability::Logger& log) {
-  ASSIGN_OR_RETURN(auto entries, runtime::ListModels(repository));
+                                                              observability::Logger& log,
+                                                              const std::set<std::string>& task_blocks) {
+  ASSIGN_OR_RETURN(auto entries, ::sightline::repository::ListModels(repository));
   if (entries.empty())
     return FailedPrecondition("model repository '" + repository.string() + "' holds no model folders");
   std::unique_ptr<ModelRegistry> reg(new ModelRegistry());
   reg->repository_ = repository;
   for (const auto& entry : entries) {
     const std::string& name = entry.name;
-    ASSIGN_OR_RETURN(auto served, LoadOne(factory, repository, entry, "", metrics, log));
+    ASSIGN_OR_RETURN(auto served, LoadOne(factory, repository, entry, "", task_blocks, metrics, log));
     if (const auto& aq = served->config.adaptive_quality) {
       ASSIGN_OR_RETURN(served->fallback,
-                       LoadOne(factory, repository, entry, aq->fallback_variant, metrics, log));
+                       LoadOne(factory, repository, entry, aq->fallback_variant, task_blocks, metrics, log));
       served->degraded_gauge = &metrics.degraded.WithLabels({name});
     }
     reg->models_.emplace(name, std::move(served));

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,11 +45,13 @@ void DrainAll(const std::vector<Scheduler*>& schedulers, Scheduler::Clock::time_
 class ModelRegistry {
  public:
   // Loads and warms every model under `repository`; the first failure is returned (start-up
-  // must fail loudly rather than serve a partial repository).
+  // must fail loudly rather than serve a partial repository). `task_blocks`: the sightline.json
+  // blocks tasks claim (tasks::TaskConfigBlocks()); any other unknown block fails the load.
   static Result<std::unique_ptr<ModelRegistry>> LoadAll(runtime::BackendFactory& factory,
                                                         const std::filesystem::path& repository,
                                                         observability::ServerMetrics& metrics,
-                                                        observability::Logger& log);
+                                                        observability::Logger& log,
+                                                        const std::set<std::string>& task_blocks = {});
   ~ModelRegistry();
 
   ServedModel* Find(const std::string& name) const;

@@ -101,16 +101,19 @@ Result<std::unique_ptr<ClipService>> ClipService::Create(scheduling::ModelRegist
     }
     auto* served = models.Find(m->config.name);
     if (m->config.role == "vision") f->vision = served;
-    if (m->config.role == "text") {
-      f->text = served;
-      f->logit_scale = m->config.logit_scale;
-      f->prompt_template = m->config.prompt_template;
-      for (const auto& [set, labels] : m->config.label_sets) f->label_sets[set] = labels;
-    }
+    if (m->config.role == "text") f->text = served;
   }
   for (auto& [name, f] : found) {
     if (!f->vision || !f->text) continue;  // one tower alone serves over /v2 only
-    for (const auto& e : f->text->config.ensembles) {
+    // The folder's zero_shot block is the CLIP task's to read (both towers share the file).
+    const auto& tc = f->text->config;
+    auto block = tc.task_blocks.find(kZeroShotBlock);
+    ASSIGN_OR_RETURN(auto zs,
+                     ParseZeroShotConfig(block == tc.task_blocks.end() ? "" : block->second, tc.config_file));
+    f->logit_scale = zs.logit_scale;
+    f->prompt_template = zs.prompt_template;
+    for (const auto& [set, labels] : zs.label_sets) f->label_sets[set] = labels;
+    for (const auto& e : zs.ensembles) {
       auto* cls = models.Find(e.classifier);
       if (!cls)
         return FailedPrecondition(name + ": ensemble '" + e.label_set + "' names classifier '" +

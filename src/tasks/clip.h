@@ -22,6 +22,7 @@
 #include "observability/metrics.h"
 #include "scheduling/model_registry.h"
 #include "tasks/tensor_inference.h"
+#include "tasks/zero_shot_config.h"
 #include "text/tokenizer.h"
 
 namespace sightline::tasks {
@@ -39,7 +40,7 @@ struct ClipFamily {
   std::map<std::string, std::vector<std::string>> label_sets;
   // Confidence-gated ensembles by label set, with their classifier models resolved.
   struct Ensemble {
-    runtime::ModelConfig::Ensemble config;
+    ZeroShotConfig::Ensemble config;
     scheduling::ServedModel* classifier = nullptr;
   };
   std::map<std::string, Ensemble> ensembles;

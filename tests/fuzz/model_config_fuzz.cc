@@ -1,12 +1,16 @@
-// Fuzzes the per-model config parser (sightline.json is operator input, but still untrusted bytes).
+// Fuzzes the per-model config parser (sightline.json is operator input, but still untrusted
+// bytes): the serving settings, then every block a task claims, parsed by its task.
 #include <cstdint>
 #include <string>
 
 #include "runtime/model_config.h"
+#include "tasks/task_config_blocks.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
-  auto c = sightline::runtime::ParseModelConfig(text, "fuzz.json", "m");
-  (void)c;
+  auto c = sightline::runtime::ParseModelConfig(text, "fuzz.json", "m", sightline::tasks::TaskConfigBlocks());
+  if (!c.ok()) return 0;
+  auto it = c->task_blocks.find(sightline::tasks::kZeroShotBlock);
+  if (it != c->task_blocks.end()) (void)sightline::tasks::ParseZeroShotConfig(it->second, c->config_file);
   return 0;
 }

@@ -185,6 +185,25 @@ def test_bad_config_fails_startup_naming_file_and_field(tmp_path):
     assert "sightline.json: field 'dynamic_batching.max_queue_delay_microseconds' must be an integer" in str(e.value)
 
 
+def test_task_config_blocks_are_checked_by_their_task(tmp_path):
+    import shutil
+    repo = tmp_path / "repo"
+    # A block no task claims, on a plain model: start-up stops naming it.
+    (repo / "m").mkdir(parents=True)
+    shutil.copy(f"{FIXTURES}/simple/model.onnx", repo / "m" / "model.onnx")
+    (repo / "m" / "sightline.json").write_text('{"zero_shots": {}}')
+    with pytest.raises(RuntimeError) as e:
+        Server(repo=str(repo))
+    assert "sightline.json: field 'zero_shots' is not a known setting" in str(e.value)
+    # The CLIP task's own block, checked by the CLIP task.
+    shutil.rmtree(repo / "m")
+    shutil.copytree(f"{FIXTURES}/clip-tiny", repo / "clip-tiny")
+    (repo / "clip-tiny" / "sightline.json").write_text('{"zero_shot": {"logit_scale": -1}}')
+    with pytest.raises(RuntimeError) as e:
+        Server(repo=str(repo))
+    assert "sightline.json: field 'zero_shot.logit_scale' must be positive" in str(e.value)
+
+
 def test_sigterm_drains_accepted_work(make_server):
     import concurrent.futures as cf
     s = make_server()

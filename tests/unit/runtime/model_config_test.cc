@@ -1,5 +1,7 @@
 #include "runtime/model_config.h"
 
+#include "repository/model_folders.h"
+
 #include <gtest/gtest.h>
 
 namespace sightline::runtime {
@@ -35,8 +37,8 @@ TEST(ModelConfig, ParsesTritonStyleFields) {
   EXPECT_EQ(c->queue.max_queue_wait_us, 9000);
   EXPECT_EQ(c->instance_count, 2);
   EXPECT_EQ(c->spinning, Spinning::kAlways);  // the older bool spelling
-  EXPECT_EQ(VariantFileName(c->variant), "model_fp16.onnx");
-  EXPECT_EQ(VariantFileName("fp32"), "model.onnx");
+  EXPECT_EQ(repository::VariantFileName(c->variant), "model_fp16.onnx");
+  EXPECT_EQ(repository::VariantFileName("fp32"), "model.onnx");
 }
 
 TEST(ModelConfig, ErrorsNameTheFileAndTheField) {
@@ -103,28 +105,19 @@ TEST(ModelConfig, TaskAndAdaptiveQuality) {
       "s.json: field 'adaptive_quality.restore_wait_ms' must not exceed switch_wait_ms");
 }
 
-TEST(ModelConfig, ZeroShotLabelSetsAndEnsembles) {
-  auto c = ParseModelConfig(R"({"zero_shot": {"logit_scale": 50, "label_sets": {"pets": ["cat", "dog"]},
-    "ensembles": {"pets": {"classifier": "pets-cnn", "low": 0.2, "high": 0.8, "priority_labels": ["dog"],
-                           "clip_timeout_ms": 250}}}})",
-                            "m/sightline.json", "m");
+TEST(ModelConfig, TaskBlocksAreKeptForTheirTaskAndOthersAreErrors) {
+  // A block a task claims is kept as text for that task (tasks/zero_shot_config parses it)...
+  auto c = ParseModelConfig(R"({"max_batch_size": 4, "zero_shot": {"logit_scale": 50}})", "m/sightline.json",
+                            "m", {"zero_shot"});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->logit_scale, 50);
-  ASSERT_EQ(c->label_sets.size(), 1u);
-  EXPECT_EQ(c->label_sets[0].second, (std::vector<std::string>{"cat", "dog"}));
-  ASSERT_EQ(c->ensembles.size(), 1u);
-  EXPECT_EQ(c->ensembles[0].classifier, "pets-cnn");
-  EXPECT_EQ(c->ensembles[0].priority_labels, (std::vector<std::string>{"dog"}));
-  EXPECT_EQ(c->ensembles[0].clip_timeout_ms, 250);
-
-  auto err = [](const char* text) { return ParseModelConfig(text, "s.json", "m").status().message(); };
-  EXPECT_EQ(err(R"({"zero_shot": {"ensembles": {"birds": {"classifier": "x"}}}})"),
-            "s.json: field 'zero_shot.ensembles.birds' names no label set in zero_shot.label_sets");
-  EXPECT_EQ(
-      err(R"({"zero_shot": {"label_sets": {"p": ["a"]}, "ensembles": {"p": {"classifier": "x", "low": 0.9, "high": 0.2}}}})"),
-      "s.json: field 'zero_shot.ensembles.p.low' needs 0 <= low <= high <= 1");
-  EXPECT_EQ(err(R"({"zero_shot": {"prompt_template": "no slot"}})"),
-            "s.json: field 'zero_shot.prompt_template' must contain {} where the label goes");
+  ASSERT_EQ(c->task_blocks.count("zero_shot"), 1u);
+  EXPECT_EQ(c->task_blocks.at("zero_shot"), R"({"logit_scale":50})");
+  EXPECT_EQ(c->config_file, "m/sightline.json");
+  // ...one nobody claims is still an error naming the file and the field.
+  EXPECT_EQ(ParseModelConfig(R"({"zero_shot": {}})", "s.json", "m").status().message(),
+            "s.json: field 'zero_shot' is not a known setting");
+  EXPECT_EQ(ParseModelConfig(R"({"zero_shot": 5})", "s.json", "m", {"zero_shot"}).status().message(),
+            "s.json: field 'zero_shot' must be an object");
 }
 
 TEST(ModelConfig, DefaultsComeFromTheSignature) {

@@ -58,7 +58,7 @@ TEST(StatefulSession, OutputsCarryIntoTheNextRunInPlace) {
   }
   auto out = s.Output("OUTPUT0");
   ASSERT_TRUE(out.ok());
-  EXPECT_FLOAT_EQ(Floats(*out)[3], 7.0f);                  // 3 + 4 steps of +1
+  EXPECT_FLOAT_EQ(Floats(*out)[3], 7.0f);                         // 3 + 4 steps of +1
   EXPECT_FLOAT_EQ(Floats(s.Output("OUTPUT1").value())[3], 5.0f);  // the carried input (6) - 1
   EXPECT_NE(out->data, first_buffer);  // each run writes a fresh buffer; the carried one is the input
   // The caller's tensor was never written: inputs are read in place, outputs are ORT's.

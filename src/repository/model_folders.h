@@ -1,0 +1,42 @@
+// Model folders -> the models they hold. A model repository is a folder of model folders; each
+// is recognised by its layout:
+//   plain ONNX          model.onnx or model_<variant>.onnx (+ optional sightline.json): one model
+//   Hugging Face CLIP   the transformers.js layout (config.json, preprocessor_config.json,
+//                       tokenizer.json, onnx/vision_model*.onnx, onnx/text_model*.onnx): two models,
+//                       "<folder>.vision" and "<folder>.text", sharing `family`
+// Next (the captioning issue): encoder-decoder captioners (config.json model_type
+// vision-encoder-decoder: onnx/encoder_model*, onnx/decoder_model_merged*) and decoder-only
+// vision-language models (onnx/vision_encoder*, embed_tokens*, decoder_model_merged*, with
+// generation_config.json and a chat template) become layouts here. Knows nothing of serving.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace sightline::repository {
+
+enum class Layout { kPlainOnnx, kHfClip };
+
+// One loadable model.
+struct ModelEntry {
+  std::string name;    // as served
+  std::string folder;  // sub-folder of the repository
+  std::string family;  // Hugging Face layout: the folder name; empty for plain models
+  std::string role;    // "vision" | "text" in a Hugging Face layout
+  Layout layout = Layout::kPlainOnnx;
+};
+
+// Every model in `repository`, sorted by name. Folders of no known layout are skipped.
+Result<std::vector<ModelEntry>> ListModels(const std::filesystem::path& repository);
+
+// The ONNX file of `entry` at `variant`: plain folders name variants model_<variant>.onnx
+// (fp32: model.onnx); Hugging Face towers onnx/<role>_model_<variant>.onnx.
+std::filesystem::path ModelFile(const std::filesystem::path& repository, const ModelEntry& entry,
+                                const std::string& variant);
+// Plain layout's file name for a variant: fp32 -> model.onnx, X -> model_X.onnx.
+std::string VariantFileName(const std::string& variant);
+
+}  // namespace sightline::repository

@@ -1,0 +1,17 @@
+// The sightline.json blocks that tasks own. The model loader keeps these as text for their task
+// to parse (with errors naming file and field); any other unknown block stops start-up.
+// A task with a config block of its own adds its name here.
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "tasks/zero_shot_config.h"
+
+namespace sightline::tasks {
+
+inline std::set<std::string> TaskConfigBlocks() {
+  return {kZeroShotBlock};
+}
+
+}  // namespace sightline::tasks
