@@ -1,21 +1,20 @@
 // /v1/remove-background and /v1/metadata: the image routes. Each request is reduced to image
-// sources and fields (image_request.h), URL and path sources are fetched on the fetch pool,
-// and the bytes go to the task; the answer is the image itself (one output) or JSON.
+// sources and fields (image_request.h), and the task resolves and processes them; the answer is
+// the image itself (one image, one output), JSON for one image (several outputs, metadata), or
+// a JSON list for many images.
 #include <cstdio>
 
-#include "core/base64.h"
 #include "http/api_routes.h"
 #include "http/error_response.h"
 #include "http/image_request.h"
 #include "http/v1_codec.h"
 #include "observability/logger.h"
 #include "tasks/image_metadata.h"
+#include "tasks/remove_backgrounds.h"
 
 namespace sightline::http {
 
 namespace {
-
-using observability::AppendJsonEscaped;
 
 HttpResponse V1Error(const Status& s) {
   return ErrorResponse(s, ApiStyle::kV1);
@@ -47,30 +46,7 @@ HttpResponse RemoveBackgroundResponse(tasks::RemoveBackgroundResult r, bool forc
     resp.body = std::move(r.outputs[0].bytes);
     return resp;
   }
-  std::string& out = resp.body;
-  out = "{\"model\":\"";
-  AppendJsonEscaped(out, r.model);
-  out += "\",\"width\":" + std::to_string(r.width) + ",\"height\":" + std::to_string(r.height) +
-         ",\"outputs\":{";
-  for (size_t i = 0; i < r.outputs.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    AppendJsonEscaped(out, r.outputs[i].name);
-    out += "\":{\"content_type\":\"" + r.outputs[i].content_type + "\",\"data\":\"";
-    out += Base64Encode(r.outputs[i].bytes);
-    out += "\"}";
-  }
-  const auto& t = r.timing;
-  char timing[352];
-  std::snprintf(
-      timing, sizeof timing,
-      "},\"timing\":{\"decode_ms\":%.3f,\"preprocess_ms\":%.3f,\"queue_ms\":%.3f,\"infer_ms\":%.3f,"
-      "\"postprocess_ms\":%.3f,\"encode_ms\":%.3f,\"total_ms\":%.3f},\"cache_hit\":%s,\"quality\":\"%s\"",
-      t.decode_ms, t.preprocess_ms, t.queue_ms, t.infer_ms, t.postprocess_ms, t.encode_ms, t.total_ms,
-      r.cache_hit ? "true" : "false", r.reduced_quality ? "reduced" : "full");
-  out += timing;
-  if (r.metadata) out += ",\"metadata\":" + EncodeMetadata(*r.metadata);
-  out += '}';
+  resp.body = EncodeRemoveBackground(r);
   return resp;
 }
 
@@ -92,13 +68,28 @@ void RemoveBackground(const ImageRouteDeps& ctx, const HttpRequest& req, Respond
                                              "effects, metadata, quality, model)")));
     }
   }
-  if (parsed->images.size() != 1)
-    return respond(V1Error(
-        InvalidArgument("send exactly one image (file, raw body, image, image_url or image_path); got " +
-                        std::to_string(parsed->images.size()))));
+  if (parsed->images.empty())
+    return respond(
+        V1Error(InvalidArgument("send at least one image (file, raw body, image, image(s), image_url(s) or "
+                                "image_path(s))")));
+  if (parsed->images.size() > kMaxImages)
+    return respond(V1Error(Status(StatusCode::kPayloadTooLarge, "at most " + std::to_string(kMaxImages) +
+                                                                    " images per request; got " +
+                                                                    std::to_string(parsed->images.size()))
+                               .WithKind(ErrorKind::kLimitExceeded)));
   auto model = tasks::FindBackgroundRemovalModel(*ctx.models, model_name);
   if (!model.ok()) return respond(V1Error(model.status()));
   opts.context = MakeRequestContext(req);
+  // A list of images (or several files) answers one JSON entry per image, in order.
+  if (parsed->images.size() > 1 || parsed->listed) {
+    tasks::RemoveBackgrounds(*ctx.background_removal, *model.value(), ctx.images, std::move(parsed->images),
+                             params, opts.context, [respond](tasks::RemoveBackgroundsResult r) {
+                               HttpResponse resp;
+                               resp.body = EncodeRemoveBackgrounds(r);
+                               respond(std::move(resp));
+                             });
+    return;
+  }
   const bool force_json = params.metadata;
   ctx.images.sources->Resolve(
       std::move(parsed->images[0]), opts.context,

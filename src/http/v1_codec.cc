@@ -433,6 +433,45 @@ std::string EncodeMetadataResponse(const tasks::ImageMetadataResult& result) {
   return json::serialize(o);
 }
 
+namespace {
+
+void PutRemoveBackgroundFields(json::object& o, const tasks::RemoveBackgroundResult& r) {
+  o["width"] = r.width;
+  o["height"] = r.height;
+  json::object outputs;
+  for (const auto& out : r.outputs)
+    outputs[out.name] = {{"content_type", out.content_type}, {"data", Base64Encode(out.bytes)}};
+  o["outputs"] = std::move(outputs);
+  const auto& t = r.timing;
+  o["timing"] = {{"decode_ms", Ms(t.decode_ms)},
+                 {"preprocess_ms", Ms(t.preprocess_ms)},
+                 {"queue_ms", Ms(t.queue_ms)},
+                 {"infer_ms", Ms(t.infer_ms)},
+                 {"postprocess_ms", Ms(t.postprocess_ms)},
+                 {"encode_ms", Ms(t.encode_ms)},
+                 {"total_ms", Ms(t.total_ms)}};
+  o["cache_hit"] = r.cache_hit;
+  o["quality"] = r.reduced_quality ? "reduced" : "full";
+  if (r.metadata) o["metadata"] = MetadataValue(*r.metadata);
+}
+
+void PutRemovedBackgroundFields(json::object& o, const tasks::RemovedBackground& item) {
+  PutRemoveBackgroundFields(o, item.result);
+}
+
+}  // namespace
+
+std::string EncodeRemoveBackground(const tasks::RemoveBackgroundResult& r) {
+  json::object o;
+  o["model"] = r.model;
+  PutRemoveBackgroundFields(o, r);
+  return json::serialize(o);
+}
+
+std::string EncodeRemoveBackgrounds(const tasks::RemoveBackgroundsResult& result) {
+  return ItemList(result, PutRemovedBackgroundFields);
+}
+
 std::string EncodeMetadata(const media::ImageMetadata& m) {
   return json::serialize(MetadataValue(m));
 }

@@ -26,6 +26,7 @@
 #include "tasks/classify_images.h"
 #include "tasks/embed_images.h"
 #include "tasks/image_metadata.h"
+#include "tasks/remove_backgrounds.h"
 
 namespace sightline::http {
 
@@ -87,6 +88,14 @@ std::string EncodeClassifyItem(size_t index, const tasks::ClassifiedImage& item)
 std::string EncodeClassifyList(const tasks::ClassifyImagesResult& result);
 
 std::string EncodeMetadataResponse(const tasks::ImageMetadataResult& result);
+
+// One image's background removal as JSON (several outputs, or metadata asked): {"model",
+// "width","height","outputs":{name:{"content_type","data" (base64)}},"timing":{..},"cache_hit",
+// "quality","metadata"?}.
+std::string EncodeRemoveBackground(const tasks::RemoveBackgroundResult& result);
+// Many images: {"object":"list","model","data":[{"index", as above but model} | {"index","error"}],
+// "succeeded","failed","cache_hits","timing","images_per_s"}.
+std::string EncodeRemoveBackgrounds(const tasks::RemoveBackgroundsResult& result);
 // The metadata object of one image (also inside remove-background answers).
 std::string EncodeMetadata(const media::ImageMetadata& metadata);
 
