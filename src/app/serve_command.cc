@@ -99,7 +99,15 @@ int RunServe(const ServeOptions& o) {
                              .Add("port", static_cast<int>(port))
                              .Add("state", "loading"));
 
-  auto factory = runtime::CreateOrtBackendFactory();
+  // ONNX Runtime's own lines (a failed kernel, say) join the JSON log instead of raw stderr.
+  auto factory = runtime::CreateOrtBackendFactory(
+      "sightline", [log](std::string_view severity, std::string_view where, std::string_view message) {
+        log->Warn("library_log", observability::LogFields()
+                                     .Add("library", "onnxruntime")
+                                     .Add("severity", severity)
+                                     .Add("where", where)
+                                     .Add("message", message));
+      });
   if (!factory.ok()) return fail_serving(factory.status());
   auto models = scheduling::ModelRegistry::LoadAll(*factory.value(), o.model_repository, metrics, *log,
                                                    tasks::TaskConfigBlocks());
@@ -146,9 +154,16 @@ int RunServe(const ServeOptions& o) {
   stopped.wait();
   log->Info("shutting_down", observability::LogFields().Add("drain_timeout_ms", o.drain_timeout_ms));
   server.value()->StopAccepting();
-  fetch_pool.WaitIdle();   // fetched images reach the decode pool,
+  // One deadline for the whole drain. Fetched images reach the decode pool, unless a slow image
+  // host would keep them past the deadline: then the fetches in flight are aborted (their items
+  // answer 'shutting down').
+  const auto drain_deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(o.drain_timeout_ms);
+  if (!fetch_pool.WaitIdleUntil(drain_deadline)) fetcher.AbortAll();
+  fetch_pool.WaitIdle();
   decode_pool.WaitIdle();  // decoded requests reach their batchers before those drain,
-  models.value()->Drain(std::chrono::milliseconds(o.drain_timeout_ms));
+  models.value()->Drain(std::chrono::duration_cast<std::chrono::milliseconds>(std::max(
+      drain_deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero())));
   decode_pool.WaitIdle();  // and post-inference work (mattes, encoding) finishes.
   // Give the I/O threads a moment to write the answers the drain produced.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -50,9 +50,25 @@ std::optional<TraceContext> TraceContext::Parse(std::string_view v) {
   return t;
 }
 
-TraceContext TraceContext::Generate() {
-  // Per-thread generator: no shared state, and ids need to be unique, not secret.
+namespace {
+
+// Per-thread generator: no shared state, and ids need to be unique, not secret.
+std::mt19937_64& Rng() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng;
+}
+
+}  // namespace
+
+TraceContext TraceContext::ChildSpan() const {
+  TraceContext t = *this;
+  const uint64_t r = Rng()() | 1;  // never all zero
+  for (size_t k = 0; k < 8; ++k) t.parent_id[k] = static_cast<uint8_t>(r >> (8 * k));
+  return t;
+}
+
+TraceContext TraceContext::Generate() {
+  auto& rng = Rng();
   TraceContext t;
   for (size_t i = 0; i < 16; i += 8) {
     const uint64_t r = rng();

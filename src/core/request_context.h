@@ -23,14 +23,17 @@ namespace sightline {
 // "00-<32 hex trace id>-<16 hex parent span id>-<2 hex flags>".
 struct TraceContext {
   std::array<uint8_t, 16> trace_id{};
-  std::array<uint8_t, 8> parent_id{};
-  uint8_t flags = 0;  // bit 0: sampled
+  std::array<uint8_t, 8> parent_id{};  // the span that called (as received), or this one (ChildSpan)
+  uint8_t flags = 0;                   // bit 0: sampled
 
   // Parses a traceparent value; nullopt when malformed, all-zero ids, or version ff (the spec
   // says such a header is ignored, and a new trace started).
   static std::optional<TraceContext> Parse(std::string_view traceparent);
   // A new trace with random ids (sampled), for requests that arrive without one.
   static TraceContext Generate();
+  // The same trace with a new random span id: the span of the work this process does for the
+  // request, named as the parent by whatever it calls (an image fetch, a worker).
+  TraceContext ChildSpan() const;
   std::string ToTraceparent() const;
   std::string TraceIdHex() const;
 };

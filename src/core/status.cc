@@ -7,6 +7,7 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kOk: return "ok";
     case StatusCode::kInvalidArgument: return "invalid_argument";
     case StatusCode::kNotFound: return "not_found";
+    case StatusCode::kMethodNotAllowed: return "method_not_allowed";
     case StatusCode::kPayloadTooLarge: return "payload_too_large";
     case StatusCode::kUnsupportedMediaType: return "unsupported_media_type";
     case StatusCode::kBadGateway: return "bad_gateway";

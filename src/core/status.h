@@ -13,6 +13,7 @@ enum class StatusCode {
   kOk,
   kInvalidArgument,       // malformed request: bad JSON, wrong shape/dtype, bad parameter
   kNotFound,              // unknown model, version, route or input
+  kMethodNotAllowed,      // the route exists, not with this HTTP method
   kPayloadTooLarge,       // body or tensor over a configured limit
   kUnsupportedMediaType,  // a Content-Type the route does not take
   kBadGateway,            // an upstream the server fetched from failed (image_url)

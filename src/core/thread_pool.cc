@@ -37,6 +37,11 @@ void ThreadPool::WaitIdle() {
   idle_cv_.wait(lock, [this] { return tasks_.empty() && active_ == 0; });
 }
 
+bool ThreadPool::WaitIdleUntil(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  return idle_cv_.wait_until(lock, deadline, [this] { return tasks_.empty() && active_ == 0; });
+}
+
 void ThreadPool::Work() {
   while (true) {
     std::function<void()> task;

@@ -2,6 +2,7 @@
 // decoding and preprocessing). Owned by the server object; tasks are plain closures.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -23,6 +24,8 @@ class ThreadPool {
   void Submit(std::function<void()> task);
   // Blocks until every queued task has run (new ones may still be submitted meanwhile).
   void WaitIdle();
+  // The same, giving up at `deadline`; returns whether the pool went idle.
+  bool WaitIdleUntil(std::chrono::steady_clock::time_point deadline);
 
  private:
   void Work();

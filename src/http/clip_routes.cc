@@ -31,8 +31,10 @@ Result<const tasks::ClipFamily*> Family(const ClipRouteDeps& ctx, const std::str
         "no CLIP model is loaded (a folder with config.json and onnx/vision_model*.onnx, "
         "onnx/text_model*.onnx)");
   const auto* f = ctx.clip->Find(name);
-  if (!f) return NotFound("unknown model '" + name + "'");
-  return f;
+  if (f) return f;
+  std::string known;
+  for (const auto& n : ctx.clip->names()) known += (known.empty() ? "" : ", ") + n;
+  return NotFound("no CLIP model named '" + name + "' (the CLIP models here: " + known + ")");
 }
 
 // stream=true: a Server-Sent Events answer whose `item` events `on_item` writes as items end.
@@ -93,6 +95,11 @@ void Embeddings(const ClipRouteDeps& ctx, const HttpRequest& req, Responder resp
     }
     if (--st->left > 0) return;
     lock.unlock();
+    const size_t dims = st->out.empty() ? 0 : st->out.front().size();
+    if (request->dimensions > dims)
+      return respond(
+          V1Error(InvalidArgument("dimensions must be at most " + std::to_string(dims) + " for model '" +
+                                  name + "'; got " + std::to_string(request->dimensions))));
     respond(Json(EncodeEmbeddingsResponse(*request, name, std::move(st->out), st->tokens)));
   };
   tasks::TensorInferOptions opts;
@@ -115,9 +122,10 @@ void Embeddings(const ClipRouteDeps& ctx, const HttpRequest& req, Responder resp
     ctx.images.sources->Resolve(
         std::move(split->images[k]), opts.context,
         [clip = ctx.clip, fp = &f, opts, st, i, finish_one](Result<sources::Bytes> bytes) {
-          if (!bytes.ok()) return finish_one(bytes.status());
-          clip->EmbedImage(*fp, *bytes, opts, [st, i, finish_one](Result<tasks::ImageEmbedding> e) {
-            if (!e.ok()) return finish_one(e.status());
+          const std::string label = "input[" + std::to_string(i) + "]: ";
+          if (!bytes.ok()) return finish_one(bytes.status().Prefixed(label));
+          clip->EmbedImage(*fp, *bytes, opts, [st, i, finish_one, label](Result<tasks::ImageEmbedding> e) {
+            if (!e.ok()) return finish_one(e.status().Prefixed(label));
             {
               std::lock_guard lock(st->mu);
               st->out[i] = std::move(e.value().embedding);

@@ -14,6 +14,7 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kOk: return 200;
     case StatusCode::kInvalidArgument: return 400;
     case StatusCode::kNotFound: return 404;
+    case StatusCode::kMethodNotAllowed: return 405;
     case StatusCode::kPayloadTooLarge: return 413;
     case StatusCode::kUnsupportedMediaType: return 415;
     case StatusCode::kBadGateway: return 502;

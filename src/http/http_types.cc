@@ -40,10 +40,16 @@ RequestContextPtr MakeRequestContext(const HttpRequest& req, int priority) {
   c->priority = priority;
   c->cancel = req.cancel;
   c->retry_attempt = RetryAttempt(req);
-  auto trace = TraceContext::Parse(req.Header("traceparent"));
-  c->trace = trace ? *trace : TraceContext::Generate();
-  if (auto ms = ParseInt(req.Header("x-request-timeout-ms")); ms && *ms > 0)
-    c->deadline = c->received + std::chrono::milliseconds(*ms);
+  c->trace = req.trace.ChildSpan();
+  constexpr int64_t kDayMs = 86'400'000;
+  const auto v = req.Header("x-request-timeout-ms");
+  if (!v.empty()) {
+    auto ms = ParseInt(v);
+    // Digits too many for int64 (ParseInt fails) are far more than a day too.
+    const bool all_digits = v.find_first_not_of("0123456789") == std::string_view::npos;
+    const int64_t bounded = ms ? std::min(*ms, kDayMs) : (all_digits ? kDayMs : 0);
+    if (bounded > 0) c->deadline = c->received + std::chrono::milliseconds(bounded);
+  }
   return c;
 }
 

@@ -33,6 +33,7 @@ struct HttpRequest {
   std::shared_ptr<TensorBuffer> body_tail;
   std::string remote_ip;
   std::string request_id;
+  TraceContext trace;  // from `traceparent`, or a new trace (the transport sets it)
   std::chrono::steady_clock::time_point received{};
   // Cancelled by the transport when the client hangs up before its answer is written.
   std::shared_ptr<CancelToken> cancel;
@@ -99,9 +100,10 @@ using PathParams = std::map<std::string, std::string>;
 // Retry-After estimate).
 int RetryAttempt(const HttpRequest& request);
 
-// The request context of an HTTP request: its id, arrival time and hang-up token from the
-// transport, X-Retry-Attempt, the W3C `traceparent` header (a new trace when absent or
-// malformed), `X-Request-Timeout-Ms` as an end-to-end deadline from arrival, and `priority`.
+// The request context of an HTTP request: its id, arrival time, trace and hang-up token from the
+// transport (the trace gets this request's own span id, the parent of whatever it calls),
+// X-Retry-Attempt, `X-Request-Timeout-Ms` as an end-to-end deadline from arrival (at most a day;
+// the transport refuses malformed values), and `priority`.
 RequestContextPtr MakeRequestContext(const HttpRequest& request, int priority = 0);
 
 }  // namespace sightline::http

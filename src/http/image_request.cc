@@ -66,7 +66,11 @@ Status AddJsonImages(const json::value& v, ImageSource::Kind kind, const std::st
     src.kind = kind;
     src.label = label;
     if (kind == ImageSource::Kind::kBytes) {
-      ASSIGN_OR_RETURN(src.value, DecodeInlineImage(s, label));
+      auto bytes = DecodeInlineImage(s, label);
+      if (bytes.ok())
+        src.value = std::move(bytes).value();
+      else
+        src.error = bytes.status();  // this item fails alone
     } else {
       if (s.empty()) return InvalidArgument("'" + label + "' is empty");
       src.value = std::string(s);
@@ -154,8 +158,9 @@ Result<ImageRequest> ParseImageRequest(const HttpRequest& req) {
                         p.content_type == "application/octet-stream";
       if (file) {
         const std::string label = "file '" + (p.filename.empty() ? p.name : p.filename) + "'";
-        if (p.body.empty()) return InvalidImage(label + " is empty (0 bytes)");
-        out.images.push_back({ImageSource::Kind::kBytes, std::string(p.body), label});
+        ImageSource src{ImageSource::Kind::kBytes, std::string(p.body), label, Status::Ok()};
+        if (p.body.empty()) src.error = InvalidImage(label + " is empty (0 bytes)");  // fails alone
+        out.images.push_back(std::move(src));
       } else if (p.name == "image_url" || p.name == "url") {
         out.images.push_back({ImageSource::Kind::kUrl, std::string(p.body), p.name});
       } else if (p.name == "image_path") {

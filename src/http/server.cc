@@ -42,6 +42,21 @@ std::string PercentDecode(std::string_view s) {
   return out;
 }
 
+// X-Request-Timeout-Ms, when present, must be a positive whole number of milliseconds (values
+// over a day are taken as a day: http::MakeRequestContext).
+Status CheckRequestTimeoutHeader(const HttpRequest& head) {
+  const auto v = head.Header("x-request-timeout-ms");
+  if (!head.HasHeader("x-request-timeout-ms")) return Status::Ok();
+  uint64_t ms = 0;
+  const auto [end, err] = std::from_chars(v.data(), v.data() + v.size(), ms);
+  if (v.empty() || end != v.data() + v.size() || ms == 0 ||
+      (err != std::errc() && err != std::errc::result_out_of_range))
+    return InvalidArgument(
+        "header X-Request-Timeout-Ms must be a positive whole number of milliseconds, not '" +
+        std::string(v) + "'");
+  return Status::Ok();
+}
+
 // Accepts a client's X-Request-Id when it is short and printable; otherwise makes one.
 bool UsableRequestId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
@@ -189,6 +204,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (HandleReadError(ec, header_parser_->got_some())) return;
     const auto& h = header_parser_->get();
     keep_alive_ = h.keep_alive();
+    http10_ = h.version() < 11;
     started_ = std::chrono::steady_clock::now();
     head_ = HttpRequest{};
     head_.method = std::string(h.method_string());
@@ -205,6 +221,11 @@ class Session : public std::enable_shared_from_this<Session> {
     head_.received = started_;
     const auto given_id = head_.Header("x-request-id");
     head_.request_id = UsableRequestId(given_id) ? std::string(given_id) : server_.NewRequestId();
+    // W3C trace context: the caller's, or a new trace (a malformed header is ignored, as the
+    // spec says). Its trace id goes into the access log.
+    auto trace = TraceContext::Parse(head_.Header("traceparent"));
+    head_.trace = trace ? *trace : TraceContext::Generate();
+    trace_id_ = head_.trace.TraceIdHex();
     request_id_ = head_.request_id;
     method_ = head_.method;
     path_ = head_.path;
@@ -219,12 +240,14 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!routes.unmatched().ok()) {
         early = ErrorResponse(routes.unmatched(), StyleForPath(head_.path));
       } else {
-        Status s = match_.path_matched ? Status(StatusCode::kNotFound,
+        Status s = match_.path_matched ? Status(StatusCode::kMethodNotAllowed,
                                                 "method " + head_.method + " is not allowed on " + head_.path)
                                        : NotFound("no route for " + head_.method + " " + head_.path);
         early = ErrorResponse(s, StyleForPath(head_.path));
-        if (match_.path_matched) early->status = 405;
       }
+    } else if (Status t = CheckRequestTimeoutHeader(head_); !t.ok()) {
+      route_label_ = match_.route->pattern;
+      early = ErrorResponse(t, match_.route->style);
     } else {
       route_label_ = match_.route->pattern;
       if (Status s = match_.route->public_route ? Status::Ok() : server_.access.CheckKey(head_); !s.ok()) {
@@ -519,8 +542,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res.set(bhttp::field::content_type, head.content_type);
     if (!request_id_.empty()) res.set("X-Request-Id", request_id_);
     for (auto& [k, v] : head.headers) res.set(k, v);
+    // HTTP/1.1 streams in chunks; an HTTP/1.0 client gets the raw body, ended by closing the
+    // connection (it knows no chunked encoding).
+    if (http10_) keep_alive_ = false;
     res.keep_alive(keep_alive_);
-    res.chunked(true);
+    res.chunked(!http10_);
     stream_serializer_.emplace(res);
     stream_writing_ = true;
     stream_.expires_after(server_.options.write_timeout);
@@ -542,14 +568,21 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(server_.options.write_timeout);
     auto self = shared_from_this();
     if (!data->empty()) {
-      asio::async_write(stream_, bhttp::make_chunk(asio::buffer(*data)),
-                        [self, data](beast::error_code ec, std::size_t) {
-                          self->stream_writing_ = false;
-                          if (ec) return self->StreamFailed();
-                          if (self->out_stream_) self->out_stream_->Written(data->size());
-                          self->PumpStream();
-                        });
+      auto written = [self, data](beast::error_code ec, std::size_t) {
+        self->stream_writing_ = false;
+        if (ec) return self->StreamFailed();
+        if (self->out_stream_) self->out_stream_->Written(data->size());
+        self->PumpStream();
+      };
+      if (http10_)
+        asio::async_write(stream_, asio::buffer(*data), std::move(written));
+      else
+        asio::async_write(stream_, bhttp::make_chunk(asio::buffer(*data)), std::move(written));
       return;
+    }
+    if (http10_) {  // the end of the body is the end of the connection
+      stream_writing_ = false;
+      return FinishStream();
     }
     asio::async_write(stream_, bhttp::make_chunk_last(), [self](beast::error_code ec, std::size_t) {
       self->stream_writing_ = false;
@@ -606,6 +639,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (server_.log.Enabled(observability::LogLevel::kInfo))
       server_.log.Info("request", observability::LogFields()
                                       .Add("request_id", request_id_)
+                                      .Add("trace_id", trace_id_)
                                       .Add("method", method_)
                                       .Add("path", path_)
                                       .Add("route", route_label_)
@@ -717,6 +751,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool watching_ = false;
   bool client_gone_ = false;
   bool head_only_ = false;
+  bool http10_ = false;  // the request was HTTP/1.0
+  std::string trace_id_;
 };
 
 }  // namespace

@@ -1,3 +1,6 @@
+#include <boost/json.hpp>
+
+#include <cmath>
 #include <cstdio>
 
 #include "http/api_routes.h"
@@ -14,28 +17,26 @@ HttpResponse Json(int status, std::string body) {
 }
 
 std::string ModelsJson(const scheduling::ModelRegistry& models) {
-  std::string out = "{\"object\":\"list\",\"data\":[";
-  bool first = true;
+  namespace json = boost::json;
+  json::array data;
   for (const auto* m : models.All()) {
-    if (!first) out += ',';
-    first = false;
-    char nums[160];
-    std::snprintf(nums, sizeof nums,
-                  "\"max_batch_size\":%d,\"instances\":%d,\"load_seconds\":%.3f,\"warmup_seconds\":%.3f",
-                  m->config.max_batch_size, m->config.instance_count, m->load_seconds, m->warmup_seconds);
-    out += "{\"id\":\"";
-    observability::AppendJsonEscaped(out, m->config.name);
-    out += "\",\"object\":\"model\",\"version\":\"";
-    observability::AppendJsonEscaped(out, m->config.version);
-    out += "\",\"platform\":\"" + m->platform + "\",\"ready\":";
-    out += m->ready ? "true" : "false";
-    out += ",\"variant\":\"";
-    observability::AppendJsonEscaped(out, m->config.variant);
-    out += "\",";
-    out += nums;
-    out += '}';
+    json::object o;
+    o["id"] = m->config.name;
+    o["object"] = "model";
+    o["version"] = m->config.version;
+    o["platform"] = m->platform;
+    o["ready"] = m->ready.load();
+    o["variant"] = m->config.variant;
+    // The towers of a Hugging Face CLIP folder are served as <family>.vision / .text; the /v1
+    // CLIP routes take the family's name.
+    if (!m->config.family.empty()) o["family"] = m->config.family;
+    o["max_batch_size"] = m->config.max_batch_size;
+    o["instances"] = m->config.instance_count;
+    o["load_seconds"] = std::round(m->load_seconds * 1000) / 1000;
+    o["warmup_seconds"] = std::round(m->warmup_seconds * 1000) / 1000;
+    data.push_back(std::move(o));
   }
-  return out + "]}";
+  return json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}});
 }
 
 }  // namespace

@@ -359,15 +359,16 @@ Result<ClassifyRequestFields> ParseClassifyFields(const ImageRequest& r) {
   ClassifyRequestFields f;
   f.model = Field(r, "model");
   auto& p = f.params;
-  bool have_list = false;
+  // Every `labels` given counts: a JSON list, and form fields or query parameters (each may hold
+  // several, comma-separated; repeated fields add up).
+  bool from_list = false;
   for (const auto& [k, v] : r.lists)
     if (k == "labels") {
       p.labels = v;
-      have_list = true;
+      from_list = true;
     }
-  if (!have_list) {
-    // Comma-separated text (form fields, query parameters).
-    const std::string v = Field(r, "labels");
+  for (const auto& [k, v] : r.fields) {
+    if (k != "labels" || from_list) continue;
     size_t pos = 0;
     while (!v.empty() && pos <= v.size()) {
       size_t comma = v.find(',', pos);

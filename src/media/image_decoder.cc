@@ -96,7 +96,8 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions&
     return Status(StatusCode::kPayloadTooLarge, "image is " + std::to_string(w) + "x" + std::to_string(h) +
                                                     " pixels; the limit is " +
                                                     std::to_string(lim.max_pixels) + " pixels and " +
-                                                    std::to_string(lim.max_side) + " per side");
+                                                    std::to_string(lim.max_side) + " per side")
+        .WithKind(ErrorKind::kLimitExceeded);
 
   VipsImage* out = nullptr;
   // JPEG shrink-on-load: the DCT decodes at 1/2, 1/4 or 1/8 scale for almost no cost. Take the

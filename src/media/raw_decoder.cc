@@ -125,7 +125,8 @@ std::optional<Result<Image>> TryDecodeRaw(const uint8_t* data, size_t size, cons
     return Result<Image>(Status(StatusCode::kPayloadTooLarge,
                                 "image is " + std::to_string(w) + "x" + std::to_string(h) +
                                     " pixels; the limit is " + std::to_string(lim.max_pixels) +
-                                    " pixels and " + std::to_string(lim.max_side) + " per side"));
+                                    " pixels and " + std::to_string(lim.max_side) + " per side")
+                                 .WithKind(ErrorKind::kLimitExceeded));
   const bool wants_subset = options.min_width > 0 && options.min_height > 0;
   Result<Image> img = Invalid("RAW not decoded");
   // The preview's size is known from identify, before anything is unpacked.

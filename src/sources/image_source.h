@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "core/status.h"
+
 namespace sightline::sources {
 
 struct ImageSource {
@@ -12,6 +14,9 @@ struct ImageSource {
   Kind kind = Kind::kBytes;
   std::string value;  // the encoded image, the URL, or the path
   std::string label;  // names the item in error messages: "file 'cat.jpg'", "images[2]"
+  // An item of a list that could not be read from the request itself (empty, bad base64): it
+  // fails alone, with this error, when resolved; its neighbours go on.
+  Status error;
 };
 
 }  // namespace sightline::sources

@@ -36,6 +36,7 @@ struct Transfer {
   size_t max_bytes = 0;
   bool too_large = false;
   const CancelToken* cancel = nullptr;
+  const std::atomic<bool>* aborted = nullptr;
 };
 
 size_t OnData(char* data, size_t size, size_t n, void* user) {
@@ -51,7 +52,7 @@ size_t OnData(char* data, size_t size, size_t n, void* user) {
 
 int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
-  return t->cancel && t->cancel->cancelled() ? 1 : 0;
+  return (t->cancel && t->cancel->cancelled()) || t->aborted->load(std::memory_order_relaxed) ? 1 : 0;
 }
 
 struct UrlParts {
@@ -95,8 +96,19 @@ UrlFetcher::UrlFetcher(FetchOptions options) : options_(std::move(options)) {
   GlobalInit();
 }
 
-Result<std::string> UrlFetcher::Fetch(const std::string& first_url, const CancelToken* cancel) const {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
+Result<std::string> UrlFetcher::Fetch(const std::string& first_url, const FetchContext& context) const {
+  if (aborted_.load(std::memory_order_relaxed))
+    return Status(StatusCode::kCancelled, "the server is shutting down");
+  const auto own_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
+  // The request's deadline, when sooner, bounds the fetch too, and its expiry is the request's
+  // (504), not the host's (502).
+  const bool request_bound = context.deadline < own_deadline;
+  const auto deadline = request_bound ? context.deadline : own_deadline;
+  auto timed_out = [&] {
+    return request_bound ? Status(StatusCode::kDeadlineExceeded,
+                                  "the request's deadline passed while fetching image_url")
+                         : Status(StatusCode::kBadGateway, "image_url timed out");
+  };
   std::string url = first_url;
   for (int hop = 0;; ++hop) {
     ASSIGN_OR_RETURN(UrlParts parts, SplitUrl(url));
@@ -133,7 +145,7 @@ Result<std::string> UrlFetcher::Fetch(const std::string& first_url, const Cancel
 
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return Status(StatusCode::kBadGateway, "image_url timed out");
+    if (left.count() <= 0) return timed_out();
     std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
     if (!curl) return Internal("libcurl failed to initialise");
     const std::string resolve_entry = host + ":" + std::to_string(parts.port) + ":" + pinned;
@@ -141,7 +153,11 @@ Result<std::string> UrlFetcher::Fetch(const std::string& first_url, const Cancel
         curl_slist_append(nullptr, resolve_entry.c_str()), curl_slist_free_all);
     Transfer t;
     t.max_bytes = options_.max_bytes;
-    t.cancel = cancel;
+    t.cancel = context.cancel;
+    t.aborted = &aborted_;
+    std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers(nullptr, curl_slist_free_all);
+    if (!context.traceparent.empty())
+      headers.reset(curl_slist_append(nullptr, ("traceparent: " + context.traceparent).c_str()));
     CURL* c = curl.get();
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_RESOLVE, resolve.get());
@@ -158,12 +174,16 @@ Result<std::string> UrlFetcher::Fetch(const std::string& first_url, const Cancel
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "sightline-fetcher");
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
     const CURLcode rc = curl_easy_perform(c);
     if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED)
       return Status(StatusCode::kPayloadTooLarge,
                     "image_url body is over the " + std::to_string(options_.max_bytes) + "-byte fetch limit");
-    if (rc == CURLE_ABORTED_BY_CALLBACK) return Status(StatusCode::kCancelled, "client went away");
-    if (rc == CURLE_OPERATION_TIMEDOUT) return Status(StatusCode::kBadGateway, "image_url timed out");
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+      return Status(StatusCode::kCancelled, aborted_.load(std::memory_order_relaxed)
+                                                ? "the server is shutting down"
+                                                : "client went away");
+    if (rc == CURLE_OPERATION_TIMEDOUT) return timed_out();
     if (rc != CURLE_OK)
       return Status(StatusCode::kBadGateway,
                     std::string("image_url fetch failed: ") + curl_easy_strerror(rc));

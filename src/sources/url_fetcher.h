@@ -5,6 +5,8 @@
 // hand, each hop checked again; size, time and redirect count are capped.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -26,6 +28,15 @@ struct FetchOptions {
 // True for addresses a fetch must not reach by default.
 bool IsInternalAddress(const IpAddress& address);
 
+// What one fetch serves: the request's cancellation and end-to-end deadline, and its W3C
+// trace context, sent on as the `traceparent` header so the image host's traces join the
+// request's.
+struct FetchContext {
+  const CancelToken* cancel = nullptr;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::string traceparent;  // empty: none sent
+};
+
 class UrlFetcher {
  public:
   explicit UrlFetcher(FetchOptions options);
@@ -33,11 +44,17 @@ class UrlFetcher {
 
   // Blocking (run it on a pool thread). Errors: kForbidden for a refused target or scheme;
   // kInvalidArgument for a malformed URL; kPayloadTooLarge over max_bytes; kBadGateway when the
-  // upstream fails, answers non-2xx, or times out; kCancelled when `cancel` fires.
-  Result<std::string> Fetch(const std::string& url, const CancelToken* cancel = nullptr) const;
+  // upstream fails, answers non-2xx, or times out; kDeadlineExceeded when the request's
+  // deadline comes first; kCancelled when `cancel` fires or AbortAll was called.
+  Result<std::string> Fetch(const std::string& url, const FetchContext& context = {}) const;
+
+  // Ends every fetch in flight (within libcurl's progress granularity) and refuses new ones: a
+  // shutting-down server does not wait out a slow image host past its drain deadline.
+  void AbortAll() const { aborted_.store(true, std::memory_order_relaxed); }
 
  private:
   FetchOptions options_;
+  mutable std::atomic<bool> aborted_{false};
 };
 
 }  // namespace sightline::sources

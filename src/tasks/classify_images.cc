@@ -1,5 +1,8 @@
 #include "tasks/classify_images.h"
 
+#include <set>
+#include <string_view>
+
 namespace sightline::tasks {
 
 Result<std::vector<std::string>> ResolveLabels(const ClipFamily& f, const ClassifyParams& p) {
@@ -12,6 +15,10 @@ Result<std::vector<std::string>> ResolveLabels(const ClipFamily& f, const Classi
   }
   if (labels.empty())
     return InvalidArgument("give labels (a list) or label_set (a name from the model's config)");
+  // A label given twice would split its probability between the copies.
+  std::set<std::string_view> seen;
+  for (const auto& l : labels)
+    if (!seen.insert(l).second) return InvalidArgument("label '" + l + "' is given more than once");
   if (labels.size() > kMaxLabels)
     return Status(StatusCode::kPayloadTooLarge, "give at most " + std::to_string(kMaxLabels) +
                                                     " labels; got " + std::to_string(labels.size()))
@@ -47,13 +54,14 @@ void ClassifyImages(ClipService& clip, const ClipFamily& family, const ImageTask
       if (m.ok()) md = std::move(m).value();
     }
     if (ensemble) {
-      const auto t0 = std::chrono::steady_clock::now();
       return clip.ClassifyEnsemble(
-          family, params.label_set, bytes, params.clip_timeout_ms, opts,
-          [results, i, md = std::move(md), finish, top_k, t0](Result<EnsembleResult> r) mutable {
+          family, params.label_set, bytes, params.clip_timeout_ms, params.prompt_template, opts,
+          [results, i, md = std::move(md), finish, top_k](Result<EnsembleResult> r) mutable {
             StageTiming t;
-            t.inference_ms = MsSince(t0);
             if (!r.ok()) return finish(r.status(), t, false);
+            t.decode_ms = r->decode_ms;
+            t.queue_ms = r->queue_ms;
+            t.inference_ms = r->infer_ms;
             results->Update(i, [&](ClassifiedImage& item) {
               item.labels.assign(r->labels.begin(), r->labels.begin() + std::min(top_k, r->labels.size()));
               item.ensemble = std::move(r).value();
@@ -99,7 +107,8 @@ void ClassifyImages(ClipService& clip, const ClipFamily& family, const ImageTask
         if (!r.ok()) return done(r.status());
         *label_embeddings = std::move(r.value().vectors);
         run_items();
-      });
+      },
+      /*whole_only=*/true);
 }
 
 }  // namespace sightline::tasks

@@ -32,6 +32,10 @@ Result<std::vector<Embedding>> Rows(const scheduling::InferResult& r, size_t row
   return out;
 }
 
+double Ms(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
 Result<Embedding> FirstRow(const scheduling::InferResult& r) {
   ASSIGN_OR_RETURN(auto rows, Rows(r, 1));
   return std::move(rows.front());
@@ -141,7 +145,8 @@ Result<std::unique_ptr<ClipService>> ClipService::Create(scheduling::ModelRegist
       auto fut = p.get_future();
       TensorInferOptions o;
       o.context = BackgroundContext("label-set:" + set);
-      svc->EmbedTexts(*f, prompts, o, [&p](Result<TextEmbeddings> r) { p.set_value(std::move(r)); });
+      svc->EmbedTexts(
+          *f, prompts, o, [&p](Result<TextEmbeddings> r) { p.set_value(std::move(r)); }, /*whole_only=*/true);
       auto r = fut.get();
       if (!r.ok())
         return FailedPrecondition("label set '" + set + "' of '" + f->name +
@@ -156,6 +161,12 @@ const ClipFamily* ClipService::Find(const std::string& name) const {
     if (name.empty() || f->name == name || f->vision->config.name == name || f->text->config.name == name)
       return f.get();
   return nullptr;
+}
+
+std::vector<std::string> ClipService::names() const {
+  std::vector<std::string> out;
+  for (const auto& f : families_) out.push_back(f->name);
+  return out;
 }
 
 void ClipService::Tokenize(const ClipFamily& f, std::vector<std::string> texts,
@@ -209,7 +220,8 @@ struct ClipService::TextJob {
   TextEmbeddings out;
   size_t chunks_left = 0;
   bool failed = false;
-  bool submitted = false;  // a chunk reached the batcher: later ones are continuations
+  bool submitted = false;   // a chunk reached the batcher: later ones are continuations
+  bool whole_only = false;  // refuse texts longer than the context instead of truncating
   EmbeddingsCallback done;
 
   // Answers with `error` unless already answered; returns whether it did.
@@ -235,9 +247,10 @@ struct ClipService::TextJob {
 };
 
 void ClipService::EmbedTexts(const ClipFamily& f, std::vector<std::string> texts,
-                             const TensorInferOptions& options, EmbeddingsCallback done) {
+                             const TensorInferOptions& options, EmbeddingsCallback done, bool whole_only) {
   if (texts.empty()) return done(TextEmbeddings{});
   auto job = std::make_shared<TextJob>();
+  job->whole_only = whole_only;
   job->family = &f;
   job->options = options;
   job->options.outputs = {f.text->signature.outputs.front().name};
@@ -276,6 +289,17 @@ void ClipService::RunTextChunk(const std::shared_ptr<TextJob>& job, size_t chunk
   int64_t tokens = 0;
   std::vector<std::pair<size_t, std::shared_ptr<const Embedding>>> hits;
   for (size_t i = begin; i < end; ++i) {
+    if (job->whole_only) {
+      const size_t n = f.tokenizer->Encode(job->texts[i]).ids.size();
+      if (n > static_cast<size_t>(f.context_length)) {
+        job->Fail(InvalidArgument("'" + job->texts[i].substr(0, 80) +
+                                  (job->texts[i].size() > 80 ? "...'" : "'") + " is " + std::to_string(n) +
+                                  " tokens, over the model's context of " + std::to_string(f.context_length) +
+                                  ": the label would be cut off")
+                      .WithKind(ErrorKind::kInvalidText));
+        return;
+      }
+    }
     encs.push_back(f.tokenizer->Encode(job->texts[i], eo));
     const auto& e = encs.back();
     size_t real = 0;
@@ -424,14 +448,17 @@ void ClipService::Classify(const ClipFamily& f, std::shared_ptr<const std::strin
     lock.unlock();
     done(Score(*st->image, labels, *st->texts, scale));
   };
-  EmbedTexts(f, std::move(prompts), options, [st, maybe_finish](Result<TextEmbeddings> r) {
-    if (!r.ok()) return maybe_finish(r.status());
-    {
-      std::lock_guard lock(st->mu);
-      st->texts = std::move(r.value().vectors);
-    }
-    maybe_finish(std::nullopt);
-  });
+  EmbedTexts(
+      f, std::move(prompts), options,
+      [st, maybe_finish](Result<TextEmbeddings> r) {
+        if (!r.ok()) return maybe_finish(r.status());
+        {
+          std::lock_guard lock(st->mu);
+          st->texts = std::move(r.value().vectors);
+        }
+        maybe_finish(std::nullopt);
+      },
+      /*whole_only=*/true);
   EmbedImage(f, std::move(image), options, [st, maybe_finish](Result<ImageEmbedding> r) {
     if (!r.ok()) return maybe_finish(r.status());
     {
@@ -444,23 +471,26 @@ void ClipService::Classify(const ClipFamily& f, std::shared_ptr<const std::strin
 
 void ClipService::ClassifyEnsemble(const ClipFamily& f, const std::string& label_set,
                                    std::shared_ptr<const std::string> image, int64_t clip_timeout_ms,
-                                   const TensorInferOptions& options, EnsembleCallback done) {
+                                   std::string prompt_template, const TensorInferOptions& options,
+                                   EnsembleCallback done) {
   auto it = f.ensembles.find(label_set);
   if (it == f.ensembles.end()) return done(NotFound("label set '" + label_set + "' has no ensemble"));
   const ClipFamily::Ensemble* ens = &it->second;
   const std::vector<std::string> labels = f.label_sets.at(label_set);
   const ClipFamily* fam = &f;
-  pool_.Submit([this, fam, ens, labels, image, clip_timeout_ms, options, done] {
+  pool_.Submit([this, fam, ens, labels, image, clip_timeout_ms, prompt_template, options, done] {
     scheduling::ServedModel& cls = *ens->classifier;
     const auto& ii = *cls.config.image_input;
+    const auto t0 = std::chrono::steady_clock::now();
     auto t = EncodedImageToTensor(*image, ii, cls.signature.FindInput(ii.input)->dtype, options_.limits);
     if (!t.ok()) return done(t.status());
+    const double decode_ms = Ms(std::chrono::steady_clock::now() - t0);
     std::vector<Tensor> inputs;
     inputs.push_back(std::move(t).value());
     TensorInferOptions o = options;
     o.outputs = {cls.signature.outputs.front().name};
-    auto after_classifier = [this, fam, ens, labels, image, clip_timeout_ms, options,
-                             done](Result<scheduling::InferResult> r) {
+    auto after_classifier = [this, fam, ens, labels, image, clip_timeout_ms, prompt_template, options, done,
+                             decode_ms](Result<scheduling::InferResult> r) {
       if (!r.ok()) return done(r.status());
       const Tensor& out = r.value().outputs.front();
       if (out.dtype != DataType::kFp32 || out.data.size() < labels.size() * 4)
@@ -478,6 +508,10 @@ void ClipService::ClassifyEnsemble(const ClipFamily& f, const std::string& label
         for (double& x : p) x /= sum;
       }
       EnsembleResult res;
+      const auto& tm = r.value().timing;
+      res.decode_ms = decode_ms;
+      res.queue_ms = Ms(tm.started - tm.enqueued);
+      res.infer_ms = Ms(tm.finished - tm.started);
       for (size_t i = 0; i < labels.size(); ++i) res.classifier.push_back({labels[i], p[i], 0});
       std::stable_sort(
           res.classifier.begin(), res.classifier.end(),
@@ -504,8 +538,11 @@ void ClipService::ClassifyEnsemble(const ClipFamily& f, const std::string& label
       const std::string reason = why;
       TensorInferOptions co = options;
       co.timeout_us = (clip_timeout_ms > 0 ? clip_timeout_ms : ens->config.clip_timeout_ms) * 1000;
-      Classify(*fam, image, labels, "", co,
-               [res = std::move(res), reason, top, done](Result<std::vector<LabelScore>> clip) mutable {
+      const auto clip_start = std::chrono::steady_clock::now();
+      Classify(*fam, image, labels, prompt_template, co,
+               [res = std::move(res), reason, top, done,
+                clip_start](Result<std::vector<LabelScore>> clip) mutable {
+                 res.infer_ms += Ms(std::chrono::steady_clock::now() - clip_start);  // CLIP's part, whole
                  if (!clip.ok()) {
                    res.labels = res.classifier;
                    res.reason =

@@ -70,8 +70,11 @@ struct EnsembleResult {
   std::vector<LabelScore> labels;      // the answer, sorted by probability
   std::vector<LabelScore> classifier;  // the classifier's own probabilities
   std::vector<LabelScore> clip;        // CLIP's, when it ran and answered
-  bool vlm_used = false;
+  bool vlm_used = false;               // CLIP was consulted (answers say clip_used)
   std::string reason;
+  // Milliseconds: the classifier's decode, queue and inference; CLIP's whole step, when
+  // consulted, counts as inference.
+  double decode_ms = 0, queue_ms = 0, infer_ms = 0;
 };
 using EnsembleCallback = std::function<void(Result<EnsembleResult>)>;
 
@@ -101,6 +104,7 @@ class ClipService {
   // By name; the empty name picks the first family. nullptr if none.
   const ClipFamily* Find(const std::string& name) const;
   bool empty() const { return families_.empty(); }
+  std::vector<std::string> names() const;
 
   using TokenIds = std::vector<std::vector<int64_t>>;
   // Token ids per text (truncated to the context length, unpadded), computed on the pool.
@@ -109,8 +113,10 @@ class ClipService {
   // All callbacks run exactly once, on a pool thread (or inline for cache hits and refusals).
   // Texts are embedded in chunks (see above); the first refusal fails the request and stops
   // the chunks not yet submitted.
+  // `whole_only`: a text longer than the context is refused (kInvalidArgument naming it) rather
+  // than truncated, for label prompts, where truncation would cut the label off.
   void EmbedTexts(const ClipFamily& family, std::vector<std::string> texts, const TensorInferOptions& options,
-                  EmbeddingsCallback done);
+                  EmbeddingsCallback done, bool whole_only = false);
   void EmbedImage(const ClipFamily& family, std::shared_ptr<const std::string> bytes,
                   const TensorInferOptions& options, EmbeddingCallback done);
   // Softmax over logit_scale x cosine(image, "prompt(label)") for every label, sorted by probability.
@@ -121,9 +127,11 @@ class ClipService {
   // [low, high) or its top label is a priority label, under clip_timeout_ms (0: the config's).
   // A CLIP failure or timeout answers the classifier's result. Probabilities combine weighted
   // by each side's top-1 confidence.
+  // `prompt_template` (empty: the family's) shapes CLIP's prompts when CLIP is consulted.
   void ClassifyEnsemble(const ClipFamily& family, const std::string& label_set,
                         std::shared_ptr<const std::string> image, int64_t clip_timeout_ms,
-                        const TensorInferOptions& options, EnsembleCallback done);
+                        std::string prompt_template, const TensorInferOptions& options,
+                        EnsembleCallback done);
 
   // Zero-shot scores of one image embedding against label embeddings: softmax over
   // logit_scale x cosine, sorted by probability (stable for ties).

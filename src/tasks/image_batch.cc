@@ -82,6 +82,12 @@ void ItemRun::Start(const char* task, const ImageTaskDeps& deps, std::vector<sou
                 st->window->Release();
                 return st->End(i, Status(StatusCode::kCancelled, label + ": client went away"), t, false);
               }
+              if (context && context->expired()) {
+                st->window->Release();
+                return st->End(
+                    i, Status(StatusCode::kDeadlineExceeded, label + ": the request's deadline passed"), t,
+                    false);
+              }
               (*shared_work)(i, b, [st, i, label, t](Status s, StageTiming own, bool cache_hit) {
                 own.download_ms = t.download_ms;
                 st->window->Release();

@@ -293,9 +293,22 @@ void JoinPoolThread(OrtCustomThreadHandle handle) {
   delete t;
 }
 
+// ORT calls this for each of its log lines (OrtLoggingFunction); `param` is the factory's sink.
+void ForwardOrtLog(void* param, OrtLoggingLevel severity, const char*, const char*, const char* code_location,
+                   const char* message) {
+  const auto& sink = *static_cast<const EngineLogSink*>(param);
+  const char* level = severity >= ORT_LOGGING_LEVEL_FATAL     ? "fatal"
+                      : severity >= ORT_LOGGING_LEVEL_ERROR   ? "error"
+                      : severity >= ORT_LOGGING_LEVEL_WARNING ? "warning"
+                                                              : "info";
+  sink(level, code_location ? code_location : "", message ? message : "");
+}
+
 class OrtBackendFactory final : public BackendFactory {
  public:
-  explicit OrtBackendFactory(Ort::Env env) : env_(std::move(env)) {}
+  // `sink` (may hold an empty function) must be owned here before the env that points at it.
+  OrtBackendFactory(std::unique_ptr<EngineLogSink> sink, Ort::Env env)
+      : sink_(std::move(sink)), env_(std::move(env)) {}
   std::string platform() const override { return "onnxruntime_onnx"; }
 
   Result<std::unique_ptr<Backend>> Load(const std::filesystem::path& file,
@@ -339,15 +352,19 @@ class OrtBackendFactory final : public BackendFactory {
   }
 
  private:
+  std::unique_ptr<EngineLogSink> sink_;
   Ort::Env env_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<BackendFactory>> CreateOrtBackendFactory(const std::string& log_id) {
+Result<std::unique_ptr<BackendFactory>> CreateOrtBackendFactory(const std::string& log_id,
+                                                                EngineLogSink sink) {
   try {
-    Ort::Env env(ORT_LOGGING_LEVEL_WARNING, log_id.c_str());
-    return std::unique_ptr<BackendFactory>(new OrtBackendFactory(std::move(env)));
+    auto owned = std::make_unique<EngineLogSink>(std::move(sink));
+    Ort::Env env = *owned ? Ort::Env(ORT_LOGGING_LEVEL_WARNING, log_id.c_str(), ForwardOrtLog, owned.get())
+                          : Ort::Env(ORT_LOGGING_LEVEL_WARNING, log_id.c_str());
+    return std::unique_ptr<BackendFactory>(new OrtBackendFactory(std::move(owned), std::move(env)));
   } catch (const Ort::Exception& e) {
     return Internal(std::string("onnxruntime environment: ") + e.what());
   }
