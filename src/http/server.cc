@@ -45,11 +45,13 @@ std::string PercentDecode(std::string_view s) {
 // X-Request-Timeout-Ms, when present, must be a positive whole number of milliseconds (values
 // over a day are taken as a day: http::MakeRequestContext).
 Status CheckRequestTimeoutHeader(const HttpRequest& head) {
-  const auto v = head.Header("x-request-timeout-ms");
   if (!head.HasHeader("x-request-timeout-ms")) return Status::Ok();
+  const auto v = head.Header("x-request-timeout-ms");
   uint64_t ms = 0;
   const auto [end, err] = std::from_chars(v.data(), v.data() + v.size(), ms);
-  if (v.empty() || end != v.data() + v.size() || ms == 0 ||
+  // Digits beyond uint64 are a valid (if absurd) wait: taken as the day it is capped at.
+  const bool digits = !v.empty() && end == v.data() + v.size();
+  if (!digits || (err == std::errc() && ms == 0) ||
       (err != std::errc() && err != std::errc::result_out_of_range))
     return InvalidArgument(
         "header X-Request-Timeout-Ms must be a positive whole number of milliseconds, not '" +

@@ -182,3 +182,185 @@ def test_request_context_deadline_and_trace(server):
     r = requests.post(server.url + "/v1/embeddings", json={"model": "clip-tiny", "input": "traced"},
                       headers={"traceparent": "00-zz-bad"}, timeout=30)
     assert r.status_code == 200
+
+
+# ---- what a fresh user's review found (each fixed in the same commit as its test) ----
+
+def test_request_timeout_header_is_validated_and_bounded(server):
+    body = {"model": "clip-tiny", "input": "a bounded request"}
+    for bad in ("abc", "0", "-5", "1e3", ""):
+        r = requests.post(server.url + "/v1/embeddings", json=body, headers={"X-Request-Timeout-Ms": bad}, timeout=30)
+        assert r.status_code == 400 and "X-Request-Timeout-Ms" in r.json()["error"]["message"], (bad, r.text)
+    for huge in ("9223372036854775807", "18446744073709551615", "99999999999999999999999"):
+        r = requests.post(server.url + "/v1/embeddings", json=body, headers={"X-Request-Timeout-Ms": huge}, timeout=30)
+        assert r.status_code == 200, (huge, r.text)  # a day at most, never an overflow into the past
+    r = requests.post(server.url + "/v2/models/simple/infer", headers={"X-Request-Timeout-Ms": "nope"},
+                      data=json.dumps({"inputs": []}), timeout=30)
+    assert r.status_code == 400 and isinstance(r.json()["error"], str)  # KServe's shape on /v2
+
+
+def test_the_request_deadline_bounds_image_downloads(make_server):
+    s = make_server("--fetch-allow-cidr", "127.0.0.1/32")
+    with image_host(good=3, corrupt=0, missing=0, slow=1, slow_seconds=3) as (base, _):
+        t = time.time()
+        r = requests.post(s.url + "/v1/classify", json={"image_url": f"{base}/img0.png", "labels": ["a", "b"]},
+                          headers={"X-Request-Timeout-Ms": "500"}, timeout=30)
+        took = time.time() - t
+        assert r.status_code == 504 and r.json()["error"]["code"] == "deadline_exceeded", r.text
+        assert took < 2.5  # the 3 s download was cut at the deadline
+        # In a list, the slow item fails alone with the deadline; the others answer.
+        r = requests.post(s.url + "/v1/classify", json={"image_urls": [f"{base}/img{i}.png" for i in range(3)],
+                                                         "labels": ["a", "b"]},
+                          headers={"X-Request-Timeout-Ms": "1500"}, timeout=30)
+        items = r.json()["data"]
+        assert items[0]["error"]["code"] == "deadline_exceeded" and "labels" in items[1] and "labels" in items[2]
+
+
+def test_traceparent_reaches_the_log_and_image_fetches(make_server):
+    import http.server
+    import threading
+    seen = {}
+
+    class Host(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen["traceparent"] = self.headers.get("traceparent")
+            body = png((10, 20, 30))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Host)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        s = make_server("--fetch-allow-cidr", "127.0.0.1/32")
+        trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        r = requests.post(s.url + "/v1/classify",
+                          json={"image_url": f"http://127.0.0.1:{httpd.server_address[1]}/x.png", "labels": ["a", "b"]},
+                          headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"}, timeout=30)
+        assert r.status_code == 200, r.text
+    finally:
+        httpd.shutdown()
+    # The fetch carried the same trace, with this server's span as the parent.
+    version, trace_id, parent, flags = seen["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", trace, "01") and parent != "00f067aa0ba902b7"
+    wait_until(lambda: f'"trace_id":"{trace}"' in s.logs(), what="the access log line")
+
+
+def test_one_bad_item_of_a_list_fails_alone(server):
+    good = base64.b64encode(png((200, 10, 10))).decode()
+    r = requests.post(server.url + "/v1/embed", json={"images": [good, "", "!!!not base64", good]}, timeout=30)
+    assert r.status_code == 200, r.text
+    items = r.json()["data"]
+    assert "embedding" in items[0] and "embedding" in items[3]
+    assert items[1]["error"]["type"] == "invalid_image" and "images[1]" in items[1]["error"]["message"]
+    assert "images[2]" in items[2]["error"]["message"] and "base64" in items[2]["error"]["message"]
+    files = [("files[]", ("a.png", png((1, 2, 3)), "image/png")), ("files[]", ("empty.bin", b"", "image/png"))]
+    r = requests.post(server.url + "/v1/metadata", files=files, timeout=30)
+    assert r.status_code == 200 and "metadata" in r.json()["data"][0] and "error" in r.json()["data"][1]
+
+
+def test_classify_fields_labels_and_templates(server):
+    image = base64.b64encode(png((0, 255, 0))).decode()
+    # Repeated form fields add up.
+    files = {"file": ("a.png", base64.b64decode(image), "image/png")}
+    r = requests.post(server.url + "/v1/classify", files=files, data=[("labels", "cat"), ("labels", "dog")], timeout=30)
+    assert r.status_code == 200 and {x["label"] for x in r.json()["labels"]} == {"cat", "dog"}, r.text
+    # A label given twice would split its probability.
+    r = requests.post(server.url + "/v1/classify", json={"image": image, "labels": ["cat", "cat"]}, timeout=30)
+    assert r.status_code == 400 and "more than once" in r.json()["error"]["message"]
+    # A template that pushes the label past the context is refused, not silently truncated.
+    r = requests.post(server.url + "/v1/classify", json={"image": image, "labels": ["cat", "dog"],
+                                                          "prompt_template": "word " * 200 + "{}"}, timeout=30)
+    assert r.status_code == 400 and "cut off" in r.json()["error"]["message"]
+    # The ensemble consults CLIP for this colour and honours the template when it does.
+    plain = requests.post(server.url + "/v1/classify", json={"image": image, "label_set": "animals"}, timeout=30).json()
+    drawn = requests.post(server.url + "/v1/classify", json={"image": image, "label_set": "animals",
+                                                              "prompt_template": "a drawing of a {}"}, timeout=30).json()
+    assert plain["clip_used"] and drawn["clip_used"] and plain["clip"] != drawn["clip"]
+    # Ensemble items report their stages.
+    r = requests.post(server.url + "/v1/classify", json={"images": [image], "label_set": "animals"}, timeout=30).json()
+    assert r["timing"]["decode_ms"] > 0 and r["timing"]["inference_ms"] > 0
+
+
+def test_clearer_answers_for_odd_requests(server):
+    r = requests.get(server.url + "/v2/models/simple/infer", timeout=30)
+    assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
+    r = requests.post(server.url + "/v1/embeddings", json={"model": "simple", "input": "x"}, timeout=30)
+    assert r.status_code == 404 and "clip-tiny" in r.json()["error"]["message"]
+    r = requests.post(server.url + "/v1/embeddings", json={"input": ["x", "data:image/png;base64,aGVsbG8="]}, timeout=30)
+    assert r.status_code == 400 and "input[1]" in r.json()["error"]["message"]
+    r = requests.post(server.url + "/v1/embeddings", json={"input": "x", "dimensions": 9999}, timeout=30)
+    assert r.status_code == 400 and "dimensions must be at most" in r.json()["error"]["message"]
+    models = requests.get(server.url + "/v1/models", timeout=30).json()["data"]
+    assert any(m["id"] == "clip-tiny.text" and m["family"] == "clip-tiny" for m in models)
+
+
+def test_http10_stream_is_not_chunked(server):
+    body = json.dumps({"images": [base64.b64encode(png((5, 5, 5))).decode()], "stream": True}).encode()
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(b"POST /v1/embed HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: " +
+                 str(len(body)).encode() + b"\r\n\r\n" + body)
+    got = b""
+    while True:  # HTTP/1.0: the answer ends when the server closes
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    sock.close()
+    head, _, rest = got.partition(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n")[0] and b"transfer-encoding" not in head.lower(), head
+    assert rest.startswith(b"event: item\n") and b"event: done\n" in rest
+
+
+def test_engine_errors_reach_the_json_log(make_server):
+    s = make_server()
+    ids = [49406] + [60000] * 5 + [49407] * 71  # beyond the vocabulary: ONNX Runtime fails the Gather
+    r = requests.post(s.url + "/v2/models/clip-tiny.text/infer", timeout=30, data=json.dumps(
+        {"inputs": [{"name": "input_ids", "shape": [1, 77], "datatype": "INT64", "data": ids}]}))
+    assert 400 <= r.status_code < 600 and isinstance(r.json()["error"], str)
+    wait_until(lambda: '"library":"onnxruntime"' in s.logs(), what="ONNX Runtime's error in the JSON log")
+    for line in s.logs().splitlines():
+        if line.strip():
+            json.loads(line)  # every line is JSON, ONNX Runtime's included
+
+
+def test_sigterm_does_not_wait_out_a_slow_image_host(make_server):
+    import http.server
+    import signal
+    import threading
+    started, release = threading.Event(), threading.Event()
+
+    class Stalling(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            started.set()
+            release.wait(30)  # far longer than the drain deadline (and than the fetch timeout)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stalling)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        s = make_server("--fetch-allow-cidr", "127.0.0.1/32", "--drain-timeout-ms", "1000")
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/slow.png"
+        answers = []
+        client = threading.Thread(target=lambda: answers.append(
+            requests.post(s.url + "/v1/metadata", json={"image_urls": [url]}, timeout=60)))
+        client.start()
+        assert started.wait(30), "the fetch never reached the image host"
+        t0 = time.time()
+        s.proc.send_signal(signal.SIGTERM)
+        s.proc.wait(timeout=30)
+        took = time.time() - t0
+        client.join(60)
+        assert s.proc.returncode == 0
+        assert took < 8, took  # the 1 s drain deadline, not the 15 s fetch timeout
+        assert answers and answers[0].status_code == 200
+        assert "shutting down" in answers[0].json()["data"][0]["error"]["message"]
+    finally:
+        release.set()
+        httpd.shutdown()
