@@ -10,7 +10,8 @@ py="$root/.venv/bin/python"
 run_suite() {  # $1 = build dir, $2 = label
   local build="$1"
   echo "== [$2] unit tests"
-  SIGHTLINE_IMAGE_FIXTURES="$root/build/fixtures/images" SIGHTLINE_TOKENIZER_FIXTURES="$root/build/fixtures/tokenizers" ctest --test-dir "$build" --output-on-failure -j2
+  SIGHTLINE_IMAGE_FIXTURES="$root/build/fixtures/images" SIGHTLINE_TOKENIZER_FIXTURES="$root/build/fixtures/tokenizers" \
+    SIGHTLINE_FIXTURES="$root/build/fixtures/models" ctest --test-dir "$build" --output-on-failure -j2
   echo "== [$2] fuzz corpus replay"
   for t in "$build"/tests/fuzz_*; do
     name="$(basename "$t" | sed 's/^fuzz_//')"

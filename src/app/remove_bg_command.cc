@@ -50,7 +50,7 @@ int RunRemoveBg(const RemoveBgOptions& o) {
   auto factory = runtime::CreateOrtBackendFactory();
   if (!factory.ok()) return fail(factory.status().message());
   auto models = scheduling::ModelRegistry::LoadAll(*factory.value(), o.model_repository, metrics, *log,
-                                                   tasks::TaskConfigBlocks());
+                                                   tasks::TaskConfigBlocks(), tasks::AdaptiveQualityPlan);
   if (!models.ok()) return fail(models.status().message());
   auto found = tasks::FindBackgroundRemovalModel(*models.value(), o.model);
   if (!found.ok()) return fail(found.status().message() + " in " + o.model_repository);

@@ -110,7 +110,7 @@ int RunServe(const ServeOptions& o) {
       });
   if (!factory.ok()) return fail_serving(factory.status());
   auto models = scheduling::ModelRegistry::LoadAll(*factory.value(), o.model_repository, metrics, *log,
-                                                   tasks::TaskConfigBlocks());
+                                                   tasks::TaskConfigBlocks(), tasks::AdaptiveQualityPlan);
   if (!models.ok()) return fail_serving(models.status());
 
   ThreadPool decode_pool(o.decode_threads, "sl-decode");

@@ -104,23 +104,6 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
       cfg.image_input = c;
     }
   }
-  {
-    ASSIGN_OR_RETURN(auto aq, r.Object("adaptive_quality"));
-    if (aq) {
-      AdaptiveQualityConfig c;
-      RETURN_IF_ERROR(aq->String("fallback_variant", &c.fallback_variant));
-      if (c.fallback_variant.empty())
-        return aq->Error("fallback_variant", "must name the variant to fall back to");
-      if (c.fallback_variant == cfg.variant)
-        return aq->Error("fallback_variant", "must differ from 'variant'");
-      RETURN_IF_ERROR(aq->Int("switch_wait_ms", 0, 3'600'000, &c.switch_wait_ms));
-      RETURN_IF_ERROR(aq->Int("restore_wait_ms", 0, 3'600'000, &c.restore_wait_ms));
-      if (c.restore_wait_ms > c.switch_wait_ms)
-        return aq->Error("restore_wait_ms", "must not exceed switch_wait_ms");
-      RETURN_IF_ERROR(aq->RejectUnknown());
-      cfg.adaptive_quality = c;
-    }
-  }
   RETURN_IF_ERROR(r.RejectUnknown());
   if (cfg.task == "background_removal" && !cfg.image_input)
     return r.Error("task", "background_removal needs an image_input block (how images become the input)");

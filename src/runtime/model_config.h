@@ -32,15 +32,6 @@ struct QueuePolicy {
 
 using repository::ImageInputConfig;
 
-// Under load, serve from a smaller/faster variant of the same model: switch when the predicted
-// queue wait passes switch_wait_ms, come back once both variants' waits fall below
-// restore_wait_ms (hysteresis, so it does not flap).
-struct AdaptiveQualityConfig {
-  std::string fallback_variant;
-  int64_t switch_wait_ms = 2000;
-  int64_t restore_wait_ms = 500;
-};
-
 struct ModelConfig {
   std::string name;
   std::string version = "1";
@@ -65,7 +56,6 @@ struct ModelConfig {
   // What the model is for, beyond raw tensors: "background_removal" makes it serve
   // /v1/remove-background (input: image_input; output: a [.., 1, H, W] foreground probability).
   std::string task;
-  std::optional<AdaptiveQualityConfig> adaptive_quality;
   // Hugging Face layout only (set by the loader, not read from sightline.json): the folder that
   // holds both towers, and which tower this is ("vision" | "text").
   std::string family;

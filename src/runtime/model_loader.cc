@@ -26,7 +26,6 @@ Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repositor
     model.config.family = entry.family;
     model.config.role = entry.role;
     model.config.task.clear();
-    model.config.adaptive_quality.reset();
     if (entry.role == "vision") {
       if (!model.config.image_input) {
         ASSIGN_OR_RETURN(

@@ -33,7 +33,7 @@ using repository::ModelEntry;
 // Loads one entry: reads sightline.json (and, for a vision tower, preprocessor_config.json as its
 // image_input), picks the variant file, creates config.instance_count backend instances and
 // completes the config from the signature. `variant`, when not empty, replaces the config's
-// (adaptive quality loads its fallback so).
+// (a fallback variant for adaptive quality loads so).
 Result<LoadedModel> LoadModel(BackendFactory& factory, const std::filesystem::path& repository,
                               const ModelEntry& entry, const std::string& variant = "",
                               const std::set<std::string>& task_blocks = {});

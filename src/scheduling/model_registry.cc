@@ -71,7 +71,8 @@ Result<std::unique_ptr<ModelRegistry>> ModelRegistry::LoadAll(runtime::BackendFa
                                                               const std::filesystem::path& repository,
                                                               observability::ServerMetrics& metrics,
                                                               observability::Logger& log,
-                                                              const std::set<std::string>& task_blocks) {
+                                                              const std::set<std::string>& task_blocks,
+                                                              const FallbackPlanner& fallback_planner) {
   ASSIGN_OR_RETURN(auto entries, ::sightline::repository::ListModels(repository));
   if (entries.empty())
     return FailedPrecondition("model repository '" + repository.string() + "' holds no model folders");
@@ -80,9 +81,12 @@ Result<std::unique_ptr<ModelRegistry>> ModelRegistry::LoadAll(runtime::BackendFa
   for (const auto& entry : entries) {
     const std::string& name = entry.name;
     ASSIGN_OR_RETURN(auto served, LoadOne(factory, repository, entry, "", task_blocks, metrics, log));
-    if (const auto& aq = served->config.adaptive_quality) {
+    if (fallback_planner) {
+      ASSIGN_OR_RETURN(served->fallback_plan, fallback_planner(served->config));
+    }
+    if (const auto& plan = served->fallback_plan) {
       ASSIGN_OR_RETURN(served->fallback,
-                       LoadOne(factory, repository, entry, aq->fallback_variant, task_blocks, metrics, log));
+                       LoadOne(factory, repository, entry, plan->variant, task_blocks, metrics, log));
       served->degraded_gauge = &metrics.degraded.WithLabels({name});
     }
     reg->models_.emplace(name, std::move(served));
@@ -91,8 +95,8 @@ Result<std::unique_ptr<ModelRegistry>> ModelRegistry::LoadAll(runtime::BackendFa
 }
 
 ServedModel& SelectVariant(ServedModel& m) {
-  if (!m.fallback) return m;
-  const auto& aq = *m.config.adaptive_quality;
+  if (!m.fallback || !m.fallback_plan) return m;
+  const auto& aq = *m.fallback_plan;
   const double primary_ms = m.batcher->EstimatedWaitSeconds() * 1000.0;
   bool degraded = m.degraded.load(std::memory_order_relaxed);
   if (!degraded && primary_ms > static_cast<double>(aq.switch_wait_ms)) {

@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,6 +21,16 @@
 
 namespace sightline::scheduling {
 
+// A second variant of a model to serve under load (adaptive quality): the file variant, and the
+// predicted queue waits at which new requests switch to it and come back (hysteresis). Which
+// models get one is their task's call (tasks/adaptive_quality_config.h), not the registry's.
+struct FallbackPlan {
+  std::string variant;
+  int64_t switch_wait_ms = 2000;
+  int64_t restore_wait_ms = 500;
+};
+using FallbackPlanner = std::function<Result<std::optional<FallbackPlan>>(const runtime::ModelConfig&)>;
+
 struct ServedModel {
   runtime::ModelConfig config;
   runtime::ModelSignature signature;
@@ -27,15 +39,16 @@ struct ServedModel {
   double load_seconds = 0;
   double warmup_seconds = 0;
   std::atomic<bool> ready{false};
-  // Adaptive quality: the same model at config.adaptive_quality->fallback_variant, and whether
-  // requests are currently sent there.
+  // Adaptive quality: the same model at fallback_plan->variant, and whether requests are
+  // currently sent there.
+  std::optional<FallbackPlan> fallback_plan;
   std::unique_ptr<ServedModel> fallback;
   std::atomic<bool> degraded{false};
   observability::Gauge* degraded_gauge = nullptr;
 };
 
 // Where a new request for `model` should go: the model itself, or its fallback variant while
-// the predicted queue wait is over the switch threshold (see AdaptiveQualityConfig).
+// the predicted queue wait is over the plan's switch threshold (see FallbackPlan).
 ServedModel& SelectVariant(ServedModel& model);
 
 // One deadline for many schedulers: every one stops taking work at once, then each waits only
@@ -47,11 +60,13 @@ class ModelRegistry {
   // Loads and warms every model under `repository`; the first failure is returned (start-up
   // must fail loudly rather than serve a partial repository). `task_blocks`: the sightline.json
   // blocks tasks claim (tasks::TaskConfigBlocks()); any other unknown block fails the load.
+  // `fallback_planner`: which models also load a fallback variant (adaptive quality).
   static Result<std::unique_ptr<ModelRegistry>> LoadAll(runtime::BackendFactory& factory,
                                                         const std::filesystem::path& repository,
                                                         observability::ServerMetrics& metrics,
                                                         observability::Logger& log,
-                                                        const std::set<std::string>& task_blocks = {});
+                                                        const std::set<std::string>& task_blocks = {},
+                                                        const FallbackPlanner& fallback_planner = nullptr);
   ~ModelRegistry();
 
   ServedModel* Find(const std::string& name) const;

@@ -6,12 +6,13 @@
 #include <set>
 #include <string>
 
+#include "tasks/adaptive_quality_config.h"
 #include "tasks/zero_shot_config.h"
 
 namespace sightline::tasks {
 
 inline std::set<std::string> TaskConfigBlocks() {
-  return {kZeroShotBlock};
+  return {kZeroShotBlock, kAdaptiveQualityBlock};
 }
 
 }  // namespace sightline::tasks

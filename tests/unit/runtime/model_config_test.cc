@@ -81,28 +81,19 @@ TEST(ModelConfig, PoolPriority) {
             "m/sightline.json: field 'optimization.pool_priority' must be one of normal, idle");
 }
 
-TEST(ModelConfig, TaskAndAdaptiveQuality) {
+TEST(ModelConfig, Task) {
   auto c = ParseModelConfig(R"({"task": "background_removal", "variant": "fp16",
-    "image_input": {"input": "input", "resize": "stretch"},
-    "adaptive_quality": {"fallback_variant": "quint8", "switch_wait_ms": 3000, "restore_wait_ms": 100}})",
+    "image_input": {"input": "input", "resize": "stretch"}})",
                             "m/sightline.json", "m");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->task, "background_removal");
-  ASSERT_TRUE(c->adaptive_quality.has_value());
-  EXPECT_EQ(c->adaptive_quality->fallback_variant, "quint8");
-  EXPECT_EQ(c->adaptive_quality->switch_wait_ms, 3000);
-  EXPECT_EQ(c->adaptive_quality->restore_wait_ms, 100);
+  // adaptive_quality is background removal's block (tests/unit/tasks/adaptive_quality_config_test.cc).
 
   auto err = [](const char* text) { return ParseModelConfig(text, "s.json", "m").status().message(); };
   EXPECT_EQ(
       err(R"({"task": "background_removal"})"),
       "s.json: field 'task' background_removal needs an image_input block (how images become the input)");
   EXPECT_NE(err(R"({"task": "segment"})").find("field 'task' must be one of"), std::string::npos);
-  EXPECT_EQ(err(R"({"adaptive_quality": {"fallback_variant": "fp32"}})"),
-            "s.json: field 'adaptive_quality.fallback_variant' must differ from 'variant'");
-  EXPECT_EQ(
-      err(R"({"adaptive_quality": {"fallback_variant": "q", "switch_wait_ms": 10, "restore_wait_ms": 20}})"),
-      "s.json: field 'adaptive_quality.restore_wait_ms' must not exceed switch_wait_ms");
 }
 
 TEST(ModelConfig, TaskBlocksAreKeptForTheirTaskAndOthersAreErrors) {

@@ -3,6 +3,8 @@
 // carried into an input feeds the next run without a copy — a decoder's KV-cache step in small.
 #include <gtest/gtest.h>
 
+#include "model_fixtures.h"
+
 #include <cstring>
 #include <filesystem>
 
@@ -27,8 +29,7 @@ std::vector<float> Floats(const TensorView& v) {
 }
 
 TEST(StatefulSession, OutputsCarryIntoTheNextRunInPlace) {
-  const std::filesystem::path file =
-      std::filesystem::path(SIGHTLINE_MODEL_FIXTURES_DIR) / "simple" / "model.onnx";
+  const std::filesystem::path file = ModelFixturesDir() / "simple" / "model.onnx";
   ASSERT_TRUE(std::filesystem::exists(file)) << file << " is missing: run scripts/gen_fixtures.py";
   auto factory = CreateOrtBackendFactory("test");
   ASSERT_TRUE(factory.ok());

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 
+#include "model_fixtures.h"
+
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -115,7 +117,7 @@ struct ClipFixture {
   std::unique_ptr<ClipService> clip;
 
   ClipFixture() {
-    const fs::path src = fs::path(SIGHTLINE_MODEL_FIXTURES_DIR) / "clip-tiny";
+    const fs::path src = ModelFixturesDir() / "clip-tiny";
     fs::create_directories(dir / "clip" / "onnx");
     for (const char* f : {"config.json", "preprocessor_config.json", "tokenizer.json"})
       fs::copy_file(src / f, dir / "clip" / f, fs::copy_options::overwrite_existing);
