@@ -141,15 +141,17 @@ def sample_png(color, size):
 
 
 @contextlib.contextmanager
-def image_host(good=100, corrupt=5, missing=5, slow=0, slow_seconds=0.3):
+def image_host(good=100, corrupt=5, missing=5, slow=0, slow_seconds=0.3, headers_seen=None):
     """A local image host on loopback: /img{i}.png is a distinct PNG for i < good (the first `slow`
-    of them answer after `slow_seconds`), corrupt for the next `corrupt`, 404 after. Yields
-    (base URL, number of URLs)."""
+    of them answer after `slow_seconds`), corrupt for the next `corrupt`, 404 after. Each request's
+    headers are appended to `headers_seen` when given. Yields (base URL, number of URLs)."""
     import threading
     images = {i: sample_png(((i * 37) % 256, (i * 91) % 256, (i * 53) % 256), (64 + i, 48 + i)) for i in range(good)}
 
     class Host(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
+            if headers_seen is not None:
+                headers_seen.append(dict(self.headers))
             n = int(self.path[4:].split(".")[0]) if self.path.startswith("/img") else -1
             body = images.get(n) if n < good else (b"\x89PNG broken" * 10 if n < good + corrupt else None)
             if body is None:

@@ -217,35 +217,15 @@ def test_the_request_deadline_bounds_image_downloads(make_server):
 
 
 def test_traceparent_reaches_the_log_and_image_fetches(make_server):
-    import http.server
-    import threading
-    seen = {}
-
-    class Host(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen["traceparent"] = self.headers.get("traceparent")
-            body = png((10, 20, 30))
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Host)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+    seen = []
+    with image_host(good=1, corrupt=0, missing=0, headers_seen=seen) as (base, _):
         s = make_server("--fetch-allow-cidr", "127.0.0.1/32")
         trace = "4bf92f3577b34da6a3ce929d0e0e4736"
-        r = requests.post(s.url + "/v1/classify",
-                          json={"image_url": f"http://127.0.0.1:{httpd.server_address[1]}/x.png", "labels": ["a", "b"]},
+        r = requests.post(s.url + "/v1/classify", json={"image_url": f"{base}/img0.png", "labels": ["a", "b"]},
                           headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"}, timeout=30)
         assert r.status_code == 200, r.text
-    finally:
-        httpd.shutdown()
     # The fetch carried the same trace, with this server's span as the parent.
-    version, trace_id, parent, flags = seen["traceparent"].split("-")
+    version, trace_id, parent, flags = seen[0]["traceparent"].split("-")
     assert (version, trace_id, flags) == ("00", trace, "01") and parent != "00f067aa0ba902b7"
     wait_until(lambda: f'"trace_id":"{trace}"' in s.logs(), what="the access log line")
 
