@@ -3,6 +3,8 @@
 // or many images) and /v1/tokenize (ids per input, to check tokenizer parity from outside). Each
 // parses with v1_codec, calls its task and writes the answer; tokenising, decoding and metadata
 // run in the tasks, on the work pool.
+#include <chrono>
+#include <cstdio>
 #include <mutex>
 
 #include "http/api_routes.h"
@@ -22,6 +24,18 @@ HttpResponse V1Error(const Status& s) {
 HttpResponse Json(std::string body) {
   HttpResponse r;
   r.body = std::move(body);
+  return r;
+}
+
+// Server-Timing of a many-image answer: the stage times summed over items, and the wall time.
+HttpResponse Json(std::string body, const tasks::BatchSummary& summary) {
+  HttpResponse r = Json(std::move(body));
+  const auto& t = summary.timing;
+  char buf[192];
+  std::snprintf(buf, sizeof buf,
+                "download;dur=%.3f, decode;dur=%.3f, queue;dur=%.3f, infer;dur=%.3f, total;dur=%.3f",
+                t.download_ms, t.decode_ms, t.queue_ms, t.inference_ms, t.total_ms);
+  r.headers.emplace_back("Server-Timing", buf);
   return r;
 }
 
@@ -85,7 +99,8 @@ void Embeddings(const ClipRouteDeps& ctx, const HttpRequest& req, Responder resp
   auto st = std::make_shared<State>();
   st->out.resize(request->input.size());
   st->left = (split->texts.empty() ? 0 : 1) + split->images.size();
-  auto finish_one = [st, respond, request, name = f.name](std::optional<Status> error) {
+  auto finish_one = [st, respond, request, name = f.name,
+                     received = req.received](std::optional<Status> error) {
     std::unique_lock lock(st->mu);
     if (st->failed) return;
     if (error) {
@@ -100,7 +115,11 @@ void Embeddings(const ClipRouteDeps& ctx, const HttpRequest& req, Responder resp
       return respond(
           V1Error(InvalidArgument("dimensions must be at most " + std::to_string(dims) + " for model '" +
                                   name + "'; got " + std::to_string(request->dimensions))));
-    respond(Json(EncodeEmbeddingsResponse(*request, name, std::move(st->out), st->tokens)));
+    HttpResponse resp = Json(EncodeEmbeddingsResponse(*request, name, std::move(st->out), st->tokens));
+    const double total_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - received).count();
+    resp.headers.emplace_back("Server-Timing", "total;dur=" + std::to_string(total_ms));
+    respond(std::move(resp));
   };
   tasks::TensorInferOptions opts;
   opts.context = MakeRequestContext(req);
@@ -156,11 +175,11 @@ void Classify(const ClipRouteDeps& ctx, const HttpRequest& req, Responder respon
                             return events->Finish("done", EncodeClassifyList(*r));
                           }
                           if (!r.ok()) return respond(V1Error(r.status()));
-                          if (!single) return respond(Json(EncodeClassifyList(*r)));
+                          if (!single) return respond(Json(EncodeClassifyList(*r), r->summary));
                           auto& item = r->items.front();
                           if (!item.status.ok()) return respond(V1Error(item.status));
                           item.timing.total_ms = r->summary.timing.total_ms;
-                          respond(Json(EncodeClassifySingle(r->model, item)));
+                          respond(Json(EncodeClassifySingle(r->model, item), r->summary));
                         });
 }
 
@@ -179,7 +198,7 @@ void Embed(const ClipRouteDeps& ctx, const HttpRequest& req, Responder respond) 
                      MakeRequestContext(req), streamed.on_item,
                      [respond, events = streamed.events](tasks::EmbedImagesResult r) {
                        if (events) return events->Finish("done", EncodeEmbedResponse(r));
-                       respond(Json(EncodeEmbedResponse(r)));
+                       respond(Json(EncodeEmbedResponse(r), r.summary));
                      });
 }
 

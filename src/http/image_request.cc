@@ -45,14 +45,14 @@ std::string Lower(std::string_view s) {
 Result<std::string> DecodeInlineImage(std::string_view text, const std::string& label) {
   if (text.substr(0, 5) == "data:") {
     const size_t comma = text.find(',');
-    if (comma == std::string_view::npos) return InvalidArgument(label + ": data: URI without a ','");
+    if (comma == std::string_view::npos) return InvalidImage(label + ": data: URI without a ','");
     const std::string meta = Lower(text.substr(5, comma - 5));
     if (meta.size() < 7 || meta.compare(meta.size() - 7, 7, ";base64") != 0)
-      return InvalidArgument(label + ": data: URI must be base64-encoded");
+      return InvalidImage(label + ": data: URI must be base64-encoded");
     text = text.substr(comma + 1);
   }
   auto bytes = Base64Decode(text);
-  if (!bytes) return InvalidArgument(label + ": not valid base64 or a data: URI");
+  if (!bytes) return InvalidImage(label + ": not valid base64 or a data: URI");
   if (bytes->empty()) return InvalidImage(label + " is empty (0 bytes)");
   return std::move(*bytes);
 }

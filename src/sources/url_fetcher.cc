@@ -98,7 +98,7 @@ UrlFetcher::UrlFetcher(FetchOptions options) : options_(std::move(options)) {
 
 Result<std::string> UrlFetcher::Fetch(const std::string& first_url, const FetchContext& context) const {
   if (aborted_.load(std::memory_order_relaxed))
-    return Status(StatusCode::kCancelled, "the server is shutting down");
+    return Status(StatusCode::kUnavailable, "the server is shutting down").WithKind(ErrorKind::kDraining);
   const auto own_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
   // The request's deadline, when sooner, bounds the fetch too, and its expiry is the request's
   // (504), not the host's (502).
@@ -180,9 +180,10 @@ Result<std::string> UrlFetcher::Fetch(const std::string& first_url, const FetchC
       return Status(StatusCode::kPayloadTooLarge,
                     "image_url body is over the " + std::to_string(options_.max_bytes) + "-byte fetch limit");
     if (rc == CURLE_ABORTED_BY_CALLBACK)
-      return Status(StatusCode::kCancelled, aborted_.load(std::memory_order_relaxed)
-                                                ? "the server is shutting down"
-                                                : "client went away");
+      return aborted_.load(std::memory_order_relaxed)
+                 ? Status(StatusCode::kUnavailable, "the server is shutting down")
+                       .WithKind(ErrorKind::kDraining)
+                 : Status(StatusCode::kCancelled, "client went away");
     if (rc == CURLE_OPERATION_TIMEDOUT) return timed_out();
     if (rc != CURLE_OK)
       return Status(StatusCode::kBadGateway,

@@ -45,7 +45,7 @@ class UrlFetcher {
   // Blocking (run it on a pool thread). Errors: kForbidden for a refused target or scheme;
   // kInvalidArgument for a malformed URL; kPayloadTooLarge over max_bytes; kBadGateway when the
   // upstream fails, answers non-2xx, or times out; kDeadlineExceeded when the request's
-  // deadline comes first; kCancelled when `cancel` fires or AbortAll was called.
+  // deadline comes first; kCancelled when `cancel` fires; kUnavailable (draining) after AbortAll.
   Result<std::string> Fetch(const std::string& url, const FetchContext& context = {}) const;
 
   // Ends every fetch in flight (within libcurl's progress granularity) and refuses new ones: a

@@ -18,6 +18,12 @@ Result<media::ImageMetadata> ReadMetadata(const ImageTaskDeps& deps, const std::
 
 namespace {
 
+// An item's error, named by where the item came from (once: errors made while reading the
+// request already start with the label).
+Status Labelled(const Status& s, const std::string& label) {
+  return s.message().rfind(label, 0) == 0 ? s : s.Prefixed(label + ": ");
+}
+
 struct RunState {
   std::mutex mu;
   BatchSummary summary;
@@ -73,7 +79,7 @@ void ItemRun::Start(const char* task, const ImageTaskDeps& deps, std::vector<sou
         [st, shared_work, pool, context, i, label, fetch_start](Result<sources::Bytes> bytes) {
           StageTiming t;
           t.download_ms = MsSince(fetch_start);
-          if (!bytes.ok()) return st->End(i, bytes.status().Prefixed(label + ": "), t, false);
+          if (!bytes.ok()) return st->End(i, Labelled(bytes.status(), label), t, false);
           // Decoding and inference wait for a slot; the start hops to the pool (a slot freed by
           // a batcher completion must not start the next decode on that thread).
           st->window->Acquire([st, shared_work, pool, context, i, label, t, b = std::move(bytes).value()] {
@@ -91,7 +97,7 @@ void ItemRun::Start(const char* task, const ImageTaskDeps& deps, std::vector<sou
               (*shared_work)(i, b, [st, i, label, t](Status s, StageTiming own, bool cache_hit) {
                 own.download_ms = t.download_ms;
                 st->window->Release();
-                st->End(i, s.ok() ? s : s.Prefixed(label + ": "), own, cache_hit);
+                st->End(i, s.ok() ? s : Labelled(s, label), own, cache_hit);
               });
             });
           });

@@ -238,6 +238,9 @@ def test_one_bad_item_of_a_list_fails_alone(server):
     assert "embedding" in items[0] and "embedding" in items[3]
     assert items[1]["error"]["type"] == "invalid_image" and "images[1]" in items[1]["error"]["message"]
     assert "images[2]" in items[2]["error"]["message"] and "base64" in items[2]["error"]["message"]
+    assert items[2]["error"]["type"] == "invalid_image"
+    assert all(it["error"]["message"].count("images[") == 1 for it in items[1:3])  # named once
+    assert "Server-Timing" in r.headers and "total;dur=" in r.headers["Server-Timing"]
     files = [("files[]", ("a.png", png((1, 2, 3)), "image/png")), ("files[]", ("empty.bin", b"", "image/png"))]
     r = requests.post(server.url + "/v1/metadata", files=files, timeout=30)
     assert r.status_code == 200 and "metadata" in r.json()["data"][0] and "error" in r.json()["data"][1]
@@ -261,6 +264,8 @@ def test_classify_fields_labels_and_templates(server):
     drawn = requests.post(server.url + "/v1/classify", json={"image": image, "label_set": "animals",
                                                               "prompt_template": "a drawing of a {}"}, timeout=30).json()
     assert plain["clip_used"] and drawn["clip_used"] and plain["clip"] != drawn["clip"]
+    one = requests.post(server.url + "/v1/classify", json={"image": image, "labels": ["cat", "dog"]}, timeout=30)
+    assert "queue;dur=" in one.headers["Server-Timing"]  # every inference answer says where its time went
     # Ensemble items report their stages.
     r = requests.post(server.url + "/v1/classify", json={"images": [image], "label_set": "animals"}, timeout=30).json()
     assert r["timing"]["decode_ms"] > 0 and r["timing"]["inference_ms"] > 0
@@ -340,7 +345,8 @@ def test_sigterm_does_not_wait_out_a_slow_image_host(make_server):
         assert s.proc.returncode == 0
         assert took < 8, took  # the 1 s drain deadline, not the 15 s fetch timeout
         assert answers and answers[0].status_code == 200
-        assert "shutting down" in answers[0].json()["data"][0]["error"]["message"]
+        error = answers[0].json()["data"][0]["error"]
+        assert "shutting down" in error["message"] and error.get("type") == "draining", error
     finally:
         release.set()
         httpd.shutdown()
