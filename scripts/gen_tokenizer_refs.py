@@ -9,6 +9,16 @@ against them, id for id.
           <|endoftext|>), truncated to the 77-token context
   gpt2/   a byte-level BPE (GPT-2's pre-tokenizer pattern, no suffix) trained here on a small corpus
   bert/   a WordPiece (BertNormalizer, BertPreTokenizer, [CLS] ... [SEP]) trained here likewise
+  clip_hf/  the real CLIP vocabulary laid out as Hugging Face's converter writes it for exports
+          (CLIPConverter: the split pattern without the special tokens, then ByteLevel with its
+          GPT-2 regex)
+  llama3/ a byte-level BPE with Llama-3's split pattern ((?i:...) contractions, \p{N}{1,3},
+          look-ahead), ignore_merges, <|begin_of_text|> template, trained here
+  qwen2/  the same with Qwen2's pattern (single digits) and an NFC normalizer
+  sp_bpe/ a SentencePiece-style BPE (Metaspace-free: Replace ' ' -> '▁', byte_fallback,
+          fuse_unk), as Llama-2/Mistral exports lay it out
+  pre_tokenizers.json: Split with each behaviour, inverted or not, on the patterns above, and
+          the pieces `tokenizers` cuts each text into
 
   scripts/gen_tokenizer_refs.py --out build/fixtures/tokenizers
 """
@@ -26,6 +36,13 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 
 OPEN_CLIP = "open_clip_torch==3.3.0"
 CLIP_PATTERN = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+
+LLAMA3_PATTERN = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+                  r"""|\s*[\r\n]+|\s+(?!\S)|\s+""")
+QWEN2_PATTERN = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+                 r"""|\s*[\r\n]+|\s+(?!\S)|\s+""")
+CLIP_HF_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 TEXTS = [
     "a photo of a cat",
@@ -47,6 +64,13 @@ TEXTS = [
     "zero\u200bwidth\u00a0nbsp\u3000ideographic space",
     "combining: e\u0301 a\u0300 n\u0303 (decomposed)",
     "repeated " * 60 + "end",
+    "IT'S DON'T We'LL they'RE",
+    "line one\r\n\r\nline two\n\n\n  indented\n\ttabbed  \n",
+    "trailing spaces and newline   \n",
+    "x" * 300,
+    "supercalifragilisticexpialidocious" * 12,
+    "ab" * 500,
+    "mixed123abc4567def 12345678901",
     " ".join(f"word{i}" for i in range(120)),
 ]
 
@@ -123,6 +147,72 @@ def build_bert():
     return tok
 
 
+def build_clip_hf(gz_bytes):
+    tok = build_clip(gz_bytes)
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(CLIP_HF_PATTERN), behavior="removed", invert=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    return tok
+
+
+def build_byte_level(pattern, normalizer=None, bos=None, vocab_size=700):
+    tok = Tokenizer(models.BPE(ignore_merges=True))
+    if normalizer:
+        tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(pattern), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    specials = [s for s in ["<|endoftext|>", bos] if s]
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(CORPUS, trainer)
+    if bos:
+        tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A", special_tokens=[
+            (bos, tok.token_to_id(bos))])
+    return tok
+
+
+def build_sp_bpe():
+    # A SentencePiece-converted BPE: spaces become U+2581, a prefix one is prepended, unknown
+    # characters fall back to <0xXX> byte tokens.
+    tok = Tokenizer(models.BPE(unk_token="<unk>", fuse_unk=True, byte_fallback=True))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    bytes_tokens = [f"<0x{b:02X}>" for b in range(256)]
+    trainer = trainers.BpeTrainer(vocab_size=900, special_tokens=["<unk>", "<s>", "</s>"] + bytes_tokens)
+    tok.train_from_iterator([t.replace(" ", "\u2581") for t in CORPUS if "😀" not in t], trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    return tok
+
+
+PRE_TOKENIZER_TEXTS = TEXTS[:20] + [
+    "IT'S DON'T We'LL", "a\r\n\r\nb  \n c", "   ", "x", "123456789", "!!!???", "a  b   c    ",
+    "\u00a0\u2003nbsp", "tab\there", "😀😀 😀",
+]
+
+
+def pre_tokenizer_refs(out):
+    specs = []
+    for name, pattern in [("gpt2", GPT2_PATTERN), ("llama3", LLAMA3_PATTERN), ("qwen2", QWEN2_PATTERN),
+                          ("clip", CLIP_HF_PATTERN), ("digits", r"\d+"), ("spaces", r"\s+"),
+                          ("lookahead", r"\s+(?=\S)|x(?!y)"), ("empty", r"a*")]:
+        for behavior in ["removed", "isolated", "merged_with_previous", "merged_with_next", "contiguous"]:
+            for invert in [False, True]:
+                specs.append((f"{name}/{behavior}/{invert}",
+                              pre_tokenizers.Split(Regex(pattern), behavior=behavior, invert=invert)))
+    specs.append(("literal/isolated", pre_tokenizers.Split("--", behavior="isolated")))
+    specs.append(("whitespace", pre_tokenizers.Whitespace()))
+    specs.append(("byte_level", pre_tokenizers.ByteLevel(add_prefix_space=True)))
+    cases = []
+    for name, pre in specs:
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre
+        spec = json.loads(tok.to_str())["pre_tokenizer"]
+        pieces = [[p for p, _ in pre.pre_tokenize_str(t)] for t in PRE_TOKENIZER_TEXTS]
+        cases.append({"name": name, "pre_tokenizer": spec, "texts": PRE_TOKENIZER_TEXTS, "pieces": pieces})
+    json.dump(cases, open(os.path.join(out, "pre_tokenizers.json"), "w"), ensure_ascii=False, indent=0)
+
+
 def write(out, name, tok, max_length):
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
@@ -150,6 +240,11 @@ def main():
     write(out, "clip", clip, 77)
     write(out, "gpt2", build_gpt2(), 32)
     write(out, "bert", build_bert(), 32)
+    write(out, "clip_hf", build_clip_hf(gz), 77)
+    write(out, "llama3", build_byte_level(LLAMA3_PATTERN, bos="<|begin_of_text|>"), 32)
+    write(out, "qwen2", build_byte_level(QWEN2_PATTERN, normalizer=normalizers.NFC()), 32)
+    write(out, "sp_bpe", build_sp_bpe(), 32)
+    pre_tokenizer_refs(out)
     print(f"tokenizer fixtures written to {out}")
 
 

@@ -1,7 +1,9 @@
 #include <boost/json.hpp>
 
-#include <climits>
-#include <map>
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <queue>
 #include <shared_mutex>
 
 #include "text/components.h"
@@ -27,75 +29,58 @@ Result<Vocab> ReadVocab(const json::object& o) {
   return vocab;
 }
 
+bool BoolOr(const json::object& o, const char* key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_bool() && v->get_bool();
+}
+
 std::string StringOr(const json::object& o, const char* key) {
   const auto* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
-// Byte-pair encoding: a word's characters (the last one carrying end_of_word_suffix, later ones
-// continuing_subword_prefix) are merged pair by pair, lowest merge rank first, then mapped to ids.
+struct BpeOptions {
+  std::string unk_token, suffix, prefix;  // end_of_word_suffix, continuing_subword_prefix
+  bool fuse_unk = false, byte_fallback = false, ignore_merges = false;
+};
+
+// Byte-pair encoding as the `tokenizers` package runs it (models/bpe/{model,word}.rs): a word's
+// characters become vocabulary ids (prefix on all but the first, suffix on the last; unknown
+// characters as <0xXX> byte tokens under byte_fallback, else the unknown token, fused if asked),
+// then the lowest-ranked adjacent pair is merged, repeatedly, through a min-heap over
+// (rank, position) with lazy invalidation: O(n log n) in the word's length, where re-scanning
+// every pair after each merge is O(n^2) and lets one long word stall a thread for seconds.
 class Bpe final : public Model {
  public:
-  Bpe(Vocab vocab, std::unordered_map<std::string, int> ranks, std::string suffix, std::string prefix,
-      std::string unk)
-      : vocab_(std::move(vocab)),
-        ranks_(std::move(ranks)),
-        suffix_(std::move(suffix)),
-        prefix_(std::move(prefix)) {
-    if (auto it = vocab_.find(unk); !unk.empty() && it != vocab_.end()) unk_id_ = it->second;
+  struct Merge {
+    int rank;
+    int64_t new_id;
+  };
+
+  Bpe(Vocab vocab, std::unordered_map<uint64_t, Merge> merges, BpeOptions options)
+      : vocab_(std::move(vocab)), merges_(std::move(merges)), o_(std::move(options)) {
+    if (auto it = vocab_.find(o_.unk_token); !o_.unk_token.empty() && it != vocab_.end())
+      unk_id_ = it->second;
   }
 
   void Tokenize(const std::string& word, std::vector<int64_t>& out) const override {
-    {
+    if (word.empty()) return;
+    if (o_.ignore_merges)
+      if (auto it = vocab_.find(word); it != vocab_.end()) {
+        out.push_back(it->second);
+        return;
+      }
+    const bool cacheable = word.size() < kMaxCachedWordBytes;
+    if (cacheable) {
       std::shared_lock lock(mu_);
       if (auto it = cache_.find(word); it != cache_.end()) {
         out.insert(out.end(), it->second.begin(), it->second.end());
         return;
       }
     }
-    std::vector<std::string> symbols;
-    const std::u32string cps = DecodeUtf8(word);
-    for (size_t i = 0; i < cps.size(); ++i) {
-      std::string s;
-      if (i > 0) s = prefix_;
-      AppendUtf8(s, cps[i]);
-      if (i + 1 == cps.size()) s += suffix_;
-      symbols.push_back(std::move(s));
-    }
-    while (symbols.size() > 1) {
-      int best = INT_MAX;
-      size_t at = 0;
-      for (size_t i = 0; i + 1 < symbols.size(); ++i) {
-        auto it = ranks_.find(Key(symbols[i], symbols[i + 1]));
-        if (it != ranks_.end() && it->second < best) {
-          best = it->second;
-          at = i;
-        }
-      }
-      if (best == INT_MAX) break;
-      // Merge every occurrence of the best pair, left to right.
-      const std::string a = symbols[at], b = symbols[at + 1];
-      std::vector<std::string> next;
-      for (size_t i = 0; i < symbols.size();) {
-        if (i + 1 < symbols.size() && symbols[i] == a && symbols[i + 1] == b) {
-          next.push_back(MergedSymbol(a, b));
-          i += 2;
-        } else {
-          next.push_back(std::move(symbols[i]));
-          ++i;
-        }
-      }
-      symbols = std::move(next);
-    }
-    std::vector<int64_t> ids;
-    for (const auto& s : symbols) {
-      if (auto it = vocab_.find(s); it != vocab_.end()) {
-        ids.push_back(it->second);
-      } else if (unk_id_ >= 0) {
-        ids.push_back(unk_id_);
-      }
-    }
+    std::vector<int64_t> ids = MergeAll(InitialSymbols(word));
     out.insert(out.end(), ids.begin(), ids.end());
+    if (!cacheable) return;
     std::unique_lock lock(mu_);
     if (cache_.size() > 100'000) cache_.clear();  // bounded; words repeat, so it refills with the common ones
     cache_.emplace(word, std::move(ids));
@@ -107,17 +92,110 @@ class Bpe final : public Model {
   }
   size_t vocab_size() const override { return vocab_.size(); }
 
+  static uint64_t PairKey(int64_t a, int64_t b) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+  }
+
  private:
-  static std::string Key(const std::string& a, const std::string& b) { return a + ' ' + b; }
-  // The merged symbol keeps one continuing prefix (from `a`); `b`'s own prefix goes.
-  std::string MergedSymbol(const std::string& a, const std::string& b) const {
-    if (!prefix_.empty() && b.rfind(prefix_, 0) == 0) return a + b.substr(prefix_.size());
-    return a + b;
+  // tokenizers caches words shorter than this (bpe/model.rs MAX_LENGTH); longer ones are rare and
+  // would let one request fill the cache with megabytes.
+  static constexpr size_t kMaxCachedWordBytes = 256;
+
+  // merge_word(): the word's characters as ids.
+  std::vector<int64_t> InitialSymbols(const std::string& word) const {
+    std::vector<int64_t> ids;
+    ids.reserve(word.size());
+    int64_t pending_unk = -1;  // an unknown run not yet emitted (fuse_unk extends it)
+    size_t i = 0;
+    std::string s;
+    while (i < word.size()) {
+      size_t n = 1;
+      const auto lead = static_cast<unsigned char>(word[i]);
+      if (lead >= 0xF0)
+        n = 4;
+      else if (lead >= 0xE0)
+        n = 3;
+      else if (lead >= 0xC0)
+        n = 2;
+      n = std::min(n, word.size() - i);
+      const bool first = i == 0, last = i + n == word.size();
+      s.clear();
+      if (!first) s += o_.prefix;
+      s.append(word, i, n);
+      if (last) s += o_.suffix;
+      i += n;
+      if (auto it = vocab_.find(s); it != vocab_.end()) {
+        if (pending_unk >= 0) ids.push_back(pending_unk), pending_unk = -1;
+        ids.push_back(it->second);
+        continue;
+      }
+      if (o_.byte_fallback) {
+        std::vector<int64_t> bytes;
+        for (unsigned char b : s) {
+          char code[8];
+          std::snprintf(code, sizeof code, "<0x%02X>", b);
+          auto it = vocab_.find(code);
+          if (it == vocab_.end()) break;
+          bytes.push_back(it->second);
+        }
+        if (bytes.size() == s.size()) {
+          // As tokenizers does, a pending unknown run is not emitted before the bytes.
+          ids.insert(ids.end(), bytes.begin(), bytes.end());
+          continue;
+        }
+      }
+      if (unk_id_ < 0) continue;  // no unknown token: the character is dropped
+      if (pending_unk >= 0 && !o_.fuse_unk) ids.push_back(pending_unk);
+      pending_unk = unk_id_;
+    }
+    if (pending_unk >= 0) ids.push_back(pending_unk);
+    return ids;
+  }
+
+  // merge_all(): a doubly linked list of symbols and a min-heap of candidate merges ordered by
+  // (rank, position); an entry is stale if its symbol was merged away or its pair changed.
+  std::vector<int64_t> MergeAll(std::vector<int64_t> ids) const {
+    const int n = static_cast<int>(ids.size());
+    if (n < 2) return ids;
+    std::vector<int> prev(n), next(n);
+    std::vector<bool> gone(n, false);
+    for (int i = 0; i < n; ++i) prev[i] = i - 1, next[i] = i + 1 < n ? i + 1 : -1;
+    struct Candidate {
+      int rank, pos;
+      int64_t new_id;
+      bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+    };
+    std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
+    auto consider = [&](int pos) {
+      if (pos < 0 || next[pos] < 0) return;
+      if (auto it = merges_.find(PairKey(ids[pos], ids[next[pos]])); it != merges_.end())
+        heap.push({it->second.rank, pos, it->second.new_id});
+    };
+    for (int i = 0; i + 1 < n; ++i) consider(i);
+    while (!heap.empty()) {
+      const Candidate top = heap.top();
+      heap.pop();
+      if (gone[top.pos] || next[top.pos] < 0) continue;
+      const int right = next[top.pos];
+      auto it = merges_.find(PairKey(ids[top.pos], ids[right]));
+      if (it == merges_.end() || it->second.new_id != top.new_id) continue;  // stale
+      ids[top.pos] = top.new_id;
+      gone[right] = true;
+      next[top.pos] = next[right];
+      if (next[right] >= 0) prev[next[right]] = top.pos;
+      consider(prev[top.pos]);
+      consider(top.pos);
+    }
+    std::vector<int64_t> out;
+    out.reserve(n);
+    for (int i = 0; i < n; ++i)
+      if (!gone[i]) out.push_back(ids[i]);
+    return out;
   }
 
   Vocab vocab_;
-  std::unordered_map<std::string, int> ranks_;
-  std::string suffix_, prefix_;
+  std::unordered_map<uint64_t, Merge> merges_;
+  BpeOptions o_;
   int64_t unk_id_ = -1;
   mutable std::shared_mutex mu_;
   mutable std::unordered_map<std::string, std::vector<int64_t>> cache_;
@@ -184,27 +262,41 @@ Result<std::unique_ptr<Model>> MakeModel(const json::value& spec) {
   if (type.empty()) type = o.contains("merges") ? "BPE" : "WordPiece";
   ASSIGN_OR_RETURN(Vocab vocab, ReadVocab(o));
   if (type == "BPE") {
-    std::unordered_map<std::string, int> ranks;
+    BpeOptions options{
+        StringOr(o, "unk_token"), StringOr(o, "end_of_word_suffix"), StringOr(o, "continuing_subword_prefix"),
+        BoolOr(o, "fuse_unk"),    BoolOr(o, "byte_fallback"),        BoolOr(o, "ignore_merges")};
     const auto* merges = o.if_contains("merges");
     if (!merges || !merges->is_array()) return InvalidArgument("tokenizer.json: BPE model without merges");
+    std::unordered_map<uint64_t, Bpe::Merge> table;
+    table.reserve(merges->get_array().size());
     int rank = 0;
     for (const auto& m : merges->get_array()) {
-      std::string key;
-      if (m.is_string()) {
-        key = std::string(m.get_string());  // "a b"
+      std::string a, b;
+      if (m.is_string()) {  // "a b"
+        const std::string_view line(m.get_string());
+        const size_t space = line.find(' ');
+        if (space == std::string_view::npos)
+          return InvalidArgument("tokenizer.json: a BPE merge must be \"a b\" or [\"a\", \"b\"]");
+        a = std::string(line.substr(0, space));
+        b = std::string(line.substr(space + 1));
       } else if (m.is_array() && m.get_array().size() == 2 && m.get_array()[0].is_string() &&
                  m.get_array()[1].is_string()) {
-        key = std::string(m.get_array()[0].get_string()) + " " + std::string(m.get_array()[1].get_string());
+        a = std::string(m.get_array()[0].get_string());
+        b = std::string(m.get_array()[1].get_string());
       } else {
         return InvalidArgument("tokenizer.json: a BPE merge must be \"a b\" or [\"a\", \"b\"]");
       }
-      ranks.emplace(std::move(key), rank++);
+      // The merged token drops b's continuing prefix, as tokenizers builds it.
+      std::string merged = a;
+      if (b.size() >= options.prefix.size()) merged += b.substr(options.prefix.size());
+      auto ia = vocab.find(a), ib = vocab.find(b), im = vocab.find(merged);
+      if (ia == vocab.end() || ib == vocab.end() || im == vocab.end())
+        return InvalidArgument("tokenizer.json: BPE merge '" + a + " " + b +
+                               "' uses a token outside the vocabulary");
+      // A repeated pair keeps its last rank, as tokenizers' map collection does.
+      table[Bpe::PairKey(ia->second, ib->second)] = Bpe::Merge{rank++, im->second};
     }
-    if (const auto* bf = o.if_contains("byte_fallback"); bf && bf->is_bool() && bf->get_bool())
-      return InvalidArgument("tokenizer.json: BPE byte_fallback is not supported");
-    return std::unique_ptr<Model>(
-        new Bpe(std::move(vocab), std::move(ranks), StringOr(o, "end_of_word_suffix"),
-                StringOr(o, "continuing_subword_prefix"), StringOr(o, "unk_token")));
+    return std::unique_ptr<Model>(new Bpe(std::move(vocab), std::move(table), std::move(options)));
   }
   if (type == "WordPiece") {
     std::string prefix =

@@ -1,6 +1,7 @@
 #include <boost/json.hpp>
 
 #include "text/components.h"
+#include "text/regex.h"
 #include "text/unicode.h"
 
 namespace sightline::text {
@@ -30,46 +31,41 @@ class Unicode final : public Normalizer {
   NormalForm form_;
 };
 
+// Prepend: a prefix on non-empty text (SentencePiece-converted tokenizers prepend U+2581).
+class Prepend final : public Normalizer {
+ public:
+  explicit Prepend(std::string prefix) : prefix_(std::move(prefix)) {}
+  std::string Apply(std::string_view text) const override {
+    return text.empty() ? std::string() : prefix_ + std::string(text);
+  }
+
+ private:
+  std::string prefix_;
+};
+
 class Lowercase final : public Normalizer {
  public:
   std::string Apply(std::string_view text) const override { return ToLower(text); }
 };
 
-// Replace: a literal string, or the one regex tokenizer files use in practice, "\s+".
+// Replace: every match of a literal or an Oniguruma regex becomes `content`.
 class Replace final : public Normalizer {
  public:
-  Replace(std::string pattern, bool whitespace_run, std::string content)
-      : pattern_(std::move(pattern)), whitespace_run_(whitespace_run), content_(std::move(content)) {}
+  Replace(Regex pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
   std::string Apply(std::string_view text) const override {
     std::string out;
-    if (whitespace_run_) {
-      const std::u32string cps = DecodeUtf8(text);
-      for (size_t i = 0; i < cps.size();) {
-        if (IsWhitespace(cps[i])) {
-          while (i < cps.size() && IsWhitespace(cps[i])) ++i;
-          out += content_;
-        } else {
-          AppendUtf8(out, cps[i++]);
-        }
-      }
-      return out;
-    }
-    if (pattern_.empty()) return std::string(text);
     size_t pos = 0;
-    while (true) {
-      const size_t hit = text.find(pattern_, pos);
-      if (hit == std::string_view::npos) break;
-      out.append(text.substr(pos, hit - pos));
+    for (const auto& [s, e] : pattern_.FindAll(text)) {
+      out.append(text.substr(pos, s - pos));
       out += content_;
-      pos = hit + pattern_.size();
+      pos = e;
     }
     out.append(text.substr(pos));
     return out;
   }
 
  private:
-  std::string pattern_;
-  bool whitespace_run_;
+  Regex pattern_;
   std::string content_;
 };
 
@@ -161,6 +157,11 @@ Result<std::unique_ptr<Normalizer>> MakeNormalizer(const json::value& spec) {
   if (t == "NFD") return std::unique_ptr<Normalizer>(new Unicode(NormalForm::kNfd));
   if (t == "NFKC") return std::unique_ptr<Normalizer>(new Unicode(NormalForm::kNfkc));
   if (t == "NFKD") return std::unique_ptr<Normalizer>(new Unicode(NormalForm::kNfkd));
+  if (t == "Prepend") {
+    const auto* v = o.if_contains("prepend");
+    if (!v || !v->is_string()) return InvalidArgument("tokenizer.json: Prepend normalizer needs 'prepend'");
+    return std::unique_ptr<Normalizer>(new Prepend(std::string(v->get_string())));
+  }
   if (t == "Lowercase") return std::unique_ptr<Normalizer>(new Lowercase());
   if (t == "StripAccents") return std::unique_ptr<Normalizer>(new StripAccents());
   if (t == "Strip")
@@ -181,10 +182,13 @@ Result<std::unique_ptr<Normalizer>> MakeNormalizer(const json::value& spec) {
     const auto& p = pat->get_object();
     if (const auto* s = p.if_contains("String"); s && s->is_string())
       return std::unique_ptr<Normalizer>(
-          new Replace(std::string(s->get_string()), false, std::string(content->get_string())));
-    if (const auto* r = p.if_contains("Regex"); r && r->is_string() && r->get_string() == "\\s+")
-      return std::unique_ptr<Normalizer>(new Replace("", true, std::string(content->get_string())));
-    return InvalidArgument("tokenizer.json: Replace normalizer pattern is not supported (a string or \\s+)");
+          new Replace(Regex::Literal(std::string_view(s->get_string())), std::string(content->get_string())));
+    if (const auto* r = p.if_contains("Regex"); r && r->is_string()) {
+      auto re = Regex::Compile(std::string_view(r->get_string()));
+      if (!re.ok()) return InvalidArgument("tokenizer.json: Replace pattern: " + re.status().message());
+      return std::unique_ptr<Normalizer>(new Replace(std::move(*re), std::string(content->get_string())));
+    }
+    return InvalidArgument("tokenizer.json: Replace normalizer needs a pattern {\"String\"} or {\"Regex\"}");
   }
   return InvalidArgument("tokenizer.json: normalizer type '" + t + "' is not supported");
 }

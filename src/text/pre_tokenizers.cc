@@ -1,8 +1,10 @@
 #include <boost/json.hpp>
 
-#include <functional>
+#include <algorithm>
+#include <optional>
 
 #include "text/components.h"
+#include "text/regex.h"
 #include "text/unicode.h"
 
 namespace sightline::text {
@@ -10,127 +12,112 @@ namespace {
 
 namespace json = boost::json;
 
-// A pattern is matched by hand-written code (no general regex engine: std::regex has no
-// \p{...} classes). Returns the match length at `i`, 0 for no match.
-using Matcher = std::function<size_t(const std::u32string&, size_t)>;
-
-constexpr const char* kClipPattern =
-    "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
+// GPT-2's split, which ByteLevel applies when `use_regex` is set (tokenizers' byte_level.rs).
 constexpr const char* kGpt2Pattern =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-constexpr const char* kWhitespacePattern = "\\w+|[^\\w\\s]+";
+// The Whitespace pre-tokenizer's \w+|[^\w\s]+, written out: tokenizers compiles that one with
+// Rust's `regex` crate, whose \w is Alphabetic, marks, decimal digits, connector punctuation and
+// Join_Control (ZWJ), wider than Oniguruma's \w.
+constexpr const char* kWhitespacePattern =
+    "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]+"
+    "|[^\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}\\s]+";
 
-bool Other(char32_t c) {
-  return !IsWhitespace(c) && !IsLetter(c) && !IsNumber(c);
-}
+// tokenizers' SplitDelimiterBehavior.
+enum class Behavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
 
-size_t Literal(const std::u32string& s, size_t i, std::u32string_view lit) {
-  return s.compare(i, lit.size(), lit) == 0 ? lit.size() : 0;
-}
-
-size_t Contraction(const std::u32string& s, size_t i) {
-  if (s[i] != U'\'') return 0;
-  for (std::u32string_view c : {U"'s", U"'t", U"'re", U"'ve", U"'m", U"'ll", U"'d"})
-    if (size_t n = Literal(s, i, c)) return n;
-  return 0;
-}
-
-template <typename Pred>
-size_t Run(const std::u32string& s, size_t i, Pred p) {
-  size_t j = i;
-  while (j < s.size() && p(s[j])) ++j;
-  return j - i;
-}
-
-size_t ClipMatch(const std::u32string& s, size_t i) {
-  if (size_t n = Literal(s, i, U"<|startoftext|>")) return n;
-  if (size_t n = Literal(s, i, U"<|endoftext|>")) return n;
-  if (size_t n = Contraction(s, i)) return n;
-  if (IsLetter(s[i])) return Run(s, i, IsLetter);
-  if (IsNumber(s[i])) return 1;
-  if (Other(s[i])) return Run(s, i, Other);
-  return 0;
-}
-
-size_t Gpt2Match(const std::u32string& s, size_t i) {
-  if (size_t n = Contraction(s, i)) return n;
-  const size_t sp = s[i] == U' ' && i + 1 < s.size() ? 1 : 0;
-  const char32_t c = s[i + sp];
-  if (IsLetter(c)) return sp + Run(s, i + sp, IsLetter);
-  if (IsNumber(c)) return sp + Run(s, i + sp, IsNumber);
-  if (Other(c)) return sp + Run(s, i + sp, Other);
-  if (IsWhitespace(s[i])) {
-    const size_t n = Run(s, i, IsWhitespace);
-    if (i + n == s.size()) return n;  // \s+(?!\S) at the end
-    if (n > 1) return n - 1;          // leave the last space to prefix the next word
-    return 1;                         // \s+
-  }
-  return 0;
-}
-
-bool Word(char32_t c) {
-  return IsLetter(c) || IsNumber(c) || IsMark(c) || c == U'_';
-}
-size_t WhitespaceMatch(const std::u32string& s, size_t i) {
-  if (Word(s[i])) return Run(s, i, Word);
-  if (!IsWhitespace(s[i])) return Run(s, i, [](char32_t c) { return !Word(c) && !IsWhitespace(c); });
-  return 0;
-}
-
-enum class Behavior { kRemoved, kIsolated };
-
-// Splits one piece into matches and the gaps between them.
-std::vector<std::string> SplitOne(const std::string& piece, const Matcher& match, Behavior behavior,
+// Splits one piece as tokenizers' NormalizedString::split does: the regex's matches and the gaps
+// between them are flagged (matches true, or gaps when inverted), the behaviour decides which
+// flagged parts go and which merge with a neighbour, and empty parts are dropped.
+std::vector<std::string> SplitOne(const std::string& piece, const Regex& regex, Behavior behavior,
                                   bool invert) {
-  const std::u32string s = DecodeUtf8(piece);
-  std::vector<std::string> out;
-  std::u32string gap;
-  auto flush_gap = [&] {
-    if (!gap.empty() && (behavior == Behavior::kIsolated || !invert)) out.push_back(EncodeUtf8(gap));
-    gap.clear();
+  struct Part {
+    size_t begin, end;
+    bool match;
   };
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = match(s, i);
-    if (n == 0) {
-      gap.push_back(s[i++]);
-      continue;
-    }
-    flush_gap();
-    if (behavior == Behavior::kIsolated || invert)
-      out.push_back(EncodeUtf8(std::u32string_view(s).substr(i, n)));
-    i += n;
+  std::vector<Part> parts;
+  size_t prev = 0;
+  for (const auto& [s, e] : regex.FindAll(piece)) {
+    if (prev != s) parts.push_back({prev, s, invert});
+    parts.push_back({s, e, !invert});
+    prev = e;
   }
-  flush_gap();
+  if (prev != piece.size()) parts.push_back({prev, piece.size(), invert});
+
+  std::vector<std::pair<size_t, size_t>> kept;
+  bool previous_match = false;
+  switch (behavior) {
+    case Behavior::kRemoved:
+      for (const auto& p : parts)
+        if (!p.match) kept.emplace_back(p.begin, p.end);
+      break;
+    case Behavior::kIsolated:
+      for (const auto& p : parts) kept.emplace_back(p.begin, p.end);
+      break;
+    case Behavior::kContiguous:
+      for (const auto& p : parts) {
+        if (p.match == previous_match && !kept.empty())
+          kept.back().second = p.end;
+        else
+          kept.emplace_back(p.begin, p.end);
+        previous_match = p.match;
+      }
+      break;
+    case Behavior::kMergedWithPrevious:
+      for (const auto& p : parts) {
+        if (p.match && !previous_match && !kept.empty())
+          kept.back().second = p.end;
+        else
+          kept.emplace_back(p.begin, p.end);
+        previous_match = p.match;
+      }
+      break;
+    case Behavior::kMergedWithNext:
+      for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+        if (it->match && !previous_match && !kept.empty())
+          kept.back().first = it->begin;
+        else
+          kept.emplace_back(it->begin, it->end);
+        previous_match = it->match;
+      }
+      std::reverse(kept.begin(), kept.end());
+      break;
+  }
+  std::vector<std::string> out;
+  out.reserve(kept.size());
+  for (const auto& [b, e] : kept)
+    if (e > b) out.push_back(piece.substr(b, e - b));
   return out;
 }
 
 class SplitPattern final : public PreTokenizer {
  public:
-  SplitPattern(Matcher m, Behavior b, bool invert) : match_(std::move(m)), behavior_(b), invert_(invert) {}
+  SplitPattern(Regex regex, Behavior b, bool invert)
+      : regex_(std::move(regex)), behavior_(b), invert_(invert) {}
   std::vector<std::string> Split(std::vector<std::string> pieces) const override {
     std::vector<std::string> out;
     for (const auto& p : pieces)
-      for (auto& w : SplitOne(p, match_, behavior_, invert_)) out.push_back(std::move(w));
+      for (auto& w : SplitOne(p, regex_, behavior_, invert_)) out.push_back(std::move(w));
     return out;
   }
 
  private:
-  Matcher match_;
+  Regex regex_;
   Behavior behavior_;
   bool invert_;
 };
 
 class ByteLevel final : public PreTokenizer {
  public:
-  ByteLevel(bool add_prefix_space, bool use_regex) : prefix_(add_prefix_space), regex_(use_regex) {}
+  ByteLevel(bool add_prefix_space, std::optional<Regex> split)
+      : prefix_(add_prefix_space), split_(std::move(split)) {}
   std::vector<std::string> Split(std::vector<std::string> pieces) const override {
     const auto& alphabet = ByteLevelAlphabet();
     std::vector<std::string> out;
     for (auto& p : pieces) {
-      if (prefix_ && (p.empty() || p[0] != ' ')) p.insert(p.begin(), ' ');
+      if (prefix_ && !p.empty() && p[0] != ' ') p.insert(p.begin(), ' ');  // empty text stays empty
       std::vector<std::string> words;
-      if (regex_) {
-        words = SplitOne(p, Gpt2Match, Behavior::kIsolated, false);
+      if (split_) {
+        words = SplitOne(p, *split_, Behavior::kIsolated, false);
       } else {
         words.push_back(p);
       }
@@ -144,7 +131,8 @@ class ByteLevel final : public PreTokenizer {
   }
 
  private:
-  bool prefix_, regex_;
+  bool prefix_;
+  std::optional<Regex> split_;
 };
 
 // BERT: whitespace separates (and is dropped), every punctuation character is its own word.
@@ -245,39 +233,51 @@ Result<std::unique_ptr<PreTokenizer>> MakePreTokenizer(const json::value& spec) 
     }
     return std::unique_ptr<PreTokenizer>(new Sequence(std::move(parts)));
   }
-  if (t == "ByteLevel")
+  if (t == "ByteLevel") {
+    std::optional<Regex> split;
+    if (BoolOr(o, "use_regex", true)) {
+      ASSIGN_OR_RETURN(Regex r, Regex::Compile(kGpt2Pattern));
+      split = std::move(r);
+    }
     return std::unique_ptr<PreTokenizer>(
-        new ByteLevel(BoolOr(o, "add_prefix_space", false), BoolOr(o, "use_regex", true)));
+        new ByteLevel(BoolOr(o, "add_prefix_space", false), std::move(split)));
+  }
   if (t == "BertPreTokenizer") return std::unique_ptr<PreTokenizer>(new BertPre());
   if (t == "WhitespaceSplit") return std::unique_ptr<PreTokenizer>(new WhitespaceSplit());
-  if (t == "Whitespace")
-    return std::unique_ptr<PreTokenizer>(new SplitPattern(WhitespaceMatch, Behavior::kIsolated, false));
+  if (t == "Whitespace") {
+    ASSIGN_OR_RETURN(Regex r, Regex::Compile(kWhitespacePattern));
+    // tokenizers: split(Invert(&RE), Removed) — the matches are the words.
+    return std::unique_ptr<PreTokenizer>(new SplitPattern(std::move(r), Behavior::kRemoved, true));
+  }
   if (t == "Split") {
+    // pattern: {"Regex": "..."} (Oniguruma syntax) or {"String": "..."} (a literal).
     const auto* pat = o.if_contains("pattern");
-    std::string regex;
-    if (pat && pat->is_object())
-      if (const auto* r = pat->get_object().if_contains("Regex"); r && r->is_string())
-        regex = std::string(r->get_string());
-    Matcher m;
-    if (regex == kClipPattern)
-      m = ClipMatch;
-    else if (regex == kGpt2Pattern)
-      m = Gpt2Match;
-    else if (regex == kWhitespacePattern)
-      m = WhitespaceMatch;
-    else
-      return InvalidArgument("tokenizer.json: Split pattern '" + regex +
-                             "' is not supported (CLIP's, GPT-2's or \\w+|[^\\w\\s]+)");
+    const json::object* po = pat && pat->is_object() ? &pat->get_object() : nullptr;
+    const json::value* regex = po ? po->if_contains("Regex") : nullptr;
+    const json::value* literal = po ? po->if_contains("String") : nullptr;
+    std::optional<Regex> compiled;
+    if (regex && regex->is_string()) {
+      auto r = Regex::Compile(std::string_view(regex->get_string()));
+      if (!r.ok()) return InvalidArgument("tokenizer.json: Split pattern: " + r.status().message());
+      compiled = std::move(*r);
+    } else if (literal && literal->is_string()) {
+      compiled = Regex::Literal(std::string_view(literal->get_string()));
+    } else {
+      return InvalidArgument("tokenizer.json: Split needs a pattern {\"Regex\": ...} or {\"String\": ...}");
+    }
     const auto* b = o.if_contains("behavior");
     const std::string behavior = b && b->is_string() ? std::string(b->get_string()) : "Isolated";
-    Behavior beh;
-    if (behavior == "Removed")
-      beh = Behavior::kRemoved;
-    else if (behavior == "Isolated")
-      beh = Behavior::kIsolated;
-    else
-      return InvalidArgument("tokenizer.json: Split behavior '" + behavior + "' is not supported");
-    return std::unique_ptr<PreTokenizer>(new SplitPattern(m, beh, BoolOr(o, "invert", false)));
+    static constexpr std::pair<const char*, Behavior> kBehaviors[] = {
+        {"Removed", Behavior::kRemoved},
+        {"Isolated", Behavior::kIsolated},
+        {"MergedWithPrevious", Behavior::kMergedWithPrevious},
+        {"MergedWithNext", Behavior::kMergedWithNext},
+        {"Contiguous", Behavior::kContiguous}};
+    for (const auto& [name, beh] : kBehaviors)
+      if (behavior == name)
+        return std::unique_ptr<PreTokenizer>(
+            new SplitPattern(std::move(*compiled), beh, BoolOr(o, "invert", false)));
+    return InvalidArgument("tokenizer.json: Split behavior '" + behavior + "' is not supported");
   }
   return InvalidArgument("tokenizer.json: pre_tokenizer type '" + t + "' is not supported");
 }

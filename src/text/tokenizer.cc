@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
@@ -28,32 +29,38 @@ struct Template {
 class JsonTokenizer final : public Tokenizer {
  public:
   Encoding Encode(std::string_view text, const EncodeOptions& options) const override {
+    const Template& t = options.add_special_tokens ? template_ : empty_;
+    // Truncation keeps the first `room` ids, so the work stops once they are known: a long input
+    // costs what the model's context holds, not what the client sent.
+    size_t room = SIZE_MAX;
+    if (options.max_length > 0)
+      room = static_cast<size_t>(
+          std::max<int64_t>(0, options.max_length - static_cast<int64_t>(t.before.size() + t.after.size())));
     std::vector<int64_t> ids;
     // 1. Added tokens matched on the raw text split it first; 2. the rest is normalised, split on
     // normalised added tokens, pre-tokenised and run through the model.
     for (const auto& [piece, added] : SplitAdded(std::string(text), /*normalized=*/false)) {
+      if (ids.size() >= room) break;
       if (added >= 0) {
         ids.push_back(added);
         continue;
       }
       const std::string norm = normalizer_ ? normalizer_->Apply(piece) : piece;
       for (const auto& [sub, sub_added] : SplitAdded(norm, /*normalized=*/true)) {
+        if (ids.size() >= room) break;
         if (sub_added >= 0) {
           ids.push_back(sub_added);
           continue;
         }
         std::vector<std::string> words{sub};
         if (pre_) words = pre_->Split(std::move(words));
-        for (const auto& w : words)
+        for (const auto& w : words) {
+          if (ids.size() >= room) break;
           if (!w.empty()) model_->Tokenize(w, ids);
+        }
       }
     }
-    const Template& t = options.add_special_tokens ? template_ : empty_;
-    if (options.max_length > 0) {
-      const size_t room = static_cast<size_t>(
-          std::max<int64_t>(0, options.max_length - static_cast<int64_t>(t.before.size() + t.after.size())));
-      if (ids.size() > room) ids.resize(room);
-    }
+    if (ids.size() > room) ids.resize(room);
     Encoding e;
     e.ids = t.before;
     e.ids.insert(e.ids.end(), ids.begin(), ids.end());
