@@ -4,6 +4,7 @@
 #include <exiv2/exiv2.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -30,24 +31,80 @@ std::optional<std::string> Text(const Exiv2::ExifData& exif, const char* key) {
   return s;
 }
 
-std::optional<double> Number(const Exiv2::ExifData& exif, const char* key) {
+// EXIF numbers arrive in any TIFF type a writer chose (BYTE, SHORT, LONG, RATIONAL, their signed
+// forms, FLOAT, DOUBLE, 64-bit integers) or as text; anything else (UNDEFINED, a comment) is not a
+// number. Every value is checked finite and within the field's physical range before use:
+// converting an out-of-range double to an integer is undefined behaviour, and a field outside
+// its range is noise, so it is omitted, never clamped.
+std::optional<double> NumberAt(const Exiv2::Exifdatum& d, long index) {
+  if (index >= static_cast<long>(d.count())) return std::nullopt;
+  switch (d.typeId()) {
+    case Exiv2::unsignedByte:
+    case Exiv2::unsignedShort:
+    case Exiv2::unsignedLong:
+    case Exiv2::unsignedRational:
+    case Exiv2::signedByte:
+    case Exiv2::signedShort:
+    case Exiv2::signedLong:
+    case Exiv2::signedRational:
+    case Exiv2::tiffFloat:
+    case Exiv2::tiffDouble:
+    case Exiv2::unsignedLongLong:
+    case Exiv2::signedLongLong:
+    case Exiv2::tiffIfd:
+    case Exiv2::tiffIfd8: {
+      if (d.typeId() == Exiv2::unsignedRational || d.typeId() == Exiv2::signedRational) {
+        const Exiv2::Rational r = d.toRational(index);
+        if (r.second == 0) return std::nullopt;  // x/0
+        return static_cast<double>(r.first) / r.second;
+      }
+      const double v = static_cast<double>(d.toFloat(index));
+      if (!d.value().ok() || !std::isfinite(v)) return std::nullopt;
+      return v;
+    }
+    case Exiv2::asciiString:
+    case Exiv2::string: {
+      if (index != 0) return std::nullopt;
+      std::string text = d.toString();
+      while (!text.empty() && (text.back() == ' ' || text.back() == '\0')) text.pop_back();
+      char* end = nullptr;
+      const double v = std::strtod(text.c_str(), &end);
+      if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v)) return std::nullopt;
+      return v;
+    }
+    default: return std::nullopt;
+  }
+}
+
+// The first value of `key` if it is a number within [lo, hi].
+std::optional<double> Number(const Exiv2::ExifData& exif, const char* key, double lo, double hi) {
   auto it = exif.findKey(Exiv2::ExifKey(key));
-  if (it == exif.end() || it->count() == 0) return std::nullopt;
-  const double v = it->toFloat(0);
-  if (!std::isfinite(v)) return std::nullopt;
+  if (it == exif.end()) return std::nullopt;
+  auto v = NumberAt(*it, 0);
+  if (!v || *v < lo || *v > hi) return std::nullopt;
   return v;
 }
 
-// GPS degrees/minutes/seconds rationals and an N/S or E/W reference to signed degrees.
-std::optional<double> Coordinate(const Exiv2::ExifData& exif, const char* key, const char* ref_key) {
+// An integer field within [lo, hi]: the range check comes before the conversion.
+template <typename Int>
+std::optional<Int> Integer(const Exiv2::ExifData& exif, const char* key, Int lo, Int hi) {
+  auto v = Number(exif, key, static_cast<double>(lo), static_cast<double>(hi));
+  if (!v || *v != std::floor(*v)) return std::nullopt;
+  return static_cast<Int>(*v);
+}
+
+// GPS degrees/minutes/seconds and an N/S or E/W reference to signed degrees within +-limit.
+std::optional<double> Coordinate(const Exiv2::ExifData& exif, const char* key, const char* ref_key,
+                                 double limit) {
   auto it = exif.findKey(Exiv2::ExifKey(key));
   if (it == exif.end() || it->count() < 3) return std::nullopt;
   double deg = 0;
   for (int i = 0; i < 3; ++i) {
-    const double part = it->toFloat(i);
-    if (!std::isfinite(part)) return std::nullopt;
-    deg += part / std::pow(60.0, i);
+    const auto part = NumberAt(*it, i);
+    if (!part || *part < 0 || *part > (i == 0 ? limit : 60.0)) return std::nullopt;
+    deg += *part / std::pow(60.0, i);
   }
+  if (deg > limit) return std::nullopt;
   auto ref = Text(exif, ref_key);
   if (ref && (*ref == "S" || *ref == "W")) deg = -deg;
   return deg;
@@ -94,24 +151,25 @@ Result<ImageMetadata> ReadImageMetadata(const uint8_t* data, size_t size) {
     auto image = Exiv2::ImageFactory::open(data, static_cast<long>(size));
     image->readMetadata();
     const Exiv2::ExifData& exif = image->exifData();
-    if (auto o = Number(exif, "Exif.Image.Orientation"); o && *o >= 1 && *o <= 8)
-      md.orientation = static_cast<int>(*o);
+    if (auto o = Integer<int>(exif, "Exif.Image.Orientation", 1, 8)) md.orientation = *o;
     md.make = Text(exif, "Exif.Image.Make");
     md.model = Text(exif, "Exif.Image.Model");
     md.lens = Text(exif, "Exif.Photo.LensModel");
     md.captured_at = IsoTime(Text(exif, "Exif.Photo.DateTimeOriginal"));
     if (!md.captured_at) md.captured_at = IsoTime(Text(exif, "Exif.Image.DateTimeOriginal"));
     if (!md.captured_at) md.captured_at = IsoTime(Text(exif, "Exif.Image.DateTime"));
-    md.latitude = Coordinate(exif, "Exif.GPSInfo.GPSLatitude", "Exif.GPSInfo.GPSLatitudeRef");
-    md.longitude = Coordinate(exif, "Exif.GPSInfo.GPSLongitude", "Exif.GPSInfo.GPSLongitudeRef");
-    if (auto alt = Number(exif, "Exif.GPSInfo.GPSAltitude")) {
-      auto ref = Number(exif, "Exif.GPSInfo.GPSAltitudeRef");
+    md.latitude = Coordinate(exif, "Exif.GPSInfo.GPSLatitude", "Exif.GPSInfo.GPSLatitudeRef", 90);
+    md.longitude = Coordinate(exif, "Exif.GPSInfo.GPSLongitude", "Exif.GPSInfo.GPSLongitudeRef", 180);
+    // Ranges: the Mariana Trench to well past low Earth orbit; exposures up to a day; apertures
+    // f/0.3..f/1000; focal lengths up to 100 m (telescopes); ISO up to 10^8 (sensors reach ~4.5e6).
+    if (auto alt = Number(exif, "Exif.GPSInfo.GPSAltitude", 0, 1e6)) {
+      auto ref = Integer<int>(exif, "Exif.GPSInfo.GPSAltitudeRef", 0, 1);
       md.altitude_m = ref && *ref == 1 ? -*alt : *alt;
     }
-    md.exposure_time_s = Number(exif, "Exif.Photo.ExposureTime");
-    md.f_number = Number(exif, "Exif.Photo.FNumber");
-    md.focal_length_mm = Number(exif, "Exif.Photo.FocalLength");
-    if (auto iso = Number(exif, "Exif.Photo.ISOSpeedRatings")) md.iso = static_cast<int64_t>(*iso);
+    md.exposure_time_s = Number(exif, "Exif.Photo.ExposureTime", 1e-9, 86400);
+    md.f_number = Number(exif, "Exif.Photo.FNumber", 0.3, 1000);
+    md.focal_length_mm = Number(exif, "Exif.Photo.FocalLength", 0.1, 1e5);
+    md.iso = Integer<int64_t>(exif, "Exif.Photo.ISOSpeedRatings", 1, 100'000'000);
   } catch (const std::exception&) {
     // No or unreadable metadata in an image the header reader accepted: answer what we have.
   }

@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 import requests
 
-from conftest import FIXTURES, MODELS, SANITIZED, Server, infer_body
+from conftest import FIXTURES, MODELS, SANITIZED, Server, infer_body, wait_until
 
 GOOD = infer_body([{"name": "INPUT0", "shape": [1, 16], "datatype": "FP32", "data": [1] * 16},
                    {"name": "INPUT1", "shape": [1, 16], "datatype": "FP32", "data": [2] * 16}])
@@ -142,7 +142,9 @@ def test_connection_limit(make_server):
     for h in held:
         h.close()
     extra.close()
-    time.sleep(0.2)
+    # The server sees the closes asynchronously: wait until it counts only the metrics probe.
+    wait_until(lambda: s.metrics().get("sightline_http_open_connections") == 1, timeout=10,
+               what="the held connections to be closed")
     assert requests.get(s.url + "/healthz").status_code == 200
 
 
@@ -210,7 +212,10 @@ def test_sigterm_drains_accepted_work(make_server):
     body = json.dumps({"inputs": [{"name": "INPUT0", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]})
     with cf.ThreadPoolExecutor(6) as pool:
         futures = [pool.submit(requests.post, s.url + "/v2/models/slow/infer", data=body) for _ in range(6)]
-        time.sleep(0.1)
+        # Terminate once all six are accepted (pending or already answered), not after a guess.
+        wait_until(lambda: (lambda m: m.get('sightline_inference_pending_requests{model="slow"}', 0)
+                            + m.get('sightline_inference_request_success_total{model="slow"}', 0))(s.metrics()) >= 6,
+                   what="six accepted requests")
         s.proc.terminate()
         codes = [f.result().status_code for f in futures]
     assert codes == [200] * 6
@@ -352,7 +357,7 @@ def test_refused_large_body_is_answered_first_then_discarded(server):
     head, payload = reader.next()  # answered while half the body is still unsent
     assert head.startswith(b"HTTP/1.1 404"), head
     assert "no-such-model" in json.loads(payload)["error"]
-    time.sleep(0.2)  # the server now waits for the rest of the body to discard it
+    time.sleep(0.2)  # lets the server reach the discarding state first; the checks hold either way
     s.sendall(req[half:] + b"POST /v2/models/simple/infer HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
               % len(GOOD) + GOOD.encode())
     head, payload = reader.next()

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import requests
 
-from conftest import infer_body
+from conftest import infer_body, wait_until
 
 
 def slow_body(value, **params):
@@ -103,10 +103,17 @@ def test_retry_after_grows_with_the_retry_attempt(server):
             t.join()
 
 
+def slow_pending(server):
+    return server.metrics().get('sightline_inference_pending_requests{model="slow"}', 0)
+
+
 def test_expired_deadline_is_answered_without_waiting_for_the_batch(server):
     with cf.ThreadPoolExecutor(8) as pool:
-        backlog = [pool.submit(requests.post, server.url + "/v2/models/slow/infer", data=slow_body(i)) for i in range(6)]
-        time.sleep(0.05)  # the backlog is now queued (6 x ~70 ms of work)
+        backlog = [pool.submit(requests.post, server.url + "/v2/models/slow/infer", data=slow_body(i)) for i in range(8)]
+        # Wait until all eight are accepted (one batch of 4 running, 4 queued): the request below
+        # then sits behind a full batch, at least one ~70 ms run, well past its 50 ms deadline.
+        # (Sleeping instead and hoping the backlog had arrived flaked on a busy machine.)
+        wait_until(lambda: slow_pending(server) >= 8, what="the backlog to be queued")
         t0 = time.time()
         r = requests.post(server.url + "/v2/models/slow/infer", data=slow_body(9, timeout=50_000))
         waited = time.time() - t0
@@ -114,7 +121,7 @@ def test_expired_deadline_is_answered_without_waiting_for_the_batch(server):
     assert r.status_code == 504, r.text
     assert r.json()["code"] == "deadline_exceeded"
     assert waited < 0.3, f"deadline answer took {waited:.3f}s: it waited for the backlog"
-    assert codes == [200] * 6
+    assert codes == [200] * 8
 
 
 def test_priority_parameter_is_validated(server):
@@ -129,20 +136,15 @@ def test_client_that_hangs_up_is_dropped_before_batching(server):
     with cf.ThreadPoolExecutor(8) as pool:
         # Two full batches (~70 ms each) ahead, so the hung-up requests are still queued.
         backlog = [pool.submit(requests.post, server.url + "/v2/models/slow/infer", data=slow_body(i)) for i in range(8)]
-        time.sleep(0.03)
+        wait_until(lambda: slow_pending(server) >= 8, what="the backlog to be queued")
         body = slow_body(3).encode()
         for _ in range(3):
             s = socket.create_connection(("127.0.0.1", server.port))
             s.sendall(b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
             s.close()
         assert [f.result().status_code for f in backlog] == [200] * 8
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        after = server.metrics().get('sightline_inference_rejected_total{model="slow",reason="cancelled"}', 0)
-        if after - before >= 3:
-            break
-        time.sleep(0.05)
-    assert after - before >= 3
+    wait_until(lambda: server.metrics().get('sightline_inference_rejected_total{model="slow",reason="cancelled"}', 0)
+               - before >= 3, timeout=10, what="three cancelled requests")
 
 
 def test_batched_requests_get_only_the_outputs_they_asked_for(server):

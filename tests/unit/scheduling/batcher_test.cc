@@ -12,6 +12,18 @@
 
 namespace sightline::scheduling {
 namespace {
+
+// Polls observable state until it holds; 30 s covers a loaded sanitizer build (a fixed 200 ms
+// would not). The 1 ms interval only paces the polling.
+template <typename Pred>
+bool WaitFor(Pred pred) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
 using namespace std::chrono_literals;
 
 // A backend whose math is known (output = input + 1) and whose run time is set by the test;
@@ -198,7 +210,7 @@ TEST(Batcher, FullQueueIsRefusedAtOnceWithOverloaded) {
   std::vector<Outcome> outs(4);
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), outs[0])).ok());  // runs, blocks on gate
   // Wait until it left the queue for the instance.
-  for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(WaitFor([&] { return f.batcher->queued() == 0; }));
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(1, 0), outs[1])).ok());
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(2, 0), outs[2])).ok());
   const auto t0 = Clock::now();
@@ -282,7 +294,7 @@ TEST(Batcher, HigherPriorityRunsFirst) {
     return r;
   };
   ASSERT_TRUE(f.batcher->Enqueue(make(0, 0)).ok());  // occupies the instance
-  for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(WaitFor([&] { return f.batcher->queued() == 0; }));
   ASSERT_TRUE(f.batcher->Enqueue(make(1, 2)).ok());  // batch level
   ASSERT_TRUE(f.batcher->Enqueue(make(2, 2)).ok());
   ASSERT_TRUE(f.batcher->Enqueue(make(3, 1)).ok());  // interactive, arrives last
@@ -337,11 +349,11 @@ TEST(Batcher, StagesAFullBatchWhileTheInstanceIsBusy) {
   f.CloseGate();
   std::vector<Outcome> outs(3);
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), outs[0])).ok());
-  for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(WaitFor([&] { return f.batcher->queued() == 0; }));
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(1, 0), outs[1])).ok());
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(2, 0), outs[2])).ok());
   // The full pair leaves the queue for the staging slot although the instance is busy.
-  for (int i = 0; i < 200 && f.batcher->queued() != 0; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(WaitFor([&] { return f.batcher->queued() == 0; }));
   EXPECT_EQ(f.batcher->queued(), 0u);
   f.OpenGate();
   for (auto& o2 : outs) EXPECT_TRUE(o2.future.get().ok());
@@ -361,8 +373,7 @@ void StartHeldRun(Fixture& f, Outcome& held) {
   ASSERT_TRUE(first.future.get().ok());
   f.CloseGate();
   ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(1, 0), held)).ok());
-  for (int i = 0; i < 2000 && f.backend->batches().size() < 2; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(WaitFor([&] { return f.backend->batches().size() >= 2; }));
   ASSERT_EQ(f.backend->batches().size(), 2u);  // it is running
 }
 
