@@ -145,15 +145,17 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     remote_ip_ = ec ? "" : ep.address().to_string();
+    // A refused connection still has its request header read (briefly, see Read) so that the
+    // refusal is written in the style of the route asked for: a KServe client cannot read the
+    // /v1 error object.
     if (over_limit) {
       server_.metrics.http_rejected.WithLabels({"connections"}).Inc();
       Status s(StatusCode::kOverloaded, "too many connections");
       s.WithRetryAfter(1.0);
-      return WriteEarly(ErrorResponse(s, ApiStyle::kV1));
-    }
-    if (Status s = server_.access.CheckAddress(remote_ip_); !s.ok()) {
+      refusal_ = std::move(s);
+    } else if (Status s = server_.access.CheckAddress(remote_ip_); !s.ok()) {
       server_.metrics.http_rejected.WithLabels({"forbidden"}).Inc();
-      return WriteEarly(ErrorResponse(s, ApiStyle::kV1));
+      refusal_ = std::move(s);
     }
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
   }
@@ -163,7 +165,11 @@ class Session : public std::enable_shared_from_this<Session> {
     header_parser_.emplace();
     header_parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
     header_parser_->body_limit(server_.options.max_body_bytes);
-    stream_.expires_after(server_.options.read_timeout);
+    current_path_.reset();
+    // A refused connection gets a short wait for its header: it holds a socket the limit counts.
+    stream_.expires_after(refusal_ ? std::min<std::chrono::steady_clock::duration>(
+                                         server_.options.read_timeout, std::chrono::seconds(2))
+                                   : server_.options.read_timeout);
     bhttp::async_read_header(
         stream_, buffer_, *header_parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
@@ -186,10 +192,17 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::body_limit)
       s = Status(StatusCode::kPayloadTooLarge, "request body exceeds the limit of " +
                                                    std::to_string(server_.options.max_body_bytes) + " bytes");
-    HttpResponse r = ErrorResponse(s, ApiStyle::kV1);
+    if (ec == bhttp::error::header_limit)
+      s = InvalidArgument("request headers exceed the limit of " +
+                          std::to_string(server_.options.max_header_bytes) + " bytes");
+    // Transport errors answer in the style of the route the request was for, like every other
+    // answer: KServe's {"error": "..."} on /v2, whatever layer refused it.
+    const ApiStyle style = StyleForPath(PathOfFailedRequest());
+    HttpResponse r = ErrorResponse(s, style);
     if (ec == bhttp::error::header_limit) {
       r.status = 431;
-      r.body = "{\"error\":{\"code\":\"header_too_large\",\"message\":\"request headers exceed the limit\"}}";
+      if (style == ApiStyle::kV1)
+        r.body = "{\"error\":{\"code\":\"header_too_large\",\"message\":\"" + s.message() + "\"}}";
     }
     server_.metrics.http_rejected
         .WithLabels({ec == bhttp::error::body_limit ? "body_too_large" : "bad_request"})
@@ -213,6 +226,7 @@ class Session : public std::enable_shared_from_this<Session> {
     head_.target = std::string(h.target());
     const auto q = head_.target.find('?');
     head_.path = PercentDecode(std::string_view(head_.target).substr(0, q));
+    current_path_ = head_.path;
     if (q != std::string::npos) head_.query = head_.target.substr(q + 1);
     for (const auto& f : h) {
       std::string name(f.name_string());
@@ -237,7 +251,11 @@ class Session : public std::enable_shared_from_this<Session> {
     const RouteTable& routes = *server_.routes.load(std::memory_order_acquire);
     match_ = routes.Match(head_.method, head_.path);
     std::optional<HttpResponse> early;
-    if (!match_.route) {
+    if (refusal_) {  // refused at accept (connection limit, address): answered now, then closed
+      route_label_ = "rejected";
+      keep_alive_ = false;
+      early = ErrorResponse(*refusal_, StyleForPath(head_.path));
+    } else if (!match_.route) {
       route_label_ = "unmatched";
       if (!routes.unmatched().ok()) {
         early = ErrorResponse(routes.unmatched(), StyleForPath(head_.path));
@@ -712,13 +730,23 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Answers before reading anything (connection cap, address refused), then closes.
-  void WriteEarly(HttpResponse r) {
-    keep_alive_ = false;
-    started_ = std::chrono::steady_clock::now();
-    route_label_ = "rejected";
-    method_ = "-";
-    asio::dispatch(stream_.get_executor(),
-                   [self = shared_from_this(), r = std::move(r)]() mutable { self->Write(std::move(r)); });
+  // The path of the request whose read failed: known once its header was parsed, else read from
+  // the request line still in the buffer (a header over the limit), else unknown ("").
+  std::string PathOfFailedRequest() const {
+    if (current_path_) return *current_path_;
+    // Beast stores the request line before it parses the fields, so a refusal found in the
+    // fields (a Content-Length over the limit) still knows its target.
+    if (header_parser_ && !header_parser_->get().target().empty()) {
+      const std::string target(header_parser_->get().target());
+      return PercentDecode(std::string_view(target).substr(0, target.find('?')));
+    }
+    const auto data = buffer_.cdata();
+    const std::string_view head(static_cast<const char*>(data.data()), std::min<size_t>(data.size(), 8192));
+    const size_t sp = head.find(' ');
+    if (sp == std::string_view::npos) return "";
+    const size_t end = head.find_first_of(" ?\r\n", sp + 1);
+    if (end == std::string_view::npos) return "";
+    return PercentDecode(head.substr(sp + 1, end - sp - 1));
   }
 
   void Close() {
@@ -734,7 +762,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> body_parser_;
   std::optional<bhttp::request_parser<DiscardBody>> discard_parser_;
   std::array<asio::mutable_buffer, 2> direct_parts_;
-  uint64_t drain_remaining_ = 0;  // body bytes of an answered request still to discard
+  uint64_t drain_remaining_ = 0;             // body bytes of an answered request still to discard
+  std::optional<Status> refusal_;            // set at accept: answer every request with it
+  std::optional<std::string> current_path_;  // the request being read, once its header is in
   char drain_byte_[1];
   int receive_low_water_ = 1;       // this socket's SO_RCVLOWAT
   bool close_after_drain_ = false;  // the answered request ends the connection

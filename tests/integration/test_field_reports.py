@@ -1,0 +1,93 @@
+"""Issue 11's field reports, each as the behaviour users should get: the whole kind of fault, not
+the one input (the reproduction scripts live in ../shared/field-cases/)."""
+import json
+import socket
+
+import numpy as np
+import openai
+import pytest
+import requests
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+from conftest import SANITIZED, metric_sum, wait_until
+
+
+def raw_request(port, data):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(30)
+    s.sendall(data)
+    reply = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+        head, _, body = reply.partition(b"\r\n\r\n")
+        length = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+        if length and len(body) >= length[0]:
+            break
+    s.close()
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), json.loads(body)
+
+
+# ---- F4: every answer on a KServe route has KServe's shape, from any layer --------------------
+
+def kserve_error(port, data):
+    status, body = raw_request(port, data)
+    assert isinstance(body.get("error"), str), body  # {"error": "<message>"}, as Triton's clients read
+    return status, body["error"]
+
+
+def test_transport_refusals_on_v2_have_kserve_shape_and_reach_tritonclient(make_server):
+    s = make_server("--max-body-mb", "1", "--max-header-kb", "8")
+    c = httpclient.InferenceServerClient(f"127.0.0.1:{s.port}")
+    # Body over --max-body-mb (2 x 1.1 MB): tritonclient raises with the server's words.
+    x = np.zeros((18_000, 16), np.float32)
+    inputs = []
+    for name in ("INPUT0", "INPUT1"):
+        i = httpclient.InferInput(name, list(x.shape), "FP32")
+        i.set_data_from_numpy(x, binary_data=True)
+        inputs.append(i)
+    with pytest.raises(InferenceServerException) as e:
+        c.infer("simple", inputs)
+    assert "exceeds the limit of 1048576 bytes" in e.value.message() and e.value.status() == "413"
+    # Headers over --max-header-kb.
+    with pytest.raises(InferenceServerException) as e:
+        c.get_model_metadata("simple", headers={"X-Big": "a" * 20000})
+    assert "headers exceed the limit" in e.value.message() and e.value.status() == "431"
+    # The same refusals, and a malformed chunked body, byte for byte on /v2 and on /v1.
+    big = b"POST /v2/models/simple/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n"
+    assert kserve_error(s.port, big) == (413, "request body exceeds the limit of 1048576 bytes")
+    chunked = (b"POST /v2/models/simple/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"zz\r\nnot a chunk\r\n0\r\n\r\n")
+    status, message = kserve_error(s.port, chunked)
+    assert status == 400 and "malformed HTTP request" in message
+    status, message = kserve_error(s.port, b"GET /v2/models/simple HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 +
+                                   b"\r\n\r\n")
+    assert status == 431 and "headers exceed the limit of 8192 bytes" in message
+    status, body = raw_request(s.port, chunked.replace(b"/v2/models/simple/infer", b"/v1/embeddings"))
+    assert status == 400 and body["error"]["code"] == "invalid_argument"
+    status, body = raw_request(s.port, big.replace(b"/v2/models/simple/infer", b"/v1/embeddings"))
+    assert status == 413 and body["error"]["code"] == "payload_too_large"
+
+
+def test_refused_connections_answer_in_the_style_of_their_route(make_server):
+    s = make_server("--allow-cidr", "10.0.0.0/8", wait_ready=False)
+    status, message = kserve_error(s.port, b"GET /v2/models/simple HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 403 and "10.0.0.0/8" not in message and message
+    status, body = raw_request(s.port, b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 403 and body["error"]["code"] == "forbidden"
+    c = httpclient.InferenceServerClient(f"127.0.0.1:{s.port}")
+    with pytest.raises(InferenceServerException) as e:
+        c.get_model_metadata("simple")
+    assert e.value.status() == "403" and isinstance(e.value.message(), str)
+
+
+def test_openai_client_reads_transport_refusals(make_server):
+    s = make_server("--max-body-mb", "1")
+    client = openai.OpenAI(base_url=s.url + "/v1", api_key="x", max_retries=0)
+    with pytest.raises(openai.APIStatusError) as e:
+        client.embeddings.create(model="clip", input=["a" * 1000] * 1200)
+    assert e.value.status_code == 413 and "exceeds the limit" in e.value.message
