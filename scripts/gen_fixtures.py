@@ -234,6 +234,29 @@ def matte_adaptive(out):
     onnx.save(fast, os.path.join(out, "matte_adaptive", "model_fast.onnx"))
 
 
+def lookup(out):
+    # Two embedding lookups, for the poison-request tests (issue 11, field report 3):
+    #   IDS [batch, 4] -> Cast -> Gather over an initializer table of 50 rows -> EMB [batch, 4, 3]:
+    #     the server reads the table's size from the graph and refuses out-of-range ids per request;
+    #   CODES [batch, 2] -> Gather over a Constant node's 10 rows -> CODE_EMB [batch, 2, 3]: not an
+    #     initializer, so only ONNX Runtime finds a bad code, failing the whole batched run, which
+    #     the batcher then re-runs in halves so only the culprit fails.
+    # A batch forms only when full (6 requests; the window is 10 s, the most a config may set), so the tests batch six
+    # requests together deterministically.
+    table = numpy_helper.from_array(np.arange(150, dtype=np.float32).reshape(50, 3), "table")
+    codes = helper.make_tensor("codes_value", TensorProto.FLOAT, [10, 3], (np.arange(30) * -1.0).tolist())
+    nodes = [helper.make_node("Cast", ["IDS"], ["ids32"], to=TensorProto.INT32),
+             helper.make_node("Gather", ["table", "ids32"], ["EMB"], axis=0),
+             helper.make_node("Constant", [], ["code_table"], value=codes),
+             helper.make_node("Gather", ["code_table", "CODES"], ["CODE_EMB"], axis=0)]
+    g = helper.make_graph(nodes, "lookup",
+                          [vi("IDS", TensorProto.INT64, ["batch", 4]), vi("CODES", TensorProto.INT64, ["batch", 2])],
+                          [vi("EMB", TensorProto.FLOAT, ["batch", 4, 3]),
+                           vi("CODE_EMB", TensorProto.FLOAT, ["batch", 2, 3])], [table])
+    save(out, "lookup", g, {"max_batch_size": 6,
+                            "dynamic_batching": {"max_queue_delay_microseconds": 10_000_000}})
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="model repository folder to write")
@@ -250,6 +273,7 @@ def main():
     slow(args.out)
     matte(args.out)
     matte_adaptive(args.out)
+    lookup(args.out)
     if args.bench:
         cnn224(args.out)
     print(f"fixtures written to {args.out}")

@@ -35,6 +35,10 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
           {"model", "reason"})),
       failed(r.AddCounter("sightline_inference_request_failure_total", "Requests failed in the backend",
                           {"model"})),
+      isolations(r.AddCounter("sightline_inference_batch_isolations_total",
+                              "Batched runs that failed and were re-run in halves so that only the "
+                              "requests that cause the failure fail",
+                              {"model"})),
       load_seconds(r.AddGauge("sightline_model_load_seconds", "Seconds to load the model", {"model"})),
       warmup_seconds(r.AddGauge("sightline_model_warmup_seconds", "Seconds spent in warm-up", {"model"})),
       ready(r.AddGauge("sightline_model_ready", "1 when the model is loaded and warm", {"model"})),
@@ -56,6 +60,7 @@ ModelMetrics ServerMetrics::ForModel(const std::string& m) {
   mm.rejected_deadline = &rejected.WithLabels({m, "deadline_exceeded"});
   mm.rejected_cancelled = &rejected.WithLabels({m, "cancelled"});
   mm.failed = &failed.WithLabels({m});
+  mm.isolations = &isolations.WithLabels({m});
   mm.load_seconds = &load_seconds.WithLabels({m});
   mm.warmup_seconds = &warmup_seconds.WithLabels({m});
   mm.ready = &ready.WithLabels({m});

@@ -21,7 +21,8 @@ struct ModelMetrics {
   Counter* rejected_wait_budget = nullptr;
   Counter* rejected_deadline = nullptr;
   Counter* rejected_cancelled = nullptr;
-  Counter* failed = nullptr;  // backend errors
+  Counter* failed = nullptr;      // backend errors
+  Counter* isolations = nullptr;  // failed batched runs re-run in parts to find the culprit
   Gauge* load_seconds = nullptr;
   Gauge* warmup_seconds = nullptr;
   Gauge* ready = nullptr;
@@ -46,6 +47,7 @@ class ServerMetrics {
   Family<Counter>& success;
   Family<Counter>& rejected;  // model, reason
   Family<Counter>& failed;
+  Family<Counter>& isolations;
   Family<Gauge>& load_seconds;
   Family<Gauge>& warmup_seconds;
   Family<Gauge>& ready;

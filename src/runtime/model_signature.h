@@ -12,6 +12,9 @@ struct TensorSpec {
   std::string name;
   DataType dtype = DataType::kFp32;
   Shape shape;  // -1 marks a dynamic dimension
+  // > 0 for an integer input that indexes an embedding table of this many rows (runtime/
+  // onnx_graph.h): its values must lie in [-index_limit, index_limit - 1].
+  int64_t index_limit = 0;
 };
 
 struct ModelSignature {

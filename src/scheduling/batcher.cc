@@ -435,11 +435,35 @@ void Batcher::InstanceLoop(size_t index) {
 }
 
 void Batcher::Execute(size_t index, Batch& batch) {
-  runtime::Backend& backend = *instances_[index];
   // Requests answered while staged (deadline, cancel) are dropped before the run when possible.
   std::vector<std::shared_ptr<InferRequest>> live;
   for (auto& r : batch.requests)
     if (!r->completed()) live.push_back(r);
+  if (live.empty()) return;
+  RunAndAnswer(index, live, /*isolating=*/false);
+}
+
+namespace {
+
+// Whether a failed batched run may be the fault of some of its requests, so re-running them in
+// parts can save the others: not when the engine is unavailable or the work was called off.
+bool MayIsolate(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kUnavailable:
+    case StatusCode::kCancelled:
+    case StatusCode::kDeadlineExceeded: return false;
+    default: return true;
+  }
+}
+
+}  // namespace
+
+void Batcher::RunAndAnswer(size_t index, std::span<const std::shared_ptr<InferRequest>> requests,
+                           bool isolating) {
+  runtime::Backend& backend = *instances_[index];
+  std::vector<std::shared_ptr<InferRequest>> live;
+  for (const auto& r : requests)
+    if (!r->completed()) live.push_back(r);  // a cancel may land between isolation runs
   if (live.empty()) return;
   int64_t rows = 0;
   for (auto& r : live) rows += r->rows;
@@ -480,6 +504,16 @@ void Batcher::Execute(size_t index, Batch& batch) {
   per_row_seconds_.store(prev <= 0 ? per_row : 0.8 * prev + 0.2 * per_row, std::memory_order_relaxed);
 
   if (!result.ok()) {
+    // A batch failure is never charged to requests that did not cause it (field report 3): the
+    // batch is re-run in halves, recursively, so k bad requests among n cost about 2k log n runs
+    // and only they get the error.
+    if (live.size() > 1 && MayIsolate(result.status())) {
+      if (!isolating && metrics_.isolations) metrics_.isolations->Inc();
+      const size_t half = live.size() / 2;
+      RunAndAnswer(index, std::span(live).first(half), true);
+      RunAndAnswer(index, std::span(live).subspan(half), true);
+      return;
+    }
     for (auto& r : live) Answer(*r, result.status(), metrics_.failed);
     return;
   }

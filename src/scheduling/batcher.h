@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <queue>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -94,6 +95,9 @@ class Batcher final : public Scheduler {
   void InstanceLoop(size_t index);
   // Runs a batch on instance `index` (called by that instance's thread only).
   void Execute(size_t index, Batch& batch);
+  // Runs `requests` as one batch on instance `index` and answers each; on a failure, re-runs
+  // them in halves (isolating: already inside such a re-run).
+  void RunAndAnswer(size_t index, std::span<const std::shared_ptr<InferRequest>> requests, bool isolating);
   // The following run with mu_ held.
   void ExpireDeadlinesLocked(Clock::time_point now, std::vector<Completion>& out);
   void SweepLocked(std::vector<Completion>& out);

@@ -4,6 +4,36 @@
 
 namespace sightline::tasks {
 
+namespace {
+
+// An index outside the embedding table would make ONNX Runtime fail the whole batched run, and
+// with it every other request in the batch (field report 3): refuse this request alone, here.
+template <typename Int>
+Status CheckIndexValues(const Tensor& t, const runtime::TensorSpec& spec) {
+  const auto* v = reinterpret_cast<const Int*>(t.data.data());
+  const size_t n = t.data.size() / sizeof(Int);
+  const int64_t lo = -spec.index_limit, hi = spec.index_limit - 1;
+  for (size_t i = 0; i < n; ++i) {
+    const auto x = static_cast<int64_t>(v[i]);
+    if (x < lo || x > hi)
+      return InvalidArgument("input '" + spec.name + "' holds " + std::to_string(x) + " at element " +
+                             std::to_string(i) + ", outside the embedding table it indexes (" +
+                             std::to_string(spec.index_limit) + " rows: valid values are " +
+                             std::to_string(lo) + ".." + std::to_string(hi) + ")");
+  }
+  return Status::Ok();
+}
+
+Status CheckIndices(const Tensor& t, const runtime::TensorSpec& spec) {
+  switch (t.dtype) {
+    case DataType::kInt64: return CheckIndexValues<int64_t>(t, spec);
+    case DataType::kInt32: return CheckIndexValues<int32_t>(t, spec);
+    default: return Status::Ok();
+  }
+}
+
+}  // namespace
+
 Result<std::vector<Tensor>> BindInputs(const scheduling::ServedModel& model, std::vector<Tensor> inputs,
                                        int64_t* rows) {
   const auto& sig = model.signature;
@@ -31,6 +61,7 @@ Result<std::vector<Tensor>> BindInputs(const scheduling::ServedModel& model, std
         return InvalidArgument("input '" + spec.name + "' must have shape " + ShapeToString(spec.shape) +
                                " (-1 = any), got " + ShapeToString(t.shape));
     }
+    if (spec.index_limit > 0) RETURN_IF_ERROR(CheckIndices(t, spec));
     if (batching) {
       if (t.shape[0] < 1) return InvalidArgument("input '" + spec.name + "' has an empty batch dimension");
       if (batch >= 0 && t.shape[0] != batch)

@@ -91,3 +91,55 @@ def test_openai_client_reads_transport_refusals(make_server):
     with pytest.raises(openai.APIStatusError) as e:
         client.embeddings.create(model="clip", input=["a" * 1000] * 1200)
     assert e.value.status_code == 413 and "exceeds the limit" in e.value.message
+
+
+# ---- F3: a batch failure is never charged to requests that did not cause it -------------------
+
+def lookup_body(ids, codes):
+    return {"inputs": [{"name": "IDS", "shape": [1, 4], "datatype": "INT64", "data": ids},
+                       {"name": "CODES", "shape": [1, 2], "datatype": "INT64", "data": codes}]}
+
+
+def post_all(url, bodies):
+    import concurrent.futures as cf
+    with cf.ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(lambda b: requests.post(url, json=b, timeout=120), bodies))
+
+
+def test_an_index_beyond_the_embedding_table_is_refused_alone_before_batching(server):
+    url = server.url + "/v2/models/lookup/infer"
+    bad = lookup_body([1, 2, 50, 3], [0, 1])  # the table has 50 rows: 0..49
+    good = [lookup_body([i, i + 1, 49, -50], [i % 10, 9]) for i in range(6)]
+    replies = post_all(url, [bad] + good)
+    assert replies[0].status_code == 400
+    assert "holds 50 at element 2" in replies[0].json()["error"] and "50 rows" in replies[0].json()["error"]
+    for i, r in enumerate(replies[1:]):
+        assert r.status_code == 200, r.text
+        emb = np.array(r.json()["outputs"][0]["data"]).reshape(4, 3)
+        np.testing.assert_array_equal(emb[:, 0], [3 * i, 3 * (i + 1), 147, 0])  # -50 is row 0, as Gather says
+    # The limit comes from the graph, for any integer input over an initializer table: the CLIP
+    # text tower's token ids too (its vocabulary, 49408 rows).
+    ids = [49406] + [60000] * 5 + [49407] * 71
+    r = requests.post(server.url + "/v2/models/clip-tiny.text/infer",
+                      json={"inputs": [{"name": "input_ids", "shape": [1, 77], "datatype": "INT64", "data": ids}]})
+    assert r.status_code == 400 and "49408 rows" in r.json()["error"], r.text
+
+
+def test_a_batched_run_that_fails_is_re_run_so_only_the_culprit_fails(server):
+    url = server.url + "/v2/models/lookup/infer"
+    before = server.metrics()
+    # Six requests form one batch (the model batches only when full); one code is out of the
+    # Constant table's 10 rows, which only ONNX Runtime can find, failing the batched run.
+    bodies = [lookup_body([i, 0, 0, 0], [i, 11 if i == 3 else 1]) for i in range(6)]
+    replies = post_all(url, bodies)
+    assert [r.status_code for r in replies] == [200, 200, 200, 400, 200, 200], [r.text for r in replies]
+    assert "onnxruntime" in replies[3].json()["error"]
+    for i, r in enumerate(replies):
+        if i != 3:
+            out = {o["name"]: o["data"] for o in r.json()["outputs"]}
+            assert out["CODE_EMB"][:3] == [-3.0 * i, -3.0 * i - 1, -3.0 * i - 2]
+    after = server.metrics()
+    key = 'sightline_inference_batch_isolations_total{model="lookup"}'
+    assert after[key] - before.get(key, 0) == 1
+    fails = 'sightline_inference_request_failure_total{model="lookup"}'
+    assert after[fails] - before.get(fails, 0) == 1

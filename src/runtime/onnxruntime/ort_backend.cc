@@ -1,4 +1,5 @@
 #include "runtime/onnxruntime/ort_backend.h"
+#include "runtime/onnx_graph.h"
 
 #include <onnxruntime_cxx_api.h>
 
@@ -345,6 +346,11 @@ class OrtBackendFactory final : public BackendFactory {
         ASSIGN_OR_RETURN(auto spec, SpecFrom(name, session.GetOutputTypeInfo(i)));
         sig.outputs.push_back(std::move(spec));
       }
+      // Embedding-table sizes, so a bad index is refused per request instead of failing a batch.
+      // The session accepted the file; should the reader not, the inputs stay unchecked.
+      if (auto limits = ReadEmbeddingIndexLimits(file); limits.ok())
+        for (auto& in : sig.inputs)
+          if (auto it = limits->find(in.name); it != limits->end()) in.index_limit = it->second;
       return std::unique_ptr<Backend>(new OrtBackend(std::move(session), std::move(sig)));
     } catch (const Ort::Exception& e) {
       return FailedPrecondition(file.string() + ": onnxruntime could not load it: " + e.what());

@@ -26,6 +26,10 @@ bool WaitFor(Pred pred) {
 }
 using namespace std::chrono_literals;
 
+// A value that makes the backend fail the whole run it appears in, as an out-of-range index does
+// in ONNX Runtime.
+constexpr float kPoison = -999.0f;
+
 // A backend whose math is known (output = input + 1) and whose run time is set by the test;
 // it records the batch size of every call.
 class AddOneBackend : public runtime::Backend {
@@ -43,6 +47,8 @@ class AddOneBackend : public runtime::Backend {
     }
     if (gate_) gate_->wait();
     std::this_thread::sleep_for(delay_);
+    for (size_t i = 0; i < inputs[0]->data.size() / 4; ++i)
+      if (inputs[0]->as<float>()[i] == kPoison) return InvalidArgument("poison value in the batch");
     Tensor out = *inputs[0];
     out.name = "y";
     for (size_t i = 0; i < out.data.size() / 4; ++i) out.as<float>()[i] += 1.0f;
@@ -141,6 +147,45 @@ TEST(Batcher, StacksConcurrentRequestsAndSplitsResults) {
     EXPECT_FLOAT_EQ(y.as<float>()[1], 0.0f);
   }
   EXPECT_EQ(f.backend->batches(), (std::vector<int64_t>{6}));
+}
+
+// Field report 3: one request that makes the run fail must not fail the others batched with it.
+// The batch is re-run in halves until only the culprit fails; the isolation is counted once.
+TEST(Batcher, AFailedBatchIsReRunInHalvesSoOnlyTheCulpritFails) {
+  BatcherOptions o;
+  o.max_batch_size = 8;
+  o.max_queue_delay = 60s;  // the batch forms when the eighth request makes it full
+  Fixture f(o);
+  std::vector<Outcome> outs(8);
+  for (int i = 0; i < 8; ++i)
+    ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(i == 5 ? kPoison : 10.0f * i, 0.0f), outs[i])).ok());
+  for (int i = 0; i < 8; ++i) {
+    auto res = outs[i].future.get();
+    if (i == 5) {
+      ASSERT_FALSE(res.ok());
+      EXPECT_EQ(res.status().code(), StatusCode::kInvalidArgument);
+      continue;
+    }
+    ASSERT_TRUE(res.ok()) << i << ": " << res.status().ToString();
+    EXPECT_FLOAT_EQ(res.value().outputs.at(0).as<float>()[0], 10.0f * i + 1.0f);
+  }
+  // 8 fails; [0,4) passes; [4,8) fails; [4,6) fails; [4] passes; [5] fails; [6,8) passes.
+  EXPECT_EQ(f.backend->batches(), (std::vector<int64_t>{8, 4, 4, 2, 1, 1, 2}));
+  EXPECT_EQ(f.metrics.isolations.WithLabels({"m"}).Value(), 1.0);
+  EXPECT_EQ(f.metrics.failed.WithLabels({"m"}).Value(), 1.0);
+  EXPECT_EQ(f.metrics.success.WithLabels({"m"}).Value(), 7.0);
+}
+
+// A request failing alone is answered with its error at once: nothing to isolate.
+TEST(Batcher, ALoneFailingRequestIsNotReRun) {
+  BatcherOptions o;
+  o.max_batch_size = 0;
+  Fixture f(o);
+  Outcome out;
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(kPoison, 0.0f), out)).ok());
+  EXPECT_FALSE(out.future.get().ok());
+  EXPECT_EQ(f.backend->batches(), (std::vector<int64_t>{1}));
+  EXPECT_EQ(f.metrics.isolations.WithLabels({"m"}).Value(), 0.0);
 }
 
 // The stacking buffer is kept between batches: a smaller batch after a larger one must carry

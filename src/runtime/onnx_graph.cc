@@ -1,0 +1,216 @@
+#include "runtime/onnx_graph.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <optional>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace sightline::runtime {
+namespace {
+
+// One protobuf message's fields, read in order. A malformed message stops with ok() == false.
+class WireReader {
+ public:
+  WireReader(const uint8_t* p, size_t n) : p_(p), end_(p + n) {}
+  bool ok() const { return ok_; }
+
+  // Advances to the next field; false at the end or on malformed input.
+  bool Next() {
+    if (!ok_ || p_ >= end_) return false;
+    uint64_t key;
+    if (!Varint(key)) return Fail();
+    field_ = static_cast<uint32_t>(key >> 3);
+    wire_ = static_cast<int>(key & 7);
+    switch (wire_) {
+      case 0:
+        if (!Varint(value_)) return Fail();
+        return true;
+      case 1:
+        if (end_ - p_ < 8) return Fail();
+        p_ += 8;
+        return true;
+      case 2: {
+        uint64_t len;
+        if (!Varint(len) || len > static_cast<uint64_t>(end_ - p_)) return Fail();
+        bytes_ = {p_, static_cast<size_t>(len)};
+        p_ += len;
+        return true;
+      }
+      case 5:
+        if (end_ - p_ < 4) return Fail();
+        p_ += 4;
+        return true;
+      default: return Fail();  // groups (3, 4) and unknown wire types
+    }
+  }
+
+  uint32_t field() const { return field_; }
+  int wire() const { return wire_; }
+  uint64_t varint() const { return value_; }
+  std::string_view string() const { return {reinterpret_cast<const char*>(bytes_.first), bytes_.second}; }
+  WireReader Sub() const { return WireReader(bytes_.first, bytes_.second); }
+
+  // A packed repeated varint field's values.
+  bool Packed(std::vector<int64_t>& out) const {
+    WireReader r(bytes_.first, bytes_.second);
+    while (r.p_ < r.end_) {
+      uint64_t v;
+      if (!r.Varint(v)) return false;
+      out.push_back(static_cast<int64_t>(v));
+    }
+    return true;
+  }
+
+ private:
+  bool Varint(uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ >= end_) return false;
+      const uint8_t b = *p_++;
+      v |= static_cast<uint64_t>(b & 0x7F) << shift;
+      if (!(b & 0x80)) return true;
+    }
+    return false;
+  }
+  bool Fail() {
+    ok_ = false;
+    return false;
+  }
+
+  const uint8_t* p_;
+  const uint8_t* end_;
+  bool ok_ = true;
+  uint32_t field_ = 0;
+  int wire_ = 0;
+  uint64_t value_ = 0;
+  std::pair<const uint8_t*, size_t> bytes_{nullptr, 0};
+};
+
+struct Node {
+  std::string op;
+  std::vector<std::string> inputs, outputs;
+  int64_t axis = 0;
+};
+
+Status Malformed() {
+  return FailedPrecondition("not a well-formed ONNX ModelProto");
+}
+
+}  // namespace
+
+Result<std::map<std::string, int64_t>> ReadEmbeddingIndexLimits(const uint8_t* data, size_t size) {
+  // ModelProto.graph (7).
+  std::optional<WireReader> graph;
+  WireReader model(data, size);
+  while (model.Next())
+    if (model.field() == 7 && model.wire() == 2) graph = model.Sub();
+  if (!model.ok()) return Malformed();
+  std::map<std::string, int64_t> limits;
+  if (!graph) return limits;
+
+  std::vector<Node> nodes;
+  std::unordered_map<std::string, int64_t> table_rows;  // initializer name -> dims[0]
+  std::vector<std::string> inputs;                      // graph inputs
+  while (graph->Next()) {
+    if (graph->wire() != 2) continue;
+    if (graph->field() == 1) {  // NodeProto
+      Node n;
+      WireReader r = graph->Sub();
+      while (r.Next()) {
+        if (r.wire() != 2) continue;
+        if (r.field() == 1) n.inputs.emplace_back(r.string());
+        if (r.field() == 2) n.outputs.emplace_back(r.string());
+        if (r.field() == 4) n.op = std::string(r.string());
+        if (r.field() == 5) {  // AttributeProto: name = 1, i = 3
+          WireReader a = r.Sub();
+          std::string name;
+          std::optional<int64_t> i;
+          while (a.Next()) {
+            if (a.field() == 1 && a.wire() == 2) name = std::string(a.string());
+            if (a.field() == 3 && a.wire() == 0) i = static_cast<int64_t>(a.varint());
+          }
+          if (!a.ok()) return Malformed();
+          if (name == "axis" && i) n.axis = *i;
+        }
+      }
+      if (!r.ok()) return Malformed();
+      nodes.push_back(std::move(n));
+    } else if (graph->field() == 5) {  // TensorProto: dims = 1, name = 8
+      WireReader t = graph->Sub();
+      std::vector<int64_t> dims;
+      std::string name;
+      while (t.Next()) {
+        if (t.field() == 1 && t.wire() == 0) dims.push_back(static_cast<int64_t>(t.varint()));
+        if (t.field() == 1 && t.wire() == 2 && !t.Packed(dims)) return Malformed();
+        if (t.field() == 8 && t.wire() == 2) name = std::string(t.string());
+      }
+      if (!t.ok()) return Malformed();
+      if (!dims.empty() && dims[0] > 0) table_rows[name] = dims[0];
+    } else if (graph->field() == 11) {  // ValueInfoProto: name = 1
+      WireReader v = graph->Sub();
+      while (v.Next())
+        if (v.field() == 1 && v.wire() == 2) inputs.emplace_back(v.string());
+      if (!v.ok()) return Malformed();
+    }
+  }
+  if (!graph->ok()) return Malformed();
+
+  static const std::set<std::string> kPassThrough = {"Cast",    "Reshape", "Unsqueeze",
+                                                     "Squeeze", "Flatten", "Identity"};
+  std::unordered_map<std::string, std::vector<const Node*>> consumers;
+  for (const auto& n : nodes)
+    for (size_t i = 0; i < n.inputs.size(); ++i)
+      if (!n.inputs[i].empty()) consumers[n.inputs[i]].push_back(&n);
+
+  for (const auto& input : inputs) {
+    if (table_rows.count(input)) continue;  // an initializer listed as an input (old exports)
+    // Follow the values derived element for element from this input.
+    std::vector<std::string> frontier{input};
+    std::set<std::string> seen{input};
+    int64_t limit = 0;
+    while (!frontier.empty()) {
+      const std::string name = std::move(frontier.back());
+      frontier.pop_back();
+      auto it = consumers.find(name);
+      if (it == consumers.end()) continue;
+      for (const Node* n : it->second) {
+        if (n->op == "Gather" && n->axis == 0 && n->inputs.size() == 2 && n->inputs[1] == name) {
+          if (auto t = table_rows.find(n->inputs[0]); t != table_rows.end())
+            limit = limit == 0 ? t->second : std::min(limit, t->second);
+        } else if (kPassThrough.count(n->op) && !n->inputs.empty() && n->inputs[0] == name) {
+          for (const auto& out : n->outputs)
+            if (seen.insert(out).second) frontier.push_back(out);
+        }
+      }
+    }
+    if (limit > 0) limits[input] = limit;
+  }
+  return limits;
+}
+
+Result<std::map<std::string, int64_t>> ReadEmbeddingIndexLimits(const std::filesystem::path& onnx_file) {
+  const int fd = ::open(onnx_file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return FailedPrecondition(onnx_file.string() + ": cannot be opened");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
+    ::close(fd);
+    return FailedPrecondition(onnx_file.string() + ": cannot be read");
+  }
+  const auto size = static_cast<size_t>(st.st_size);
+  // Mapped, not read: the walk skips weight bytes by length and never touches their pages.
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) return FailedPrecondition(onnx_file.string() + ": cannot be mapped");
+  auto result = ReadEmbeddingIndexLimits(static_cast<const uint8_t*>(map), size);
+  ::munmap(map, size);
+  if (!result.ok()) return FailedPrecondition(onnx_file.string() + ": " + result.status().message());
+  return result;
+}
+
+}  // namespace sightline::runtime
