@@ -121,6 +121,18 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions&
   }
   if (vips_autorot(full.get(), &out, nullptr) != 0) return Invalid(TakeVipsError());
   ASSIGN_OR_RETURN(VImage img, ToSrgb8(VImage(out)));
+  // Every resize mode ends at the caller's minimum size: an integer box shrink on the lazy,
+  // streamed image keeps at least twice the pixels per side that the final Lanczos needs, so the
+  // memory one item takes is bounded by what the model consumes, not by the file's dimensions
+  // (a 30000x3000 PNG once materialised 270 MB for a 224x224 input). libvips' thumbnail does the
+  // same: shrink by an integer factor, then reduce.
+  if (options.min_width > 0 && options.min_height > 0) {
+    const int f = std::min(img->Xsize / (2 * options.min_width), img->Ysize / (2 * options.min_height));
+    if (f >= 2) {
+      if (vips_shrink(img.get(), &out, f, f, nullptr) != 0) return Invalid(TakeVipsError());
+      img.reset(out);
+    }
+  }
 
   // Decoding happens here: a truncated or corrupt file fails now.
   size_t bytes = 0;

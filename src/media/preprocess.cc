@@ -15,6 +15,9 @@
 namespace sightline::media {
 namespace {
 
+// Whole-image resizes before a centre crop may make at most this many times the output's pixels.
+constexpr double kMaxIntermediateFactor = 4.0;
+
 Status VipsFailure(const char* step) {
   return Internal(std::string("image ") + step + " failed: " + TakeVipsError());
 }
@@ -84,6 +87,28 @@ Result<Image> ResizeForModel(const Image& image, const PreprocessSpec& spec) {
     }
     case ResizeMode::kShortestEdgeCenterCrop: {
       const double s = std::max(fx, fy);
+      // CLIP's processor resizes the whole image, then crops the centre. The intermediate is as
+      // long as the aspect ratio makes it: a 1x12000 PNG became 224x2688000 (1.8 GB, 20 s).
+      // Past a small multiple of the output, crop in source coordinates first (the centre region
+      // plus the Lanczos-3 support as margin), so memory and time follow what the model takes.
+      // Ordinary photos keep the exact whole-image path (parity with the reference processor).
+      const double intermediate = static_cast<double>(image.width) * s * image.height * s;
+      if (intermediate > kMaxIntermediateFactor * spec.width * spec.height) {
+        const double cw = spec.width / s, ch = spec.height / s;  // the crop, in source pixels
+        const int margin = static_cast<int>(std::ceil(3.0 / std::min(s, 1.0))) + 1;
+        const int x0 = std::max(0, static_cast<int>(std::floor((image.width - cw) / 2)) - margin);
+        const int x1 = std::min(image.width, static_cast<int>(std::ceil((image.width + cw) / 2)) + margin);
+        const int y0 = std::max(0, static_cast<int>(std::floor((image.height - ch) / 2)) - margin);
+        const int y1 = std::min(image.height, static_cast<int>(std::ceil((image.height + ch) / 2)) + margin);
+        if (vips_extract_area(img.get(), &out, x0, y0, x1 - x0, y1 - y0, nullptr) != 0)
+          return VipsFailure("crop");
+        img.reset(out);
+        ASSIGN_OR_RETURN(img, ResizeTo(std::move(img), s, s));
+        // The source centre, in the resized region's pixels, lands on the output's centre.
+        left = -static_cast<int>(std::lround((image.width / 2.0 - x0) * s - spec.width / 2.0));
+        top = -static_cast<int>(std::lround((image.height / 2.0 - y0) * s - spec.height / 2.0));
+        break;
+      }
       ASSIGN_OR_RETURN(img, ResizeTo(std::move(img), s, s));
       left = -(img->Xsize - spec.width) / 2;
       top = -(img->Ysize - spec.height) / 2;

@@ -1,5 +1,7 @@
 #include "tasks/background_removal.h"
 
+#include <new>
+
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -13,6 +15,10 @@
 
 namespace sightline::tasks {
 namespace {
+
+Status OutOfMemory() {
+  return Status(StatusCode::kUnavailable, "not enough memory to process this image now").WithRetryAfter(1.0);
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -231,53 +237,70 @@ void BackgroundRemoval::Run(scheduling::ServedModel& model, std::shared_ptr<cons
   }
 
   pool_.Submit([this, job] {
-    if (job->options.context && job->options.context->cancelled())
-      return job->done(Status(StatusCode::kCancelled, "client went away"));
-    const auto& ii = *job->requested->config.image_input;
-    media::DecodeOptions dec;
-    dec.limits = options_.limits;
-    if (job->params.max_side > 0) {
-      // Outputs are at most max_side, the model wants its own size: shrink on load to cover both.
-      dec.min_width = dec.min_height = std::max({job->params.max_side, ii.width, ii.height});
+    // Pixel work may still run out of memory under a limit: that fails this image alone.
+    try {
+      Prepare(job);
+    } catch (const std::bad_alloc&) {
+      job->done(OutOfMemory());
     }
-    auto t0 = Clock::now();
-    auto decoded =
-        media::DecodeImage(reinterpret_cast<const uint8_t*>(job->bytes->data()), job->bytes->size(), dec);
-    if (!decoded.ok()) return job->done(decoded.status());
-    if (job->params.metadata) {
-      auto md =
-          media::ReadImageMetadata(reinterpret_cast<const uint8_t*>(job->bytes->data()), job->bytes->size());
-      if (md.ok()) job->result.metadata = std::move(md).value();
-    }
-    auto working = media::LimitLongSide(std::move(decoded).value(), job->params.max_side);
-    if (!working.ok()) return job->done(working.status());
-    job->working = std::move(working).value();
-    // Adaptive quality decides now, when this request is about to queue: under load the
-    // fallback variant runs it (its input dtype may differ, so preprocessing follows the choice).
-    scheduling::ServedModel& model = scheduling::SelectVariant(*job->requested);
-    job->model = &model;
-    job->result.variant = model.config.variant;
-    job->result.reduced_quality = &model != job->requested;
-    const DataType dtype = model.signature.FindInput(ii.input)->dtype;
-    auto t1 = Clock::now();
-    auto tensor = media::ImageToTensor(job->working, PreprocessSpecFor(ii, dtype), ii.input);
-    if (!tensor.ok()) return job->done(tensor.status());
-    auto t2 = Clock::now();
-    job->result.timing.decode_ms = Ms(t1 - t0);
-    job->result.timing.preprocess_ms = Ms(t2 - t1);
-    std::vector<Tensor> inputs;
-    inputs.push_back(std::move(tensor).value());
-    job->options.outputs = {model.signature.outputs.front().name};
-    Status s = SubmitTensorInference(
-        model, std::move(inputs), job->options, [this, job](Result<scheduling::InferResult> r) {
-          // Off the batcher thread: pixel work belongs to the pool.
-          pool_.Submit([this, job, r = std::move(r)]() mutable { Finish(job, std::move(r)); });
-        });
-    if (!s.ok()) job->done(s);
   });
 }
 
+void BackgroundRemoval::Prepare(std::shared_ptr<Job> job) {
+  if (job->options.context && job->options.context->cancelled())
+    return job->done(Status(StatusCode::kCancelled, "client went away"));
+  const auto& ii = *job->requested->config.image_input;
+  media::DecodeOptions dec;
+  dec.limits = options_.limits;
+  if (job->params.max_side > 0) {
+    // Outputs are at most max_side, the model wants its own size: shrink on load to cover both.
+    dec.min_width = dec.min_height = std::max({job->params.max_side, ii.width, ii.height});
+  }
+  auto t0 = Clock::now();
+  auto decoded =
+      media::DecodeImage(reinterpret_cast<const uint8_t*>(job->bytes->data()), job->bytes->size(), dec);
+  if (!decoded.ok()) return job->done(decoded.status());
+  if (job->params.metadata) {
+    auto md =
+        media::ReadImageMetadata(reinterpret_cast<const uint8_t*>(job->bytes->data()), job->bytes->size());
+    if (md.ok()) job->result.metadata = std::move(md).value();
+  }
+  auto working = media::LimitLongSide(std::move(decoded).value(), job->params.max_side);
+  if (!working.ok()) return job->done(working.status());
+  job->working = std::move(working).value();
+  // Adaptive quality decides now, when this request is about to queue: under load the
+  // fallback variant runs it (its input dtype may differ, so preprocessing follows the choice).
+  scheduling::ServedModel& model = scheduling::SelectVariant(*job->requested);
+  job->model = &model;
+  job->result.variant = model.config.variant;
+  job->result.reduced_quality = &model != job->requested;
+  const DataType dtype = model.signature.FindInput(ii.input)->dtype;
+  auto t1 = Clock::now();
+  auto tensor = media::ImageToTensor(job->working, PreprocessSpecFor(ii, dtype), ii.input);
+  if (!tensor.ok()) return job->done(tensor.status());
+  auto t2 = Clock::now();
+  job->result.timing.decode_ms = Ms(t1 - t0);
+  job->result.timing.preprocess_ms = Ms(t2 - t1);
+  std::vector<Tensor> inputs;
+  inputs.push_back(std::move(tensor).value());
+  job->options.outputs = {model.signature.outputs.front().name};
+  Status s = SubmitTensorInference(
+      model, std::move(inputs), job->options, [this, job](Result<scheduling::InferResult> r) {
+        // Off the batcher thread: pixel work belongs to the pool.
+        pool_.Submit([this, job, r = std::move(r)]() mutable { Finish(job, std::move(r)); });
+      });
+  if (!s.ok()) job->done(s);
+}
+
 void BackgroundRemoval::Finish(std::shared_ptr<Job> job, Result<scheduling::InferResult> inferred) {
+  try {
+    Compose(job, std::move(inferred));
+  } catch (const std::bad_alloc&) {
+    job->done(OutOfMemory());
+  }
+}
+
+void BackgroundRemoval::Compose(std::shared_ptr<Job> job, Result<scheduling::InferResult> inferred) {
   if (!inferred.ok()) return job->done(inferred.status());
   auto& res = job->result;
   const auto& r = inferred.value();

@@ -93,7 +93,9 @@ class BackgroundRemoval {
 
  private:
   struct Job;
+  void Prepare(std::shared_ptr<Job> job);  // decode, preprocess, submit (on the pool)
   void Finish(std::shared_ptr<Job> job, Result<scheduling::InferResult> inferred);
+  void Compose(std::shared_ptr<Job> job, Result<scheduling::InferResult> inferred);
 
   ThreadPool& pool_;
   Options options_;

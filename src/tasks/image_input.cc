@@ -1,5 +1,7 @@
 #include "tasks/image_input.h"
 
+#include <new>
+
 namespace sightline::tasks {
 
 media::PreprocessSpec PreprocessSpecFor(const runtime::ImageInputConfig& c, DataType dtype) {
@@ -30,9 +32,16 @@ Result<Tensor> EncodedImageToTensor(std::string_view bytes, const runtime::Image
   // never needed, so JPEGs may shrink on load down to it.
   options.min_width = spec.width;
   options.min_height = spec.height;
-  ASSIGN_OR_RETURN(auto image,
-                   media::DecodeImage(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), options));
-  return media::ImageToTensor(image, spec, config.input);
+  // Decoding and preprocessing are bounded by what the model takes (media/), but an allocation
+  // can still fail under a memory limit: that fails this image, never the process.
+  try {
+    ASSIGN_OR_RETURN(auto image, media::DecodeImage(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                    bytes.size(), options));
+    return media::ImageToTensor(image, spec, config.input);
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kUnavailable, "not enough memory to decode and preprocess this image now")
+        .WithRetryAfter(1.0);
+  }
 }
 
 Result<Tensor> DecodeImageBatch(const Tensor& encoded, const runtime::ImageInputConfig& config,

@@ -26,7 +26,7 @@ STARTUP_TIMEOUT = 120 if SANITIZED else 30
 
 
 class Server:
-    def __init__(self, *extra, repo=FIXTURES, wait_ready=True):
+    def __init__(self, *extra, repo=FIXTURES, wait_ready=True, address_space_bytes=None):
         self.tmp = tempfile.TemporaryDirectory()
         self.port_file = os.path.join(self.tmp.name, "port")
         self.log_path = os.path.join(self.tmp.name, "server.log")
@@ -34,7 +34,10 @@ class Server:
         self.proc = subprocess.Popen(
             [BIN, "serve", "--model-repository", repo, "--host", "127.0.0.1", "--port", "0",
              "--port-file", self.port_file, *extra],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: __import__("resource").setrlimit(
+                __import__("resource").RLIMIT_AS, (address_space_bytes, address_space_bytes)))
+            if address_space_bytes else None)
         deadline = time.time() + STARTUP_TIMEOUT
         while not os.path.exists(self.port_file) or not open(self.port_file).read().strip():
             if self.proc.poll() is not None:
@@ -100,8 +103,8 @@ def server():
 def make_server():
     started = []
 
-    def start(*extra, repo=FIXTURES, wait_ready=True):
-        s = Server(*extra, repo=repo, wait_ready=wait_ready)
+    def start(*extra, repo=FIXTURES, wait_ready=True, address_space_bytes=None):
+        s = Server(*extra, repo=repo, wait_ready=wait_ready, address_space_bytes=address_space_bytes)
         started.append(s)
         return s
 

@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstring>
 
 #include "core/half.h"
+#include "media/image_ops.h"
 
 namespace sightline::media {
 namespace {
@@ -73,6 +76,60 @@ TEST(Preprocess, ShortestEdgeCenterCropKeepsTheMiddle) {
   EXPECT_EQ(sized->width, 2);
   EXPECT_EQ(sized->pixels[0], 20);  // R of (x=2)
   EXPECT_EQ(sized->pixels[3], 30);  // R of (x=3)
+}
+
+// A smooth image (a vertical and horizontal ramp) so resampling differences stay small.
+Image Ramp(int w, int h) {
+  Image img;
+  img.width = w;
+  img.height = h;
+  img.channels = 3;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int v : {x * 255 / std::max(1, w - 1), y * 255 / std::max(1, h - 1), 128})
+        img.pixels.push_back(static_cast<uint8_t>(v));
+  return img;
+}
+
+// Field report 1: a very elongated image is cropped in source coordinates before the resize,
+// so the intermediate stays near the output's size; the result matches resizing the whole image
+// and cropping its centre (the reference processor's order) to within a level or two.
+TEST(Preprocess, ElongatedImagesAreCroppedInSourceCoordinatesWithTheSameResult) {
+  PreprocessSpec spec;
+  spec.width = spec.height = 32;
+  for (auto [w, h] : {std::pair{40, 400}, std::pair{400, 40}, std::pair{3, 2000}, std::pair{64, 640}}) {
+    const Image img = Ramp(w, h);
+    auto got = ResizeForModel(img, spec);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    const double s = std::max(32.0 / w, 32.0 / h);
+    const int rw = std::max(1, static_cast<int>(std::lround(w * s)));
+    const int rh = std::max(1, static_cast<int>(std::lround(h * s)));
+    auto full = ResizeImage(img, rw, rh);
+    ASSERT_TRUE(full.ok()) << full.status().ToString();
+    const int left = (rw - 32) / 2, top = (rh - 32) / 2;
+    int worst = 0;
+    for (int y = 0; y < 32; ++y)
+      for (int x = 0; x < 32; ++x)
+        for (int c = 0; c < 3; ++c) {
+          const int a = got->pixels[(y * 32 + x) * 3 + c];
+          const int b = full->pixels[((y + top) * rw + x + left) * 3 + c];
+          worst = std::max(worst, std::abs(a - b));
+        }
+    EXPECT_LE(worst, 4) << w << "x" << h;
+  }
+}
+
+// 1x12000 once made a 32x384000 (here) or 224x2688000 (CLIP) intermediate; now it is quick.
+TEST(Preprocess, AOnePixelWideImageIsQuick) {
+  PreprocessSpec spec;
+  const Image img = Ramp(1, 30000);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto got = ResizeForModel(img, spec);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->width, 224);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  // The centre row of the ramp: green ~ 127 everywhere.
+  EXPECT_NEAR(got->pixels[(112 * 224 + 5) * 3 + 1], 127, 2);
 }
 
 TEST(Preprocess, LetterboxPadsAroundTheImage) {
