@@ -1,6 +1,7 @@
 """Issue 11's field reports, each as the behaviour users should get: the whole kind of fault, not
 the one input (the reproduction scripts live in ../shared/field-cases/)."""
 import json
+import os
 import socket
 
 import numpy as np
@@ -202,3 +203,63 @@ def test_worst_image_shapes_under_a_memory_limit_never_take_the_server_down(make
     # source's size (30000x3000 RGB alone is 270 MB; background removal keeps full size by design).
     assert requests.get(s.url + "/healthz").status_code == 200
     assert vm(pid, "VmHWM") - base_rss < 900 << 20
+
+
+# ---- F5 + F2: a real CLIP export's tokenizer.json loads; a 1000-label set embeds at start-up ----
+
+def test_clip_as_hugging_face_exports_it_loads_with_a_thousand_label_set(make_server, tmp_path):
+    import shutil
+    from conftest import FIXTURES, TOKENIZERS
+    repo = tmp_path / "repo"
+    shutil.copytree(os.path.join(FIXTURES, "clip-tiny"), repo / "clip-tiny")
+    # Hugging Face's converter writes CLIP's split pattern without the special tokens, then
+    # ByteLevel with its own regex: this once stopped start-up ("Split pattern ... not supported").
+    shutil.copy(os.path.join(TOKENIZERS, "clip_hf", "tokenizer.json"), repo / "clip-tiny" / "tokenizer.json")
+    cfg = json.load(open(repo / "clip-tiny" / "sightline.json"))
+    cfg["zero_shot"].pop("ensembles")
+    labels = [f"class number {i}" for i in range(1000)]  # ImageNet-sized; the queue holds 256
+    cfg["zero_shot"]["label_sets"]["imagenet"] = labels
+    json.dump(cfg, open(repo / "clip-tiny" / "sightline.json", "w"))
+    s = make_server(repo=str(repo))
+    ref = make_server()  # the fixture with the tokenizer it was built with
+    texts = ["It's a photo of 2 cats!", "Café naïve résumé", "   spaces\tand\nlines  ", "日本語 😀"]
+    got = requests.post(s.url + "/v1/tokenize", json={"model": "clip-tiny", "input": texts}).json()
+    want = requests.post(ref.url + "/v1/tokenize", json={"model": "clip-tiny", "input": texts}).json()
+    assert got == want
+    before = s.metrics()
+    image = __import__("base64").b64encode(png(40, 30)).decode()
+    r = requests.post(s.url + "/v1/classify", json={"model": "clip-tiny", "image": image, "label_set": "imagenet"},
+                      timeout=120)
+    assert r.status_code == 200, r.text[:300]
+    assert sorted(o["label"] for o in r.json()["labels"]) == sorted(labels)
+    after = s.metrics()
+    # Embedded at start-up in batches: every one of the 1000 prompts is a cache hit now.
+    hits = 'sightline_embedding_cache_lookups_total{cache="text",result="hit"}'
+    assert after.get(hits, 0) - before.get(hits, 0) >= 1000
+    assert metric_sum(after, "sightline_inference_rejected_total") == 0
+
+
+# ---- F8: no super-linear work on untrusted input ----------------------------------------------
+
+def test_one_very_long_word_is_fast_and_never_blocks_health(server):
+    import concurrent.futures as cf
+    import time
+    word = open(os.path.join(os.path.dirname(__file__), "../data/long_word_64k.txt")).read().strip()
+    assert len(word) >= 64000 and " " not in word
+    budget = 20 if SANITIZED else 3  # once ~14 s in a release build (quadratic BPE merges)
+    with cf.ThreadPoolExecutor(2) as pool:
+        for route, body in [("/v1/tokenize", {"model": "clip-tiny", "input": [word, word[:32000]]}),
+                            ("/v1/embeddings", {"model": "clip-tiny", "input": [word]})]:
+            t0 = time.time()
+            f = pool.submit(requests.post, server.url + route, json=body, timeout=120)
+            health = []
+            while not f.done():
+                h0 = time.time()
+                assert requests.get(server.url + "/v2/health/live", timeout=10).status_code == 200
+                health.append(time.time() - h0)
+            r = f.result()
+            assert r.status_code == 200, r.text[:300]
+            assert time.time() - t0 < budget, f"{route}: {time.time() - t0:.1f}s"
+            assert not health or max(health) < budget / 2
+    ids = r.json()  # embeddings: one vector for the truncated word
+    assert len(ids["data"]) == 1
