@@ -1,5 +1,7 @@
 #include "media/image_decoder.h"
 
+#include "media/isobmff.h"
+
 #include "media/raw_decoder.h"
 #include "media/vips_handle.h"
 
@@ -84,6 +86,8 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions&
     vips_error_clear();
     return Invalid("not a supported image format");
   }
+  // HEIF/AVIF: refuse a truncated container before libheif, which leaks on it (media/isobmff.h).
+  if (std::strstr(loader, "Heif")) RETURN_IF_ERROR(CheckIsobmffComplete(data, size));
   // Header only: libvips decodes lazily, so limits are checked before any pixel work.
   VImage header(vips_image_new_from_buffer(data, size, "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
                                            VIPS_FAIL_ON_ERROR, nullptr));

@@ -22,17 +22,34 @@ constexpr const char* kBertLike = R"({
   "normalizer": {"type": "BertNormalizer", "lowercase": true},
   "pre_tokenizer": {"type": "BertPreTokenizer"},
   "model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "a": 1, "##b": 2}, "unk_token": "[UNK]"}})";
+// Llama-3's split pattern (case-insensitive group, \p{N}{1,3}, look-ahead) through Oniguruma,
+// ignore_merges, byte_fallback and fuse_unk, a Prepend/Replace normaliser and every Split
+// behaviour in turn.
+constexpr const char* kLlamaLike = R"({
+  "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "_"},
+    {"type": "Replace", "pattern": {"String": " "}, "content": "_"}]},
+  "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+    {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+     "behavior": "Isolated", "invert": false},
+    {"type": "Split", "pattern": {"Regex": "a*"}, "behavior": "MergedWithNext", "invert": true},
+    {"type": "Split", "pattern": {"String": "ab"}, "behavior": "Contiguous", "invert": false},
+    {"type": "Split", "pattern": {"Regex": "\\d"}, "behavior": "MergedWithPrevious", "invert": false}]},
+  "model": {"type": "BPE", "vocab": {"<unk>": 0, "a": 1, "b": 2, "ab": 3, "_": 4, "<0x41>": 5, "<0xC3>": 6, "_a": 7},
+            "merges": [["a", "b"], ["_", "a"]], "unk_token": "<unk>", "fuse_unk": true,
+            "byte_fallback": true, "ignore_merges": true}})";
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto clip = sightline::text::Tokenizer::FromJson(kClipLike);
   static auto bert = sightline::text::Tokenizer::FromJson(kBertLike);
-  if (!clip.ok() || !bert.ok()) __builtin_trap();  // the inline tokenizers must load
+  static auto llama = sightline::text::Tokenizer::FromJson(kLlamaLike);
+  if (!clip.ok() || !bert.ok() || !llama.ok()) __builtin_trap();  // the inline tokenizers must load
   std::string_view text(reinterpret_cast<const char*>(data), size);
   sightline::text::EncodeOptions o;
   o.max_length = 77;
   o.pad_to_max = true;
   (void)(*clip)->Encode(text, o);
   (void)(*bert)->Encode(text);
+  (void)(*llama)->Encode(text);
   return 0;
 }
