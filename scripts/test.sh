@@ -42,4 +42,10 @@ if [[ "${SIGHTLINE_SKIP_SANITIZE:-0}" != "1" ]]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   SIGHTLINE_SANITIZED=1 run_suite "$root/build-asan" asan
 fi
+# A short real fuzzing pass per parser (coverage-guided, instrumented libraries) where clang is
+# installed (scripts/setup.sh installs it); scripts/fuzz.sh SECONDS runs longer passes.
+if command -v clang++ >/dev/null 2>&1 && [[ "${SIGHTLINE_SKIP_FUZZ:-0}" != "1" ]]; then
+  echo "== fuzzing each parser for ${SIGHTLINE_FUZZ_SECONDS:-30} s"
+  scripts/fuzz.sh "${SIGHTLINE_FUZZ_SECONDS:-30}"
+fi
 echo "== all test suites passed"

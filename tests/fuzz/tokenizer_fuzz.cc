@@ -1,6 +1,7 @@
 // Fuzzes text encoding (untrusted request text): UTF-8 decoding, the CLIP and BERT normalisers
 // and pre-tokenisers, byte-level BPE and WordPiece, on small inline tokenizers.
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string_view>
 
@@ -16,7 +17,7 @@ constexpr const char* kClipLike = R"({
      "behavior": "Removed", "invert": true},
     {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]},
   "post_processor": {"type": "RobertaProcessing", "sep": ["<|endoftext|>", 5], "cls": ["<|startoftext|>", 4]},
-  "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "a</w>": 2, "ab</w>": 3, "<|startoftext|>": 4},
+  "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "a</w>": 2, "ab</w>": 3, "<|startoftext|>": 4, "b</w>": 6},
             "merges": ["a b</w>"], "end_of_word_suffix": "</w>", "unk_token": "<|endoftext|>"}})";
 constexpr const char* kBertLike = R"({
   "normalizer": {"type": "BertNormalizer", "lowercase": true},
@@ -43,7 +44,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto clip = sightline::text::Tokenizer::FromJson(kClipLike);
   static auto bert = sightline::text::Tokenizer::FromJson(kBertLike);
   static auto llama = sightline::text::Tokenizer::FromJson(kLlamaLike);
-  if (!clip.ok() || !bert.ok() || !llama.ok()) __builtin_trap();  // the inline tokenizers must load
+  for (const auto* t : {&clip, &bert, &llama})
+    if (!t->ok()) {  // the inline tokenizers must load
+      std::fprintf(stderr, "%s\n", t->status().ToString().c_str());
+      __builtin_trap();
+    }
   std::string_view text(reinterpret_cast<const char*>(data), size);
   sightline::text::EncodeOptions o;
   o.max_length = 77;
