@@ -1,6 +1,9 @@
 // sightline: the command-line entry point. Subcommands parse flags and call into app/.
 #include <malloc.h>
 
+#include <algorithm>
+#include <thread>
+
 #include <CLI/CLI.hpp>
 
 #include "app/pull_command.h"
@@ -18,6 +21,11 @@ int main(int argc, char** argv) {
   // request: ~0.1 ms of page faults per 600 KB tensor. Keep a few MB per arena instead (at most
   // 8 MB x arenas of idle heap): +7% server throughput on cnn224 (docs/BENCHMARKS.md).
   mallopt(M_TRIM_THRESHOLD, 8 << 20);
+  // glibc gives up to 8 arenas per core; with ~90 threads (I/O, pools, ONNX Runtime's) each one
+  // keeps its own free lists and up to the trim threshold of idle heap, and RSS crept up under
+  // mixed traffic long after the caches were full. Two per core bounds that (issue 11, report 12;
+  // bench/run_soak.py).
+  mallopt(M_ARENA_MAX, 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   CLI::App cli{"Sightline: an inference server for vision models"};
   cli.require_subcommand(1);
   sightline::app::ServeOptions serve;

@@ -95,6 +95,12 @@ Result<std::unique_ptr<ClipService>> ClipService::Create(scheduling::ModelRegist
   svc->text_misses_ = &lookups.WithLabels({"text", "miss"});
   svc->image_hits_ = &lookups.WithLabels({"image", "hit"});
   svc->image_misses_ = &lookups.WithLabels({"image", "miss"});
+  // What each cache holds, so the process's memory can be accounted for (issue 11, report 12).
+  auto& cache_bytes =
+      metrics.AddGauge("sightline_embedding_cache_bytes",
+                       "Bytes held by each embedding cache (bounded by its --*-cache-mb)", {"cache"});
+  svc->text_cache_bytes_ = &cache_bytes.WithLabels({"text"});
+  svc->image_cache_bytes_ = &cache_bytes.WithLabels({"image"});
   std::map<std::string, std::unique_ptr<ClipFamily>> found;
   for (const auto* m : models.All()) {
     if (m->config.family.empty()) continue;
@@ -362,6 +368,7 @@ void ClipService::RunTextChunk(const std::shared_ptr<TextJob>& job, size_t chunk
       auto& e = (*rows_out)[k];
       text_cache_.Put(targets[k].second, std::make_shared<const Embedding>(e),
                       e.size() * 4 + targets[k].second.size() + 64);
+      text_cache_bytes_->Set(static_cast<double>(text_cache_.used_bytes()));
     }
     {
       std::lock_guard lock(job->mu);
@@ -405,6 +412,7 @@ void ClipService::EmbedImage(const ClipFamily& f, std::shared_ptr<const std::str
       auto e = FirstRow(r.value());
       if (!e.ok()) return done(e.status());
       image_cache_.Put(key, std::make_shared<const Embedding>(*e), e->size() * 4 + key.size() + 64);
+      image_cache_bytes_->Set(static_cast<double>(image_cache_.used_bytes()));
       ImageEmbedding out;
       out.embedding = std::move(e).value();
       out.decode_ms = decode_ms;

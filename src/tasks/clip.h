@@ -150,6 +150,8 @@ class ClipService {
   LruCache<Embedding> text_cache_;
   LruCache<Embedding> image_cache_;
   observability::Counter* text_hits_ = nullptr;
+  observability::Gauge* text_cache_bytes_ = nullptr;
+  observability::Gauge* image_cache_bytes_ = nullptr;
   observability::Counter* text_misses_ = nullptr;
   observability::Counter* image_hits_ = nullptr;
   observability::Counter* image_misses_ = nullptr;
