@@ -97,11 +97,16 @@ class System:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
+# fp32 is made at set-up from the shipped fp16 weights (scripts/prepare_model.py upcast-fp16); it is
+# also what rembg's own isnet-general-use.onnx is (an fp32 export of the same network).
+VARIANT_FILES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "quint8": "model_quint8.onnx"}
+
+
 def sightline(port, repo, variant):
     # A throwaway repository holding the ISNet variant under test (cache off: every request infers).
     d = tempfile.mkdtemp(prefix="bg-bench-")
     os.makedirs(os.path.join(d, "isnet"))
-    src = os.path.join(repo, "isnet", "model_fp16.onnx" if variant == "fp16" else "model_quint8.onnx")
+    src = os.path.join(repo, "isnet", VARIANT_FILES[variant])
     dst = os.path.join(d, "isnet", os.path.basename(src))
     os.symlink(os.path.abspath(src), dst)
     cfg = json.load(open(os.path.join(repo, "isnet", "sightline.json")))
@@ -123,7 +128,7 @@ def sightline(port, repo, variant):
 
 def rembg(port, repo, variant):
     home = tempfile.mkdtemp(prefix="u2net-")
-    src = os.path.join(repo, "isnet", "model_fp16.onnx" if variant == "fp16" else "model_quint8.onnx")
+    src = os.path.join(repo, "isnet", VARIANT_FILES[variant])
     os.symlink(os.path.abspath(src), os.path.join(home, "isnet-general-use.onnx"))
     cmd = [os.path.join(PEERS, ".venv-rembg", "bin", "rembg"), "s", "--host", "127.0.0.1", "--port", str(port),
            "--no-ui", "--log_level", "warning"]
@@ -139,7 +144,7 @@ def rembg(port, repo, variant):
 
 
 def imgly(port, repo, variant):
-    cmd = ["node", os.path.join(PEERS, "imgly", "server.mjs"), str(port), "medium" if variant == "fp16" else "small"]
+    cmd = ["node", os.path.join(PEERS, "imgly", "server.mjs"), str(port), {"fp32": "large", "fp16": "medium"}.get(variant, "small")]
     # The library finds its model files relative to the working directory.
     sys_ = System("imgly", cmd, f"http://127.0.0.1:{port}/", cwd=os.path.join(PEERS, "imgly"))
     url = f"http://127.0.0.1:{port}/"
@@ -195,7 +200,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repo", default=os.path.join(ROOT, "models"))
     ap.add_argument("--photos", default=os.path.join(ROOT, "build", "fixtures", "photos"))
-    ap.add_argument("--variant", default="fp16", choices=["fp16", "quint8"])
+    ap.add_argument("--variant", default="fp32", choices=["fp32", "fp16", "quint8"])
     ap.add_argument("--clients", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--systems", default="sightline,rembg,imgly")
