@@ -11,6 +11,7 @@
 #include "http/server.h"
 #include "media/library_log.h"
 #include "observability/logger.h"
+#include "observability/process_metrics.h"
 #include "observability/server_metrics.h"
 #include "runtime/onnxruntime/ort_backend.h"
 #include "scheduling/model_registry.h"
@@ -49,6 +50,7 @@ int RunServe(const ServeOptions& o) {
 
   observability::MetricsRegistry registry;
   observability::ServerMetrics metrics(registry);
+  observability::RegisterProcessMetrics(registry);
 
   auto access = http::AccessControl::Create(o.api_key_file, o.allow_cidrs);
   if (!access.ok()) return fail(access.status());

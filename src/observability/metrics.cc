@@ -181,9 +181,15 @@ Family<Histogram>& MetricsRegistry::AddHistogram(const std::string& name, const 
   return *histograms_.back();
 }
 
+void MetricsRegistry::AddCollector(std::function<void()> collect) {
+  std::lock_guard lock(mu_);
+  collectors_.push_back(std::move(collect));
+}
+
 std::string MetricsRegistry::Render() const {
   std::string out;
   std::lock_guard lock(mu_);
+  for (const auto& collect : collectors_) collect();  // they only set gauges (atomics)
   for (const auto& f : counters_) f->Render(out, MetricType::kCounter);
   for (const auto& f : gauges_) f->Render(out, MetricType::kGauge);
   for (const auto& f : histograms_) f->Render(out, MetricType::kHistogram);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,11 +90,14 @@ class MetricsRegistry {
                           std::vector<std::string> labels = {});
   Family<Histogram>& AddHistogram(const std::string& name, const std::string& help,
                                   std::vector<std::string> labels, std::vector<double> bounds);
+  // Runs before every Render: for gauges read from the process at scrape time (memory).
+  void AddCollector(std::function<void()> collect);
   // Prometheus text format 0.0.4.
   std::string Render() const;
 
  private:
   mutable std::mutex mu_;
+  std::vector<std::function<void()>> collectors_;
   std::vector<std::unique_ptr<Family<Counter>>> counters_;
   std::vector<std::unique_ptr<Family<Gauge>>> gauges_;
   std::vector<std::unique_ptr<Family<Histogram>>> histograms_;
