@@ -28,7 +28,8 @@ double BestMs(const sightline::text::Tokenizer& tok, const std::string& text, in
   for (int r = 0; r < repeats; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     *ids = tok.Encode(text).ids.size();
-    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    best = std::min(best,
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   return best;
 }
@@ -54,8 +55,8 @@ int main(int argc, char** argv) {
     // The cache would answer repeats of a short word; a long word is never cached.
     const double one = BestMs(**tok, Letters(n, false), repeats, &ids);
     const double many = BestMs(**tok, Letters(n, true), repeats, &short_ids);
-    std::printf("{\"letters\": %zu, \"one_word_ms\": %.3f, \"short_words_ms\": %.3f, \"ids\": %zu}\n", n, one, many,
-                ids);
+    std::printf("{\"letters\": %zu, \"one_word_ms\": %.3f, \"short_words_ms\": %.3f, \"ids\": %zu}\n", n, one,
+                many, ids);
   }
   return 0;
 }

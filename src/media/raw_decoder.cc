@@ -122,11 +122,11 @@ std::optional<Result<Image>> TryDecodeRaw(const uint8_t* data, size_t size, cons
   const auto& lim = options.limits;
   const int w = o->width, h = o->height;
   if (w > lim.max_side || h > lim.max_side || static_cast<int64_t>(w) * h > lim.max_pixels)
-    return Result<Image>(Status(StatusCode::kPayloadTooLarge,
-                                "image is " + std::to_string(w) + "x" + std::to_string(h) +
-                                    " pixels; the limit is " + std::to_string(lim.max_pixels) +
-                                    " pixels and " + std::to_string(lim.max_side) + " per side")
-                                 .WithKind(ErrorKind::kLimitExceeded));
+    return Result<Image>(
+        Status(StatusCode::kPayloadTooLarge, "image is " + std::to_string(w) + "x" + std::to_string(h) +
+                                                 " pixels; the limit is " + std::to_string(lim.max_pixels) +
+                                                 " pixels and " + std::to_string(lim.max_side) + " per side")
+            .WithKind(ErrorKind::kLimitExceeded));
   const bool wants_subset = options.min_width > 0 && options.min_height > 0;
   Result<Image> img = Invalid("RAW not decoded");
   // The preview's size is known from identify, before anything is unpacked.

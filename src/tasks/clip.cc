@@ -368,8 +368,8 @@ void ClipService::RunTextChunk(const std::shared_ptr<TextJob>& job, size_t chunk
       auto& e = (*rows_out)[k];
       text_cache_.Put(targets[k].second, std::make_shared<const Embedding>(e),
                       e.size() * 4 + targets[k].second.size() + 64);
-      text_cache_bytes_->Set(static_cast<double>(text_cache_.used_bytes()));
     }
+    text_cache_bytes_->Set(static_cast<double>(text_cache_.used_bytes()));
     {
       std::lock_guard lock(job->mu);
       if (job->failed) return;

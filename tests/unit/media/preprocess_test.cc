@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -12,16 +13,24 @@
 namespace sightline::media {
 namespace {
 
-// width x height RGB image whose pixel (x, y) is (x, y, x + y) * step.
-Image Grid(int w, int h, int step = 10) {
+// A width x height RGB image whose pixel (x, y) is pixel(x, y).
+template <typename Pixel>
+Image MakeImage(int w, int h, Pixel pixel) {
   Image img;
   img.width = w;
   img.height = h;
   img.channels = 3;
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x)
-      for (int v : {x * step, y * step, (x + y) * step}) img.pixels.push_back(static_cast<uint8_t>(v));
+      for (int v : pixel(x, y)) img.pixels.push_back(static_cast<uint8_t>(v));
   return img;
+}
+
+// Pixel (x, y) is (x, y, x + y) * step.
+Image Grid(int w, int h, int step = 10) {
+  return MakeImage(w, h, [step](int x, int y) {
+    return std::array<int, 3>{x * step, y * step, (x + y) * step};
+  });
 }
 
 float At(const Tensor& t, size_t i) {
@@ -80,15 +89,9 @@ TEST(Preprocess, ShortestEdgeCenterCropKeepsTheMiddle) {
 
 // A smooth image (a vertical and horizontal ramp) so resampling differences stay small.
 Image Ramp(int w, int h) {
-  Image img;
-  img.width = w;
-  img.height = h;
-  img.channels = 3;
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      for (int v : {x * 255 / std::max(1, w - 1), y * 255 / std::max(1, h - 1), 128})
-        img.pixels.push_back(static_cast<uint8_t>(v));
-  return img;
+  return MakeImage(w, h, [w, h](int x, int y) {
+    return std::array<int, 3>{x * 255 / std::max(1, w - 1), y * 255 / std::max(1, h - 1), 128};
+  });
 }
 
 // Field report 1: a very elongated image is cropped in source coordinates before the resize,
