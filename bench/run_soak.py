@@ -152,11 +152,14 @@ def main():
             caches = {k: v for k, v in m.items() if "cache_bytes" in k}
             malloc = {k.split('"')[1]: v for k, v in m.items() if k.startswith("sightline_malloc_bytes{")}
             samples.append({"minute": (time.time() - start) / 60, "rss_mb": rss_mb(proc.pid),
-                            "cache_bytes": sum(caches.values()), "malloc_bytes": malloc, "counts": dict(counts)})
+                            "cache_bytes": sum(caches.values()), "malloc_bytes": malloc,
+                            "trimmed_mb": m.get("sightline_malloc_trimmed_bytes_total", 0) / 2**20,
+                            "counts": dict(counts)})
             print(f"{samples[-1]['minute']:6.1f} min  RSS {samples[-1]['rss_mb']:7.1f} MB  caches "
                   f"{samples[-1]['cache_bytes'] / 2**20:6.1f} MB  malloc in use "
                   f"{malloc.get('in_use', 0) / 2**20:6.1f} MB, free in arenas "
-                  f"{malloc.get('free_in_arenas', 0) / 2**20:5.1f} MB  {counts}", flush=True)
+                  f"{malloc.get('free_in_arenas', 0) / 2**20:5.1f} MB, trimmed {samples[-1]['trimmed_mb']:6.1f} MB  "
+                  f"{counts}", flush=True)
             time.sleep(a.interval)
         for t in threads:
             t.join(timeout=600)

@@ -77,6 +77,13 @@ int main(int argc, char** argv) {
   s->add_option("--image-embedding-cache-mb", serve.image_embedding_cache_mb,
                 "CLIP image embedding cache (0 = off)")
       ->capture_default_str();
+  s->add_option("--malloc-trim-interval-ms", serve.malloc_trim_interval_ms,
+                "How often free heap pages go back to the OS (0 = never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3'600'000));
+  s->add_option("--malloc-trim-min-free-mb", serve.malloc_trim_min_free_mb,
+                "Give free heap pages back only once this many MiB are free in malloc's arenas")
+      ->capture_default_str();
 
   sightline::app::RemoveBgOptions rb;
   auto* r = cli.add_subcommand("remove-bg", "Remove the background of one image file (no server)");

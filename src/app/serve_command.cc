@@ -5,6 +5,7 @@
 #include <fstream>
 #include <future>
 
+#include "core/heap_trimmer.h"
 #include "core/net_address.h"
 #include "core/thread_pool.h"
 #include "http/api_routes.h"
@@ -51,6 +52,20 @@ int RunServe(const ServeOptions& o) {
   observability::MetricsRegistry registry;
   observability::ServerMetrics metrics(registry);
   observability::RegisterProcessMetrics(registry);
+  observability::Counter& trims = registry
+                                      .AddCounter("sightline_malloc_trims_total",
+                                                  "Times malloc_trim gave free arena pages back to the OS")
+                                      .WithLabels({});
+  observability::Counter& trimmed = registry
+                                        .AddCounter("sightline_malloc_trimmed_bytes_total",
+                                                    "Resident bytes malloc_trim gave back to the OS")
+                                        .WithLabels({});
+  HeapTrimmer heap_trimmer(
+      {std::chrono::milliseconds(o.malloc_trim_interval_ms), o.malloc_trim_min_free_mb << 20},
+      [&trims, &trimmed](size_t released) {
+        trims.Inc();
+        trimmed.Inc(static_cast<double>(released));
+      });
 
   auto access = http::AccessControl::Create(o.api_key_file, o.allow_cidrs);
   if (!access.ok()) return fail(access.status());

@@ -24,7 +24,27 @@ struct BackendOptions {
   // large: ISNet's is ~800 MB). Off trades a little speed for a much smaller footprint.
   bool memory_pattern = true;
   std::string execution_provider = "cpu";
+  // Folder where the engine keeps the model's optimized graph between loads, so the optimizer runs
+  // once per model file, engine version and CPU (runtime/onnxruntime/optimized_graph_cache.h).
+  // Empty: optimize on every load and save nothing. Created when missing; if it cannot be
+  // written, loading goes on without saving.
+  std::filesystem::path optimized_graph_dir;
 };
+
+// Where a loaded backend's graph came from.
+enum class GraphSource {
+  kModelFile,          // the model file, optimized in memory as it loaded
+  kOptimizedAndSaved,  // the model file, optimized now and the result saved for later loads
+  kOptimizedCache,     // the optimized graph saved by an earlier load (the optimizer did not run)
+};
+inline const char* GraphSourceName(GraphSource source) {
+  switch (source) {
+    case GraphSource::kOptimizedAndSaved: return "optimized_and_saved";
+    case GraphSource::kOptimizedCache: return "optimized_cache";
+    case GraphSource::kModelFile: break;
+  }
+  return "model_file";
+}
 
 // A read-only view of a tensor that stays where the engine put it (no copy); valid until the
 // session that lent it runs again.
@@ -62,6 +82,7 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual const ModelSignature& signature() const = 0;
+  virtual GraphSource graph_source() const { return GraphSource::kModelFile; }
   // Runs one (possibly batched) call. `inputs` are in signature().inputs order. `outputs` lists
   // the signature().outputs indices wanted, ascending (empty = all); they come back in that order.
   // Asking only for what is needed saves the engine's copies (ISNet has 12 outputs, most of them

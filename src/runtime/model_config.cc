@@ -80,6 +80,7 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
       RETURN_IF_ERROR(opt->OneOf("pool_priority", {"", "normal", "idle"}, &priority));
       cfg.pool_priority = priority == "idle" ? PoolPriority::kIdle : PoolPriority::kNormal;
       RETURN_IF_ERROR(opt->Bool("memory_pattern", &cfg.memory_pattern));
+      RETURN_IF_ERROR(opt->Bool("save_optimized_graph", &cfg.save_optimized_graph));
       RETURN_IF_ERROR(opt->RejectUnknown());
     }
   }

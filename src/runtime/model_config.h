@@ -50,7 +50,8 @@ struct ModelConfig {
   Spinning spinning = Spinning::kOff;                  // optimization.spinning (see runtime/pool_threads.h)
   PoolPriority pool_priority = PoolPriority::kNormal;  // optimization.pool_priority
   bool memory_pattern = true;                          // see BackendOptions::memory_pattern
-  std::string variant = "fp32";                        // fp32 | fp16 | int8 | quantized | any suffix
+  bool save_optimized_graph = true;  // optimization.save_optimized_graph: BackendOptions::optimized_graph_dir
+  std::string variant = "fp32";      // fp32 | fp16 | int8 | quantized | any suffix
   bool warmup = true;
   std::optional<ImageInputConfig> image_input;
   // What the model is for, beyond raw tensors: "background_removal" makes it serve

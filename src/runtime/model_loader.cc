@@ -52,12 +52,15 @@ Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repositor
     o.spinning = model.config.spinning;
     o.pool_priority = model.config.pool_priority;
     o.memory_pattern = model.config.memory_pattern;
+    if (model.config.save_optimized_graph)
+      o.optimized_graph_dir = model.file.parent_path() / kOptimizedGraphFolder;
     return o;
   };
   const int planned = model.config.instance_count > 0 ? model.config.instance_count : 1;
   ASSIGN_OR_RETURN(auto first, factory.Load(model.file, options_for(planned)));
   model.signature = first->signature();
   RETURN_IF_ERROR(FinalizeModelConfig(model.config, model.signature, cfg_label));
+  model.graph_source = first->graph_source();
   model.instances.push_back(std::move(first));
   while (static_cast<int>(model.instances.size()) < model.config.instance_count) {
     ASSIGN_OR_RETURN(auto more, factory.Load(model.file, options_for(model.config.instance_count)));

@@ -14,6 +14,9 @@
 
 namespace sightline::runtime {
 
+// Beside each model file: the engine's optimized graphs (BackendOptions::optimized_graph_dir).
+inline constexpr const char* kOptimizedGraphFolder = ".sightline-optimized";
+
 struct LoadedModel {
   ModelConfig config;
   ModelSignature signature;
@@ -21,6 +24,7 @@ struct LoadedModel {
   std::filesystem::path file;
   std::vector<std::unique_ptr<Backend>> instances;
   double load_seconds = 0;
+  GraphSource graph_source = GraphSource::kModelFile;  // the first instance's
   // Set by WarmUp for batching models: measured memory per batch item, the batch size half the
   // available memory allows (capped at 256), and max_batch_size before that bound lowered it (0 if not).
   int64_t per_item_bytes = 0;

@@ -39,6 +39,7 @@ Result<std::unique_ptr<ServedModel>> LoadOne(runtime::BackendFactory& factory,
                                .Add("memory_safe_batch", static_cast<int64_t>(loaded.memory_batch_limit))
                                .Add("per_item_bytes", loaded.per_item_bytes)
                                .Add("load_seconds", loaded.load_seconds)
+                               .Add("graph", runtime::GraphSourceName(loaded.graph_source))
                                .Add("warmup_seconds", warm));
   const auto& c = loaded.config;
   BatcherOptions opts;

@@ -263,3 +263,56 @@ def test_one_very_long_word_is_fast_and_never_blocks_health(server):
             assert not health or max(health) < budget / 2
     ids = r.json()  # embeddings: one vector for the truncated word
     assert len(ids["data"]) == 1
+
+
+# ---- F7: graph optimisations applied once and saved --------------------------------------------
+
+def model_loaded_line(server, model):
+    for line in server.logs().splitlines():
+        if line.startswith("{") and '"model_loaded"' in line:
+            entry = json.loads(line)
+            if entry.get("model") == model:
+                return entry
+    return None
+
+
+def test_the_optimized_graph_is_saved_once_and_reused_by_later_starts(make_server, tmp_path):
+    import shutil
+    from conftest import FIXTURES
+    repo = tmp_path / "repo"
+    shutil.copytree(os.path.join(FIXTURES, "convnet"), repo / "convnet")
+    x = np.linspace(0, 1, 3 * 64 * 64, dtype=np.float32).reshape(1, 3, 64, 64)
+    body = {"inputs": [{"name": "input", "shape": list(x.shape), "datatype": "FP32",
+                        "data": x.ravel().tolist()}]}
+    answers = []
+    for expected in ("optimized_and_saved", "optimized_cache"):
+        s = make_server(repo=str(repo))
+        wait_until(lambda: model_loaded_line(s, "convnet") is not None, what="the model_loaded log line")
+        assert model_loaded_line(s, "convnet")["graph"] == expected
+        r = requests.post(s.url + "/v2/models/convnet/infer", json=body, timeout=30)
+        assert r.status_code == 200, r.text
+        answers.append(np.array(r.json()["outputs"][0]["data"], np.float32))
+        s.stop()
+    np.testing.assert_allclose(answers[0], answers[1], atol=1e-5)
+    saved = list((repo / "convnet" / ".sightline-optimized").iterdir())
+    assert len(saved) == 1 and saved[0].suffix == ".onnx", saved
+    # A model that opts out optimises in memory on each load and saves nothing.
+    cfg_path = repo / "convnet" / "sightline.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg.setdefault("optimization", {})["save_optimized_graph"] = False
+    cfg_path.write_text(json.dumps(cfg))
+    shutil.rmtree(repo / "convnet" / ".sightline-optimized")
+    s = make_server(repo=str(repo))
+    wait_until(lambda: model_loaded_line(s, "convnet") is not None, what="the model_loaded log line")
+    assert model_loaded_line(s, "convnet")["graph"] == "model_file"
+    assert not (repo / "convnet" / ".sightline-optimized").exists()
+
+
+# ---- F12: free heap pages go back to the OS ---------------------------------------------------
+
+def test_free_heap_pages_are_given_back_on_a_timer(make_server):
+    s = make_server("--malloc-trim-interval-ms", "20", "--malloc-trim-min-free-mb", "0")
+    wait_until(lambda: s.metrics().get("sightline_malloc_trims_total", 0) >= 2, what="two heap trims")
+    assert "sightline_malloc_trimmed_bytes_total" in s.metrics()
+    off = make_server("--malloc-trim-interval-ms", "0")
+    assert off.metrics()["sightline_malloc_trims_total"] == 0

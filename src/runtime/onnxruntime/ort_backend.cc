@@ -1,10 +1,13 @@
 #include "runtime/onnxruntime/ort_backend.h"
+
 #include "runtime/onnx_graph.h"
+#include "runtime/onnxruntime/optimized_graph_cache.h"
 
 #include <onnxruntime_cxx_api.h>
 
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <map>
@@ -169,15 +172,17 @@ class OrtStatefulSession final : public StatefulSession {
 
 class OrtBackend final : public Backend {
  public:
-  OrtBackend(Ort::Session session, ModelSignature sig)
+  OrtBackend(Ort::Session session, ModelSignature sig, GraphSource source)
       : session_(std::move(session)),
         sig_(std::move(sig)),
+        source_(source),
         mem_(Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault)) {
     for (const auto& t : sig_.inputs) input_names_.push_back(t.name.c_str());
     for (const auto& t : sig_.outputs) output_names_.push_back(t.name.c_str());
   }
 
   const ModelSignature& signature() const override { return sig_; }
+  GraphSource graph_source() const override { return source_; }
 
   Result<std::unique_ptr<StatefulSession>> OpenSession() override {
     try {
@@ -264,6 +269,7 @@ class OrtBackend final : public Backend {
  private:
   Ort::Session session_;
   ModelSignature sig_;
+  GraphSource source_;
   Ort::MemoryInfo mem_;
   Ort::RunOptions run_options_;
   std::vector<const char*> input_names_, output_names_;
@@ -305,6 +311,22 @@ void ForwardOrtLog(void* param, OrtLoggingLevel severity, const char*, const cha
   sink(level, code_location ? code_location : "", message ? message : "");
 }
 
+// The model file's size plus that of the files beside it whose names start with its name
+// (model.onnx_data, model.onnx.data: the usual external-data names). Unknown: the maximum.
+uint64_t BytesWithExternalData(const std::filesystem::path& file) {
+  std::error_code ec;
+  uint64_t total = 0;
+  const std::string name = file.filename().string();
+  for (const auto& e : std::filesystem::directory_iterator(file.parent_path(), ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind(name, 0) != 0 || !e.is_regular_file(ec)) continue;
+    const auto size = e.file_size(ec);
+    if (ec) return UINT64_MAX;
+    total += size;
+  }
+  return ec || total == 0 ? UINT64_MAX : total;
+}
+
 class OrtBackendFactory final : public BackendFactory {
  public:
   // `sink` (may hold an empty function) must be owned here before the env that points at it.
@@ -314,26 +336,11 @@ class OrtBackendFactory final : public BackendFactory {
 
   Result<std::unique_ptr<Backend>> Load(const std::filesystem::path& file,
                                         const BackendOptions& options) override {
+    if (options.execution_provider != "cpu")
+      return Status(StatusCode::kUnimplemented,
+                    "execution provider '" + options.execution_provider + "' is not in this build");
     try {
-      Ort::SessionOptions so;
-      if (options.intra_op_threads > 0) so.SetIntraOpNumThreads(options.intra_op_threads);
-      if (options.inter_op_threads > 0) so.SetInterOpNumThreads(options.inter_op_threads);
-      so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
-      if (!options.memory_pattern) so.DisableMemPattern();
-      // ORT's pool threads spin between runs by default; in a server they would burn the cores
-      // the I/O threads and the other models need (runtime/pool_threads.h).
-      const char* spin = options.spinning == Spinning::kOff ? "0" : "1";
-      so.AddConfigEntry("session.intra_op.allow_spinning", spin);
-      so.AddConfigEntry("session.inter_op.allow_spinning", spin);
-      // Pool threads are ours to start: named, and in the scheduling class asked for.
-      so.SetCustomCreateThreadFn(StartPoolThread);
-      so.SetCustomThreadCreationOptions(
-          const_cast<PoolPriority*>(options.pool_priority == PoolPriority::kIdle ? &kIdle : &kNormal));
-      so.SetCustomJoinThreadFn(JoinPoolThread);
-      if (options.execution_provider != "cpu")
-        return Status(StatusCode::kUnimplemented,
-                      "execution provider '" + options.execution_provider + "' is not in this build");
-      Ort::Session session(env_, file.c_str(), so);
+      auto [session, source] = OpenSession(file, options);
       ModelSignature sig;
       Ort::AllocatorWithDefaultOptions alloc;
       for (size_t i = 0; i < session.GetInputCount(); ++i) {
@@ -351,13 +358,81 @@ class OrtBackendFactory final : public BackendFactory {
       if (auto limits = ReadEmbeddingIndexLimits(file); limits.ok())
         for (auto& in : sig.inputs)
           if (auto it = limits->find(in.name); it != limits->end()) in.index_limit = it->second;
-      return std::unique_ptr<Backend>(new OrtBackend(std::move(session), std::move(sig)));
+      return std::unique_ptr<Backend>(new OrtBackend(std::move(session), std::move(sig), source));
     } catch (const Ort::Exception& e) {
       return FailedPrecondition(file.string() + ": onnxruntime could not load it: " + e.what());
     }
   }
 
  private:
+  Ort::SessionOptions MakeSessionOptions(const BackendOptions& options, GraphOptimizationLevel level) {
+    Ort::SessionOptions so;
+    if (options.intra_op_threads > 0) so.SetIntraOpNumThreads(options.intra_op_threads);
+    if (options.inter_op_threads > 0) so.SetInterOpNumThreads(options.inter_op_threads);
+    so.SetGraphOptimizationLevel(level);
+    if (!options.memory_pattern) so.DisableMemPattern();
+    // ORT's pool threads spin between runs by default; in a server they would burn the cores
+    // the I/O threads and the other models need (runtime/pool_threads.h).
+    const char* spin = options.spinning == Spinning::kOff ? "0" : "1";
+    so.AddConfigEntry("session.intra_op.allow_spinning", spin);
+    so.AddConfigEntry("session.inter_op.allow_spinning", spin);
+    // Pool threads are ours to start: named, and in the scheduling class asked for.
+    so.SetCustomCreateThreadFn(StartPoolThread);
+    so.SetCustomThreadCreationOptions(
+        const_cast<PoolPriority*>(options.pool_priority == PoolPriority::kIdle ? &kIdle : &kNormal));
+    so.SetCustomJoinThreadFn(JoinPoolThread);
+    return so;
+  }
+
+  // Opens the session from the saved optimized graph when there is a valid one, otherwise from
+  // the model file (saving its optimized graph when asked). Throws Ort::Exception only for the
+  // model file itself: a cache that cannot be read or written is passed over.
+  std::pair<Ort::Session, GraphSource> OpenSession(const std::filesystem::path& file,
+                                                   const BackendOptions& options) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::path cached;
+    // ORT serializes the optimized graph as one protobuf, weights inlined, which cannot pass 2 GB;
+    // models near that (counting external data files beside them) are optimized on each load.
+    if (!options.optimized_graph_dir.empty() && BytesWithExternalData(file) < (1ull << 30)) {
+      if (auto p = OptimizedGraphPath(options.optimized_graph_dir, file, Ort::GetVersionString()); p.ok())
+        cached = *p;
+    }
+    if (!cached.empty() && fs::exists(cached, ec)) {
+      try {
+        auto so = MakeSessionOptions(options, GraphOptimizationLevel::ORT_DISABLE_ALL);
+        return {Ort::Session(env_, cached.c_str(), so), GraphSource::kOptimizedCache};
+      } catch (const Ort::Exception&) {
+        fs::remove(cached, ec);  // damaged (a crash mid-write elsewhere, a full disk): make it again
+      }
+    }
+    if (!cached.empty()) {
+      // Written under a temporary name and renamed, so a concurrent load (a second instance,
+      // another process) never reads half a file.
+      fs::create_directories(options.optimized_graph_dir, ec);
+      const fs::path temp = cached.string() + "." + std::to_string(::getpid()) + "." +
+                            std::to_string(reinterpret_cast<uintptr_t>(&options)) + ".tmp";
+      if (!ec) {
+        try {
+          auto so = MakeSessionOptions(options, GraphOptimizationLevel::ORT_ENABLE_ALL);
+          so.SetOptimizedModelFilePath(temp.c_str());
+          // ORT warns on every save that an ALL-level graph may hold CPU-specific kernels; the
+          // cache key carries the CPU's identity for that reason, so the warning is only noise.
+          so.SetLogSeverityLevel(ORT_LOGGING_LEVEL_ERROR);
+          Ort::Session session(env_, file.c_str(), so);
+          fs::rename(temp, cached, ec);
+          if (!ec) return {std::move(session), GraphSource::kOptimizedAndSaved};
+        } catch (const Ort::Exception&) {
+          // Saving failed (read-only folder, disk full) or the file itself is bad: the plain load
+          // below says which.
+        }
+        fs::remove(temp, ec);
+      }
+    }
+    auto so = MakeSessionOptions(options, GraphOptimizationLevel::ORT_ENABLE_ALL);
+    return {Ort::Session(env_, file.c_str(), so), GraphSource::kModelFile};
+  }
+
   std::unique_ptr<EngineLogSink> sink_;
   Ort::Env env_;
 };
