@@ -6,7 +6,8 @@ variant_choice.json (issue 11, field report 7).
     scripts/choose_variant.py --model models/isnet [--photos build/fixtures/photos] [--rounds 4]
 
 Candidates are the variant files present: model.onnx (fp32, made from the shipped fp16 weights by
-`prepare_model.py upcast-fp16`), model_fp16.onnx, model_quint8.onnx. Each runs the real test
+`prepare_model.py upcast-fp16`), model_fp16.onnx, model_quint8.onnx (shipped, dynamically
+quantized), model_int8.onnx (statically calibrated by `prepare_model.py quantize-static`). Each runs the real test
 photos (scikit-image's, fetched by scripts/fetch_photos.py) at the model's input size with the
 thread count the server gives it (all cores), in alternating order so that load on the machine
 touches every candidate alike; the median time per image decides. A candidate must give the same
@@ -25,7 +26,8 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-CANDIDATES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "quint8": "model_quint8.onnx"}
+CANDIDATES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "quint8": "model_quint8.onnx",
+              "int8": "model_int8.onnx"}
 
 
 def preprocess(path, size, mean, std):
