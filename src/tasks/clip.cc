@@ -142,6 +142,12 @@ Result<std::unique_ptr<ClipService>> ClipService::Create(scheduling::ModelRegist
     ASSIGN_OR_RETURN(f->tokenizer, text::Tokenizer::FromFile(file));
     svc->families_.push_back(std::move(f));
   }
+  auto& word_cache = metrics.AddGauge("sightline_tokenizer_cache_bytes",
+                                      "Bytes held by each tokenizer's word cache", {"model"});
+  for (const auto& f : svc->families_) {
+    observability::Gauge& g = word_cache.WithLabels({f->name});
+    metrics.AddCollector([&g, tok = f->tokenizer.get()] { g.Set(static_cast<double>(tok->cache_bytes())); });
+  }
   // Configured label sets: embed their prompts now, so the first classify is already warm.
   for (const auto& f : svc->families_) {
     for (const auto& [set, labels] : f->label_sets) {

@@ -43,6 +43,8 @@ class Model {
   virtual void Tokenize(const std::string& word, std::vector<int64_t>& out) const = 0;
   virtual int64_t TokenId(std::string_view token) const = 0;
   virtual size_t vocab_size() const = 0;
+  // Bytes held by the model's word cache (BPE), for memory accounting; 0 without one.
+  virtual size_t cache_bytes() const { return 0; }
 };
 Result<std::unique_ptr<Model>> MakeModel(const boost::json::value& spec);
 

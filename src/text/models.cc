@@ -81,9 +81,20 @@ class Bpe final : public Model {
     std::vector<int64_t> ids = MergeAll(InitialSymbols(word));
     out.insert(out.end(), ids.begin(), ids.end());
     if (!cacheable) return;
+    const size_t entry = EntryBytes(word, ids);
     std::unique_lock lock(mu_);
-    if (cache_.size() > 100'000) cache_.clear();  // bounded; words repeat, so it refills with the common ones
-    cache_.emplace(word, std::move(ids));
+    // Bounded in bytes, emptied when full: words repeat, so it refills with the common ones. (A
+    // bound by count let fresh words — numbers, ids — hold ~30 MB that no gauge showed.)
+    if (cache_bytes_ + entry > kMaxCacheBytes) {
+      cache_.clear();
+      cache_bytes_ = 0;
+    }
+    if (cache_.emplace(word, std::move(ids)).second) cache_bytes_ += entry;
+  }
+
+  size_t cache_bytes() const override {
+    std::shared_lock lock(mu_);
+    return cache_bytes_;
   }
 
   int64_t TokenId(std::string_view token) const override {
@@ -100,6 +111,12 @@ class Bpe final : public Model {
   // tokenizers caches words shorter than this (bpe/model.rs MAX_LENGTH); longer ones are rare and
   // would let one request fill the cache with megabytes.
   static constexpr size_t kMaxCachedWordBytes = 256;
+  static constexpr size_t kMaxCacheBytes = 4u << 20;
+  // A cache entry's heap bytes, roughly: the node (key, vector, hash, next pointer), the key's
+  // characters when longer than the short-string buffer, and the ids.
+  static size_t EntryBytes(const std::string& word, const std::vector<int64_t>& ids) {
+    return 96 + (word.size() > 15 ? word.size() + 1 : 0) + ids.size() * sizeof(int64_t);
+  }
 
   // merge_word(): the word's characters as ids.
   std::vector<int64_t> InitialSymbols(const std::string& word) const {
@@ -199,6 +216,7 @@ class Bpe final : public Model {
   int64_t unk_id_ = -1;
   mutable std::shared_mutex mu_;
   mutable std::unordered_map<std::string, std::vector<int64_t>> cache_;
+  mutable size_t cache_bytes_ = 0;
 };
 
 // WordPiece: greedy longest match from the left, continuation pieces carrying "##"; a word with

@@ -82,6 +82,7 @@ class JsonTokenizer final : public Tokenizer {
   }
   int64_t pad_id() const override { return pad_id_; }
   size_t vocab_size() const override { return model_->vocab_size() + added_.size(); }
+  size_t cache_bytes() const override { return model_->cache_bytes(); }
 
   std::unique_ptr<Normalizer> normalizer_;
   std::unique_ptr<PreTokenizer> pre_;

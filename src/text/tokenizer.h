@@ -39,6 +39,9 @@ class Tokenizer {
   virtual int64_t TokenId(std::string_view token) const = 0;
   virtual int64_t pad_id() const = 0;
   virtual size_t vocab_size() const = 0;
+  // Bytes held by the word cache (BPE: words seen -> their ids; bounded at 4 MB), so a server can
+  // account for its memory.
+  virtual size_t cache_bytes() const = 0;
 };
 
 }  // namespace sightline::text

@@ -130,6 +130,25 @@ TEST(Tokenizer, OneVeryLongWordIsNotQuadratic) {
   }
 }
 
+TEST(Tokenizer, TheWordCacheIsBoundedInBytesAndReportsItsSize) {
+  auto tok = Tokenizer::FromFile(Dir() + "/gpt2/tokenizer.json");
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  EXPECT_EQ((*tok)->cache_bytes(), 0u);
+  const Encoding first = (*tok)->Encode("hello cached world");
+  const size_t after_one = (*tok)->cache_bytes();
+  EXPECT_GT(after_one, 0u);
+  EXPECT_EQ((*tok)->Encode("hello cached world").ids, first.ids);  // a hit: same ids, no growth
+  EXPECT_EQ((*tok)->cache_bytes(), after_one);
+  // Fresh words without end (numbers, ids) never hold more than the bound.
+  size_t peak = 0;
+  for (int i = 0; i < 200'000; ++i) {
+    (*tok)->Encode("n" + std::to_string(i * 7919) + "x" + std::to_string(i));
+    peak = std::max(peak, (*tok)->cache_bytes());
+  }
+  EXPECT_LE(peak, size_t{4} << 20);
+  EXPECT_GT(peak, size_t{3} << 20) << "the cache filled before it was emptied";
+}
+
 TEST(Tokenizer, ClipPadsToTheContextLength) {
   auto tok = Tokenizer::FromFile(Dir() + "/clip/tokenizer.json");
   ASSERT_TRUE(tok.ok()) << tok.status().ToString();
