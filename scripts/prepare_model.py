@@ -10,9 +10,10 @@ quantize-static: int8 weights (per output channel) and int8 activations whose ra
 once, on images, instead of at every run as the shipped dynamically quantized file does (its
 DynamicQuantizeLinear nodes find each tensor's range per call). Calibration follows ONNX Runtime's
 quantize_static (onnxruntime.ai/docs/performance/model-optimizations/quantization.html): QDQ format,
-u8 activations and s8 weights, ranges from the 99.999th percentile of each activation's histogram
-(so one outlier pixel does not waste the 256 levels), reduce_range on CPUs without VNNI (AVX2's
-u8 x s8 multiply-add saturates at 16 bits otherwise). The calibration inputs are views of the
+u8 activations and s8 weights, ranges the minimum and maximum each activation reaches (the
+augmented graph keeps two numbers per tensor; --method percentile or entropy build histograms, which
+hold every activation of a run in memory at once: over 20 GB for ISNet at 1024x1024), reduce_range
+on CPUs without VNNI (AVX2's u8 x s8 multiply-add saturates at 16 bits otherwise). The calibration inputs are views of the
 images that the model never sees in use: a centre crop and a mirrored crop of each, preprocessed as
 the model's image_input says. Whether the result is good enough is decided by
 scripts/choose_variant.py (mask IoU >= 0.98 against fp32 on the whole test photos), not here.
@@ -151,7 +152,14 @@ def main():
     q.add_argument("output")
     q.add_argument("--images", required=True, help="folder of calibration images")
     q.add_argument("--config", default="", help="the model's sightline.json (default: beside the input)")
-    q.add_argument("--method", choices=["percentile", "minmax", "entropy"], default="percentile")
+    q.add_argument("--method", choices=["minmax", "percentile", "entropy"], default="minmax",
+                   help="minmax adds ReduceMin/Max nodes and keeps two numbers per tensor; the histogram "
+                        "methods keep every activation of a run in memory at once (ISNet at 1024x1024: over 20 GB)")
+    q.add_argument("--exclude-prefix", action="append", default=[],
+                   help="leave nodes whose name starts with this in float (repeatable), e.g. the last stage")
+    q.add_argument("--op-types", default="", help="quantize only these op types, e.g. Conv (default: all ORT can)")
+    q.add_argument("--reduce-range", choices=["auto", "on", "off"], default="auto",
+                   help="7-bit weights; auto = on for CPUs without VNNI")
     args = ap.parse_args()
     if args.command == "upcast-fp16":
         return upcast_main(args)
@@ -278,6 +286,9 @@ def quantize_static_main(args):
             return None if x is None else {inp.name: x}
 
     vnni = "avx512_vnni" in open("/proc/cpuinfo").read() or "avx_vnni" in open("/proc/cpuinfo").read()
+    reduce_range = {"auto": not vnni, "on": True, "off": False}[args.reduce_range]
+    names = [n.name for n in onnx.load(args.input, load_external_data=False).graph.node]
+    exclude = [n for n in names if any(n.startswith(p) for p in args.exclude_prefix)]
     with tempfile.TemporaryDirectory() as tmp:
         pre = os.path.join(tmp, "pre.onnx")
         try:
@@ -287,13 +298,16 @@ def quantize_static_main(args):
             print(f"  pre-processing skipped ({str(e).splitlines()[0]})")
             pre = args.input
         quantize_static(pre, args.output, Views(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        reduce_range=not vnni, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        reduce_range=reduce_range, nodes_to_exclude=exclude,
+                        op_types_to_quantize=args.op_types.split(",") if args.op_types else None,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method={"percentile": CalibrationMethod.Percentile,
                                           "minmax": CalibrationMethod.MinMax,
                                           "entropy": CalibrationMethod.Entropy}[args.method],
-                        extra_options={"CalibMaxIntermediateOutputs": 1, "CalibPercentile": 99.999})
+                        extra_options={"CalibPercentile": 99.999})
     print(f"{args.output}: int8 (QDQ, per-channel weights, {args.method} ranges from {len(views)} views of "
-          f"{args.images}{'' if vnni else ', reduce_range for a CPU without VNNI'})")
+          f"{args.images}{', 7-bit weights' if reduce_range else ''}"
+          f"{f', {len(exclude)} nodes left in float' if exclude else ''})")
     return 0
 
 
