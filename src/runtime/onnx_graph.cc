@@ -105,14 +105,25 @@ Status Malformed() {
 }  // namespace
 
 Result<std::map<std::string, int64_t>> ReadEmbeddingIndexLimits(const uint8_t* data, size_t size) {
+  ASSIGN_OR_RETURN(auto facts, ReadGraphFacts(data, size));
+  return std::move(facts.index_limits);
+}
+
+Result<std::map<std::string, int64_t>> ReadEmbeddingIndexLimits(const std::filesystem::path& onnx_file) {
+  ASSIGN_OR_RETURN(auto facts, ReadGraphFacts(onnx_file));
+  return std::move(facts.index_limits);
+}
+
+Result<GraphFacts> ReadGraphFacts(const uint8_t* data, size_t size) {
+  GraphFacts facts;
   // ModelProto.graph (7).
   std::optional<WireReader> graph;
   WireReader model(data, size);
   while (model.Next())
     if (model.field() == 7 && model.wire() == 2) graph = model.Sub();
   if (!model.ok()) return Malformed();
-  std::map<std::string, int64_t> limits;
-  if (!graph) return limits;
+  std::map<std::string, int64_t>& limits = facts.index_limits;
+  if (!graph) return facts;
 
   std::vector<Node> nodes;
   std::unordered_map<std::string, int64_t> table_rows;  // initializer name -> dims[0]
@@ -149,6 +160,7 @@ Result<std::map<std::string, int64_t>> ReadEmbeddingIndexLimits(const uint8_t* d
         if (t.field() == 1 && t.wire() == 0) dims.push_back(static_cast<int64_t>(t.varint()));
         if (t.field() == 1 && t.wire() == 2 && !t.Packed(dims)) return Malformed();
         if (t.field() == 8 && t.wire() == 2) name = std::string(t.string());
+        if (t.field() == 14 && t.wire() == 0 && t.varint() == 1) facts.external_data = true;
       }
       if (!t.ok()) return Malformed();
       if (!dims.empty() && dims[0] > 0) table_rows[name] = dims[0];
@@ -191,10 +203,10 @@ Result<std::map<std::string, int64_t>> ReadEmbeddingIndexLimits(const uint8_t* d
     }
     if (limit > 0) limits[input] = limit;
   }
-  return limits;
+  return facts;
 }
 
-Result<std::map<std::string, int64_t>> ReadEmbeddingIndexLimits(const std::filesystem::path& onnx_file) {
+Result<GraphFacts> ReadGraphFacts(const std::filesystem::path& onnx_file) {
   const int fd = ::open(onnx_file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return FailedPrecondition(onnx_file.string() + ": cannot be opened");
   struct stat st {};
@@ -207,7 +219,7 @@ Result<std::map<std::string, int64_t>> ReadEmbeddingIndexLimits(const std::files
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (map == MAP_FAILED) return FailedPrecondition(onnx_file.string() + ": cannot be mapped");
-  auto result = ReadEmbeddingIndexLimits(static_cast<const uint8_t*>(map), size);
+  auto result = ReadGraphFacts(static_cast<const uint8_t*>(map), size);
   ::munmap(map, size);
   if (!result.ok()) return FailedPrecondition(onnx_file.string() + ": " + result.status().message());
   return result;

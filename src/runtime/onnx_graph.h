@@ -21,6 +21,15 @@
 
 namespace sightline::runtime {
 
+// What one walk over the graph finds.
+struct GraphFacts {
+  std::map<std::string, int64_t> index_limits;  // as ReadEmbeddingIndexLimits
+  // Some initializer keeps its bytes in another file (TensorProto.data_location = 14, EXTERNAL).
+  bool external_data = false;
+};
+Result<GraphFacts> ReadGraphFacts(const std::filesystem::path& onnx_file);
+Result<GraphFacts> ReadGraphFacts(const uint8_t* data, size_t size);
+
 // Graph input name -> rows of the smallest embedding table it indexes. Inputs that index no
 // table are absent. Errors: kFailedPrecondition when the file cannot be read or is not a
 // well-formed ModelProto.

@@ -295,8 +295,8 @@ def test_the_optimized_graph_is_saved_once_and_reused_by_later_starts(make_serve
         answers.append(np.array(r.json()["outputs"][0]["data"], np.float32))
         s.stop()
     np.testing.assert_allclose(answers[0], answers[1], atol=1e-5)
-    saved = list((repo / "convnet" / ".sightline-optimized").iterdir())
-    assert len(saved) == 1 and saved[0].suffix == ".onnx", saved
+    saved = sorted(p.name for p in (repo / "convnet" / ".sightline-optimized").iterdir())
+    assert len(saved) == 2 and saved[0].endswith(".onnx") and saved[1] == saved[0] + ".xxh3", saved  # graph, seal
     # A model that opts out optimises in memory on each load and saves nothing.
     cfg_path = repo / "convnet" / "sightline.json"
     cfg = json.loads(cfg_path.read_text())
@@ -307,6 +307,22 @@ def test_the_optimized_graph_is_saved_once_and_reused_by_later_starts(make_serve
     wait_until(lambda: model_loaded_line(s, "convnet") is not None, what="the model_loaded log line")
     assert model_loaded_line(s, "convnet")["graph"] == "model_file"
     assert not (repo / "convnet" / ".sightline-optimized").exists()
+    s.stop()
+    # Weights in an external-data file (any name): optimised on each load, never a saved graph
+    # that points at weights beside it that are not there.
+    import onnx
+    cfg["optimization"]["save_optimized_graph"] = True
+    cfg_path.write_text(json.dumps(cfg))
+    m = onnx.load(str(repo / "convnet" / "model.onnx"))
+    onnx.save(m, str(repo / "convnet" / "model.onnx"), save_as_external_data=True, location="weights.bin",
+              size_threshold=0)
+    for _ in range(2):
+        s = make_server(repo=str(repo))
+        wait_until(lambda: model_loaded_line(s, "convnet") is not None, what="the model_loaded log line")
+        assert model_loaded_line(s, "convnet")["graph"] == "model_file"
+        r = requests.post(s.url + "/v2/models/convnet/infer", json=body, timeout=30)
+        np.testing.assert_allclose(np.array(r.json()["outputs"][0]["data"], np.float32), answers[0], atol=1e-5)
+        s.stop()
 
 
 # ---- F12: free heap pages go back to the OS ---------------------------------------------------

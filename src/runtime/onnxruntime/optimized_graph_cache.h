@@ -25,4 +25,16 @@ Result<std::filesystem::path> OptimizedGraphPath(const std::filesystem::path& di
                                                  const std::filesystem::path& model_file,
                                                  const std::string& engine_version);
 
+// A saved graph is trusted only with its seal: "<file>.xxh3" holding the XXH3-64 of the file's
+// bytes, written after the file is complete and synced. A file damaged later (a bad disk, a
+// hand edit) fails the check, where ORT might otherwise load it and compute garbage.
+// Seal writes the seal (synced, renamed into place); Verify reads the file and compares. Both
+// fail (false / an error) on any I/O problem.
+Status SealOptimizedGraph(const std::filesystem::path& graph);
+bool VerifyOptimizedGraph(const std::filesystem::path& graph);
+// Removes a graph and its seal (errors ignored).
+void RemoveOptimizedGraph(const std::filesystem::path& graph);
+// Flushes a written file to disk (fsync), so a rename after it never exposes a partial file.
+Status SyncFile(const std::filesystem::path& file);
+
 }  // namespace sightline::runtime

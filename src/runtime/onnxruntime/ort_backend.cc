@@ -311,22 +311,6 @@ void ForwardOrtLog(void* param, OrtLoggingLevel severity, const char*, const cha
   sink(level, code_location ? code_location : "", message ? message : "");
 }
 
-// The model file's size plus that of the files beside it whose names start with its name
-// (model.onnx_data, model.onnx.data: the usual external-data names). Unknown: the maximum.
-uint64_t BytesWithExternalData(const std::filesystem::path& file) {
-  std::error_code ec;
-  uint64_t total = 0;
-  const std::string name = file.filename().string();
-  for (const auto& e : std::filesystem::directory_iterator(file.parent_path(), ec)) {
-    const std::string n = e.path().filename().string();
-    if (n.rfind(name, 0) != 0 || !e.is_regular_file(ec)) continue;
-    const auto size = e.file_size(ec);
-    if (ec) return UINT64_MAX;
-    total += size;
-  }
-  return ec || total == 0 ? UINT64_MAX : total;
-}
-
 class OrtBackendFactory final : public BackendFactory {
  public:
   // `sink` (may hold an empty function) must be owned here before the env that points at it.
@@ -340,7 +324,10 @@ class OrtBackendFactory final : public BackendFactory {
       return Status(StatusCode::kUnimplemented,
                     "execution provider '" + options.execution_provider + "' is not in this build");
     try {
-      auto [session, source] = OpenSession(file, options);
+      // One walk over the file's graph: embedding-table sizes, and whether weights live elsewhere.
+      // Should the reader not take a file ORT takes, the inputs stay unchecked and nothing is cached.
+      auto facts = ReadGraphFacts(file);
+      auto [session, source] = OpenSession(file, options, facts.ok() && !facts->external_data);
       ModelSignature sig;
       Ort::AllocatorWithDefaultOptions alloc;
       for (size_t i = 0; i < session.GetInputCount(); ++i) {
@@ -354,10 +341,10 @@ class OrtBackendFactory final : public BackendFactory {
         sig.outputs.push_back(std::move(spec));
       }
       // Embedding-table sizes, so a bad index is refused per request instead of failing a batch.
-      // The session accepted the file; should the reader not, the inputs stay unchecked.
-      if (auto limits = ReadEmbeddingIndexLimits(file); limits.ok())
+      if (facts.ok())
         for (auto& in : sig.inputs)
-          if (auto it = limits->find(in.name); it != limits->end()) in.index_limit = it->second;
+          if (auto it = facts->index_limits.find(in.name); it != facts->index_limits.end())
+            in.index_limit = it->second;
       return std::unique_ptr<Backend>(new OrtBackend(std::move(session), std::move(sig), source));
     } catch (const Ort::Exception& e) {
       return FailedPrecondition(file.string() + ": onnxruntime could not load it: " + e.what());
@@ -385,30 +372,37 @@ class OrtBackendFactory final : public BackendFactory {
   }
 
   // Opens the session from the saved optimized graph when there is a valid one, otherwise from
-  // the model file (saving its optimized graph when asked). Throws Ort::Exception only for the
-  // model file itself: a cache that cannot be read or written is passed over.
+  // the model file (saving its optimized graph when asked and `cacheable`). Throws Ort::Exception
+  // only for the model file itself: a cache that cannot be read or written is passed over.
   std::pair<Ort::Session, GraphSource> OpenSession(const std::filesystem::path& file,
-                                                   const BackendOptions& options) {
+                                                   const BackendOptions& options, bool cacheable) {
     namespace fs = std::filesystem;
     std::error_code ec;
     fs::path cached;
-    // ORT serializes the optimized graph as one protobuf, weights inlined, which cannot pass 2 GB;
-    // models near that (counting external data files beside them) are optimized on each load.
-    if (!options.optimized_graph_dir.empty() && BytesWithExternalData(file) < (1ull << 30)) {
+    // Weights in external files would be inlined into the saved graph (or referenced from where
+    // it is not): such models are optimized on each load. ORT serializes one protobuf, so files
+    // near 2 GB are too.
+    const auto size = fs::file_size(file, ec);
+    if (!options.optimized_graph_dir.empty() && cacheable && !ec && size < (1ull << 30)) {
       if (auto p = OptimizedGraphPath(options.optimized_graph_dir, file, Ort::GetVersionString()); p.ok())
         cached = *p;
     }
     if (!cached.empty() && fs::exists(cached, ec)) {
-      try {
-        auto so = MakeSessionOptions(options, GraphOptimizationLevel::ORT_DISABLE_ALL);
-        return {Ort::Session(env_, cached.c_str(), so), GraphSource::kOptimizedCache};
-      } catch (const Ort::Exception&) {
-        fs::remove(cached, ec);  // damaged (a crash mid-write elsewhere, a full disk): make it again
+      if (VerifyOptimizedGraph(cached)) {
+        try {
+          auto so = MakeSessionOptions(options, GraphOptimizationLevel::ORT_DISABLE_ALL);
+          return {Ort::Session(env_, cached.c_str(), so), GraphSource::kOptimizedCache};
+        } catch (const Ort::Exception& e) {
+          Note(cached, std::string("onnxruntime could not load it (") + e.what() + "); it is made again");
+        }
+      } else {
+        Note(cached, "its bytes do not match its seal (.xxh3); it is made again");
       }
+      RemoveOptimizedGraph(cached);
     }
     if (!cached.empty()) {
-      // Written under a temporary name and renamed, so a concurrent load (a second instance,
-      // another process) never reads half a file.
+      // Written under a temporary name, synced, renamed and then sealed, so a concurrent load (a
+      // second instance, another process) never trusts half a file.
       fs::create_directories(options.optimized_graph_dir, ec);
       const fs::path temp = cached.string() + "." + std::to_string(::getpid()) + "." +
                             std::to_string(reinterpret_cast<uintptr_t>(&options)) + ".tmp";
@@ -420,8 +414,14 @@ class OrtBackendFactory final : public BackendFactory {
           // cache key carries the CPU's identity for that reason, so the warning is only noise.
           so.SetLogSeverityLevel(ORT_LOGGING_LEVEL_ERROR);
           Ort::Session session(env_, file.c_str(), so);
-          fs::rename(temp, cached, ec);
-          if (!ec) return {std::move(session), GraphSource::kOptimizedAndSaved};
+          if (SyncFile(temp).ok()) {
+            fs::rename(temp, cached, ec);
+            if (!ec && SealOptimizedGraph(cached).ok())
+              return {std::move(session), GraphSource::kOptimizedAndSaved};
+            RemoveOptimizedGraph(cached);
+          }
+          fs::remove(temp, ec);
+          return {std::move(session), GraphSource::kModelFile};
         } catch (const Ort::Exception&) {
           // Saving failed (read-only folder, disk full) or the file itself is bad: the plain load
           // below says which.
@@ -431,6 +431,11 @@ class OrtBackendFactory final : public BackendFactory {
     }
     auto so = MakeSessionOptions(options, GraphOptimizationLevel::ORT_ENABLE_ALL);
     return {Ort::Session(env_, file.c_str(), so), GraphSource::kModelFile};
+  }
+
+  // A line in the engine's log (the server's JSON log) about the graph cache.
+  void Note(const std::filesystem::path& graph, const std::string& what) {
+    if (sink_ && *sink_) (*sink_)("warning", "optimized_graph_cache", graph.string() + ": " + what);
   }
 
   std::unique_ptr<EngineLogSink> sink_;

@@ -41,10 +41,17 @@ class OptimizedGraphCache : public ::testing::Test {
     EXPECT_TRUE(b.ok()) << b.status().ToString();
     return b.ok() ? std::move(b.value()) : nullptr;
   }
+  // The saved graphs in `d` (their seals, "<graph>.xxh3", are checked beside them).
   std::vector<fs::path> FilesIn(const fs::path& d) {
     std::vector<fs::path> out;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(d, ec)) out.push_back(e.path());
+    size_t all = 0;
+    for (const auto& e : fs::directory_iterator(d, ec)) {
+      ++all;
+      if (e.path().extension() == ".onnx") out.push_back(e.path());
+    }
+    for (const auto& g : out) EXPECT_TRUE(fs::exists(g.string() + ".xxh3")) << g;
+    EXPECT_EQ(all, out.size() * 2) << "a graph and its seal each, no temporary file left";
     return out;
   }
   static std::vector<float> Logits(Backend& b) {
@@ -101,8 +108,10 @@ TEST_F(OptimizedGraphCache, ALaterLoadReadsTheCachedFileNotTheModelFile) {
   ASSERT_TRUE(Load("simple", cache));
   const auto files = FilesIn(cache);
   ASSERT_EQ(files.size(), 1u);
-  // Swap in another model's graph under the cache name: its fixed batch of 1 shows it was read.
+  // Swap in another model's graph under the cache name (sealed anew): its fixed batch of 1 shows
+  // it was read.
   fs::copy_file(dir_ / "simple_fixed" / "model.onnx", files[0], fs::copy_options::overwrite_existing);
+  ASSERT_TRUE(SealOptimizedGraph(files[0]).ok());
   auto again = Load("simple", cache);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->graph_source(), GraphSource::kOptimizedCache);
@@ -122,6 +131,28 @@ TEST_F(OptimizedGraphCache, ADamagedCacheFileIsReplacedAndTheModelStillLoads) {
   auto again = Load("convnet", cache);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->graph_source(), GraphSource::kOptimizedCache);
+}
+
+TEST_F(OptimizedGraphCache, AGraphChangedAfterItWasSavedIsNotTrusted) {
+  // Bytes flipped in the middle of a weight: ORT would load it and compute garbage (-inf, nan).
+  const fs::path cache = dir_ / "convnet" / ".sightline-optimized";
+  auto plain = Load("convnet", "");
+  ASSERT_TRUE(plain && Load("convnet", cache));
+  const auto files = FilesIn(cache);
+  ASSERT_EQ(files.size(), 1u);
+  {
+    std::fstream f(files[0], std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(files[0]) / 2));
+    f.write(std::string(64, '\xff').data(), 64);
+  }
+  EXPECT_FALSE(VerifyOptimizedGraph(files[0]));
+  auto again = Load("convnet", cache);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->graph_source(), GraphSource::kOptimizedAndSaved);
+  EXPECT_TRUE(VerifyOptimizedGraph(files[0]));
+  const auto want = Logits(*plain), got = Logits(*again);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5f) << i;
 }
 
 TEST_F(OptimizedGraphCache, AnUnwritableCacheFolderOnlyMeansNothingIsSaved) {
