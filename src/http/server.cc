@@ -128,6 +128,13 @@ struct HttpServer::Impl {
 
 namespace {
 
+// "chunked" alone (any case, surrounding blanks allowed): the one transfer coding read here.
+bool IsPlainChunked(std::string_view te) {
+  while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
+  while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
+  return beast::iequals(te, "chunked");
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl& server) : stream_(std::move(socket)), server_(server) {
@@ -251,7 +258,23 @@ class Session : public std::enable_shared_from_this<Session> {
     const RouteTable& routes = *server_.routes.load(std::memory_order_acquire);
     match_ = routes.Match(head_.method, head_.path);
     std::optional<HttpResponse> early;
-    if (refusal_) {  // refused at accept (connection limit, address): answered now, then closed
+    // Only "chunked" is a transfer coding we read. Any other would leave the body's end unknown:
+    // Beast then reads no body, and the body's bytes would be parsed as the next request (request
+    // smuggling). RFC 9112 6.1/6.3: 501 for a coding not understood, 400 when chunked is not the
+    // final one; either way the connection closes without reading on.
+    bool close_unread = false;
+    if (const auto te = h[bhttp::field::transfer_encoding]; !te.empty() && !IsPlainChunked(te)) {
+      close_unread = true;
+      keep_alive_ = false;
+      route_label_ = "rejected";
+      early = ErrorResponse(
+          header_parser_->chunked()
+              ? Status(StatusCode::kUnimplemented, "Transfer-Encoding '" + std::string(te) +
+                                                       "' is not supported; send the body plain or chunked")
+              : InvalidArgument("Transfer-Encoding '" + std::string(te) +
+                                "' does not end in chunked, so the body's length is unknown"),
+          StyleForPath(head_.path));
+    } else if (refusal_) {  // refused at accept (connection limit, address): answered now, then closed
       route_label_ = "rejected";
       keep_alive_ = false;
       early = ErrorResponse(*refusal_, StyleForPath(head_.path));
@@ -282,7 +305,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::optional<uint64_t> length;
     if (const auto cl = header_parser_->content_length(); cl && !header_parser_->chunked()) length = *cl;
     if (early) {
-      if (expect_continue) {  // the client holds its body back: answer and close
+      if (expect_continue || close_unread) {  // the body is not read: answer and close
         keep_alive_ = false;
         return Write(std::move(*early));
       }

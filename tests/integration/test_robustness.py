@@ -471,3 +471,31 @@ def test_library_warnings_reach_the_json_log(make_server):
     records = [json.loads(l) for l in lines]  # every line is JSON
     warnings = [r for r in records if r["event"] == "library_log"]
     assert any(w["library"] == "VIPS" and "invalid chunk type" in w["message"] for w in warnings), lines
+
+
+def test_an_unknown_transfer_coding_is_refused_and_its_body_never_read_as_a_request(server):
+    """Request smuggling: with a coding other than chunked the body's end is unknown. Its bytes
+    must never be parsed as a second request on the same connection (RFC 9112 6.1, 6.3)."""
+    smuggled = b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+    # chunked not last: 400 (the length is unknown); chunked last over a coding we do not read: 501.
+    for coding, status in [(b"gzip", 400), (b"gzip, chunked", 501), (b"chunked, gzip", 400), (b"identity", 400)]:
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.settimeout(30)
+        s.sendall(b"POST /v1/tokenize HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Transfer-Encoding: " + coding + b"\r\n\r\n" + smuggled)
+        reply = b""
+        while True:  # the server closes after its one answer
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        s.close()
+        assert reply.count(b"HTTP/1.1 ") == 1, (coding, reply)
+        assert reply.startswith(b"HTTP/1.1 %d " % status), (coding, reply[:200])
+        body = json.loads(reply.partition(b"\r\n\r\n")[2])
+        assert "Transfer-Encoding" in json.dumps(body), body
+        assert b'"data"' not in reply  # no model list: the smuggled GET was not served
+    # Plain chunked still works.
+    r = requests.post(server.url + "/v1/tokenize", data=iter([b'{"model": "clip-tiny", ', b'"input": "a cat"}']),
+                      headers={"Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 200, r.text
