@@ -40,50 +40,64 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
   s->add_option("--max-connections", serve.max_connections, "Open connections at most")
-      ->capture_default_str();
-  s->add_option("--max-body-mb", serve.max_body_mb, "Request body limit in MiB")->capture_default_str();
-  s->add_option("--max-header-kb", serve.max_header_kb, "Request header limit in KiB")->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  s->add_option("--max-body-mb", serve.max_body_mb, "Request body limit in MiB")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  s->add_option("--max-header-kb", serve.max_header_kb, "Request header limit in KiB")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   s->add_option("--read-timeout-ms", serve.read_timeout_ms,
                 "Time allowed to read one request (and keep-alive idle)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 24 * 3'600'000));
   s->add_option("--api-key-file", serve.api_key_file, "File with one API key per line; enables key checks")
       ->check(CLI::ExistingFile);
   s->add_option("--allow-cidr", serve.allow_cidrs, "Client address ranges allowed (repeatable)");
   s->add_option("--log-level", serve.log_level, "debug|info|warn|error|off")->capture_default_str();
   s->add_option("--drain-timeout-ms", serve.drain_timeout_ms, "On SIGTERM, time to finish queued work")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 24 * 3'600'000));
   s->add_option("--port-file", serve.port_file, "Write the bound port to this file once listening");
   s->add_option("--decode-threads", serve.decode_threads, "Threads decoding and preprocessing images")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
   s->add_option("--max-image-pixels", serve.max_image_pixels, "Largest image (width x height) accepted")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   s->add_option("--allow-path", serve.allow_paths,
                 "Directory image_path inputs may read from (repeatable); image_path is off without one");
   s->add_option("--fetch-allow-cidr", serve.fetch_allow_cidrs,
                 "Internal address range image_url may fetch from anyway (repeatable)");
   s->add_option("--fetch-timeout-ms", serve.fetch_timeout_ms, "Time limit of one image_url fetch")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 24 * 3'600'000));
   s->add_option("--fetch-max-mb", serve.fetch_max_mb, "Largest image_url / image_path body in MiB")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   s->add_option("--fetch-threads", serve.fetch_threads, "Concurrent image_url fetches and file reads")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   s->add_option("--result-cache-mb", serve.result_cache_mb, "Result cache size in MiB (0 = off)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
   s->add_option("--text-embedding-cache-mb", serve.text_embedding_cache_mb,
                 "CLIP text embedding cache (0 = off)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
   s->add_option("--image-embedding-cache-mb", serve.image_embedding_cache_mb,
                 "CLIP image embedding cache (0 = off)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
   s->add_option("--malloc-trim-interval-ms", serve.malloc_trim_interval_ms,
                 "How often free heap pages go back to the OS (0 = never)")
       ->capture_default_str()
       ->check(CLI::Range(0, 3'600'000));
   s->add_option("--malloc-trim-min-free-mb", serve.malloc_trim_min_free_mb,
                 "Give free heap pages back only once this many MiB are free in malloc's arenas")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
 
   sightline::app::RemoveBgOptions rb;
   auto* r = cli.add_subcommand("remove-bg", "Remove the background of one image file (no server)");

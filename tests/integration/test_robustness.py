@@ -499,3 +499,16 @@ def test_an_unknown_transfer_coding_is_refused_and_its_body_never_read_as_a_requ
     r = requests.post(server.url + "/v1/tokenize", data=iter([b'{"model": "clip-tiny", ', b'"input": "a cat"}']),
                       headers={"Content-Type": "application/json"}, timeout=30)
     assert r.status_code == 200, r.text
+
+
+def test_nonsense_flag_values_stop_start_up_with_the_flag_named():
+    import subprocess
+    from conftest import BIN
+    for flag, value in [("--read-timeout-ms", "0"), ("--max-connections", "0"), ("--max-body-mb", "-1"),
+                        ("--max-connections", "-1"), ("--result-cache-mb", "-1"), ("--malloc-trim-min-free-mb", "-5"),
+                        ("--drain-timeout-ms", "-1"), ("--fetch-timeout-ms", "-1"), ("--max-image-pixels", "0"),
+                        ("--malloc-trim-interval-ms", "-1")]:
+        r = subprocess.run([BIN, "serve", "--model-repository", FIXTURES, "--port", "0", flag, value],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0, (flag, value)
+        assert flag in r.stderr + r.stdout, (flag, r.stderr)
