@@ -268,6 +268,15 @@ void BackgroundRemoval::Prepare(std::shared_ptr<Job> job) {
   auto working = media::LimitLongSide(std::move(decoded).value(), job->params.max_side);
   if (!working.ok()) return job->done(working.status());
   job->working = std::move(working).value();
+  // WebP cannot hold more than 16383 px a side (libwebp's WEBP_MAX_DIMENSION): refuse now, not
+  // after seconds of inference. JPEG's limit (65535) is above every accepted image.
+  constexpr int kWebpMaxSide = 16383;
+  if (job->params.format == media::ImageFormat::kWebp &&
+      std::max(job->working.width, job->working.height) > kWebpMaxSide)
+    return job->done(InvalidArgument("a WebP answer is at most " + std::to_string(kWebpMaxSide) +
+                                     " px a side and this image is " + std::to_string(job->working.width) +
+                                     "x" + std::to_string(job->working.height) +
+                                     "; ask for format=png, or set max_side"));
   // Adaptive quality decides now, when this request is about to queue: under load the
   // fallback variant runs it (its input dtype may differ, so preprocessing follows the choice).
   scheduling::ServedModel& model = scheduling::SelectVariant(*job->requested);

@@ -391,3 +391,18 @@ def test_real_photographs_in_every_format(server):
                  params={"output": "mask", "model": "matte"})
         assert r.status_code == 200, (name, r.text)
         assert Image.open(io.BytesIO(r.content)).size == img.size
+
+
+def test_a_webp_answer_larger_than_webp_allows_is_refused_before_inference(server):
+    wide = encode(Image.new("RGB", (20000, 2), (200, 30, 30)))
+    before = server.metrics()
+    runs = lambda m: sum(v for k, v in m.items() if k.startswith("sightline_inference_count") and "matte" in k)
+    r = post(server, data=wide, headers={"Content-Type": "image/png"}, params={"format": "webp", "output": "mask"})
+    assert r.status_code == 400, r.text
+    assert "16383" in r.json()["error"]["message"] and "max_side" in r.json()["error"]["message"]
+    assert runs(server.metrics()) == runs(before)  # refused before the model ran
+    r = post(server, data=wide, headers={"Content-Type": "image/png"},
+             params={"format": "webp", "output": "mask", "max_side": "16000"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/webp"
+    assert runs(server.metrics()) > runs(before)  # the metric counts runs of this model
