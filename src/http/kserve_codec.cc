@@ -65,6 +65,15 @@ Status PutElement(Tensor& t, size_t i, const json::value& v) {
       if (!v.is_number())
         return InvalidArgument("input '" + t.name + "' of " + DataTypeName(t.dtype) + " needs numbers");
       const double d = v.to_number<double>();
+      // JSON numbers past the type's range (1e39 for FP32; 1e400, which parses as infinity)
+      // would become inf or, for FP32, an undefined conversion: refused, like integers out of range.
+      const double max = t.dtype == DataType::kFp64 ? std::numeric_limits<double>::max()
+                         : t.dtype == DataType::kFp16
+                             ? 65504.0
+                             : static_cast<double>(std::numeric_limits<float>::max());
+      if (!(std::fabs(d) <= max))
+        return InvalidArgument("input '" + t.name + "' value " + json::serialize(v) + " is outside " +
+                               DataTypeName(t.dtype) + "'s range");
       if (t.dtype == DataType::kFp64)
         Put<double>(t.data, i, d);
       else if (t.dtype == DataType::kFp32)

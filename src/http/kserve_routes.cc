@@ -173,7 +173,7 @@ void AddKServeRoutes(RouteTable& routes, const KServeRouteDeps& ctx) {
         AppendJsonEscaped(body, ctx.server_name);
         body += "\",\"version\":\"";
         AppendJsonEscaped(body, ctx.server_version);
-        body += "\",\"extensions\":[\"binary_tensor_data\",\"model_repository\",\"schedule_policy\"]}";
+        body += "\",\"extensions\":[\"binary_tensor_data\",\"schedule_policy\"]}";
         respond(Json(200, body));
       },
       false, k);

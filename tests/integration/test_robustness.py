@@ -512,3 +512,18 @@ def test_nonsense_flag_values_stop_start_up_with_the_flag_named():
                            capture_output=True, text=True, timeout=60)
         assert r.returncode != 0, (flag, value)
         assert flag in r.stderr + r.stdout, (flag, r.stderr)
+
+
+def test_onnx_runtime_telemetry_is_off(tmp_path):
+    """This ORT build starts a telemetry system (a local event store, HTTPS uploads) unless
+    ORT_DISABLE_TELEMETRY is set; Sightline sets it. A run with a fresh HOME leaves no store."""
+    import subprocess
+    from conftest import BIN
+    src = os.path.join(os.path.dirname(__file__), "../data/exif_iso_out_of_range.jpg")
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env["HOME"] = str(tmp_path)
+    r = subprocess.run([BIN, "remove-bg", src, "-o", str(tmp_path / "out.png"), "-m", FIXTURES, "--model", "matte"],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.png").exists()
+    assert not (tmp_path / ".cache" / "Microsoft").exists(), list(tmp_path.rglob("*"))

@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <thread>
@@ -447,9 +448,14 @@ class OrtBackendFactory final : public BackendFactory {
 Result<std::unique_ptr<BackendFactory>> CreateOrtBackendFactory(const std::string& log_id,
                                                                 EngineLogSink sink) {
   try {
+    // A server reports usage to no one. This ORT build starts a telemetry system with the first
+    // Env (an event store under ~/.cache/Microsoft/DeveloperTools, HTTPS uploads) unless
+    // ORT_DISABLE_TELEMETRY is set; set it here, before that, unless the operator chose a value.
+    ::setenv("ORT_DISABLE_TELEMETRY", "1", /*overwrite=*/0);
     auto owned = std::make_unique<EngineLogSink>(std::move(sink));
     Ort::Env env = *owned ? Ort::Env(ORT_LOGGING_LEVEL_WARNING, log_id.c_str(), ForwardOrtLog, owned.get())
                           : Ort::Env(ORT_LOGGING_LEVEL_WARNING, log_id.c_str());
+    env.DisableTelemetryEvents();
     return std::unique_ptr<BackendFactory>(new OrtBackendFactory(std::move(owned), std::move(env)));
   } catch (const Ort::Exception& e) {
     return Internal(std::string("onnxruntime environment: ") + e.what());

@@ -90,6 +90,24 @@ TEST(KServeCodec, RejectsOutOfRangeAndWrongKinds) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(bad(R"({"inputs":[{"name":"f","shape":[1],"datatype":"FP33","data":[1]}]})").message(),
             "input 'f' has unknown datatype 'FP33'");
+  // Floats past their type's range: once inf or null in the answer (and UB for FP32).
+  for (const char* body : {R"({"inputs":[{"name":"f","shape":[1],"datatype":"FP32","data":[1e39]}]})",
+                           R"({"inputs":[{"name":"f","shape":[1],"datatype":"FP32","data":[-1e39]}]})",
+                           R"({"inputs":[{"name":"f","shape":[1],"datatype":"FP32","data":[1e400]}]})",
+                           R"({"inputs":[{"name":"f","shape":[1],"datatype":"FP64","data":[1e400]}]})",
+                           R"({"inputs":[{"name":"f","shape":[1],"datatype":"FP16","data":[70000]}]})",
+                           R"({"inputs":[{"name":"f","shape":[1],"datatype":"BF16","data":[1e39]}]})"}) {
+    const Status s = bad(body);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << body;
+    EXPECT_NE(s.message().find("range"), std::string::npos) << s.message();
+  }
+  EXPECT_TRUE(
+      ParseInferRequest(R"({"inputs":[{"name":"f","shape":[2],"datatype":"FP32","data":[3.4e38,-3.4e38]}]})",
+                        std::nullopt)
+          .ok());
+  EXPECT_TRUE(ParseInferRequest(R"({"inputs":[{"name":"f","shape":[1],"datatype":"FP16","data":[65504]}]})",
+                                std::nullopt)
+                  .ok());
 }
 
 TEST(KServeCodec, DataCountMustMatchShape) {
