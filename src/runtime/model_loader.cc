@@ -105,10 +105,14 @@ Result<double> WarmUp(LoadedModel& model) {
     for (auto& inst : model.instances) {
       // Twice: ORT's second run still pays one-time costs (ISNet: 3.6 s, then 2.0 s steady).
       for (int run = 0; run < 2; ++run) {
+        const auto r0 = std::chrono::steady_clock::now();
         auto r = inst->Run(ptrs);
         if (!r.ok())
           return FailedPrecondition("warm-up of '" + model.config.name + "' at batch " + std::to_string(b) +
                                     " failed: " + r.status().message());
+        if (run == 1 && b == 1 && inst == model.instances.front())
+          model.warm_seconds_per_row =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count();
       }
     }
     (b == 1 ? rss_one : rss_max) = ResidentBytes();

@@ -24,6 +24,8 @@ struct LoadedModel {
   std::filesystem::path file;
   std::vector<std::unique_ptr<Backend>> instances;
   double load_seconds = 0;
+  // Set by WarmUp: seconds of one steady (second) run at batch 1 on the first instance.
+  double warm_seconds_per_row = 0;
   GraphSource graph_source = GraphSource::kModelFile;  // the first instance's
   // Set by WarmUp for batching models: measured memory per batch item, the batch size half the
   // available memory allows (capped at 256), and max_batch_size before that bound lowered it (0 if not).

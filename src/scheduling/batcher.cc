@@ -93,6 +93,7 @@ Batcher::Batcher(BatcherOptions options, std::vector<std::unique_ptr<runtime::Ba
       idle_instances_(static_cast<int>(instances_.size())),
       running_(instances_.size()),
       stacked_(instances_.size()) {
+  per_row_seconds_.store(std::max(0.0, options_.initial_seconds_per_row), std::memory_order_relaxed);
   scheduler_ = std::thread([this] {
     NameThisThread("sl-sched");
     SchedulerLoop();

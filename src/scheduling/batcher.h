@@ -33,6 +33,10 @@ struct BatcherOptions {
   std::chrono::microseconds default_timeout{0};  // 0: none
   bool allow_timeout_override = true;
   std::chrono::microseconds max_queue_wait{0};  // 0: off; see QueuePolicy::max_queue_wait_us
+  // Backend seconds per row measured at warm-up (0: unknown). Seeds the service-time estimate, so
+  // predicted-wait admission and adaptive quality work from the first burst, not only after the
+  // first real run (before it the estimate was 1 ms a row).
+  double initial_seconds_per_row = 0;
 };
 
 class Batcher final : public Scheduler {

@@ -54,6 +54,7 @@ Result<std::unique_ptr<ServedModel>> LoadOne(runtime::BackendFactory& factory,
   opts.default_timeout = std::chrono::microseconds(c.queue.default_timeout_us);
   opts.allow_timeout_override = c.queue.allow_timeout_override;
   opts.max_queue_wait = std::chrono::microseconds(c.queue.max_queue_wait_us);
+  opts.initial_seconds_per_row = loaded.warm_seconds_per_row;
   auto served = std::make_unique<ServedModel>();
   served->config = loaded.config;
   served->signature = loaded.signature;

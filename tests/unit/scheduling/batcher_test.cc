@@ -280,6 +280,23 @@ TEST(Batcher, RetryEstimateGrowsWithAttempt) {
   EXPECT_NEAR(e2, 4 * e0, 1e-9);
 }
 
+TEST(Batcher, TheWarmUpServiceTimeSeedsTheWaitEstimateBeforeAnyRun) {
+  BatcherOptions o;
+  o.max_batch_size = 1;
+  o.initial_seconds_per_row = 2.5;  // as WarmUp measured it
+  Fixture f(o);
+  f.CloseGate();
+  Outcome running, queued;
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(0, 0), running)).ok());
+  ASSERT_TRUE(f.batcher->Enqueue(MakeRequest(Row(1, 0), queued)).ok());
+  // Before any run finished: one queued row at 2.5 s, plus what the running one has left.
+  EXPECT_GE(f.batcher->EstimatedWaitSeconds(), 2.5);
+  EXPECT_LE(f.batcher->EstimatedWaitSeconds(), 5.0);
+  f.OpenGate();
+  EXPECT_TRUE(running.future.get().ok());
+  EXPECT_TRUE(queued.future.get().ok());
+}
+
 TEST(Batcher, DeadlineIsAnsweredWhileTheBatchStillRuns) {
   BatcherOptions o;
   o.max_batch_size = 1;
