@@ -30,11 +30,17 @@ def run(path, x):
     return s.run(None, {s.get_inputs()[0].name: x})[0]
 
 
-def test_quantize_static_makes_a_calibrated_int8_model_the_server_loads(tmp_path, make_server):
-    model = tmp_path / "convnet"
-    shutil.copytree(os.path.join(FIXTURES, "convnet"), model, ignore=shutil.ignore_patterns(".sightline-optimized"))
+def fixture_with_int8(tmp_path, name):
+    """A copy of fixture `name` (without other servers' saved graphs) plus its model_int8.onnx."""
+    model = tmp_path / name
+    shutil.copytree(os.path.join(FIXTURES, name), model, ignore=shutil.ignore_patterns(".sightline-optimized"))
     tool("scripts/prepare_model.py", "quantize-static", str(model / "model.onnx"), str(model / "model_int8.onnx"),
          "--images", PHOTOS)
+    return model
+
+
+def test_quantize_static_makes_a_calibrated_int8_model_the_server_loads(tmp_path, make_server):
+    model = fixture_with_int8(tmp_path, "convnet")
     q = onnx.load(str(model / "model_int8.onnx"))
     ops = {n.op_type for n in q.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops, ops
@@ -58,10 +64,7 @@ def test_quantize_static_makes_a_calibrated_int8_model_the_server_loads(tmp_path
 
 
 def test_choose_variant_keeps_only_variants_with_the_same_result_and_picks_the_fastest(tmp_path, make_server):
-    model = tmp_path / "matte"
-    shutil.copytree(os.path.join(FIXTURES, "matte"), model, ignore=shutil.ignore_patterns(".sightline-optimized"))
-    tool("scripts/prepare_model.py", "quantize-static", str(model / "model.onnx"), str(model / "model_int8.onnx"),
-         "--images", PHOTOS)
+    model = fixture_with_int8(tmp_path, "matte")
     # A fast variant that gets the answer wrong (the mask inverted): it must never be chosen.
     wrong = onnx.load(str(model / "model.onnx"))
     for i, t in enumerate(wrong.graph.initializer):
