@@ -406,7 +406,7 @@ def test_large_body_arriving_in_pieces_is_answered_promptly(server):
     cuts = [0, 300, 70000, 150000, len(req)]
     for a, b in zip(cuts, cuts[1:]):
         s.sendall(req[a:b])
-        time.sleep(0.15)
+        time.sleep(0.15)  # paces the client only: the pieces must arrive as separate reads
     t0 = time.time()
     head, payload = ResponseReader(s).next()
     assert time.time() - t0 < 2, "the last piece of the body did not wake the server"
@@ -449,10 +449,9 @@ def test_server_listens_while_models_load_and_reports_not_ready(make_server):
     r = requests.get(s.url + "/v1/models")
     assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
     assert "sightline_http_requests_total" in requests.get(s.url + "/metrics").text
-    deadline = time.time() + (600 if SANITIZED else 120)
-    while requests.get(s.url + "/readyz").status_code != 200:
-        assert s.proc.poll() is None and time.time() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: s.proc.poll() is not None or requests.get(s.url + "/readyz").status_code == 200,
+               timeout=600 if SANITIZED else 120, what="readiness")
+    assert s.proc.poll() is None
     assert [m["id"] for m in requests.get(s.url + "/v1/models").json()["data"]] == ["isnet"]
     assert requests.get(s.url + "/v2/health/ready").status_code == 200
 
@@ -464,9 +463,7 @@ def test_library_warnings_reach_the_json_log(make_server):
     r = requests.post(s.url + "/v1/metadata", data=b"\x89PNG\r\n\x1a\n" + b"\0" * 100,
                       headers={"Content-Type": "image/png"})
     assert r.status_code == 200 and r.json()["data"][0]["error"]["code"] == "invalid_argument"
-    deadline = time.time() + 5
-    while "invalid chunk type" not in s.logs() and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: "invalid chunk type" in s.logs(), timeout=30, what="the library_log line")
     lines = [l for l in s.logs().splitlines() if l.strip()]
     records = [json.loads(l) for l in lines]  # every line is JSON
     warnings = [r for r in records if r["event"] == "library_log"]
