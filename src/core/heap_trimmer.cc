@@ -1,10 +1,8 @@
 #include "core/heap_trimmer.h"
 
 #include <malloc.h>
-#include <unistd.h>
 
-#include <cstdio>
-
+#include "core/process_memory.h"
 #include "core/thread_name.h"
 
 namespace sightline {
@@ -22,25 +20,15 @@ HeapTrimmer::~HeapTrimmer() {
   if (thread_.joinable()) thread_.join();
 }
 
-size_t HeapTrimmer::ResidentBytes() {
-  size_t bytes = 0;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    unsigned long size = 0, rss = 0;
-    if (std::fscanf(f, "%lu %lu", &size, &rss) == 2) bytes = rss * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    std::fclose(f);
-  }
-  return bytes;
-}
-
 size_t HeapTrimmer::FreeBytesInArenas() {
   return mallinfo2().fordblks;
 }
 
 size_t HeapTrimmer::TrimNow() {
-  const size_t before = ResidentBytes();
+  const int64_t before = ResidentBytes();
   malloc_trim(0);
-  const size_t after = ResidentBytes();
-  return before > after ? before - after : 0;
+  const int64_t after = ResidentBytes();
+  return before > after ? static_cast<size_t>(before - after) : 0;
 }
 
 void HeapTrimmer::Run() {

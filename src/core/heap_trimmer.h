@@ -43,8 +43,6 @@ class HeapTrimmer {
   static size_t TrimNow();
   // Bytes free inside malloc's arenas (mallinfo2().fordblks).
   static size_t FreeBytesInArenas();
-  // Resident set size of this process (/proc/self/statm), in bytes; 0 if unreadable.
-  static size_t ResidentBytes();
 
  private:
   void Run();

@@ -1,9 +1,8 @@
 #include "observability/process_metrics.h"
 
 #include <malloc.h>
-#include <unistd.h>
 
-#include <cstdio>
+#include "core/process_memory.h"
 
 namespace sightline::observability {
 
@@ -19,14 +18,9 @@ void RegisterProcessMetrics(MetricsRegistry& registry) {
   Gauge& free_in_arenas = heap.WithLabels({"free_in_arenas"});
   Gauge& mmapped = heap.WithLabels({"mmapped"});
   registry.AddCollector([&resident, &virt, &in_use, &free_in_arenas, &mmapped] {
-    const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
-    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-      unsigned long size = 0, rss = 0;
-      if (std::fscanf(f, "%lu %lu", &size, &rss) == 2) {
-        virt.Set(static_cast<double>(size) * page);
-        resident.Set(static_cast<double>(rss) * page);
-      }
-      std::fclose(f);
+    if (const ProcessMemory m = ReadProcessMemory(); m.resident_bytes > 0) {
+      virt.Set(static_cast<double>(m.virtual_bytes));
+      resident.Set(static_cast<double>(m.resident_bytes));
     }
     const struct mallinfo2 mi = mallinfo2();
     in_use.Set(static_cast<double>(mi.uordblks + mi.hblkhd));

@@ -1,7 +1,5 @@
 #include "runtime/memory_budget.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <fstream>
 #include <limits>
@@ -29,13 +27,6 @@ int64_t AvailableMemoryBytes() {
     avail = avail < 0 ? headroom : std::min(avail, headroom);
   }
   return avail < 0 ? std::numeric_limits<int64_t>::max() / 4 : std::max<int64_t>(avail, 0);
-}
-
-int64_t ResidentBytes() {
-  std::ifstream statm("/proc/self/statm");
-  int64_t size = 0, resident = 0;
-  if (!(statm >> size >> resident)) return 0;
-  return resident * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
 }
 
 int MemorySafeBatchLimit(int64_t per_item_bytes, int64_t available_bytes, double fraction, int cap) {

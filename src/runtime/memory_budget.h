@@ -9,8 +9,6 @@ namespace sightline::runtime {
 
 // Bytes the process could still use: MemAvailable, lowered to the cgroup v2 limit's headroom.
 int64_t AvailableMemoryBytes();
-// This process's resident set, in bytes.
-int64_t ResidentBytes();
 // floor(fraction x available / per_item), at least 1, at most cap.
 int MemorySafeBatchLimit(int64_t per_item_bytes, int64_t available_bytes, double fraction = 0.5,
                          int cap = 256);

@@ -1,5 +1,7 @@
 #include "runtime/model_loader.h"
 
+#include "core/process_memory.h"
+
 #include "repository/hf_layout.h"
 #include "runtime/memory_budget.h"
 

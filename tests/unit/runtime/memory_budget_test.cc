@@ -1,5 +1,7 @@
 #include "runtime/memory_budget.h"
 
+#include "core/process_memory.h"
+
 #include <gtest/gtest.h>
 
 namespace sightline::runtime {
