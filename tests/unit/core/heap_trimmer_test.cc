@@ -43,35 +43,42 @@ TEST(HeapTrimmer, TrimReturnsFreePagesInsideAnArenaToTheOs) {
   EXPECT_GE(released, size_t{48} << 20) << "resident bytes released by malloc_trim";
 }
 
+// Counts a trimmer's trims and lets a test wait for a number of them.
+class TrimCounter {
+ public:
+  HeapTrimmer::OnTrim Callback() {
+    return [this](size_t) {
+      std::lock_guard lock(mu_);
+      ++trims_;
+      cv_.notify_all();
+    };
+  }
+  bool WaitFor(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return trims_ >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int trims_ = 0;
+};
+
 TEST(HeapTrimmer, TheThreadTrimsOnItsInterval) {
-  std::mutex mu;
-  std::condition_variable cv;
-  int trims = 0;
-  HeapTrimmer trimmer({std::chrono::milliseconds(1), 0}, [&](size_t) {
-    std::lock_guard lock(mu);
-    ++trims;
-    cv.notify_all();
-  });
-  std::unique_lock lock(mu);
-  EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return trims >= 3; }));
+  TrimCounter counter;
+  HeapTrimmer trimmer({std::chrono::milliseconds(1), 0}, counter.Callback());
+  EXPECT_TRUE(counter.WaitFor(3));
 }
 
 TEST(HeapTrimmer, NothingIsTrimmedWhileLessThanTheThresholdIsFree) {
   std::atomic<int> trims{0};
-  std::mutex mu;
-  std::condition_variable cv;
-  int wakeups = 0;
+  TrimCounter clock_ticks;
   {
     // A threshold no heap reaches; a second trimmer on the same interval marks time, so the
     // first has had many chances to (wrongly) trim by the time the second has trimmed 5 times.
     HeapTrimmer never({std::chrono::milliseconds(1), SIZE_MAX}, [&](size_t) { ++trims; });
-    HeapTrimmer clock({std::chrono::milliseconds(1), 0}, [&](size_t) {
-      std::lock_guard lock(mu);
-      ++wakeups;
-      cv.notify_all();
-    });
-    std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return wakeups >= 5; }));
+    HeapTrimmer clock({std::chrono::milliseconds(1), 0}, clock_ticks.Callback());
+    ASSERT_TRUE(clock_ticks.WaitFor(5));
   }
   EXPECT_EQ(trims.load(), 0);
 }
