@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/half.h"
+#include "core/heap_bytes.h"
 #include "media/matte.h"
 #include "media/preprocess.h"
 #include "tasks/content_hash.h"
@@ -90,9 +91,18 @@ Result<media::Mask> MaskFromOutput(const Tensor& t) {
   return media::MaskFromProbabilities(p.data(), static_cast<int>(w), static_cast<int>(h));
 }
 
-size_t ResultBytes(const RemoveBackgroundResult& r) {
-  size_t n = sizeof(r) + 256;
-  for (const auto& o : r.outputs) n += o.bytes.size() + o.name.size() + o.content_type.size();
+// What a cached result owns on the heap beyond sizeof (the cache adds its own bookkeeping): the
+// encoded outputs, which are the bulk, and the few strings around them.
+size_t ResultHeapBytes(const RemoveBackgroundResult& r) {
+  size_t n = HeapBlockBytes(r.outputs.capacity() * sizeof(EncodedImage)) + StringHeapBytes(r.model) +
+             StringHeapBytes(r.variant);
+  for (const auto& o : r.outputs)
+    n += HeapBlockBytes(o.bytes.capacity()) + StringHeapBytes(o.name) + StringHeapBytes(o.content_type);
+  if (const auto& m = r.metadata) {
+    n += StringHeapBytes(m->format);
+    for (const auto* s : {&m->make, &m->model, &m->lens, &m->captured_at})
+      if (*s) n += StringHeapBytes(**s);
+  }
   return n;
 }
 
@@ -361,7 +371,7 @@ void BackgroundRemoval::Compose(std::shared_ptr<Job> job, Result<scheduling::Inf
   res.timing.total_ms = Ms(t2 - job->start);
   if (!job->cache_key.empty()) {
     auto shared = std::make_shared<const RemoveBackgroundResult>(res);
-    cache_.Put(job->cache_key + job->model->config.variant, shared, ResultBytes(res));
+    cache_.Put(job->cache_key + job->model->config.variant, shared, ResultHeapBytes(res));
     cache_bytes_->Set(static_cast<double>(cache_.used_bytes()));
   }
   job->done(std::move(res));

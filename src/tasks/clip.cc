@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "core/concurrency_window.h"
+#include "core/heap_bytes.h"
 #include "media/preprocess.h"
 #include "tasks/content_hash.h"
 #include "tasks/image_input.h"
@@ -372,8 +373,8 @@ void ClipService::RunTextChunk(const std::shared_ptr<TextJob>& job, size_t chunk
     }
     for (size_t k = 0; k < targets.size(); ++k) {
       auto& e = (*rows_out)[k];
-      text_cache_.Put(targets[k].second, std::make_shared<const Embedding>(e),
-                      e.size() * 4 + targets[k].second.size() + 64);
+      auto cached = std::make_shared<const Embedding>(e);
+      text_cache_.Put(targets[k].second, cached, HeapBlockBytes(cached->capacity() * sizeof(float)));
     }
     text_cache_bytes_->Set(static_cast<double>(text_cache_.used_bytes()));
     {
@@ -417,7 +418,8 @@ void ClipService::EmbedImage(const ClipFamily& f, std::shared_ptr<const std::str
       if (!r.ok()) return done(r.status());
       auto e = FirstRow(r.value());
       if (!e.ok()) return done(e.status());
-      image_cache_.Put(key, std::make_shared<const Embedding>(*e), e->size() * 4 + key.size() + 64);
+      auto cached = std::make_shared<const Embedding>(*e);
+      image_cache_.Put(key, cached, HeapBlockBytes(cached->capacity() * sizeof(float)));
       image_cache_bytes_->Set(static_cast<double>(image_cache_.used_bytes()));
       ImageEmbedding out;
       out.embedding = std::move(e).value();

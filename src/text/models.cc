@@ -6,6 +6,7 @@
 #include <queue>
 #include <shared_mutex>
 
+#include "core/heap_bytes.h"
 #include "text/components.h"
 #include "text/unicode.h"
 
@@ -85,7 +86,7 @@ class Bpe final : public Model {
     std::unique_lock lock(mu_);
     // Bounded in bytes, emptied when full: words repeat, so it refills with the common ones. (A
     // bound by count let fresh words — numbers, ids — hold ~30 MB that no gauge showed.)
-    if (cache_bytes_ + entry > kMaxCacheBytes) {
+    if (cache_bytes_ + entry + BucketBytesWith(cache_.size() + 1) > kMaxCacheBytes) {
       cache_.clear();
       cache_bytes_ = 0;
     }
@@ -94,7 +95,7 @@ class Bpe final : public Model {
 
   size_t cache_bytes() const override {
     std::shared_lock lock(mu_);
-    return cache_bytes_;
+    return cache_bytes_ + BucketBytesWith(cache_.size());
   }
 
   int64_t TokenId(std::string_view token) const override {
@@ -112,10 +113,22 @@ class Bpe final : public Model {
   // would let one request fill the cache with megabytes.
   static constexpr size_t kMaxCachedWordBytes = 256;
   static constexpr size_t kMaxCacheBytes = 4u << 20;
-  // A cache entry's heap bytes, roughly: the node (key, vector, hash, next pointer), the key's
+  // A cache entry's heap blocks: the node (next pointer, key, ids vector, cached hash), the key's
   // characters when longer than the short-string buffer, and the ids.
   static size_t EntryBytes(const std::string& word, const std::vector<int64_t>& ids) {
-    return 96 + (word.size() > 15 ? word.size() + 1 : 0) + ids.size() * sizeof(int64_t);
+    constexpr size_t kNode =
+        sizeof(void*) + sizeof(std::pair<const std::string, std::vector<int64_t>>) + sizeof(size_t);
+    return HeapBlockBytes(kNode) + (word.size() > 15 ? HeapBlockBytes(word.size() + 1) : 0) +
+           (ids.empty() ? 0 : HeapBlockBytes(ids.capacity() * sizeof(int64_t)));
+  }
+
+  // The bucket array (one heap block, kept across clear()) once the cache holds `entries`: libstdc++
+  // roughly doubles it when the load factor would pass its maximum.
+  size_t BucketBytesWith(size_t entries) const {
+    size_t buckets = cache_.bucket_count();
+    if (static_cast<float>(entries) > static_cast<float>(buckets) * cache_.max_load_factor())
+      buckets = 2 * buckets + 1;
+    return buckets > 1 ? HeapBlockBytes(buckets * sizeof(void*)) : 0;
   }
 
   // merge_word(): the word's characters as ids.
