@@ -19,11 +19,18 @@ against them, id for id.
           fuse_unk), as Llama-2/Mistral exports lay it out
   pre_tokenizers.json: Split with each behaviour, inverted or not, on the patterns above, and
           the pieces `tokenizers` cuts each text into
+  decoders.json: each decoder (ByteLevel, WordPiece, Metaspace, BPEDecoder, Replace, ByteFallback,
+          Fuse, Strip, Sequence) and the string it makes of a set of token lists
+
+Each <name>/refs.json also holds decode references: for each text's ids and for seeded random id
+sequences (special tokens and split UTF-8 included), `decode` with and without special tokens,
+and the chunks `decoders.DecodeStream` emits id by id.
 
   scripts/gen_tokenizer_refs.py --out build/fixtures/tokenizers
 """
 import argparse
 import glob
+import random
 import gzip
 import json
 import os
@@ -142,6 +149,7 @@ def build_bert():
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     trainer = trainers.WordPieceTrainer(vocab_size=400, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
     tok.train_from_iterator(CORPUS, trainer)
+    tok.decoder = decoders.WordPiece(prefix="##", cleanup=True)
     tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[
         ("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
     return tok
@@ -182,6 +190,9 @@ def build_sp_bpe():
     trainer = trainers.BpeTrainer(vocab_size=900, special_tokens=["<unk>", "<s>", "</s>"] + bytes_tokens)
     tok.train_from_iterator([t.replace(" ", "\u2581") for t in CORPUS if "😀" not in t], trainer)
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    # Llama-2's decoder, as its tokenizer.json has it.
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
     return tok
 
 
@@ -213,6 +224,69 @@ def pre_tokenizer_refs(out):
     json.dump(cases, open(os.path.join(out, "pre_tokenizers.json"), "w"), ensure_ascii=False, indent=0)
 
 
+DECODER_TOKENS = [
+    [],
+    ["\u2581Hey", "\u2581fr\u2581iend", "!"],
+    ["\u2581a\u2581b", "c", "\u2581"],
+    ["<0xE2>", "<0x96>", "<0x81>", "x", "<0x41>"],
+    ["<0xE2>", "<0x96>", "y", "<0xF0>"],
+    ["<0x", "<0x4G>", "<0x41>>", "<0X41>"],
+    ["hello</w>", "wor", "ld</w>", "</w>"],
+    ["hel", "##lo", "world", ".", "do", "not", "##n't", "?", "i", "'m", "it", "'s", "##", ","],
+    ["\u0120hello", "\u010a", "\u0120w\u00c3\u00b6rld", "\u00f0\u0141\u013a", "\u0122"],
+    ["\u00f0\u0141\u013a\u0122", "<|endoftext|>", "caf\u00c3", "\u00a9"],
+    ["  lead", "trail  ", " both ", "   "],
+    ["a\tb", "line\nbreak", "\u00e9\u0301"],
+]
+
+
+def decoder_refs(out):
+    specs = [
+        ("byte_level", decoders.ByteLevel()),
+        ("wordpiece", decoders.WordPiece(prefix="##", cleanup=True)),
+        ("wordpiece_raw", decoders.WordPiece(prefix="##", cleanup=False)),
+        ("bpe_suffix", decoders.BPEDecoder(suffix="</w>")),
+        ("replace", decoders.Replace("\u2581", " ")),
+        ("replace_regex", decoders.Replace(Regex(r"\s+"), "_")),
+        ("byte_fallback", decoders.ByteFallback()),
+        ("fuse", decoders.Fuse()),
+        ("strip", decoders.Strip(" ", 1, 2)),
+        ("llama2", decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                      decoders.Strip(" ", 1, 0)])),
+    ]
+    for scheme in ["always", "first", "never"]:
+        for split in [True, False]:
+            specs.append((f"metaspace/{scheme}/{split}", decoders.Metaspace(replacement="\u2581",
+                                                                            prepend_scheme=scheme, split=split)))
+    cases = []
+    for name, dec in specs:
+        tok = Tokenizer(models.BPE())
+        tok.decoder = dec
+        spec = json.loads(tok.to_str())["decoder"]
+        cases.append({"name": name, "decoder": spec, "tokens": DECODER_TOKENS,
+                      "strings": [dec.decode(t) for t in DECODER_TOKENS]})
+    json.dump(cases, open(os.path.join(out, "decoders.json"), "w"), ensure_ascii=False, indent=0)
+
+
+def decode_ref(tok, ids):
+    chunks = []
+    for skip in [True, False]:
+        # DecodeStream gives up ("invalid prefix") where decoding more ids rewrites text already
+        # emitted (WordPiece's clean-up, Strip): the chunks stop there, and the list ends in None.
+        stream = decoders.DecodeStream(skip_special_tokens=skip)
+        out = []
+        for i in ids:
+            try:
+                out.append(stream.step(tok, i) or "")
+            except Exception:
+                out.append(None)
+                break
+        chunks.append(out)
+    return {"ids": ids, "text": tok.decode(ids, skip_special_tokens=False),
+            "text_skip_special": tok.decode(ids, skip_special_tokens=True),
+            "stream_skip_special": chunks[0], "stream": chunks[1]}
+
+
 def write(out, name, tok, max_length):
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
@@ -225,7 +299,13 @@ def write(out, name, tok, max_length):
         truncated = tok.encode(text).ids
         tok.no_truncation()
         refs.append({"text": text, "ids": full, "ids_truncated": truncated})
-    json.dump({"max_length": max_length, "refs": refs}, open(os.path.join(d, "refs.json"), "w"), ensure_ascii=False,
+    # Generated text is any id sequence: random ones (every id, added tokens included) split
+    # multi-byte characters and put special tokens mid-text.
+    rng = random.Random(7)
+    n = tok.get_vocab_size(with_added_tokens=True)
+    decodes = [decode_ref(tok, r["ids"]) for r in refs]
+    decodes += [decode_ref(tok, [rng.randrange(n) for _ in range(rng.randrange(1, 40))]) for _ in range(60)]
+    json.dump({"max_length": max_length, "refs": refs, "decodes": decodes}, open(os.path.join(d, "refs.json"), "w"), ensure_ascii=False,
               indent=0)
 
 
@@ -245,6 +325,7 @@ def main():
     write(out, "qwen2", build_byte_level(QWEN2_PATTERN, normalizer=normalizers.NFC()), 32)
     write(out, "sp_bpe", build_sp_bpe(), 32)
     pre_tokenizer_refs(out)
+    decoder_refs(out)
     print(f"tokenizer fixtures written to {out}")
 
 

@@ -42,10 +42,22 @@ class Model {
   virtual ~Model() = default;
   virtual void Tokenize(const std::string& word, std::vector<int64_t>& out) const = 0;
   virtual int64_t TokenId(std::string_view token) const = 0;
+  // The vocabulary string of an id, or nullptr when the model has none.
+  virtual const std::string* IdToToken(int64_t id) const = 0;
   virtual size_t vocab_size() const = 0;
   // Bytes held by the model's word cache (BPE), for memory accounting; 0 without one.
   virtual size_t cache_bytes() const { return 0; }
 };
 Result<std::unique_ptr<Model>> MakeModel(const boost::json::value& spec);
+
+// ---- decoders: token strings -> text -----------------------------------------------------------
+class Decoder {
+ public:
+  virtual ~Decoder() = default;
+  // One step of the chain (the `tokenizers` crate's decode_chain); the text is the concatenation
+  // of what the last step returns.
+  virtual std::vector<std::string> DecodeChain(std::vector<std::string> tokens) const = 0;
+};
+Result<std::unique_ptr<Decoder>> MakeDecoder(const boost::json::value& spec);
 
 }  // namespace sightline::text

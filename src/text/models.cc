@@ -30,6 +30,23 @@ Result<Vocab> ReadVocab(const json::object& o) {
   return vocab;
 }
 
+// id -> token, pointing into the vocabulary's own keys (stable: the map is node-based and never
+// changes after loading). A map rather than a vector: ids may be sparse.
+class ReverseVocab {
+ public:
+  explicit ReverseVocab(const Vocab& vocab) {
+    tokens_.reserve(vocab.size());
+    for (const auto& [token, id] : vocab) tokens_.emplace(id, &token);
+  }
+  const std::string* Find(int64_t id) const {
+    auto it = tokens_.find(id);
+    return it == tokens_.end() ? nullptr : it->second;
+  }
+
+ private:
+  std::unordered_map<int64_t, const std::string*> tokens_;
+};
+
 bool BoolOr(const json::object& o, const char* key) {
   const auto* v = o.if_contains(key);
   return v && v->is_bool() && v->get_bool();
@@ -59,7 +76,7 @@ class Bpe final : public Model {
   };
 
   Bpe(Vocab vocab, std::unordered_map<uint64_t, Merge> merges, BpeOptions options)
-      : vocab_(std::move(vocab)), merges_(std::move(merges)), o_(std::move(options)) {
+      : vocab_(std::move(vocab)), reverse_(vocab_), merges_(std::move(merges)), o_(std::move(options)) {
     if (auto it = vocab_.find(o_.unk_token); !o_.unk_token.empty() && it != vocab_.end())
       unk_id_ = it->second;
   }
@@ -102,6 +119,7 @@ class Bpe final : public Model {
     auto it = vocab_.find(std::string(token));
     return it == vocab_.end() ? -1 : it->second;
   }
+  const std::string* IdToToken(int64_t id) const override { return reverse_.Find(id); }
   size_t vocab_size() const override { return vocab_.size(); }
 
   static uint64_t PairKey(int64_t a, int64_t b) {
@@ -224,6 +242,7 @@ class Bpe final : public Model {
   }
 
   Vocab vocab_;
+  ReverseVocab reverse_;
   std::unordered_map<uint64_t, Merge> merges_;
   BpeOptions o_;
   int64_t unk_id_ = -1;
@@ -237,7 +256,7 @@ class Bpe final : public Model {
 class WordPiece final : public Model {
  public:
   WordPiece(Vocab vocab, std::string unk, std::string prefix, size_t max_chars)
-      : vocab_(std::move(vocab)), prefix_(std::move(prefix)), max_chars_(max_chars) {
+      : vocab_(std::move(vocab)), reverse_(vocab_), prefix_(std::move(prefix)), max_chars_(max_chars) {
     if (auto it = vocab_.find(unk); it != vocab_.end()) unk_id_ = it->second;
   }
 
@@ -275,10 +294,12 @@ class WordPiece final : public Model {
     auto it = vocab_.find(std::string(token));
     return it == vocab_.end() ? -1 : it->second;
   }
+  const std::string* IdToToken(int64_t id) const override { return reverse_.Find(id); }
   size_t vocab_size() const override { return vocab_.size(); }
 
  private:
   Vocab vocab_;
+  ReverseVocab reverse_;
   std::string prefix_;
   size_t max_chars_;
   int64_t unk_id_ = -1;

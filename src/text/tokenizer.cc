@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "text/components.h"
 
@@ -75,10 +77,40 @@ class JsonTokenizer final : public Tokenizer {
     return e;
   }
 
+  std::string Decode(std::span<const int64_t> ids, bool skip_special_tokens) const override {
+    std::vector<std::string> tokens;
+    tokens.reserve(ids.size());
+    for (int64_t id : ids) {
+      std::optional<std::string> t = IdToToken(id);
+      if (!t || (skip_special_tokens && special_contents_.contains(*t))) continue;
+      tokens.push_back(std::move(*t));
+    }
+    if (!decoder_) {
+      std::string out;
+      for (size_t i = 0; i < tokens.size(); ++i) {
+        if (i) out += ' ';
+        out += tokens[i];
+      }
+      return out;
+    }
+    std::string out;
+    for (const auto& piece : decoder_->DecodeChain(std::move(tokens))) out += piece;
+    return out;
+  }
+
   int64_t TokenId(std::string_view token) const override {
     for (const auto& a : added_)
       if (a.content == token) return a.id;
     return model_->TokenId(token);
+  }
+  std::optional<std::string> IdToToken(int64_t id) const override {
+    if (auto it = added_by_id_.find(id); it != added_by_id_.end()) return added_[it->second].content;
+    if (const std::string* t = model_->IdToToken(id)) return *t;
+    return std::nullopt;
+  }
+  bool IsSpecial(int64_t id) const override {
+    auto t = IdToToken(id);
+    return t && special_contents_.contains(*t);
   }
   int64_t pad_id() const override { return pad_id_; }
   size_t vocab_size() const override { return model_->vocab_size() + added_.size(); }
@@ -87,7 +119,12 @@ class JsonTokenizer final : public Tokenizer {
   std::unique_ptr<Normalizer> normalizer_;
   std::unique_ptr<PreTokenizer> pre_;
   std::unique_ptr<Model> model_;
+  std::unique_ptr<Decoder> decoder_;
   std::vector<AddedToken> added_;
+  std::unordered_map<int64_t, size_t> added_by_id_;  // id -> index in added_
+  // Contents of the special added tokens: skip_special_tokens tests the token string, as the
+  // package's is_special_token does.
+  std::unordered_set<std::string> special_contents_;
   Template template_, empty_;
   int64_t pad_id_ = 0;
   // First bytes of the added tokens matched on raw [0] and normalised [1] text.
@@ -213,11 +250,16 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view json_tex
       if (const auto* s = ao.if_contains("special"); s && s->is_bool()) tok.special = s->get_bool();
       if (!tok.content.empty() && tok.id >= 0) {
         t->added_starts_[tok.normalized ? 1 : 0][static_cast<unsigned char>(tok.content[0])] = true;
+        t->added_by_id_[tok.id] = t->added_.size();
+        if (tok.special) t->special_contents_.insert(tok.content);
         t->added_.push_back(std::move(tok));
       }
     }
   }
   if (const auto* pp = o.if_contains("post_processor")) RETURN_IF_ERROR(ReadPostProcessor(*pp, *t));
+  if (const auto* d = o.if_contains("decoder"); d && !d->is_null()) {
+    ASSIGN_OR_RETURN(t->decoder_, MakeDecoder(*d));
+  }
   // Pad id: the file's padding block, else the conventional pad tokens, else end-of-text.
   t->pad_id_ = -1;
   if (const auto* pad = o.if_contains("padding"); pad && pad->is_object())
@@ -237,6 +279,23 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::filesystem::pa
   auto t = FromJson(ss.str());
   if (!t.ok()) return FailedPrecondition(file.string() + ": " + t.status().message());
   return t;
+}
+
+Result<std::string> DecodeStream::Step(int64_t id) {
+  ids_.push_back(id);
+  std::string text = tokenizer_->Decode(ids_, skip_special_);
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  // Hold back while nothing new is decided or the tail is an incomplete character.
+  if (text.size() <= prefix_.size() || text.ends_with(kReplacement)) return std::string();
+  if (!text.starts_with(prefix_))
+    return FailedPrecondition("decoding token " + std::to_string(id) + " rewrote text already streamed");
+  std::string fresh = text.substr(prefix_.size());
+  // Keep only the ids from the last cut on: the window stays a few tokens long.
+  const size_t new_prefix_index = ids_.size() - prefix_index_;
+  ids_.erase(ids_.begin(), ids_.begin() + static_cast<std::ptrdiff_t>(prefix_index_));
+  prefix_ = tokenizer_->Decode(ids_, skip_special_);
+  prefix_index_ = new_prefix_index;
+  return fresh;
 }
 
 }  // namespace sightline::text

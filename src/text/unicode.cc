@@ -8,31 +8,48 @@
 
 namespace sightline::text {
 
+// Well-formed sequences per the Unicode Standard's Table 3-7; an ill-formed one becomes one
+// U+FFFD per maximal subpart (the longest prefix of a well-formed sequence, else one byte), the
+// W3C/WHATWG practice Rust's from_utf8_lossy follows, so decoded text matches the `tokenizers`
+// package's replacement characters one for one.
 std::u32string DecodeUtf8(std::string_view s) {
   std::u32string out;
   out.reserve(s.size());
   size_t i = 0;
   while (i < s.size()) {
     const auto b0 = static_cast<unsigned char>(s[i]);
-    int len = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 0;
-    char32_t c = len == 1 ? b0 : len == 2 ? (b0 & 0x1F) : len == 3 ? (b0 & 0x0F) : (b0 & 0x07);
-    bool ok = len > 0 && i + static_cast<size_t>(len) <= s.size();
-    for (int k = 1; ok && k < len; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if ((b & 0xC0) != 0x80) ok = false;
-      c = (c << 6) | (b & 0x3F);
+    if (b0 < 0x80) {
+      out.push_back(b0);
+      ++i;
+      continue;
     }
-    // Overlong forms, surrogates and out-of-range values are invalid too.
-    if (ok && ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) ||
-               (len == 4 && (c < 0x10000 || c > 0x10FFFF)) || (c >= 0xD800 && c <= 0xDFFF)))
-      ok = false;
-    if (!ok) {
+    int len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+      len = 2;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+      len = 3;
+      if (b0 == 0xE0) lo = 0xA0;  // no overlong forms
+      if (b0 == 0xED) hi = 0x9F;  // no surrogates
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+      len = 4;
+      if (b0 == 0xF0) lo = 0x90;
+      if (b0 == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+    }
+    if (len == 0) {
       out.push_back(0xFFFD);
       ++i;
       continue;
     }
-    out.push_back(c);
-    i += static_cast<size_t>(len);
+    char32_t c = b0 & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+    int consumed = 1;
+    for (; consumed < len && i + static_cast<size_t>(consumed) < s.size(); ++consumed) {
+      const auto b = static_cast<unsigned char>(s[i + static_cast<size_t>(consumed)]);
+      if (b < (consumed == 1 ? lo : 0x80) || b > (consumed == 1 ? hi : 0xBF)) break;
+      c = (c << 6) | (b & 0x3F);
+    }
+    out.push_back(consumed == len ? c : 0xFFFD);
+    i += static_cast<size_t>(consumed);
   }
   return out;
 }

@@ -1,0 +1,126 @@
+// The C++ generation engine against the Python reference loop (scripts/reference_generate.py),
+// token for token, on the captioner fixture (scripts/gen_captioner_fixture.py): greedy, sampled
+// with a seed, repetition penalty, no-repeat n-grams, min_new_tokens and beam search, on the merged
+// decoder and on the split decoder_model + decoder_with_past_model pair.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "generation/encoder_decoder_stepper.h"
+#include "generation/generate_one.h"
+#include "model_fixtures.h"
+#include "runtime/onnxruntime/ort_backend.h"
+
+namespace sightline::generation {
+namespace {
+
+namespace json = boost::json;
+
+std::filesystem::path Dir() {
+  return ModelFixturesDir() / "captioner-tiny";
+}
+
+json::value Refs() {
+  std::ifstream in(Dir() / "refs.json");
+  EXPECT_TRUE(in.good()) << Dir() << " is missing: run scripts/gen_captioner_fixture.py";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return json::parse(ss.str());
+}
+
+Tensor Pixels(int64_t image) {
+  std::ifstream in(Dir() / ("pixels_" + std::to_string(image) + ".f32"), std::ios::binary);
+  Tensor t;
+  t.dtype = DataType::kFp32;
+  t.shape = {1, 3, 224, 224};
+  t.data.resize(3 * 224 * 224 * 4);
+  in.read(reinterpret_cast<char*>(t.data.data()), static_cast<std::streamsize>(t.data.size()));
+  EXPECT_TRUE(in.good());
+  return t;
+}
+
+GenerationParams ParamsOf(const json::object& p, int64_t eos) {
+  GenerationParams g;
+  g.eos_token_ids = {eos};
+  auto num = [&](const char* k, double fallback) {
+    return p.contains(k) ? p.at(k).to_number<double>() : fallback;
+  };
+  g.max_new_tokens = static_cast<int>(num("max_new_tokens", 16));
+  g.min_new_tokens = static_cast<int>(num("min_new_tokens", 0));
+  g.do_sample = p.contains("do_sample") && p.at("do_sample").as_bool();
+  g.temperature = num("temperature", 1);
+  g.top_k = static_cast<int>(num("top_k", 0));
+  g.top_p = num("top_p", 1);
+  g.repetition_penalty = num("repetition_penalty", 1);
+  g.no_repeat_ngram_size = static_cast<int>(num("no_repeat_ngram_size", 0));
+  g.num_beams = static_cast<int>(num("num_beams", 1));
+  g.length_penalty = num("length_penalty", 1);
+  g.early_stopping = p.contains("early_stopping") && p.at("early_stopping").as_bool() ? EarlyStopping::kTrue
+                                                                                      : EarlyStopping::kFalse;
+  return g;
+}
+
+std::vector<int64_t> Ids(const json::value& v) {
+  std::vector<int64_t> out;
+  for (const auto& x : v.as_array()) out.push_back(x.to_number<int64_t>());
+  return out;
+}
+
+class CaptionerParity : public ::testing::TestWithParam<bool> {};  // merged decoder or split pair
+
+TEST_P(CaptionerParity, EveryStrategyMatchesTheReferenceLoopTokenForToken) {
+  ASSERT_TRUE(std::filesystem::exists(Dir() / "refs.json")) << "run scripts/gen_captioner_fixture.py";
+  const bool merged = GetParam();
+  auto factory = runtime::CreateOrtBackendFactory("test");
+  ASSERT_TRUE(factory.ok());
+  auto load = [&](const char* file) {
+    auto b = (*factory)->Load(Dir() / "onnx" / file, {});
+    EXPECT_TRUE(b.ok()) << file << ": " << b.status().ToString();
+    return b.ok() ? std::move(b).value() : nullptr;
+  };
+  auto encoder = load("encoder_model.onnx");
+  std::unique_ptr<runtime::Backend> dec, first, with_past;
+  if (merged) {
+    dec = load("decoder_model_merged.onnx");
+  } else {
+    first = load("decoder_model.onnx");
+    with_past = load("decoder_with_past_model.onnx");
+  }
+  ASSERT_TRUE(encoder && (dec || (first && with_past)));
+  auto stepper = EncoderDecoderStepper::Open(dec.get(), first.get(), with_past.get());
+  ASSERT_TRUE(stepper.ok()) << stepper.status().ToString();
+
+  const json::value refs = Refs();
+  const int64_t eos = refs.at("eos_id").to_number<int64_t>();
+  const std::vector<int64_t> prompt = {refs.at("start_id").to_number<int64_t>()};
+  std::map<int64_t, Tensor> states;
+  int checked = 0, ended_on_eos = 0;
+  for (const auto& c : refs.at("cases").as_array()) {
+    const int64_t image = c.at("image").to_number<int64_t>();
+    if (!states.count(image)) {
+      Tensor px = Pixels(image);
+      auto out = encoder->Run({&px});
+      ASSERT_TRUE(out.ok()) << out.status().ToString();
+      states[image] = std::move(out->front());
+    }
+    const auto& p = c.at("params").as_object();
+    const GenerationParams params = ParamsOf(p, eos);
+    const uint64_t seed = p.contains("seed") ? p.at("seed").to_number<uint64_t>() : 0;
+    auto ids = GenerateOne(**stepper, states[image], prompt, params, seed);
+    ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+    const auto expected = Ids(c.at("ids"));
+    EXPECT_EQ(*ids, expected) << c.at("name").as_string() << " on image " << image;
+    if (!expected.empty() && expected.back() == eos) ++ended_on_eos;
+    ++checked;
+  }
+  EXPECT_GE(checked, 36);
+  EXPECT_GE(ended_on_eos, 10) << "the fixture should end many captions on EOS";
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, CaptionerParity, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "Merged" : "Split"; });
+
+}  // namespace
+}  // namespace sightline::generation
