@@ -43,7 +43,52 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
       warmup_seconds(r.AddGauge("sightline_model_warmup_seconds", "Seconds spent in warm-up", {"model"})),
       ready(r.AddGauge("sightline_model_ready", "1 when the model is loaded and warm", {"model"})),
       degraded(r.AddGauge("sightline_model_degraded",
-                          "1 while adaptive quality sends new requests to the fallback variant", {"model"})) {
+                          "1 while adaptive quality sends new requests to the fallback variant", {"model"})),
+      gen_ttft(r.AddHistogram("sightline_generation_time_to_first_token_seconds",
+                              "Seconds from a sequence's submission to its first generated token", {"model"},
+                              LatencyBuckets())),
+      gen_tpot(r.AddHistogram("sightline_generation_time_per_output_token_seconds",
+                              "Per finished sequence: seconds per generated token after the first", {"model"},
+                              LatencyBuckets())),
+      gen_tokens(r.AddCounter("sightline_generation_tokens_total", "Tokens generated", {"model"})),
+      gen_steps(r.AddCounter("sightline_generation_steps_total", "Decoder runs (one step of a group of rows)",
+                             {"model"})),
+      gen_step_rows(r.AddHistogram("sightline_generation_step_rows",
+                                   "Rows (sequences or beams) per decoder run", {"model"},
+                                   {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128})),
+      gen_active(r.AddGauge("sightline_generation_active_sequences", "Sequences being decoded", {"model"})),
+      gen_waiting(r.AddGauge("sightline_generation_waiting_sequences",
+                             "Sequences admitted and waiting for KV memory or a decode slot", {"model"})),
+      gen_kv_bytes(
+          r.AddGauge("sightline_generation_kv_cache_bytes", "KV cache held by active sequences", {"model"})),
+      gen_kv_reserved(r.AddGauge("sightline_generation_kv_cache_reserved_bytes",
+                                 "KV cache promised to admitted sequences at their longest", {"model"})),
+      gen_kv_budget(
+          r.AddGauge("sightline_generation_kv_cache_budget_bytes", "The model's KV-cache budget", {"model"})),
+      gen_finished(
+          r.AddCounter("sightline_generation_sequences_total",
+                       "Sequences ended, by reason (eos, length, cancelled, deadline_exceeded, error)",
+                       {"model", "reason"})) {}
+
+GenerationMetrics ServerMetrics::ForGeneration(const std::string& m) {
+  GenerationMetrics g;
+  g.time_to_first_token = &gen_ttft.WithLabels({m});
+  g.time_per_output_token = &gen_tpot.WithLabels({m});
+  g.tokens = &gen_tokens.WithLabels({m});
+  g.steps = &gen_steps.WithLabels({m});
+  g.step_rows = &gen_step_rows.WithLabels({m});
+  g.active = &gen_active.WithLabels({m});
+  g.waiting = &gen_waiting.WithLabels({m});
+  g.kv_bytes = &gen_kv_bytes.WithLabels({m});
+  g.kv_reserved_bytes = &gen_kv_reserved.WithLabels({m});
+  g.kv_budget_bytes = &gen_kv_budget.WithLabels({m});
+  g.finished_eos = &gen_finished.WithLabels({m, "eos"});
+  g.finished_length = &gen_finished.WithLabels({m, "length"});
+  g.finished_cancelled = &gen_finished.WithLabels({m, "cancelled"});
+  g.finished_deadline = &gen_finished.WithLabels({m, "deadline_exceeded"});
+  g.finished_error = &gen_finished.WithLabels({m, "error"});
+  g.rejected_queue_full = &rejected.WithLabels({m, "queue_full"});
+  return g;
 }
 
 ModelMetrics ServerMetrics::ForModel(const std::string& m) {

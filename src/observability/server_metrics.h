@@ -28,11 +28,29 @@ struct ModelMetrics {
   Gauge* ready = nullptr;
 };
 
+// Handles for one generative model's scheduler (scheduling/generation_scheduler.h).
+struct GenerationMetrics {
+  Histogram* time_to_first_token = nullptr;    // seconds from submission to the first new id
+  Histogram* time_per_output_token = nullptr;  // seconds per id after the first, per sequence
+  Counter* tokens = nullptr;                   // new ids generated
+  Counter* steps = nullptr;                    // decoder runs
+  Histogram* step_rows = nullptr;              // rows per decoder run
+  Gauge* active = nullptr;                     // sequences being decoded
+  Gauge* waiting = nullptr;                    // sequences admitted, waiting for KV memory or a slot
+  Gauge* kv_bytes = nullptr;                   // KV cache held now
+  Gauge* kv_reserved_bytes = nullptr;          // KV cache promised to admitted sequences (worst case)
+  Gauge* kv_budget_bytes = nullptr;
+  Counter *finished_eos = nullptr, *finished_length = nullptr, *finished_cancelled = nullptr,
+          *finished_deadline = nullptr, *finished_error = nullptr;
+  Counter* rejected_queue_full = nullptr;
+};
+
 class ServerMetrics {
  public:
   explicit ServerMetrics(MetricsRegistry& registry);
 
   ModelMetrics ForModel(const std::string& model);
+  GenerationMetrics ForGeneration(const std::string& model);
 
   Family<Counter>& http_requests;    // route, method, status
   Family<Histogram>& http_duration;  // route
@@ -52,6 +70,17 @@ class ServerMetrics {
   Family<Gauge>& warmup_seconds;
   Family<Gauge>& ready;
   Family<Gauge>& degraded;  // model: 1 while adaptive quality serves the fallback variant
+  Family<Histogram>& gen_ttft;
+  Family<Histogram>& gen_tpot;
+  Family<Counter>& gen_tokens;
+  Family<Counter>& gen_steps;
+  Family<Histogram>& gen_step_rows;
+  Family<Gauge>& gen_active;
+  Family<Gauge>& gen_waiting;
+  Family<Gauge>& gen_kv_bytes;
+  Family<Gauge>& gen_kv_reserved;
+  Family<Gauge>& gen_kv_budget;
+  Family<Counter>& gen_finished;  // model, reason: eos, length, cancelled, deadline_exceeded, error
 };
 
 }  // namespace sightline::observability
