@@ -346,8 +346,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // A body of known length bypasses Beast's parser: what the header read already buffered is
   // copied out, the rest is read from the socket straight into its final place (no staging
-  // buffer, no zero-fill). A route may split it at a header-declared length, the tail going
-  // to a TensorBuffer that a tensor can adopt.
+  // buffer). A route may split it at a header-declared length, the tail going to a TensorBuffer
+  // that a tensor can adopt (never zero-filled, so untouched pages cost nothing). The head grows
+  // as bytes arrive, doubling from 64 KiB, rather than being sized to the declared length at
+  // once: a std::string is zero-filled when resized, so headers alone declaring 64 MiB on many
+  // connections once made the server commit gigabytes for bodies never sent. Doubling copies
+  // each byte about twice at most.
   void PrepareDirectBody(uint64_t length) {
     size_t split = static_cast<size_t>(length);
     if (!match_.route->body_split_header.empty()) {
@@ -360,18 +364,29 @@ class Session : public std::enable_shared_from_this<Session> {
         head_.body_tail->resize(static_cast<size_t>(length) - split);
       }
     }
-    head_.body.resize(split);
+    head_target_ = split;
     const size_t tail = head_.body_tail ? head_.body_tail->size() : 0;
     const size_t have = std::min<size_t>(buffer_.size(), static_cast<size_t>(length));
-    const auto* src = static_cast<const char*>(buffer_.data().data());
     const size_t to_head = std::min(have, split);
+    head_.body.resize(std::min(split, std::max(to_head, kDirectHeadChunk)));
+    const auto* src = static_cast<const char*>(buffer_.data().data());
     std::memcpy(head_.body.data(), src, to_head);
     if (have > to_head) std::memcpy(head_.body_tail->data(), src + to_head, have - to_head);
     buffer_.consume(have);
-    direct_parts_[0] = asio::buffer(head_.body.data() + to_head, split - to_head);
-    direct_parts_[1] = tail
-                           ? asio::buffer(head_.body_tail->data() + (have - to_head), tail - (have - to_head))
-                           : asio::mutable_buffer();
+    direct_parts_[0] = asio::buffer(head_.body.data() + to_head, head_.body.size() - to_head);
+    // The tail is read only once the head is whole (a scatter read fills part 0 first).
+    pending_tail_ = tail ? asio::buffer(head_.body_tail->data() + (have - to_head), tail - (have - to_head))
+                         : asio::mutable_buffer();
+    direct_parts_[1] = head_.body.size() == head_target_ ? pending_tail_ : asio::mutable_buffer();
+  }
+
+  // The head's allocation is full but more was declared: grow it for what comes next.
+  void GrowDirectHead() {
+    const size_t filled = head_.body.size();
+    const size_t grown = std::min(head_target_, std::max(filled * 2, kDirectHeadChunk));
+    head_.body.resize(grown);
+    direct_parts_[0] = asio::buffer(head_.body.data() + filled, grown - filled);
+    if (grown == head_target_) direct_parts_[1] = pending_tail_;
   }
 
   // Reads until direct_parts_ are full. The receive low-water mark is kept at the bytes still
@@ -379,6 +394,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // segment (a 600 KB body otherwise costs several wake-ups, each a context switch on a busy
   // core). It must shrink after every partial read, or the last wait would never end.
   void ReadDirectBody() {
+    if (direct_parts_[0].size() == 0 && head_.body.size() < head_target_) GrowDirectHead();
     const size_t missing = asio::buffer_size(direct_parts_);
     SetReceiveLowWater(missing > 64 * 1024 ? static_cast<int>(std::min<size_t>(missing, 1 << 20)) : 1);
     if (missing == 0) return Dispatch(std::move(head_));
@@ -785,6 +801,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> body_parser_;
   std::optional<bhttp::request_parser<DiscardBody>> discard_parser_;
   std::array<asio::mutable_buffer, 2> direct_parts_;
+  asio::mutable_buffer pending_tail_;  // the tail's part, held back until the head is whole
+  size_t head_target_ = 0;             // the head's declared length
+  static constexpr size_t kDirectHeadChunk = 64 * 1024;
   uint64_t drain_remaining_ = 0;             // body bytes of an answered request still to discard
   std::optional<Status> refusal_;            // set at accept: answer every request with it
   std::optional<std::string> current_path_;  // the request being read, once its header is in

@@ -524,3 +524,40 @@ def test_onnx_runtime_telemetry_is_off(tmp_path):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "out.png").exists()
     assert not (tmp_path / ".cache" / "Microsoft").exists(), list(tmp_path.rglob("*"))
+
+
+def test_declared_body_lengths_cost_memory_only_as_bytes_arrive(server):
+    # Headers declaring 64 MiB bodies, on 24 connections, with no body: the server once set the
+    # declared size aside (zero-filled) at once, 1.5 GB here for bytes never sent.
+    def rss_mb():
+        with open(f"/proc/{server.proc.pid}/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
+
+    before = rss_mb()
+    socks = []
+    for _ in range(24):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 67108864\r\n\r\n" + b"x" * 100_000)  # past the first 64 KiB
+        socks.append(s)
+    wait_until(lambda: server.metrics().get("sightline_http_open_connections", 0) >= 24, timeout=30,
+               what="24 open connections")
+    # A request answered on a fresh connection: the I/O threads have read the others' heads by now.
+    texts = [f"sentence {i} " + "word " * 48 for i in range(1200)]  # ~300 KB, arriving in pieces
+    body = json.dumps({"model": "clip-tiny", "input": texts}).encode()
+    c = socket.create_connection(("127.0.0.1", server.port))
+    c.settimeout(60)
+    head = (b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    cuts = [0, 1000, 70_000, 200_000, len(body)]
+    c.sendall(head)
+    for a, b in zip(cuts, cuts[1:]):
+        c.sendall(body[a:b])
+        time.sleep(0.05)  # paces the client only: the pieces must arrive as separate reads
+    answer_head, payload = ResponseReader(c).next()
+    assert answer_head.startswith(b"HTTP/1.1 200"), answer_head + payload[:300]
+    assert len(json.loads(payload)["data"]) == 1200
+    grew = rss_mb() - before
+    for s in socks + [c]:
+        s.close()
+    assert grew < 300, f"RSS grew {grew:.0f} MB for 24 declared-but-unsent 64 MiB bodies"
