@@ -1,5 +1,7 @@
 #include "http/error_response.h"
 
+#include "core/utf8.h"
+
 #include "http/error_json.h"
 
 #include <boost/json.hpp>
@@ -44,7 +46,7 @@ json::object ErrorObject(const Status& status) {
   json::object o;
   o["code"] = StatusCodeName(status.code());
   if (status.kind() != ErrorKind::kNone) o["type"] = ErrorKindName(status.kind());
-  o["message"] = status.message();
+  o["message"] = ToValidUtf8(status.message());  // messages quote client bytes
   if (auto s = status.retry_after_sec()) o["retry_after_sec"] = Rounded(*s);
   return o;
 }
@@ -59,7 +61,7 @@ HttpResponse ErrorResponse(const Status& status, ApiStyle style) {
     // beside it as data.
     json::object o;
     const std::string kind = ErrorKindName(status.kind());
-    o["error"] = kind.empty() ? status.message() : kind + ": " + status.message();
+    o["error"] = ToValidUtf8(kind.empty() ? status.message() : kind + ": " + status.message());
     o["code"] = StatusCodeName(status.code());
     if (!kind.empty()) o["type"] = kind;
     if (auto s = status.retry_after_sec()) o["retry_after_sec"] = Rounded(*s);

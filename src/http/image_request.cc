@@ -1,5 +1,7 @@
 #include "http/image_request.h"
 
+#include "core/utf8.h"
+
 #include <boost/json.hpp>
 
 #include <cctype>
@@ -157,7 +159,8 @@ Result<ImageRequest> ParseImageRequest(const HttpRequest& req) {
       const bool file = !p.filename.empty() || p.content_type.rfind("image/", 0) == 0 ||
                         p.content_type == "application/octet-stream";
       if (file) {
-        const std::string label = "file '" + (p.filename.empty() ? p.name : p.filename) + "'";
+        // The label is echoed in answers: a filename's bytes are the client's, not always UTF-8.
+        const std::string label = "file '" + ToValidUtf8(p.filename.empty() ? p.name : p.filename) + "'";
         ImageSource src{ImageSource::Kind::kBytes, std::string(p.body), label, Status::Ok()};
         if (p.body.empty()) src.error = InvalidImage(label + " is empty (0 bytes)");  // fails alone
         out.images.push_back(std::move(src));
@@ -191,6 +194,12 @@ Result<ImageRequest> ParseImageRequest(const HttpRequest& req) {
       out.fields.emplace_back(std::move(k), std::move(v));
     }
   }
+  // Fields are text (labels, prompts, options) that answers and logs may quote: refuse bytes that
+  // are not UTF-8 rather than tokenize and echo them (JSON bodies are checked by the parser).
+  for (const auto& [k, v] : out.fields)
+    if (!IsValidUtf8(k) || !IsValidUtf8(v))
+      return InvalidArgument("field '" + ToValidUtf8(k) + "' is not valid UTF-8")
+          .WithKind(ErrorKind::kInvalidText);
   return out;
 }
 

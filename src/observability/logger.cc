@@ -1,5 +1,7 @@
 #include "observability/logger.h"
 
+#include "core/utf8.h"
+
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -11,7 +13,8 @@
 
 namespace sightline::observability {
 
-void AppendJsonEscaped(std::string& out, std::string_view s) {
+void AppendJsonEscaped(std::string& out, std::string_view raw) {
+  const std::string s = ToValidUtf8(raw);  // paths and headers carry client bytes
   for (unsigned char c : s) {
     switch (c) {
       case '"': out += "\\\""; break;

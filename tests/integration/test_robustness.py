@@ -1,4 +1,5 @@
 """Bad input of every kind gets a clear 4xx and the server keeps serving; limits hold."""
+import io
 import json
 import os
 import socket
@@ -9,6 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import requests
+from PIL import Image
 
 from conftest import FIXTURES, MODELS, SANITIZED, Server, infer_body, wait_until
 
@@ -561,3 +563,44 @@ def test_declared_body_lengths_cost_memory_only_as_bytes_arrive(server):
     for s in socks + [c]:
         s.close()
     assert grew < 300, f"RSS grew {grew:.0f} MB for 24 declared-but-unsent 64 MiB bodies"
+
+
+def test_client_bytes_that_are_not_utf8_never_make_invalid_json(server):
+    # Answers and log lines quote what the client sent; JSON must stay UTF-8 (RFC 8259), so such
+    # bytes are replaced in messages and refused where they would be used as text.
+    def strict_json(r):
+        return json.loads(r.content.decode("utf-8"))  # raises on invalid UTF-8
+
+    u = server.url
+    r = requests.post(f"{u}/v1/remove-background?output=%ff", data=b"x", headers={"Content-Type": "image/png"})
+    assert r.status_code == 400 and strict_json(r)["error"]["message"]
+    assert strict_json(requests.post(f"{u}/v1/embeddings?model=%ff%fe", json={"input": "a"})) is not None
+    r = requests.get(f"{u}/v1/%ff")
+    assert r.status_code == 404 and strict_json(r)
+    r = requests.get(f"{u}/v2/models/%ff%fe")
+    assert r.status_code == 404 and strict_json(r)
+    # A label that is not UTF-8 is refused, not tokenized and echoed.
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(buf, "PNG")
+    png = buf.getvalue()
+    r = requests.post(f"{u}/v1/classify", files={"file": ("x.png", png, "image/png")},
+                      data={"labels": b"a\xffb,cat"})
+    assert r.status_code == 400, r.content
+    body = strict_json(r)
+    assert body["error"]["type"] == "invalid_text" and "labels" in body["error"]["message"]
+    # A filename that is not UTF-8 is echoed with U+FFFD in the item's error.
+    raw = requests.Request("POST", f"{u}/v1/embed").prepare()
+    boundary = "b0undary"
+    raw.body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x".encode() + b"\xff" +
+                f".jpg\"\r\nContent-Type: image/jpeg\r\n\r\nnot an image\r\n--{boundary}--\r\n".encode())
+    raw.headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    raw.headers["Content-Length"] = str(len(raw.body))
+    r = requests.Session().send(raw)
+    items = strict_json(r)["data"]
+    assert "\ufffd" in items[0]["error"]["message"], items
+    # The access log too (read as bytes: logs() would repair them).
+    server.logs()
+    with open(server.log_path, "rb") as f:
+        for line in f.read().splitlines():
+            if line.startswith(b"{"):
+                json.loads(line.decode("utf-8"))
