@@ -30,8 +30,15 @@ std::string ModelsJson(const scheduling::ModelRegistry& models) {
     // The towers of a Hugging Face CLIP folder are served as <family>.vision / .text; the /v1
     // CLIP routes take the family's name.
     if (!m->config.family.empty()) o["family"] = m->config.family;
-    o["max_batch_size"] = m->config.max_batch_size;
-    o["instances"] = m->config.instance_count;
+    if (!m->config.role.empty()) o["role"] = m->config.role;
+    if (m->generation) {
+      // A decoder is stepped sequence by sequence, not batched by rows.
+      o["scheduler"] = "generation";
+    } else {
+      o["scheduler"] = "batcher";
+      o["max_batch_size"] = m->config.max_batch_size;
+      o["instances"] = m->config.instance_count;
+    }
     o["load_seconds"] = std::round(m->load_seconds * 1000) / 1000;
     o["warmup_seconds"] = std::round(m->warmup_seconds * 1000) / 1000;
     data.push_back(std::move(o));

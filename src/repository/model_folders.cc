@@ -1,6 +1,10 @@
 #include "repository/model_folders.h"
 
+#include <boost/json.hpp>
+
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 namespace sightline::repository {
 namespace fs = std::filesystem;
@@ -23,6 +27,23 @@ bool HasTower(const fs::path& onnx_dir, const std::string& stem) {
   return false;
 }
 
+// config.json's model_type, or "" when it has none or cannot be read (then the folder is not
+// an encoder-decoder; a CLIP folder is told by its towers).
+std::string ModelType(const fs::path& config) {
+  std::ifstream in(config, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(ss.str(), ec);
+  if (ec || !v.is_object()) return "";
+  const auto* t = v.get_object().if_contains("model_type");
+  return t && t->is_string() ? std::string(t->get_string()) : "";
+}
+
+std::string Suffix(const std::string& variant) {
+  return variant.empty() || variant == "fp32" ? "" : "_" + variant;
+}
+
 }  // namespace
 
 std::string VariantFileName(const std::string& variant) {
@@ -33,9 +54,32 @@ std::string VariantFileName(const std::string& variant) {
 fs::path ModelFile(const fs::path& repository, const ModelEntry& entry, const std::string& variant) {
   const fs::path dir = repository / entry.folder;
   if (entry.layout == Layout::kPlainOnnx) return dir / VariantFileName(variant);
-  // transformers.js naming: onnx/vision_model.onnx, onnx/vision_model_quantized.onnx, ...
-  return dir / "onnx" /
-         (entry.role + "_model" + (variant.empty() || variant == "fp32" ? "" : "_" + variant) + ".onnx");
+  if (entry.layout == Layout::kHfEncoderDecoder && entry.role == "decoder") {
+    auto files = FindDecoderFiles(repository, entry, variant);
+    if (files.ok()) return files->merged.empty() ? files->first : files->merged;
+    return dir / "onnx" / ("decoder_model_merged" + Suffix(variant) + ".onnx");
+  }
+  // transformers.js naming: onnx/vision_model.onnx, onnx/vision_model_quantized.onnx,
+  // onnx/encoder_model_quantized.onnx, ...
+  return dir / "onnx" / (entry.role + "_model" + Suffix(variant) + ".onnx");
+}
+
+Result<DecoderFiles> FindDecoderFiles(const fs::path& repository, const ModelEntry& entry,
+                                      const std::string& variant) {
+  const fs::path onnx = repository / entry.folder / "onnx";
+  std::error_code ec;
+  DecoderFiles f;
+  if (const fs::path merged = onnx / ("decoder_model_merged" + Suffix(variant) + ".onnx");
+      fs::exists(merged, ec)) {
+    f.merged = merged;
+    return f;
+  }
+  f.first = onnx / ("decoder_model" + Suffix(variant) + ".onnx");
+  f.with_past = onnx / ("decoder_with_past_model" + Suffix(variant) + ".onnx");
+  if (fs::exists(f.first, ec) && fs::exists(f.with_past, ec)) return f;
+  return FailedPrecondition(onnx.string() + ": no decoder_model_merged" + Suffix(variant) +
+                            ".onnx, nor decoder_model" + Suffix(variant) +
+                            ".onnx with decoder_with_past_model" + Suffix(variant) + ".onnx");
 }
 
 Result<std::vector<ModelEntry>> ListModels(const fs::path& repository) {
@@ -52,6 +96,12 @@ Result<std::vector<ModelEntry>> ListModels(const fs::path& repository) {
     }
     const fs::path onnx = entry.path() / "onnx";
     if (fs::is_directory(onnx, ec) && fs::exists(entry.path() / "config.json", ec)) {
+      if (ModelType(entry.path() / "config.json") == "vision-encoder-decoder" &&
+          HasTower(onnx, "encoder_model") && HasTower(onnx, "decoder_model")) {
+        out.push_back({folder + ".decoder", folder, folder, "decoder", Layout::kHfEncoderDecoder});
+        out.push_back({folder + ".encoder", folder, folder, "encoder", Layout::kHfEncoderDecoder});
+        continue;
+      }
       if (HasTower(onnx, "vision_model"))
         out.push_back({folder + ".vision", folder, folder, "vision", Layout::kHfClip});
       if (HasTower(onnx, "text_model"))

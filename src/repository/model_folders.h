@@ -4,10 +4,14 @@
 //   Hugging Face CLIP   the transformers.js layout (config.json, preprocessor_config.json,
 //                       tokenizer.json, onnx/vision_model*.onnx, onnx/text_model*.onnx): two models,
 //                       "<folder>.vision" and "<folder>.text", sharing `family`
-// Next (the captioning issue): encoder-decoder captioners (config.json model_type
-// vision-encoder-decoder: onnx/encoder_model*, onnx/decoder_model_merged*) and decoder-only
-// vision-language models (onnx/vision_encoder*, embed_tokens*, decoder_model_merged*, with
-// generation_config.json and a chat template) become layouts here. Knows nothing of serving.
+//   Hugging Face        config.json model_type vision-encoder-decoder (vit-gpt2-image-captioning as
+//   encoder-decoder     Optimum exports it): onnx/encoder_model*.onnx and either
+//                       onnx/decoder_model_merged*.onnx or decoder_model*.onnx +
+//                       decoder_with_past_model*.onnx: two models, "<folder>.encoder" (batched)
+//                       and "<folder>.decoder" (generated step by step), sharing `family`
+// Next (the captioning issue): decoder-only vision-language models (onnx/vision_encoder*,
+// embed_tokens*, decoder_model_merged*, with generation_config.json and a chat template).
+// Knows nothing of serving.
 #pragma once
 
 #include <filesystem>
@@ -18,14 +22,14 @@
 
 namespace sightline::repository {
 
-enum class Layout { kPlainOnnx, kHfClip };
+enum class Layout { kPlainOnnx, kHfClip, kHfEncoderDecoder };
 
 // One loadable model.
 struct ModelEntry {
   std::string name;    // as served
   std::string folder;  // sub-folder of the repository
   std::string family;  // Hugging Face layout: the folder name; empty for plain models
-  std::string role;    // "vision" | "text" in a Hugging Face layout
+  std::string role;    // "vision" | "text" (CLIP), "encoder" | "decoder" (encoder-decoder)
   Layout layout = Layout::kPlainOnnx;
 };
 
@@ -38,5 +42,14 @@ std::filesystem::path ModelFile(const std::filesystem::path& repository, const M
                                 const std::string& variant);
 // Plain layout's file name for a variant: fp32 -> model.onnx, X -> model_X.onnx.
 std::string VariantFileName(const std::string& variant);
+
+// The decoder graphs of an encoder-decoder entry at `variant`: onnx/decoder_model_merged<_v>.onnx
+// (set `merged`), else onnx/decoder_model<_v>.onnx and onnx/decoder_with_past_model<_v>.onnx (set
+// `first` and `with_past`). Errors: kFailedPrecondition naming the files looked for.
+struct DecoderFiles {
+  std::filesystem::path merged, first, with_past;
+};
+Result<DecoderFiles> FindDecoderFiles(const std::filesystem::path& repository, const ModelEntry& entry,
+                                      const std::string& variant);
 
 }  // namespace sightline::repository

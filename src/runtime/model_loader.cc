@@ -24,11 +24,11 @@ Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repositor
   if (!variant.empty()) model.config.variant = variant;
   const std::string cfg_label = (dir / kModelConfigFile).string();
   model.file = repository::ModelFile(repository, entry, model.config.variant);
-  if (entry.layout == repository::Layout::kHfClip) {
+  if (entry.layout == repository::Layout::kHfClip || entry.layout == repository::Layout::kHfEncoderDecoder) {
     model.config.family = entry.family;
     model.config.role = entry.role;
     model.config.task.clear();
-    if (entry.role == "vision") {
+    if (entry.role == "vision" || entry.role == "encoder") {
       if (!model.config.image_input) {
         ASSIGN_OR_RETURN(
             auto ii, repository::ReadPreprocessorConfig(dir / "preprocessor_config.json", "pixel_values"));

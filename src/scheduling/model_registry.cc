@@ -1,5 +1,6 @@
 #include "scheduling/model_registry.h"
 
+#include "repository/model_folders.h"
 #include "runtime/model_loader.h"
 
 namespace sightline::scheduling {
@@ -67,6 +68,62 @@ Result<std::unique_ptr<ServedModel>> LoadOne(runtime::BackendFactory& factory,
   return served;
 }
 
+// An encoder-decoder's decoder: its graph(s) behind a GenerationScheduler, no batcher and no
+// batch warm-up (a decoder step needs a KV cache, not zero tensors).
+Result<std::unique_ptr<ServedModel>> LoadGenerator(runtime::BackendFactory& factory,
+                                                   const std::filesystem::path& repository,
+                                                   const runtime::ModelEntry& entry,
+                                                   const std::set<std::string>& task_blocks,
+                                                   observability::ServerMetrics& metrics,
+                                                   observability::Logger& log) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::filesystem::path dir = repository / entry.folder;
+  auto served = std::make_unique<ServedModel>();
+  ASSIGN_OR_RETURN(served->config, runtime::LoadModelConfig(dir, entry.name, task_blocks));
+  served->config.family = entry.family;
+  served->config.role = entry.role;
+  served->config.task.clear();
+  served->config.image_input.reset();
+  ASSIGN_OR_RETURN(auto files, repository::FindDecoderFiles(repository, entry, served->config.variant));
+  runtime::BackendOptions o;
+  o.intra_op_threads = served->config.intra_op_threads;
+  o.inter_op_threads = served->config.inter_op_threads;
+  o.spinning = served->config.spinning;
+  o.memory_pattern = false;  // shapes change every step: one planned block per shape would pile up
+  std::unique_ptr<runtime::Backend> merged, first, with_past;
+  auto load = [&](const std::filesystem::path& file) -> Result<std::unique_ptr<runtime::Backend>> {
+    if (served->config.save_optimized_graph)
+      o.optimized_graph_dir = file.parent_path() / runtime::kOptimizedGraphFolder;
+    return factory.Load(file, o);
+  };
+  if (!files.merged.empty()) {
+    ASSIGN_OR_RETURN(merged, load(files.merged));
+    served->signature = merged->signature();
+  } else {
+    ASSIGN_OR_RETURN(first, load(files.first));
+    ASSIGN_OR_RETURN(with_past, load(files.with_past));
+    served->signature = with_past->signature();
+  }
+  served->platform = factory.platform();
+  GenerationOptions go;
+  go.model = entry.name;
+  ASSIGN_OR_RETURN(served->generation,
+                   GenerationScheduler::Create(go, std::move(merged), std::move(first), std::move(with_past),
+                                               metrics.ForGeneration(entry.name)));
+  served->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto mm = metrics.ForModel(entry.name);
+  mm.load_seconds->Set(served->load_seconds);
+  log.Info("model_loaded", observability::LogFields()
+                               .Add("model", entry.name)
+                               .Add("file", (files.merged.empty() ? files.first : files.merged).string())
+                               .Add("scheduler", "generation")
+                               .Add("kv_cache_budget_bytes", static_cast<int64_t>(go.kv_budget_bytes))
+                               .Add("load_seconds", served->load_seconds));
+  served->ready = true;
+  mm.ready->Set(1);
+  return served;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ModelRegistry>> ModelRegistry::LoadAll(runtime::BackendFactory& factory,
@@ -82,6 +139,11 @@ Result<std::unique_ptr<ModelRegistry>> ModelRegistry::LoadAll(runtime::BackendFa
   reg->repository_ = repository;
   for (const auto& entry : entries) {
     const std::string& name = entry.name;
+    if (entry.layout == repository::Layout::kHfEncoderDecoder && entry.role == "decoder") {
+      ASSIGN_OR_RETURN(auto served, LoadGenerator(factory, repository, entry, task_blocks, metrics, log));
+      reg->models_.emplace(name, std::move(served));
+      continue;
+    }
     ASSIGN_OR_RETURN(auto served, LoadOne(factory, repository, entry, "", task_blocks, metrics, log));
     if (fallback_planner) {
       ASSIGN_OR_RETURN(served->fallback_plan, fallback_planner(served->config));
@@ -145,6 +207,7 @@ void ModelRegistry::Drain(std::chrono::milliseconds timeout) {
   for (auto& [_, m] : models_) {
     m->ready = false;
     if (m->batcher) schedulers.push_back(m->batcher.get());
+    if (m->generation) schedulers.push_back(m->generation.get());
     if (m->fallback && m->fallback->batcher) schedulers.push_back(m->fallback->batcher.get());
   }
   DrainAll(schedulers, deadline);

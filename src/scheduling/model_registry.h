@@ -18,6 +18,7 @@
 #include "runtime/backend.h"
 #include "runtime/model_config.h"
 #include "scheduling/batcher.h"
+#include "scheduling/generation_scheduler.h"
 
 namespace sightline::scheduling {
 
@@ -35,7 +36,10 @@ struct ServedModel {
   runtime::ModelConfig config;
   runtime::ModelSignature signature;
   std::string platform;
+  // Exactly one of the two: a batcher for stateless runs, or, for a generative decoder (an
+  // encoder-decoder's "<folder>.decoder"), the scheduler that steps its sequences.
   std::unique_ptr<Batcher> batcher;
+  std::unique_ptr<GenerationScheduler> generation;
   double load_seconds = 0;
   double warmup_seconds = 0;
   std::atomic<bool> ready{false};

@@ -80,8 +80,24 @@ Result<std::vector<Tensor>> BindInputs(const scheduling::ServedModel& model, std
   return ordered;
 }
 
+namespace {
+// A generative decoder has no batcher: its sequences go through its GenerationScheduler.
+Status NotTensorInference(const scheduling::ServedModel& model) {
+  return InvalidArgument("model '" + model.config.name +
+                         "' is a generative decoder, run step by step by its task (/v1/caption), not by "
+                         "tensor inference");
+}
+}  // namespace
+
 Status CheckAdmission(const scheduling::ServedModel& model, int retry_attempt) {
   if (!model.ready) return Status(StatusCode::kUnavailable, "model '" + model.config.name + "' is not ready");
+  if (!model.batcher) {
+    if (!model.generation) return NotTensorInference(model);
+    Status g = model.generation->CheckAdmission();
+    if (g.code() == StatusCode::kOverloaded)
+      g.WithRetryAfter(model.generation->EstimateRetryAfterSeconds(retry_attempt));
+    return g;
+  }
   Status s = model.batcher->CheckAdmission();
   if (s.code() == StatusCode::kOverloaded)
     s.WithRetryAfter(model.batcher->EstimateRetryAfterSeconds(retry_attempt));
@@ -91,6 +107,7 @@ Status CheckAdmission(const scheduling::ServedModel& model, int retry_attempt) {
 Status SubmitTensorInference(scheduling::ServedModel& model, std::vector<Tensor> inputs,
                              const TensorInferOptions& options, scheduling::InferCallback done) {
   if (!model.ready) return Status(StatusCode::kUnavailable, "model '" + model.config.name + "' is not ready");
+  if (!model.batcher) return NotTensorInference(model);
   int64_t rows = 1;
   ASSIGN_OR_RETURN(auto ordered, BindInputs(model, std::move(inputs), &rows));
   auto req = std::make_shared<scheduling::InferRequest>(std::move(ordered), std::move(done));
