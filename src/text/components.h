@@ -13,8 +13,15 @@
 #include <vector>
 
 #include "core/status.h"
+#include "text/regex.h"
 
 namespace sightline::text {
+
+// A tokenizer.json pattern, {"String": s} (a literal) or {"Regex": r} (Oniguruma); `what` names
+// the component in errors ("Split", "Replace normalizer", ...).
+Result<Regex> PatternFromJson(const boost::json::value* pattern, const std::string& what);
+// `text` with every match of `pattern` replaced by `content` (the Replace normalizer and decoder).
+std::string ReplaceMatches(const Regex& pattern, std::string_view text, const std::string& content);
 
 // ---- normalizers: text -> text ---------------------------------------------------------------
 class Normalizer {

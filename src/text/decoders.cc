@@ -147,17 +147,7 @@ class ReplaceDecoder final : public Decoder {
   ReplaceDecoder(Regex pattern, std::string content)
       : pattern_(std::move(pattern)), content_(std::move(content)) {}
   std::vector<std::string> DecodeChain(std::vector<std::string> tokens) const override {
-    for (auto& t : tokens) {
-      std::string out;
-      size_t pos = 0;
-      for (const auto& [s, e] : pattern_.FindAll(t)) {
-        out.append(t, pos, s - pos);
-        out += content_;
-        pos = e;
-      }
-      out.append(t, pos);
-      t = std::move(out);
-    }
+    for (auto& t : tokens) t = ReplaceMatches(pattern_, t, content_);
     return tokens;
   }
 
@@ -286,21 +276,12 @@ Result<std::unique_ptr<Decoder>> MakeDecoder(const json::value& spec) {
   }
   if (t == "BPEDecoder") return std::unique_ptr<Decoder>(new BpeSuffixDecoder(StringOr(o, "suffix", "</w>")));
   if (t == "Replace") {
-    const auto* pat = o.if_contains("pattern");
     const auto* content = o.if_contains("content");
-    if (!pat || !pat->is_object() || !content || !content->is_string())
+    if (!content || !content->is_string())
       return InvalidArgument("tokenizer.json: Replace decoder needs pattern and content");
-    const auto& p = pat->get_object();
-    if (const auto* s = p.if_contains("String"); s && s->is_string())
-      return std::unique_ptr<Decoder>(new ReplaceDecoder(Regex::Literal(std::string_view(s->get_string())),
-                                                         std::string(content->get_string())));
-    if (const auto* r = p.if_contains("Regex"); r && r->is_string()) {
-      auto re = Regex::Compile(std::string_view(r->get_string()));
-      if (!re.ok())
-        return InvalidArgument("tokenizer.json: Replace decoder pattern: " + re.status().message());
-      return std::unique_ptr<Decoder>(new ReplaceDecoder(std::move(*re), std::string(content->get_string())));
-    }
-    return InvalidArgument("tokenizer.json: Replace decoder needs a pattern {\"String\"} or {\"Regex\"}");
+    ASSIGN_OR_RETURN(Regex pattern, PatternFromJson(o.if_contains("pattern"), "Replace decoder"));
+    return std::unique_ptr<Decoder>(
+        new ReplaceDecoder(std::move(pattern), std::string(content->get_string())));
   }
   if (t == "ByteFallback") return std::unique_ptr<Decoder>(new ByteFallbackDecoder());
   if (t == "Fuse") return std::unique_ptr<Decoder>(new FuseDecoder());

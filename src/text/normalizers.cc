@@ -52,17 +52,7 @@ class Lowercase final : public Normalizer {
 class Replace final : public Normalizer {
  public:
   Replace(Regex pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
-  std::string Apply(std::string_view text) const override {
-    std::string out;
-    size_t pos = 0;
-    for (const auto& [s, e] : pattern_.FindAll(text)) {
-      out.append(text.substr(pos, s - pos));
-      out += content_;
-      pos = e;
-    }
-    out.append(text.substr(pos));
-    return out;
-  }
+  std::string Apply(std::string_view text) const override { return ReplaceMatches(pattern_, text, content_); }
 
  private:
   Regex pattern_;
@@ -175,20 +165,11 @@ Result<std::unique_ptr<Normalizer>> MakeNormalizer(const json::value& spec) {
         new Bert(BoolOr(o, "clean_text", true), BoolOr(o, "handle_chinese_chars", true), strip, lower));
   }
   if (t == "Replace") {
-    const auto* pat = o.if_contains("pattern");
     const auto* content = o.if_contains("content");
-    if (!pat || !pat->is_object() || !content || !content->is_string())
+    if (!content || !content->is_string())
       return InvalidArgument("tokenizer.json: Replace normalizer needs pattern and content");
-    const auto& p = pat->get_object();
-    if (const auto* s = p.if_contains("String"); s && s->is_string())
-      return std::unique_ptr<Normalizer>(
-          new Replace(Regex::Literal(std::string_view(s->get_string())), std::string(content->get_string())));
-    if (const auto* r = p.if_contains("Regex"); r && r->is_string()) {
-      auto re = Regex::Compile(std::string_view(r->get_string()));
-      if (!re.ok()) return InvalidArgument("tokenizer.json: Replace pattern: " + re.status().message());
-      return std::unique_ptr<Normalizer>(new Replace(std::move(*re), std::string(content->get_string())));
-    }
-    return InvalidArgument("tokenizer.json: Replace normalizer needs a pattern {\"String\"} or {\"Regex\"}");
+    ASSIGN_OR_RETURN(Regex pattern, PatternFromJson(o.if_contains("pattern"), "Replace normalizer"));
+    return std::unique_ptr<Normalizer>(new Replace(std::move(pattern), std::string(content->get_string())));
   }
   return InvalidArgument("tokenizer.json: normalizer type '" + t + "' is not supported");
 }

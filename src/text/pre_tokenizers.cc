@@ -251,20 +251,7 @@ Result<std::unique_ptr<PreTokenizer>> MakePreTokenizer(const json::value& spec) 
   }
   if (t == "Split") {
     // pattern: {"Regex": "..."} (Oniguruma syntax) or {"String": "..."} (a literal).
-    const auto* pat = o.if_contains("pattern");
-    const json::object* po = pat && pat->is_object() ? &pat->get_object() : nullptr;
-    const json::value* regex = po ? po->if_contains("Regex") : nullptr;
-    const json::value* literal = po ? po->if_contains("String") : nullptr;
-    std::optional<Regex> compiled;
-    if (regex && regex->is_string()) {
-      auto r = Regex::Compile(std::string_view(regex->get_string()));
-      if (!r.ok()) return InvalidArgument("tokenizer.json: Split pattern: " + r.status().message());
-      compiled = std::move(*r);
-    } else if (literal && literal->is_string()) {
-      compiled = Regex::Literal(std::string_view(literal->get_string()));
-    } else {
-      return InvalidArgument("tokenizer.json: Split needs a pattern {\"Regex\": ...} or {\"String\": ...}");
-    }
+    ASSIGN_OR_RETURN(Regex compiled, PatternFromJson(o.if_contains("pattern"), "Split"));
     const auto* b = o.if_contains("behavior");
     const std::string behavior = b && b->is_string() ? std::string(b->get_string()) : "Isolated";
     static constexpr std::pair<const char*, Behavior> kBehaviors[] = {
@@ -276,7 +263,7 @@ Result<std::unique_ptr<PreTokenizer>> MakePreTokenizer(const json::value& spec) 
     for (const auto& [name, beh] : kBehaviors)
       if (behavior == name)
         return std::unique_ptr<PreTokenizer>(
-            new SplitPattern(std::move(*compiled), beh, BoolOr(o, "invert", false)));
+            new SplitPattern(std::move(compiled), beh, BoolOr(o, "invert", false)));
     return InvalidArgument("tokenizer.json: Split behavior '" + behavior + "' is not supported");
   }
   return InvalidArgument("tokenizer.json: pre_tokenizer type '" + t + "' is not supported");

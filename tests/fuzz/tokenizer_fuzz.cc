@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "text/tokenizer.h"
 
@@ -17,11 +18,13 @@ constexpr const char* kClipLike = R"({
      "behavior": "Removed", "invert": true},
     {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]},
   "post_processor": {"type": "RobertaProcessing", "sep": ["<|endoftext|>", 5], "cls": ["<|startoftext|>", 4]},
+  "decoder": {"type": "Sequence", "decoders": [{"type": "ByteLevel"}, {"type": "BPEDecoder", "suffix": "</w>"}]},
   "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "a</w>": 2, "ab</w>": 3, "<|startoftext|>": 4, "b</w>": 6},
             "merges": ["a b</w>"], "end_of_word_suffix": "</w>", "unk_token": "<|endoftext|>"}})";
 constexpr const char* kBertLike = R"({
   "normalizer": {"type": "BertNormalizer", "lowercase": true},
   "pre_tokenizer": {"type": "BertPreTokenizer"},
+  "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": true},
   "model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "a": 1, "##b": 2}, "unk_token": "[UNK]"}})";
 // Llama-3's split pattern (case-insensitive group, \p{N}{1,3}, look-ahead) through Oniguruma,
 // ignore_merges, byte_fallback and fuse_unk, a Prepend/Replace normaliser and every Split
@@ -37,7 +40,10 @@ constexpr const char* kLlamaLike = R"({
     {"type": "Split", "pattern": {"Regex": "\\d"}, "behavior": "MergedWithPrevious", "invert": false}]},
   "model": {"type": "BPE", "vocab": {"<unk>": 0, "a": 1, "b": 2, "ab": 3, "_": 4, "<0x41>": 5, "<0xC3>": 6, "_a": 7},
             "merges": [["a", "b"], ["_", "a"]], "unk_token": "<unk>", "fuse_unk": true,
-            "byte_fallback": true, "ignore_merges": true}})";
+            "byte_fallback": true, "ignore_merges": true},
+  "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "_"}, "content": " "},
+    {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0},
+    {"type": "Metaspace", "replacement": "_", "prepend_scheme": "first"}]}})";
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -55,6 +61,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.pad_to_max = true;
   (void)(*clip)->Encode(text, o);
   (void)(*bert)->Encode(text);
-  (void)(*llama)->Encode(text);
+  const auto encoded = (*llama)->Encode(text);
+  // Decoding: the encoding back, and the bytes as ids (a model may generate any id, unknown ones
+  // included), whole and streamed id by id.
+  std::vector<int64_t> ids(data, data + size);
+  for (auto& id : ids) id -= 8;  // a few negative ids too
+  for (auto* t : {&clip, &bert, &llama}) {
+    const sightline::text::Tokenizer& tok = *t->value();
+    (void)tok.Decode(ids, true);
+    (void)tok.Decode(ids, false);
+    sightline::text::DecodeStream stream(tok, true);
+    for (int64_t id : ids)
+      if (!stream.Step(id).ok()) break;  // a rewritten prefix ends the stream, as in the package
+  }
+  (void)(*llama)->Decode(encoded.ids, false);
   return 0;
 }

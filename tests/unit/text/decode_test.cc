@@ -10,30 +10,12 @@
 
 #include "text/components.h"
 #include "text/tokenizer.h"
+#include "tokenizer_fixtures.h"
 
 namespace sightline::text {
 namespace {
 
 namespace json = boost::json;
-
-std::string Dir() {
-  const char* env = std::getenv("SIGHTLINE_TOKENIZER_FIXTURES");
-  return env ? env : SIGHTLINE_TOKENIZER_FIXTURES_DIR;
-}
-
-json::value ReadJson(const std::string& path) {
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << "missing " << path << ": run scripts/gen_tokenizer_refs.py";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return json::parse(ss.str());
-}
-
-std::vector<int64_t> Ids(const json::value& v) {
-  std::vector<int64_t> out;
-  for (const auto& x : v.get_array()) out.push_back(x.to_number<int64_t>());
-  return out;
-}
 
 TEST(Decoders, EachDecoderMatchesHuggingFace) {
   const json::value cases = ReadJson(Dir() + "/decoders.json");

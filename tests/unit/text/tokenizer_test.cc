@@ -1,6 +1,7 @@
 #include "text/tokenizer.h"
 
 #include "text/components.h"
+#include "tokenizer_fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -14,27 +15,6 @@ namespace sightline::text {
 namespace {
 
 namespace json = boost::json;
-
-// Written by scripts/gen_tokenizer_refs.py (scripts/test.sh runs it before the tests): a
-// tokenizer.json and the ids the Hugging Face `tokenizers` package gave for each text.
-std::string Dir() {
-  const char* env = std::getenv("SIGHTLINE_TOKENIZER_FIXTURES");
-  return env ? env : SIGHTLINE_TOKENIZER_FIXTURES_DIR;
-}
-
-json::value Refs(const std::string& name) {
-  std::ifstream in(Dir() + "/" + name + "/refs.json");
-  EXPECT_TRUE(in.good()) << "missing " << Dir() << "/" << name << ": run scripts/gen_tokenizer_refs.py";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return json::parse(ss.str());
-}
-
-std::vector<int64_t> Ids(const json::value& v) {
-  std::vector<int64_t> out;
-  for (const auto& x : v.get_array()) out.push_back(x.to_number<int64_t>());
-  return out;
-}
 
 void ExpectParity(const std::string& name) {
   auto tok = Tokenizer::FromFile(Dir() + "/" + name + "/tokenizer.json");
