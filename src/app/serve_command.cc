@@ -152,6 +152,8 @@ int RunServe(const ServeOptions& o) {
   co.image_cache_bytes = o.image_embedding_cache_mb << 20;
   auto clip = tasks::ClipService::Create(*models.value(), decode_pool, registry, co);
   if (!clip.ok()) return fail_serving(clip.status());
+  auto captioners = tasks::Captioners::Load(*models.value(), decode_limits);
+  if (!captioners.ok()) return fail_serving(captioners.status());
 
   http::AddSystemRoutes(routes, {models.value().get(), &registry});
   http::KServeRouteDeps kserve;
@@ -162,6 +164,7 @@ int RunServe(const ServeOptions& o) {
   http::AddKServeRoutes(routes, kserve);
   http::AddImageRoutes(routes, {models.value().get(), &background_removal, image_deps});
   http::AddClipRoutes(routes, {clip.value().get(), image_deps});
+  http::AddCaptionRoutes(routes, {captioners.value().get(), image_deps});
 
   server.value()->SetRoutes(routes);
   log->Info("ready", observability::LogFields().Add(

@@ -4,6 +4,7 @@
 //   image   background removal and metadata (/v1/remove-background, /v1/metadata)
 //   clip    embeddings, zero-shot, batch embed, tokenize (/v1/embeddings, /v1/classify, /v1/embed,
 //           /v1/tokenize)
+//   caption captions from encoder-decoder captioners (/v1/caption)
 // Routes parse (kserve_codec, v1_codec, image_request), call a task from tasks/, and write what
 // it answers; nothing else happens in http/.
 #pragma once
@@ -16,6 +17,7 @@
 #include "observability/metrics.h"
 #include "scheduling/model_registry.h"
 #include "tasks/background_removal.h"
+#include "tasks/caption.h"
 #include "tasks/clip.h"
 #include "tasks/image_batch.h"
 
@@ -40,6 +42,11 @@ struct ImageRouteDeps {
   tasks::ImageTaskDeps images;
 };
 
+struct CaptionRouteDeps {
+  const tasks::Captioners* captioners = nullptr;  // null or empty: /v1/caption answers 404
+  tasks::ImageTaskDeps images;
+};
+
 struct ClipRouteDeps {
   tasks::ClipService* clip = nullptr;  // null: no CLIP family loaded (the routes answer 404)
   tasks::ImageTaskDeps images;
@@ -52,6 +59,7 @@ void AddStartupRoutes(RouteTable& routes, observability::MetricsRegistry& metric
 void AddKServeRoutes(RouteTable& routes, const KServeRouteDeps& deps);
 void AddImageRoutes(RouteTable& routes, const ImageRouteDeps& deps);
 void AddClipRoutes(RouteTable& routes, const ClipRouteDeps& deps);
+void AddCaptionRoutes(RouteTable& routes, const CaptionRouteDeps& deps);
 
 // "queue;dur=0.12, infer;dur=3.40, total;dur=4.01" (milliseconds), per the Server-Timing spec.
 std::string ServerTimingHeader(double queue_ms, double infer_ms, double total_ms);

@@ -342,6 +342,97 @@ std::string ItemList(const Result& result, void (*put_fields)(json::object&, con
 
 }  // namespace
 
+namespace {
+
+// An integer field in [lo, hi]; absent: nullopt.
+Result<std::optional<int>> IntField(const ImageRequest& r, const char* name, int64_t lo, int64_t hi) {
+  const std::string v = Field(r, name);
+  if (v.empty()) return std::optional<int>();
+  int64_t x = 0;
+  const auto res = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (res.ec != std::errc() || res.ptr != v.data() + v.size() || x < lo || x > hi)
+    return InvalidArgument(std::string(name) + " must be an integer between " + std::to_string(lo) + " and " +
+                           std::to_string(hi) + ", not '" + v + "'");
+  return std::optional<int>(static_cast<int>(x));
+}
+
+// A finite number field; absent: nullopt. The ranges are GenerationParams::Validate's.
+Result<std::optional<double>> NumberField(const ImageRequest& r, const char* name) {
+  const std::string v = Field(r, name);
+  if (v.empty()) return std::optional<double>();
+  double x = 0;
+  const auto res = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (res.ec != std::errc() || res.ptr != v.data() + v.size() || !std::isfinite(x))
+    return InvalidArgument(std::string(name) + " must be a number, not '" + v + "'");
+  return std::optional<double>(x);
+}
+
+void PutCaptionFields(json::object& o, const tasks::CaptionedImage& item) {
+  o["text"] = item.text;
+  o["finish_reason"] = item.finish_reason;
+  o["usage"] = json::object{{"prompt_tokens", item.prompt_tokens},
+                            {"completion_tokens", item.completion_tokens},
+                            {"total_tokens", item.prompt_tokens + item.completion_tokens}};
+  json::object timing = TimingValue(item.timing);
+  timing["first_token_ms"] = Ms(item.first_token_ms);
+  o["timing"] = std::move(timing);
+}
+
+}  // namespace
+
+Result<CaptionRequestFields> ParseCaptionFields(const ImageRequest& r) {
+  RETURN_IF_ERROR(RejectUnknown(r,
+                                {"model", "prompt", "max_new_tokens", "max_tokens", "min_new_tokens",
+                                 "do_sample", "temperature", "top_k", "top_p", "seed", "repetition_penalty",
+                                 "no_repeat_ngram_size", "num_beams", "length_penalty", "stop"},
+                                "model, prompt, max_new_tokens (max_tokens), min_new_tokens, do_sample, "
+                                "temperature, top_k, top_p, seed, "
+                                "repetition_penalty, no_repeat_ngram_size, num_beams, length_penalty, stop"));
+  CaptionRequestFields f;
+  f.model = Field(r, "model");
+  f.params.prompt = Field(r, "prompt");
+  auto& g = f.params.generation;
+  constexpr int64_t kBig = 1 << 30;
+  ASSIGN_OR_RETURN(g.max_new_tokens, IntField(r, "max_new_tokens", 1, tasks::kMaxNewTokensLimit));
+  if (!g.max_new_tokens) {
+    ASSIGN_OR_RETURN(g.max_new_tokens, IntField(r, "max_tokens", 1, tasks::kMaxNewTokensLimit));
+  }
+  ASSIGN_OR_RETURN(g.min_new_tokens, IntField(r, "min_new_tokens", 0, tasks::kMaxNewTokensLimit));
+  ASSIGN_OR_RETURN(g.top_k, IntField(r, "top_k", 0, kBig));
+  ASSIGN_OR_RETURN(g.num_beams, IntField(r, "num_beams", 1, 16));
+  ASSIGN_OR_RETURN(g.no_repeat_ngram_size, IntField(r, "no_repeat_ngram_size", 0, 64));
+  ASSIGN_OR_RETURN(g.temperature, NumberField(r, "temperature"));
+  ASSIGN_OR_RETURN(g.top_p, NumberField(r, "top_p"));
+  ASSIGN_OR_RETURN(g.repetition_penalty, NumberField(r, "repetition_penalty"));
+  ASSIGN_OR_RETURN(g.length_penalty, NumberField(r, "length_penalty"));
+  if (const std::string v = Field(r, "do_sample"); !v.empty()) {
+    ASSIGN_OR_RETURN(bool b, ParseFlag("do_sample", v));
+    g.do_sample = b;
+  }
+  if (const std::string v = Field(r, "seed"); !v.empty()) {
+    uint64_t x = 0;
+    const auto res = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (res.ec != std::errc() || res.ptr != v.data() + v.size())
+      return InvalidArgument("seed must be a non-negative integer, not '" + v + "'");
+    g.seed = x;
+  }
+  bool listed = false;
+  for (const auto& [k, v] : r.lists)
+    if (k == "stop") {
+      g.stop = v;
+      listed = true;
+    }
+  if (!listed)
+    if (const std::string v = Field(r, "stop"); !v.empty()) g.stop = {v};  // one string
+  if (g.stop.size() > 4) return InvalidArgument("stop: at most 4 strings");
+  RETURN_IF_ERROR(CheckImageCount(r));
+  return f;
+}
+
+std::string EncodeCaptionResponse(const tasks::CaptionImagesResult& result) {
+  return ItemList(result, PutCaptionFields);
+}
+
 std::string EncodeEmbedItem(size_t index, const tasks::EmbeddedImage& item) {
   return json::serialize(Indexed(index, item, PutEmbedFields));
 }

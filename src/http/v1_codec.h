@@ -23,6 +23,7 @@
 #include "core/status.h"
 #include "http/image_request.h"
 #include "media/image_metadata.h"
+#include "tasks/caption.h"
 #include "tasks/classify_images.h"
 #include "tasks/embed_images.h"
 #include "tasks/image_metadata.h"
@@ -88,6 +89,16 @@ std::string EncodeClassifyItem(size_t index, const tasks::ClassifiedImage& item)
 std::string EncodeClassifyList(const tasks::ClassifyImagesResult& result);
 
 std::string EncodeMetadataResponse(const tasks::ImageMetadataResult& result);
+
+struct CaptionRequestFields {
+  std::string model;
+  tasks::CaptionParams params;
+};
+// /v1/caption's parameters: model, prompt, and generation settings (max_new_tokens or its OpenAI
+// name max_tokens, min_new_tokens, do_sample, temperature, top_k, top_p, seed, repetition_penalty,
+// no_repeat_ngram_size, num_beams, length_penalty, stop). Errors name the field.
+Result<CaptionRequestFields> ParseCaptionFields(const ImageRequest& request);
+std::string EncodeCaptionResponse(const tasks::CaptionImagesResult& result);
 
 // One image's background removal as JSON (several outputs, or metadata asked): {"model",
 // "width","height","outputs":{name:{"content_type","data" (base64)}},"timing":{..},"cache_hit",

@@ -1,18 +1,28 @@
 """The encoder-decoder captioner layout (issue 12): discovered in the model repository, its encoder
 served through the dynamic batcher, its decoder behind a generation scheduler."""
 import io
+import json
+import os
 
 import numpy as np
 import requests
 import tritonclient.http as httpclient
 from PIL import Image
 
-from conftest import infer_body
+from conftest import FIXTURES, infer_body, wait_until
 
 
 def png(w=64, h=48):
     buf = io.BytesIO()
     Image.new("RGB", (w, h), (30, 140, 200)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def colour_png(colour, w=80, h=60):
+    buf = io.BytesIO()
+    rng = np.random.default_rng(sum(colour))
+    arr = np.clip(np.array(colour, np.int16) + rng.integers(-40, 40, (h, w, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(arr).save(buf, "PNG")
     return buf.getvalue()
 
 
@@ -45,3 +55,110 @@ def test_the_decoder_is_not_a_tensor_inference_model(server):
         [{"name": "input_ids", "shape": [1, 1], "datatype": "INT64", "data": [0]}]))
     assert r.status_code == 400
     assert "generative decoder" in r.json()["error"]
+
+
+# ---- /v1/caption: the whole path against the reference loop -------------------------------------
+
+def reference_caption(server, image, params):
+    """The expected answer: the encoder's states for `image` as the server computes them (KServe
+    on the encoder, the same preprocessing), then scripts/reference_generate.py's loop over the
+    fixture's decoder, then the `tokenizers` package's decode."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+    import reference_generate
+    from tokenizers import Tokenizer
+    d = os.path.join(FIXTURES, "captioner-tiny")
+    c = httpclient.InferenceServerClient(f"127.0.0.1:{server.port}")
+    x = httpclient.InferInput("pixel_values", [1], "BYTES")
+    x.set_data_from_numpy(np.array([image], dtype=object), binary_data=True)
+    states = c.infer("captioner-tiny.encoder", [x]).as_numpy("last_hidden_state")
+    refs = json.load(open(os.path.join(d, "refs.json")))
+    eos = refs["eos_id"]
+    dec = reference_generate.MergedDecoder(os.path.join(d, "onnx", "decoder_model_merged.onnx"))
+    p = dict(params)
+    run = reference_generate.beam_search if p.get("num_beams", 1) > 1 else reference_generate.generate
+    ids = run(dec, states, [refs["start_id"]], p, eos)
+    return ids, Tokenizer.from_file(os.path.join(d, "tokenizer.json")).decode(ids, skip_special_tokens=True)
+
+
+def caption(server, images, **fields):
+    files = [("file", (f"{i}.png", im, "image/png")) for i, im in enumerate(images)]
+    return requests.post(server.url + "/v1/caption", files=files, data={k: str(v) for k, v in fields.items()},
+                         timeout=120)
+
+
+COLOURS = [(30, 140, 200), (220, 40, 40), (10, 10, 10), (250, 250, 250)]
+
+
+def test_captions_match_the_reference_loop_greedy_and_beam(server):
+    images = [png(64 + 9 * i, 48 + 5 * i) if i % 2 else colour_png(c) for i, c in enumerate(COLOURS)]
+    r = caption(server, images, max_new_tokens=30)
+    assert r.status_code == 200, r.text[:300]
+    data = r.json()["data"]
+    assert len(data) == 4
+    for im, item in zip(images, data):
+        ids, text = reference_caption(server, im, {"max_new_tokens": 30})
+        assert item["text"] == text
+        assert item["usage"]["completion_tokens"] == len(ids)
+        assert item["usage"]["prompt_tokens"] == 1
+        assert item["finish_reason"] == ("stop" if len(ids) < 30 else "length")
+    r = caption(server, images[:1], max_new_tokens=10, num_beams=3, length_penalty=1.0)
+    ids, text = reference_caption(server, images[0], {"max_new_tokens": 10, "num_beams": 3, "length_penalty": 1.0,
+                                                      "early_stopping": False})
+    assert r.json()["data"][0]["text"] == text
+
+
+def test_a_seed_reproduces_a_sampled_caption(server):
+    image = colour_png((90, 200, 60))
+    params = {"max_new_tokens": 16, "temperature": 0.9, "top_k": 40, "top_p": 0.95, "seed": 1234}
+    a = caption(server, [image], **params).json()["data"][0]["text"]
+    b = caption(server, [image], **params).json()["data"][0]["text"]
+    assert a == b
+    ids, text = reference_caption(server, image, dict(params, do_sample=True))
+    assert a == text
+
+
+def test_every_bad_parameter_is_a_4xx_naming_its_field(server):
+    image = colour_png((1, 2, 3))
+    for field, value in [("max_new_tokens", 0), ("max_new_tokens", -5), ("max_tokens", 100000), ("top_p", 1.5),
+                         ("top_p", "abc"), ("temperature", 0), ("top_k", -1), ("num_beams", 0),
+                         ("repetition_penalty", 0), ("seed", -1), ("min_new_tokens", 600)]:
+        r = caption(server, [image], **{field: value})
+        assert r.status_code == 400, (field, value, r.text)
+        assert field in r.json()["error"]["message"], (field, r.text)
+    r = caption(server, [image], num_beams=2, do_sample="true")
+    assert r.status_code == 400 and "num_beams" in r.json()["error"]["message"]
+    r = caption(server, [image], model="nope")
+    assert r.status_code == 404 and "captioner-tiny" in r.json()["error"]["message"]
+    r = caption(server, [image], prompt="word " * 300, max_new_tokens=10)
+    assert r.status_code == 400 and "context" in r.json()["error"]["message"]
+    r = caption(server, [image], unknown=1)
+    assert r.status_code == 400 and "unknown" in r.json()["error"]["message"]
+    # An image that fails to decode fails alone.
+    r = caption(server, [image, b"not an image", image], max_new_tokens=4)
+    assert r.status_code == 200
+    data = r.json()["data"]
+    assert "text" in data[0] and data[1]["error"]["type"] == "invalid_image" and "text" in data[2]
+
+
+def test_stop_strings_end_the_text_and_a_prompt_is_continued(server):
+    image = colour_png((30, 140, 200))
+    full = caption(server, [image], max_new_tokens=20).json()["data"][0]
+    assert len(full["text"]) > 4
+    stop = full["text"][2:4]
+    cut = caption(server, [image], max_new_tokens=20, stop=stop).json()["data"][0]
+    assert cut["text"] == full["text"][:full["text"].index(stop)]
+    assert cut["finish_reason"] == "stop"
+    prompted = caption(server, [image], max_new_tokens=5, prompt="a photo of").json()["data"][0]
+    assert prompted["usage"]["prompt_tokens"] > 1
+
+
+def test_generation_metrics_count_what_ran(server):
+    before = server.metrics()
+    caption(server, [colour_png((5, 5, 5))], max_new_tokens=6)
+    after = server.metrics()
+    key = 'sightline_generation_tokens_total{model="captioner-tiny.decoder"}'
+    assert after.get(key, 0) - before.get(key, 0) >= 1
+    assert after['sightline_generation_time_to_first_token_seconds_count{model="captioner-tiny.decoder"}'] >= 1
+    wait_until(lambda: server.metrics()['sightline_generation_active_sequences{model="captioner-tiny.decoder"}'] == 0,
+               timeout=30, what="no active sequence")

@@ -1,0 +1,56 @@
+// POST /v1/caption: one or many images (multipart files, a raw image body, JSON images /
+// image_urls / image_paths, query image_url), an optional prompt and the generation settings;
+// each image answered in order with its text, token counts and timing, or its own error.
+#include <cstdio>
+
+#include "http/api_routes.h"
+#include "http/error_response.h"
+#include "http/v1_codec.h"
+
+namespace sightline::http {
+namespace {
+
+HttpResponse V1Error(const Status& s) {
+  return ErrorResponse(s, ApiStyle::kV1);
+}
+
+void Caption(const CaptionRouteDeps& ctx, const HttpRequest& req, Responder respond) {
+  if (!ctx.captioners || ctx.captioners->empty())
+    return respond(V1Error(NotFound(
+        "no captioning model is loaded (a folder whose config.json has model_type vision-encoder-decoder, "
+        "with onnx/encoder_model*.onnx and onnx/decoder_model_merged*.onnx)")));
+  auto parsed = ParseImageRequest(req);
+  if (!parsed.ok()) return respond(V1Error(parsed.status()));
+  auto fields = ParseCaptionFields(*parsed);
+  if (!fields.ok()) return respond(V1Error(fields.status()));
+  const auto* family = ctx.captioners->Find(fields->model);
+  if (!family) {
+    std::string known;
+    for (const auto& n : ctx.captioners->names()) known += (known.empty() ? "" : ", ") + n;
+    return respond(V1Error(NotFound("no captioning model named '" + fields->model +
+                                    "' (the captioning models here: " + known + ")")));
+  }
+  tasks::CaptionImages(
+      *ctx.captioners, *family, ctx.images, std::move(parsed->images), std::move(fields->params),
+      MakeRequestContext(req), nullptr, [respond](Result<tasks::CaptionImagesResult> r) {
+        if (!r.ok()) return respond(V1Error(r.status()));
+        HttpResponse out;
+        out.body = EncodeCaptionResponse(*r);
+        const auto& t = r->summary.timing;
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "decode;dur=%.3f, queue;dur=%.3f, infer;dur=%.3f, total;dur=%.3f",
+                      t.decode_ms, t.queue_ms, t.inference_ms, t.total_ms);
+        out.headers.emplace_back("Server-Timing", buf);
+        respond(std::move(out));
+      });
+}
+
+}  // namespace
+
+void AddCaptionRoutes(RouteTable& routes, const CaptionRouteDeps& deps) {
+  routes.Add("POST", "/v1/caption", [deps](const HttpRequest& req, const PathParams&, Responder respond) {
+    Caption(deps, req, std::move(respond));
+  });
+}
+
+}  // namespace sightline::http

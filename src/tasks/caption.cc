@@ -1,0 +1,240 @@
+#include "tasks/caption.h"
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "tasks/image_input.h"
+#include "tasks/tensor_inference.h"
+
+namespace sightline::tasks {
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+double Ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+Result<json::value> ReadJsonFile(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return FailedPrecondition(file.string() + ": cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  boost::system::error_code ec;
+  json::value v = json::parse(ss.str(), ec);
+  if (ec || !v.is_object()) return FailedPrecondition(file.string() + ": not a JSON object");
+  return v;
+}
+
+std::optional<int64_t> IdIn(const json::object& o, const char* key) {
+  const auto* v = o.if_contains(key);
+  if (v && v->is_int64()) return v->get_int64();
+  if (v && v->is_array() && !v->get_array().empty() && v->get_array()[0].is_int64())
+    return v->get_array()[0].get_int64();
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<CaptionerFamily>> LoadFamily(const scheduling::ModelRegistry& models,
+                                                    const std::string& name, scheduling::ServedModel* encoder,
+                                                    scheduling::ServedModel* decoder) {
+  auto f = std::make_unique<CaptionerFamily>();
+  f->name = name;
+  f->encoder = encoder;
+  f->decoder = decoder;
+  const auto dir = models.repository() / name;
+  ASSIGN_OR_RETURN(f->tokenizer, text::Tokenizer::FromFile(dir / "tokenizer.json"));
+  ASSIGN_OR_RETURN(json::value config, ReadJsonFile(dir / "config.json"));
+  const auto& c = config.get_object();
+  generation::GenerationParams base;
+  base.max_new_tokens = 64;
+  if (auto eos = IdIn(c, "eos_token_id")) base.eos_token_ids = {*eos};
+  std::optional<int64_t> start = IdIn(c, "decoder_start_token_id");
+  std::error_code ec;
+  if (std::filesystem::exists(dir / "generation_config.json", ec)) {
+    ASSIGN_OR_RETURN(json::value g, ReadJsonFile(dir / "generation_config.json"));
+    auto p = generation::ParamsFromGenerationConfig(g, base);
+    if (!p.ok())
+      return FailedPrecondition((dir / "generation_config.json").string() + ": " + p.status().message());
+    base = std::move(p).value();
+    if (auto s = IdIn(g.get_object(), "decoder_start_token_id")) start = s;
+  }
+  if (!start) start = IdIn(c, "bos_token_id");
+  if (!start)
+    return FailedPrecondition((dir / "config.json").string() +
+                              ": no decoder_start_token_id (nor bos_token_id)");
+  if (base.eos_token_ids.empty())
+    return FailedPrecondition((dir / "config.json").string() +
+                              ": no eos_token_id (here or in generation_config.json)");
+  base.max_new_tokens = std::min(base.max_new_tokens, kMaxNewTokensLimit);
+  f->start_id = *start;
+  if (const auto* d = c.if_contains("decoder"); d && d->is_object())
+    for (const char* key : {"n_positions", "max_position_embeddings"})
+      if (auto n = IdIn(d->get_object(), key); n && *n > 0) {
+        f->context_length = *n;
+        break;
+      }
+  f->defaults = std::move(base);
+  if (!encoder->config.image_input)
+    return FailedPrecondition("model '" + encoder->config.name +
+                              "' has no image input (preprocessor_config.json)");
+  return f;
+}
+
+// The text up to the first stop string, and whether one was found.
+bool CutAtStop(std::string& text, const std::vector<std::string>& stop) {
+  size_t cut = std::string::npos;
+  for (const auto& s : stop) cut = std::min(cut, text.find(s));
+  if (cut == std::string::npos) return false;
+  text.resize(cut);
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Captioners>> Captioners::Load(const scheduling::ModelRegistry& models,
+                                                     media::DecodeLimits limits) {
+  auto c = std::unique_ptr<Captioners>(new Captioners());
+  c->limits_ = limits;
+  for (const auto* m : models.All()) {
+    if (m->config.role != "decoder" || m->config.family.empty() || !m->generation) continue;
+    auto* encoder = models.Find(m->config.family + ".encoder");
+    if (!encoder) continue;
+    ASSIGN_OR_RETURN(auto f, LoadFamily(models, m->config.family, encoder, models.Find(m->config.name)));
+    c->families_.push_back(std::move(f));
+  }
+  return c;
+}
+
+const CaptionerFamily* Captioners::Find(const std::string& name) const {
+  for (const auto& f : families_)
+    if (name.empty() || f->name == name) return f.get();
+  return nullptr;
+}
+
+std::vector<std::string> Captioners::names() const {
+  std::vector<std::string> out;
+  for (const auto& f : families_) out.push_back(f->name);
+  return out;
+}
+
+Result<generation::GenerationParams> ResolveGenerationParams(const CaptionerFamily& family,
+                                                             const GenerationOverrides& o) {
+  generation::GenerationParams p = family.defaults;
+  if (o.max_new_tokens) p.max_new_tokens = *o.max_new_tokens;
+  if (o.min_new_tokens) p.min_new_tokens = *o.min_new_tokens;
+  if (o.top_k) p.top_k = *o.top_k;
+  if (o.num_beams) p.num_beams = *o.num_beams;
+  if (o.no_repeat_ngram_size) p.no_repeat_ngram_size = *o.no_repeat_ngram_size;
+  if (o.temperature) p.temperature = *o.temperature;
+  if (o.top_p) p.top_p = *o.top_p;
+  if (o.repetition_penalty) p.repetition_penalty = *o.repetition_penalty;
+  if (o.length_penalty) p.length_penalty = *o.length_penalty;
+  // Asking for a temperature, top_k or top_p, or a seed, means sampling unless do_sample says no.
+  if (o.do_sample) {
+    p.do_sample = *o.do_sample;
+  } else if (o.temperature || o.top_k || o.top_p || o.seed) {
+    p.do_sample = true;
+  }
+  if (p.do_sample && !o.num_beams) p.num_beams = 1;
+  p.seed = o.seed;
+  p.stop = o.stop;
+  RETURN_IF_ERROR(p.Validate(kMaxNewTokensLimit));
+  return p;
+}
+
+void CaptionImages(const Captioners& captioners, const CaptionerFamily& family, const ImageTaskDeps& deps,
+                   std::vector<sources::ImageSource> images, CaptionParams params, RequestContextPtr context,
+                   std::function<void(size_t, const CaptionedImage&)> on_item,
+                   std::function<void(Result<CaptionImagesResult>)> done) {
+  auto resolved = ResolveGenerationParams(family, params.generation);
+  if (!resolved.ok()) return done(resolved.status());
+  auto gen = std::make_shared<const generation::GenerationParams>(std::move(resolved).value());
+  // The decoder's prompt: its start token, then the prompt's ids (no special tokens of their own).
+  auto prompt = std::make_shared<std::vector<int64_t>>(1, family.start_id);
+  if (!params.prompt.empty()) {
+    text::EncodeOptions eo;
+    eo.add_special_tokens = false;
+    const auto ids = family.tokenizer->Encode(params.prompt, eo).ids;
+    prompt->insert(prompt->end(), ids.begin(), ids.end());
+  }
+  const int64_t needed = static_cast<int64_t>(prompt->size()) + gen->max_new_tokens;
+  if (family.context_length > 0 && needed > family.context_length)
+    return done(InvalidArgument("prompt: its " + std::to_string(prompt->size()) +
+                                " tokens and max_new_tokens " + std::to_string(gen->max_new_tokens) +
+                                " exceed model '" + family.name + "''s context of " +
+                                std::to_string(family.context_length) + " positions")
+                    .WithKind(ErrorKind::kInvalidText));
+  // A random seed per request when sampling without one; each image gets its own stream.
+  const uint64_t seed = gen->seed ? *gen->seed : std::random_device{}();
+  auto results = std::make_shared<ItemResults<CaptionedImage>>(images.size(), std::move(on_item));
+  const auto* fam = &family;
+  const media::DecodeLimits limits = captioners.limits();
+  auto work = [fam, deps, gen, prompt, seed, context, results, limits](size_t i, sources::Bytes bytes,
+                                                                       ItemRun::Finish finish) {
+    const auto t0 = Clock::now();
+    const auto& ii = *fam->encoder->config.image_input;
+    auto t = EncodedImageToTensor(*bytes, ii, fam->encoder->signature.FindInput(ii.input)->dtype, limits);
+    StageTiming timing;
+    timing.decode_ms = Ms(Clock::now() - t0);
+    if (!t.ok()) return finish(t.status(), timing, false);
+    std::vector<Tensor> inputs;
+    inputs.push_back(std::move(t).value());
+    TensorInferOptions o;
+    o.context = context;
+    o.continuation = i > 0;
+    o.outputs = {fam->encoder->signature.outputs.front().name};
+    ThreadPool* pool = deps.pool;
+    auto encoded = [fam, gen, prompt, seed, context, results, i, finish, timing,
+                    pool](Result<scheduling::InferResult> r) mutable {
+      if (!r.ok()) return finish(r.status(), timing, false);
+      const auto& tm = r->timing;
+      timing.queue_ms = Ms(tm.started - tm.enqueued);
+      timing.inference_ms = Ms(tm.finished - tm.started);
+      scheduling::GenerationSequence seq;
+      seq.encoder_states = std::move(r->outputs.front());
+      seq.prompt = *prompt;
+      seq.params = *gen;
+      seq.seed = seed + i;
+      seq.context = context;
+      const auto submitted = Clock::now();
+      seq.done = [fam, gen, prompt, results, i, finish, timing, pool,
+                  submitted](Result<scheduling::GenerationOutcome> g) mutable {
+        // On the scheduler thread: detokenizing is the pool's work.
+        pool->Submit([fam, gen, prompt, results, i, finish, timing, submitted, g = std::move(g)]() mutable {
+          timing.inference_ms += Ms(Clock::now() - submitted);
+          if (!g.ok()) return finish(g.status(), timing, false);
+          CaptionedImage item;
+          item.prompt_tokens = prompt->size();
+          item.completion_tokens = g->ids.size();
+          item.first_token_ms = g->first_token_seconds * 1000.0;
+          item.text = fam->tokenizer->Decode(g->ids, /*skip_special_tokens=*/true);
+          const bool stopped = CutAtStop(item.text, gen->stop);
+          item.finish_reason = stopped || g->reason == scheduling::FinishReason::kEos ? "stop" : "length";
+          results->Update(i, [&](CaptionedImage& dst) {
+            item.status = dst.status;
+            dst = std::move(item);
+          });
+          finish(Status::Ok(), timing, false);
+        });
+      };
+      std::vector<scheduling::GenerationSequence> one;
+      one.push_back(std::move(seq));
+      Status s = fam->decoder->generation->Submit(std::move(one));
+      if (!s.ok()) finish(s, timing, false);
+    };
+    Status s = SubmitTensorInference(*fam->encoder, std::move(inputs), o, OnPool(*pool, std::move(encoded)));
+    if (!s.ok()) finish(s, timing, false);
+  };
+  RunItems<CaptionedImage>(
+      "caption_images", results, deps, std::move(images), kImageWindow, context, work,
+      [model = family.name, done = std::move(done)](std::vector<CaptionedImage> items, BatchSummary summary) {
+        done(CaptionImagesResult{model, std::move(items), summary});
+      });
+}
+
+}  // namespace sightline::tasks
