@@ -1,3 +1,6 @@
+// POST /predict_image: the describer service's own route, kept so its clients move over
+// unchanged: {"image_path" | "image_url" | "image" (base64), "prompt", generation settings} for
+// one image, answered {"description", "model", "timing", ...}.
 // POST /v1/caption: one or many images (multipart files, a raw image body, JSON images /
 // image_urls / image_paths, query image_url), an optional prompt and the generation settings;
 // each image answered in order with its text, token counts and timing, or its own error.
@@ -45,11 +48,38 @@ void Caption(const CaptionRouteDeps& ctx, const HttpRequest& req, Responder resp
       });
 }
 
+void PredictImage(const CaptionRouteDeps& ctx, const HttpRequest& req, Responder respond) {
+  if (!ctx.captioners || ctx.captioners->empty())
+    return respond(V1Error(NotFound("no captioning model is loaded")));
+  auto parsed = ParseImageRequest(req);
+  if (!parsed.ok()) return respond(V1Error(parsed.status()));
+  if (parsed->images.size() != 1)
+    return respond(V1Error(InvalidArgument("send one image: image_path, image_url or image (base64); got " +
+                                           std::to_string(parsed->images.size()))));
+  auto fields = ParseCaptionFields(*parsed);
+  if (!fields.ok()) return respond(V1Error(fields.status()));
+  const auto* family = ctx.captioners->Find(fields->model);
+  if (!family) return respond(V1Error(NotFound("no captioning model named '" + fields->model + "'")));
+  tasks::CaptionImages(*ctx.captioners, *family, ctx.images, std::move(parsed->images),
+                       std::move(fields->params), MakeRequestContext(req), nullptr,
+                       [respond](Result<tasks::CaptionImagesResult> r) {
+                         if (!r.ok()) return respond(V1Error(r.status()));
+                         const auto& item = r->items.front();
+                         if (!item.status.ok()) return respond(V1Error(item.status));
+                         HttpResponse out;
+                         out.body = EncodePredictImageResponse(r->model, item, r->summary.timing.total_ms);
+                         respond(std::move(out));
+                       });
+}
+
 }  // namespace
 
 void AddCaptionRoutes(RouteTable& routes, const CaptionRouteDeps& deps) {
   routes.Add("POST", "/v1/caption", [deps](const HttpRequest& req, const PathParams&, Responder respond) {
     Caption(deps, req, std::move(respond));
+  });
+  routes.Add("POST", "/predict_image", [deps](const HttpRequest& req, const PathParams&, Responder respond) {
+    PredictImage(deps, req, std::move(respond));
   });
 }
 

@@ -433,6 +433,20 @@ std::string EncodeCaptionResponse(const tasks::CaptionImagesResult& result) {
   return ItemList(result, PutCaptionFields);
 }
 
+std::string EncodePredictImageResponse(const std::string& model, const tasks::CaptionedImage& item,
+                                       double total_ms) {
+  json::object o;
+  PutCaptionFields(o, item);
+  o["timing"].as_object()["total_ms"] = Ms(total_ms);
+  json::object out;
+  out["description"] = std::move(o["text"]);
+  out["model"] = model;
+  out["finish_reason"] = std::move(o["finish_reason"]);
+  out["usage"] = std::move(o["usage"]);
+  out["timing"] = std::move(o["timing"]);
+  return json::serialize(out);
+}
+
 std::string EncodeEmbedItem(size_t index, const tasks::EmbeddedImage& item) {
   return json::serialize(Indexed(index, item, PutEmbedFields));
 }

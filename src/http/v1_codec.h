@@ -99,6 +99,10 @@ struct CaptionRequestFields {
 // no_repeat_ngram_size, num_beams, length_penalty, stop). Errors name the field.
 Result<CaptionRequestFields> ParseCaptionFields(const ImageRequest& request);
 std::string EncodeCaptionResponse(const tasks::CaptionImagesResult& result);
+// /predict_image's answer for its one image: {"description", "model", "finish_reason", "usage",
+// "timing": {download_ms, decode_ms, queue_ms, inference_ms, first_token_ms, total_ms}}.
+std::string EncodePredictImageResponse(const std::string& model, const tasks::CaptionedImage& item,
+                                       double total_ms);
 
 // One image's background removal as JSON (several outputs, or metadata asked): {"model",
 // "width","height","outputs":{name:{"content_type","data" (base64)}},"timing":{..},"cache_hit",

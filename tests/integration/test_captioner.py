@@ -162,3 +162,21 @@ def test_generation_metrics_count_what_ran(server):
     assert after['sightline_generation_time_to_first_token_seconds_count{model="captioner-tiny.decoder"}'] >= 1
     wait_until(lambda: server.metrics()['sightline_generation_active_sequences{model="captioner-tiny.decoder"}'] == 0,
                timeout=30, what="no active sequence")
+
+
+def test_predict_image_answers_the_describers_clients(make_server, tmp_path):
+    image = colour_png((30, 140, 200))
+    (tmp_path / "photo.png").write_bytes(image)
+    s = make_server("--allow-path", str(tmp_path))
+    want = caption(s, [image], max_new_tokens=12).json()["data"][0]["text"]
+    for body in [{"image": __import__("base64").b64encode(image).decode(), "max_new_tokens": 12},
+                 {"image_path": str(tmp_path / "photo.png"), "max_new_tokens": 12}]:
+        r = requests.post(s.url + "/predict_image", json=body, timeout=60)
+        assert r.status_code == 200, r.text[:300]
+        out = r.json()
+        assert out["description"] == want and out["model"] == "captioner-tiny"
+        assert out["timing"]["total_ms"] > 0 and "first_token_ms" in out["timing"]
+    r = requests.post(s.url + "/predict_image", json={"prompt": "describe"}, timeout=60)
+    assert r.status_code == 400 and "one image" in r.json()["error"]["message"]
+    r = requests.post(s.url + "/predict_image", json={"image": "!!!", "prompt": "describe"}, timeout=60)
+    assert r.status_code == 400
