@@ -86,6 +86,11 @@ int main(int argc, char** argv) {
                 "CLIP text embedding cache (0 = off)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
+  s->add_option("--captions", serve.captions,
+                "on: /v1/embed captions=true captions each image; off: it answers caption: null "
+                "(also DISABLE_CAPTIONS=1)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
   s->add_option("--image-embedding-cache-mb", serve.image_embedding_cache_mb,
                 "CLIP image embedding cache (0 = off)")
       ->capture_default_str()

@@ -1,5 +1,7 @@
 #include "app/serve_command.h"
 
+#include <cstdlib>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -163,7 +165,11 @@ int RunServe(const ServeOptions& o) {
   kserve.server_version = SIGHTLINE_VERSION;
   http::AddKServeRoutes(routes, kserve);
   http::AddImageRoutes(routes, {models.value().get(), &background_removal, image_deps});
-  http::AddClipRoutes(routes, {clip.value().get(), image_deps});
+  http::ClipRouteDeps clip_deps{clip.value().get(), image_deps};
+  const char* disable = std::getenv("DISABLE_CAPTIONS");
+  clip_deps.captions_disabled = o.captions == "off" || (disable && std::string(disable) == "1");
+  if (!clip_deps.captions_disabled) clip_deps.captioners = captioners.value().get();
+  http::AddClipRoutes(routes, clip_deps);
   http::AddCaptionRoutes(routes, {captioners.value().get(), image_deps});
 
   server.value()->SetRoutes(routes);

@@ -31,6 +31,9 @@ struct ServeOptions {
   int fetch_threads = 50;               // concurrent image_url downloads (blocking transfers, one per thread)
   size_t result_cache_mb = 256;         // background-removal result cache; 0 = off
   size_t text_embedding_cache_mb = 32;  // CLIP text embeddings; 0 = off
+  // "off" (or DISABLE_CAPTIONS=1 in the environment): /v1/embed never captions, answering
+  // caption: null at once even when asked and a captioner is loaded.
+  std::string captions = "on";
   size_t image_embedding_cache_mb = 64;  // CLIP image embeddings by content hash; 0 = off
   int malloc_trim_interval_ms = 10'000;  // core/heap_trimmer.h; 0 = off
   size_t malloc_trim_min_free_mb = 16;   // trim only when this much is free inside malloc's arenas

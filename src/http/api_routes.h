@@ -50,6 +50,10 @@ struct CaptionRouteDeps {
 struct ClipRouteDeps {
   tasks::ClipService* clip = nullptr;  // null: no CLIP family loaded (the routes answer 404)
   tasks::ImageTaskDeps images;
+  // /v1/embed captions=true: the captioner (its first family) that captions each image; null with
+  // captions_disabled (--captions off, DISABLE_CAPTIONS=1): caption stays null, nothing runs.
+  const tasks::Captioners* captioners = nullptr;
+  bool captions_disabled = false;
 };
 
 void AddSystemRoutes(RouteTable& routes, const SystemRouteDeps& deps);

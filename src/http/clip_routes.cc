@@ -193,6 +193,16 @@ void Embed(const ClipRouteDeps& ctx, const HttpRequest& req, Responder respond) 
   if (!fields.ok()) return respond(V1Error(fields.status()));
   auto family = Family(ctx, fields->model);
   if (!family.ok()) return respond(V1Error(family.status()));
+  if (fields->captions && !ctx.captions_disabled) {
+    const tasks::CaptionerFamily* captioner = ctx.captioners ? ctx.captioners->Find("") : nullptr;
+    if (!captioner)
+      return respond(V1Error(InvalidArgument("captions=true needs a captioning model; none is loaded")));
+    auto job = tasks::PrepareCaption(*captioner, {});
+    if (!job.ok()) return respond(V1Error(job.status()));
+    fields->params.captioners = ctx.captioners;
+    fields->params.captioner = captioner;
+    fields->params.caption_job = std::move(job).value();
+  }
   auto streamed = StreamItems(fields->stream, respond, EncodeEmbedItem);
   tasks::EmbedImages(*ctx.clip, **family, ctx.images, std::move(parsed->images), fields->params,
                      MakeRequestContext(req), streamed.on_item,

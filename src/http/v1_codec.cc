@@ -286,7 +286,6 @@ Result<EmbedRequestFields> ParseEmbedFields(const ImageRequest& r) {
   ASSIGN_OR_RETURN(f.params.metadata, ParseFlag("metadata", Field(r, "metadata")));
   ASSIGN_OR_RETURN(f.captions, ParseFlag("captions", Field(r, "captions")));
   ASSIGN_OR_RETURN(f.stream, ParseFlag("stream", Field(r, "stream")));
-  if (f.captions) return InvalidArgument("captions=true needs a captioning model; none is configured");
   RETURN_IF_ERROR(CheckImageCount(r));
   return f;
 }
@@ -296,7 +295,11 @@ namespace {
 void PutEmbedFields(json::object& o, const tasks::EmbeddedImage& item) {
   o["embedding"] = FloatArray(item.embedding);
   if (item.metadata) o["metadata"] = MetadataValue(*item.metadata);
-  o["caption"] = nullptr;
+  if (item.caption) {
+    o["caption"] = *item.caption;
+  } else {
+    o["caption"] = nullptr;
+  }
 }
 
 void PutClassifyFields(json::object& o, const tasks::ClassifiedImage& item) {

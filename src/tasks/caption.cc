@@ -147,13 +147,9 @@ Result<generation::GenerationParams> ResolveGenerationParams(const CaptionerFami
   return p;
 }
 
-void CaptionImages(const Captioners& captioners, const CaptionerFamily& family, const ImageTaskDeps& deps,
-                   std::vector<sources::ImageSource> images, CaptionParams params, RequestContextPtr context,
-                   std::function<void(size_t, const CaptionedImage&)> on_item,
-                   std::function<void(Result<CaptionImagesResult>)> done) {
-  auto resolved = ResolveGenerationParams(family, params.generation);
-  if (!resolved.ok()) return done(resolved.status());
-  auto gen = std::make_shared<const generation::GenerationParams>(std::move(resolved).value());
+Result<CaptionJob> PrepareCaption(const CaptionerFamily& family, const CaptionParams& params) {
+  ASSIGN_OR_RETURN(auto gen, ResolveGenerationParams(family, params.generation));
+  CaptionJob job;
   // The decoder's prompt: its start token, then the prompt's ids (no special tokens of their own).
   auto prompt = std::make_shared<std::vector<int64_t>>(1, family.start_id);
   if (!params.prompt.empty()) {
@@ -162,73 +158,103 @@ void CaptionImages(const Captioners& captioners, const CaptionerFamily& family, 
     const auto ids = family.tokenizer->Encode(params.prompt, eo).ids;
     prompt->insert(prompt->end(), ids.begin(), ids.end());
   }
-  const int64_t needed = static_cast<int64_t>(prompt->size()) + gen->max_new_tokens;
+  const int64_t needed = static_cast<int64_t>(prompt->size()) + gen.max_new_tokens;
   if (family.context_length > 0 && needed > family.context_length)
-    return done(InvalidArgument("prompt: its " + std::to_string(prompt->size()) +
-                                " tokens and max_new_tokens " + std::to_string(gen->max_new_tokens) +
-                                " exceed model '" + family.name + "''s context of " +
-                                std::to_string(family.context_length) + " positions")
-                    .WithKind(ErrorKind::kInvalidText));
-  // A random seed per request when sampling without one; each image gets its own stream.
-  const uint64_t seed = gen->seed ? *gen->seed : std::random_device{}();
+    return InvalidArgument("prompt: its " + std::to_string(prompt->size()) + " tokens and max_new_tokens " +
+                           std::to_string(gen.max_new_tokens) + " exceed model '" + family.name +
+                           "''s context of " + std::to_string(family.context_length) + " positions")
+        .WithKind(ErrorKind::kInvalidText);
+  // A random seed per request when sampling without one.
+  job.seed = gen.seed ? *gen.seed : std::random_device{}();
+  job.params = std::make_shared<const generation::GenerationParams>(std::move(gen));
+  job.prompt = std::move(prompt);
+  return job;
+}
+
+void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, ThreadPool& pool,
+                sources::Bytes bytes, const CaptionJob& job, size_t index, RequestContextPtr context,
+                std::function<void(CaptionedImage, StageTiming)> done) {
+  const auto* fam = &family;
+  auto fail = [&done](const Status& s, const StageTiming& t) {
+    CaptionedImage item;
+    item.status = s;
+    done(std::move(item), t);
+  };
+  const auto t0 = Clock::now();
+  const auto& ii = *fam->encoder->config.image_input;
+  auto t = EncodedImageToTensor(*bytes, ii, fam->encoder->signature.FindInput(ii.input)->dtype,
+                                captioners.limits());
+  StageTiming timing;
+  timing.decode_ms = Ms(Clock::now() - t0);
+  if (!t.ok()) return fail(t.status(), timing);
+  std::vector<Tensor> inputs;
+  inputs.push_back(std::move(t).value());
+  TensorInferOptions o;
+  o.context = context;
+  o.continuation = index > 0;
+  o.outputs = {fam->encoder->signature.outputs.front().name};
+  ThreadPool* p = &pool;
+  auto encoded = [fam, job, context, index, done, timing, p](Result<scheduling::InferResult> r) mutable {
+    auto fail_here = [&](const Status& s) {
+      CaptionedImage item;
+      item.status = s;
+      done(std::move(item), timing);
+    };
+    if (!r.ok()) return fail_here(r.status());
+    const auto& tm = r->timing;
+    timing.queue_ms = Ms(tm.started - tm.enqueued);
+    timing.inference_ms = Ms(tm.finished - tm.started);
+    scheduling::GenerationSequence seq;
+    seq.encoder_states = std::move(r->outputs.front());
+    seq.prompt = *job.prompt;
+    seq.params = *job.params;
+    seq.seed = job.seed + index;
+    seq.context = context;
+    const auto submitted = Clock::now();
+    seq.done = [fam, job, done, timing, p, submitted](Result<scheduling::GenerationOutcome> g) mutable {
+      // On the scheduler thread: detokenizing is the pool's work.
+      p->Submit([fam, job, done, timing, submitted, g = std::move(g)]() mutable {
+        timing.inference_ms += Ms(Clock::now() - submitted);
+        CaptionedImage item;
+        if (!g.ok()) {
+          item.status = g.status();
+          return done(std::move(item), timing);
+        }
+        item.prompt_tokens = job.prompt->size();
+        item.completion_tokens = g->ids.size();
+        item.first_token_ms = g->first_token_seconds * 1000.0;
+        item.text = fam->tokenizer->Decode(g->ids, /*skip_special_tokens=*/true);
+        const bool stopped = CutAtStop(item.text, job.params->stop);
+        item.finish_reason = stopped || g->reason == scheduling::FinishReason::kEos ? "stop" : "length";
+        done(std::move(item), timing);
+      });
+    };
+    std::vector<scheduling::GenerationSequence> one;
+    one.push_back(std::move(seq));
+    Status s = fam->decoder->generation->Submit(std::move(one));
+    if (!s.ok()) fail_here(s);
+  };
+  Status s = SubmitTensorInference(*fam->encoder, std::move(inputs), o, OnPool(pool, std::move(encoded)));
+  if (!s.ok()) fail(s, timing);
+}
+
+void CaptionImages(const Captioners& captioners, const CaptionerFamily& family, const ImageTaskDeps& deps,
+                   std::vector<sources::ImageSource> images, CaptionParams params, RequestContextPtr context,
+                   std::function<void(size_t, const CaptionedImage&)> on_item,
+                   std::function<void(Result<CaptionImagesResult>)> done) {
+  auto job = PrepareCaption(family, params);
+  if (!job.ok()) return done(job.status());
   auto results = std::make_shared<ItemResults<CaptionedImage>>(images.size(), std::move(on_item));
   const auto* fam = &family;
-  const media::DecodeLimits limits = captioners.limits();
-  auto work = [fam, deps, gen, prompt, seed, context, results, limits](size_t i, sources::Bytes bytes,
-                                                                       ItemRun::Finish finish) {
-    const auto t0 = Clock::now();
-    const auto& ii = *fam->encoder->config.image_input;
-    auto t = EncodedImageToTensor(*bytes, ii, fam->encoder->signature.FindInput(ii.input)->dtype, limits);
-    StageTiming timing;
-    timing.decode_ms = Ms(Clock::now() - t0);
-    if (!t.ok()) return finish(t.status(), timing, false);
-    std::vector<Tensor> inputs;
-    inputs.push_back(std::move(t).value());
-    TensorInferOptions o;
-    o.context = context;
-    o.continuation = i > 0;
-    o.outputs = {fam->encoder->signature.outputs.front().name};
-    ThreadPool* pool = deps.pool;
-    auto encoded = [fam, gen, prompt, seed, context, results, i, finish, timing,
-                    pool](Result<scheduling::InferResult> r) mutable {
-      if (!r.ok()) return finish(r.status(), timing, false);
-      const auto& tm = r->timing;
-      timing.queue_ms = Ms(tm.started - tm.enqueued);
-      timing.inference_ms = Ms(tm.finished - tm.started);
-      scheduling::GenerationSequence seq;
-      seq.encoder_states = std::move(r->outputs.front());
-      seq.prompt = *prompt;
-      seq.params = *gen;
-      seq.seed = seed + i;
-      seq.context = context;
-      const auto submitted = Clock::now();
-      seq.done = [fam, gen, prompt, results, i, finish, timing, pool,
-                  submitted](Result<scheduling::GenerationOutcome> g) mutable {
-        // On the scheduler thread: detokenizing is the pool's work.
-        pool->Submit([fam, gen, prompt, results, i, finish, timing, submitted, g = std::move(g)]() mutable {
-          timing.inference_ms += Ms(Clock::now() - submitted);
-          if (!g.ok()) return finish(g.status(), timing, false);
-          CaptionedImage item;
-          item.prompt_tokens = prompt->size();
-          item.completion_tokens = g->ids.size();
-          item.first_token_ms = g->first_token_seconds * 1000.0;
-          item.text = fam->tokenizer->Decode(g->ids, /*skip_special_tokens=*/true);
-          const bool stopped = CutAtStop(item.text, gen->stop);
-          item.finish_reason = stopped || g->reason == scheduling::FinishReason::kEos ? "stop" : "length";
-          results->Update(i, [&](CaptionedImage& dst) {
-            item.status = dst.status;
-            dst = std::move(item);
-          });
-          finish(Status::Ok(), timing, false);
-        });
-      };
-      std::vector<scheduling::GenerationSequence> one;
-      one.push_back(std::move(seq));
-      Status s = fam->decoder->generation->Submit(std::move(one));
-      if (!s.ok()) finish(s, timing, false);
-    };
-    Status s = SubmitTensorInference(*fam->encoder, std::move(inputs), o, OnPool(*pool, std::move(encoded)));
-    if (!s.ok()) finish(s, timing, false);
+  const auto* caps = &captioners;
+  auto work = [caps, fam, deps, job = std::move(job).value(), context, results](
+                  size_t i, sources::Bytes bytes, ItemRun::Finish finish) {
+    CaptionOne(*caps, *fam, *deps.pool, std::move(bytes), job, i, context,
+               [results, i, finish](CaptionedImage item, StageTiming timing) {
+                 const Status status = item.status;
+                 if (status.ok()) results->Update(i, [&](CaptionedImage& dst) { dst = std::move(item); });
+                 finish(status, timing, false);
+               });
   };
   RunItems<CaptionedImage>(
       "caption_images", results, deps, std::move(images), kImageWindow, context, work,

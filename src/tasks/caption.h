@@ -83,6 +83,22 @@ struct CaptionImagesResult {
   BatchSummary summary;
 };
 
+// What every image of one request shares: the resolved settings, the decoder prompt's ids and the
+// seed (each image draws from seed + its index). Errors: bad settings, a prompt over the context.
+struct CaptionJob {
+  std::shared_ptr<const generation::GenerationParams> params;
+  std::shared_ptr<const std::vector<int64_t>> prompt;
+  uint64_t seed = 0;
+};
+Result<CaptionJob> PrepareCaption(const CaptionerFamily& family, const CaptionParams& params);
+
+// One image's caption, for tasks that caption beside their own work (/v1/embed captions=true):
+// decode on the calling (work-pool) thread, the encoder's batcher, the decoder's scheduler, then
+// `done` on `pool` with the item (its status set) and the stage times.
+void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, ThreadPool& pool,
+                sources::Bytes bytes, const CaptionJob& job, size_t index, RequestContextPtr context,
+                std::function<void(CaptionedImage, StageTiming)> done);
+
 // `done` gets the items, or one error for the whole request (bad parameters, a prompt over the
 // model's context). `on_item(index, item)` (optional) reports each item as it ends.
 void CaptionImages(const Captioners& captioners, const CaptionerFamily& family, const ImageTaskDeps& deps,

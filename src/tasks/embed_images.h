@@ -1,13 +1,14 @@
 // Batch image embedding (the photo service's "embed these 110 images"): any number of images by
 // any way in, each answered in order with its CLIP embedding (and EXIF metadata when asked) or
-// its own error, with the per-stage timing breakdown and throughput. Captions are not produced
-// yet (`caption` stays null); asking for them is refused up front.
+// its own error, with the per-stage timing breakdown and throughput. With a captioner, each image
+// is also captioned (the photo service's optional, most expensive step), after its embedding.
 #pragma once
 
 #include <functional>
 #include <optional>
 #include <vector>
 
+#include "tasks/caption.h"
 #include "tasks/clip.h"
 #include "tasks/image_batch.h"
 
@@ -15,12 +16,17 @@ namespace sightline::tasks {
 
 struct EmbedImagesParams {
   bool metadata = false;
+  // Set to caption each image with `captioner` (of `captioners`) under `caption_job`.
+  const Captioners* captioners = nullptr;
+  const CaptionerFamily* captioner = nullptr;
+  std::optional<CaptionJob> caption_job;
 };
 
 struct EmbeddedImage {
   Status status;  // ok, or this item's error
   Embedding embedding;
   std::optional<media::ImageMetadata> metadata;
+  std::optional<std::string> caption;  // with a captioner
   StageTiming timing;
   bool cache_hit = false;
 };

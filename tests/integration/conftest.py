@@ -26,7 +26,7 @@ STARTUP_TIMEOUT = 120 if SANITIZED else 30
 
 
 class Server:
-    def __init__(self, *extra, repo=FIXTURES, wait_ready=True, address_space_bytes=None):
+    def __init__(self, *extra, repo=FIXTURES, wait_ready=True, address_space_bytes=None, env=None):
         self.tmp = tempfile.TemporaryDirectory()
         self.port_file = os.path.join(self.tmp.name, "port")
         self.log_path = os.path.join(self.tmp.name, "server.log")
@@ -34,7 +34,7 @@ class Server:
         self.proc = subprocess.Popen(
             [BIN, "serve", "--model-repository", repo, "--host", "127.0.0.1", "--port", "0",
              "--port-file", self.port_file, *extra],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})),
             preexec_fn=(lambda: __import__("resource").setrlimit(
                 __import__("resource").RLIMIT_AS, (address_space_bytes, address_space_bytes)))
             if address_space_bytes else None)
@@ -103,8 +103,8 @@ def server():
 def make_server():
     started = []
 
-    def start(*extra, repo=FIXTURES, wait_ready=True, address_space_bytes=None):
-        s = Server(*extra, repo=repo, wait_ready=wait_ready, address_space_bytes=address_space_bytes)
+    def start(*extra, repo=FIXTURES, wait_ready=True, address_space_bytes=None, env=None):
+        s = Server(*extra, repo=repo, wait_ready=wait_ready, address_space_bytes=address_space_bytes, env=env)
         started.append(s)
         return s
 

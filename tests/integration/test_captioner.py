@@ -180,3 +180,33 @@ def test_predict_image_answers_the_describers_clients(make_server, tmp_path):
     assert r.status_code == 400 and "one image" in r.json()["error"]["message"]
     r = requests.post(s.url + "/predict_image", json={"image": "!!!", "prompt": "describe"}, timeout=60)
     assert r.status_code == 400
+
+
+def test_embed_captions_each_image_unless_captions_are_off(make_server, tmp_path):
+    import shutil
+    images = [colour_png((30, 140, 200)), colour_png((220, 40, 40))]
+    files = [("file", (f"{i}.png", im, "image/png")) for i, im in enumerate(images)]
+    s = make_server()
+    want = [d["text"] for d in caption(s, images).json()["data"]]
+    r = requests.post(s.url + "/v1/embed", files=files, data={"captions": "true"}, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    data = r.json()["data"]
+    assert [d["caption"] for d in data] == want
+    assert all(len(d["embedding"]) == 32 for d in data)
+    r = requests.post(s.url + "/v1/embed", files=files, timeout=60)  # not asked: nothing runs
+    assert [d["caption"] for d in r.json()["data"]] == [None, None]
+    for server in [make_server("--captions", "off"), make_server(env={"DISABLE_CAPTIONS": "1"})]:
+        before = server.metrics().get('sightline_generation_tokens_total{model="captioner-tiny.decoder"}', 0)
+        r = requests.post(server.url + "/v1/embed", files=files, data={"captions": "true"}, timeout=60)
+        assert r.status_code == 200 and [d["caption"] for d in r.json()["data"]] == [None, None]
+        assert server.metrics().get('sightline_generation_tokens_total{model="captioner-tiny.decoder"}', 0) == before
+    # No captioner in the repository: asking for captions is refused.
+    repo = tmp_path / "repo"
+    shutil.copytree(os.path.join(FIXTURES, "clip-tiny"), repo / "clip-tiny")
+    cfg = json.load(open(repo / "clip-tiny" / "sightline.json"))
+    cfg["zero_shot"].pop("ensembles")
+    json.dump(cfg, open(repo / "clip-tiny" / "sightline.json", "w"))
+    bare = make_server(repo=str(repo))
+    r = requests.post(bare.url + "/v1/embed", files=files, data={"captions": "true"}, timeout=60)
+    assert r.status_code == 400 and "captioning model" in r.json()["error"]["message"]
+    assert requests.post(bare.url + "/v1/caption", files=files, timeout=60).status_code == 404
