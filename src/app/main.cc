@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/caption_command.h"
 #include "app/pull_command.h"
 #include "app/remove_bg_command.h"
 #include "app/serve_command.h"
@@ -117,6 +118,16 @@ int main(int argc, char** argv) {
   r->add_option("--bg-color", rb.params["bg_color"], "Flatten over this colour (#rrggbb or r,g,b)");
   r->add_option("--max-side", rb.params["max_side"], "Scale so the longer side is at most this");
   r->add_flag("--post-process", rb.post_process, "Clean the mask: opening, blur, threshold");
+  sightline::app::CaptionOptions co;
+  auto* c = cli.add_subcommand("caption", "Caption image files (no server); one JSON line per file");
+  c->add_option("files", co.inputs, "Image files")->required()->check(CLI::ExistingFile);
+  c->add_option("--model-repository,-m", co.model_repository, "Model repository")->capture_default_str();
+  c->add_option("--model", co.model, "Captioning model folder (default: the first in the repository)");
+  c->add_option("--prompt", co.prompt, "Text the caption continues");
+  c->add_option("--max-new-tokens", co.generation.max_new_tokens, "Tokens to generate at most");
+  c->add_option("--num-beams", co.generation.num_beams, "Beam search with this many beams");
+  c->add_option("--seed", co.generation.seed, "Sample, reproducibly, with this seed");
+  c->add_option("--temperature", co.generation.temperature, "Sampling temperature");
   sightline::app::PullOptions po;
   auto* p = cli.add_subcommand("pull",
                                "Download a model from a Hugging Face-compatible hub (HF_ENDPOINT, HF_TOKEN)");
@@ -131,6 +142,7 @@ int main(int argc, char** argv) {
   p->add_option("--token", po.token, "Access token (default: $HF_TOKEN)");
   CLI11_PARSE(cli, argc, argv);
   if (r->parsed()) return sightline::app::RunRemoveBg(rb);
+  if (c->parsed()) return sightline::app::RunCaption(co);
   if (p->parsed()) return sightline::app::RunPull(po);
   if (s->parsed()) return sightline::app::RunServe(serve);
   return 0;

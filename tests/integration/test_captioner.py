@@ -210,3 +210,23 @@ def test_embed_captions_each_image_unless_captions_are_off(make_server, tmp_path
     r = requests.post(bare.url + "/v1/embed", files=files, data={"captions": "true"}, timeout=60)
     assert r.status_code == 400 and "captioning model" in r.json()["error"]["message"]
     assert requests.post(bare.url + "/v1/caption", files=files, timeout=60).status_code == 404
+
+
+def test_the_offline_command_captions_files_like_the_route(server, tmp_path):
+    import subprocess
+    from conftest import BIN
+    images = [colour_png((30, 140, 200)), colour_png((220, 40, 40))]
+    paths = []
+    for i, im in enumerate(images):
+        (tmp_path / f"{i}.png").write_bytes(im)
+        paths.append(str(tmp_path / f"{i}.png"))
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    want = [d["text"] for d in caption(server, images, max_new_tokens=10).json()["data"]]
+    out = subprocess.run([BIN, "caption", "-m", FIXTURES, *paths, "--max-new-tokens", "10"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(l) for l in out.stdout.splitlines()]
+    assert [l["caption"] for l in lines] == want and [l["file"] for l in lines] == paths
+    bad = subprocess.run([BIN, "caption", "-m", FIXTURES, str(tmp_path / "bad.png")], capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 1 and "error" in json.loads(bad.stdout)
