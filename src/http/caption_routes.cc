@@ -4,10 +4,12 @@
 // POST /v1/caption: one or many images (multipart files, a raw image body, JSON images /
 // image_urls / image_paths, query image_url), an optional prompt and the generation settings;
 // each image answered in order with its text, token counts and timing, or its own error.
+#include <chrono>
 #include <cstdio>
 
 #include "http/api_routes.h"
 #include "http/error_response.h"
+#include "http/event_stream.h"
 #include "http/v1_codec.h"
 
 namespace sightline::http {
@@ -72,12 +74,71 @@ void PredictImage(const CaptionRouteDeps& ctx, const HttpRequest& req, Responder
                        });
 }
 
+// POST /v1/chat/completions: OpenAI's chat API for vision (the `openai` client works against it,
+// streaming included): the conversation's one image is captioned, its user text continued; n
+// choices are n sequences (each its own seed when sampling). With stream: Server-Sent Events of
+// chat.completion.chunk, text as it is generated, then `data: [DONE]`.
+void ChatCompletions(const CaptionRouteDeps& ctx, const HttpRequest& req, Responder respond) {
+  if (!ctx.captioners || ctx.captioners->empty())
+    return respond(V1Error(NotFound("no captioning or vision-language model is loaded")));
+  auto parsed = ParseChatCompletionRequest(req.body);
+  if (!parsed.ok()) return respond(V1Error(parsed.status()));
+  const auto* family = ctx.captioners->Find(parsed->model);
+  if (!family)
+    return respond(V1Error(NotFound("no model named '" + parsed->model + "' for chat completions")));
+  auto context = MakeRequestContext(req);
+  const std::string id = "chatcmpl-" + context->request_id;
+  const int64_t created =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  tasks::CaptionParams params;
+  params.prompt = parsed->prompt;
+  params.generation = parsed->generation;
+  std::vector<sources::ImageSource> images(static_cast<size_t>(parsed->n), parsed->image);
+  std::shared_ptr<EventStream> events;
+  if (parsed->stream) {
+    events = EventStream::Start(respond);
+    const std::string model = family->name;
+    for (int i = 0; i < parsed->n; ++i)
+      events->Send("", EncodeChatChunk(id, created, model, static_cast<size_t>(i), true, "", ""));
+    params.on_text = [events, id, created, model](size_t index, const std::string& chunk) {
+      events->Send("", EncodeChatChunk(id, created, model, index, false, chunk, ""));
+    };
+  }
+  tasks::CaptionImages(
+      *ctx.captioners, *family, ctx.images, std::move(images), std::move(params), context, nullptr,
+      [respond, events, id, created,
+       include_usage = parsed->include_usage](Result<tasks::CaptionImagesResult> r) {
+        if (!r.ok()) return events ? events->Fail(r.status()) : respond(V1Error(r.status()));
+        for (const auto& item : r->items)
+          if (!item.status.ok()) return events ? events->Fail(item.status) : respond(V1Error(item.status));
+        if (!events) {
+          HttpResponse out;
+          out.body = EncodeChatCompletion(id, created, r->model, r->items);
+          return respond(std::move(out));
+        }
+        size_t completion = 0;
+        for (size_t i = 0; i < r->items.size(); ++i) {
+          events->Send("", EncodeChatChunk(id, created, r->model, i, false, "", r->items[i].finish_reason));
+          completion += r->items[i].completion_tokens;
+        }
+        if (include_usage)
+          events->Send(
+              "", EncodeChatUsageChunk(id, created, r->model, r->items.front().prompt_tokens, completion));
+        events->Finish("", "[DONE]");
+      });
+}
+
 }  // namespace
 
 void AddCaptionRoutes(RouteTable& routes, const CaptionRouteDeps& deps) {
   routes.Add("POST", "/v1/caption", [deps](const HttpRequest& req, const PathParams&, Responder respond) {
     Caption(deps, req, std::move(respond));
   });
+  routes.Add("POST", "/v1/chat/completions",
+             [deps](const HttpRequest& req, const PathParams&, Responder respond) {
+               ChatCompletions(deps, req, std::move(respond));
+             });
   routes.Add("POST", "/predict_image", [deps](const HttpRequest& req, const PathParams&, Responder respond) {
     PredictImage(deps, req, std::move(respond));
   });

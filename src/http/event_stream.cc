@@ -25,9 +25,12 @@ std::shared_ptr<EventStream> EventStream::Start(const Responder& respond) {
 }
 
 std::string EventStream::Format(std::string_view event, std::string_view data) {
-  std::string out = "event: ";
-  out += event;
-  out += '\n';
+  std::string out;
+  if (!event.empty()) {  // unnamed events are "message"s, as OpenAI's streams send them
+    out += "event: ";
+    out += event;
+    out += '\n';
+  }
   size_t pos = 0;
   while (pos <= data.size()) {
     size_t nl = data.find('\n', pos);

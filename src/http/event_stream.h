@@ -32,7 +32,8 @@ class EventStream {
   void Fail(const Status& status);
   bool client_gone() const;
 
-  // "event: x\ndata: {...}\n\n" (data lines split at newlines, as the format requires).
+  // "event: x\ndata: {...}\n\n" (data lines split at newlines, as the format requires); an empty
+  // event name leaves the event line out (a default "message" event: OpenAI's stream format).
   static std::string Format(std::string_view event, std::string_view data);
 
  private:

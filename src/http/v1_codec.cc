@@ -436,6 +436,189 @@ std::string EncodeCaptionResponse(const tasks::CaptionImagesResult& result) {
   return ItemList(result, PutCaptionFields);
 }
 
+Result<ChatCompletionRequest> ParseChatCompletionRequest(std::string_view body) {
+  ASSIGN_OR_RETURN(auto o, ParseObject(body));
+  ChatCompletionRequest r;
+  ASSIGN_OR_RETURN(r.model, OptionalString(o, "model"));
+  const auto* messages = o.if_contains("messages");
+  if (!messages || !messages->is_array() || messages->get_array().empty())
+    return InvalidArgument("messages must be a non-empty list");
+  int images = 0;
+  for (size_t m = 0; m < messages->get_array().size(); ++m) {
+    const auto& msg = messages->get_array()[m];
+    const std::string where = "messages[" + std::to_string(m) + "]";
+    if (!msg.is_object()) return InvalidArgument(where + " must be an object");
+    const auto* role = msg.get_object().if_contains("role");
+    if (!role || !role->is_string()) return InvalidArgument(where + ".role must be a string");
+    const bool user = role->get_string() == "user";
+    const auto* content = msg.get_object().if_contains("content");
+    auto add_text = [&](std::string_view t) {
+      if (!user || t.empty()) return;
+      if (!r.prompt.empty()) r.prompt += ' ';
+      r.prompt += t;
+    };
+    if (!content || content->is_null()) continue;
+    if (content->is_string()) {
+      add_text(content->get_string());
+      continue;
+    }
+    if (!content->is_array()) return InvalidArgument(where + ".content must be a string or a list of parts");
+    for (size_t k = 0; k < content->get_array().size(); ++k) {
+      const auto& part = content->get_array()[k];
+      const std::string pw = where + ".content[" + std::to_string(k) + "]";
+      const auto* type = part.is_object() ? part.get_object().if_contains("type") : nullptr;
+      if (!type || !type->is_string()) return InvalidArgument(pw + ".type must be text or image_url");
+      if (type->get_string() == "text") {
+        const auto* t = part.get_object().if_contains("text");
+        if (!t || !t->is_string()) return InvalidArgument(pw + ".text must be a string");
+        add_text(t->get_string());
+      } else if (type->get_string() == "image_url") {
+        const auto* iu = part.get_object().if_contains("image_url");
+        const json::value* url = iu && iu->is_object() ? iu->get_object().if_contains("url") : iu;
+        if (!url || !url->is_string()) return InvalidArgument(pw + ".image_url.url must be a string");
+        const std::string u(url->get_string());
+        ++images;
+        r.image.label = pw;
+        if (u.rfind("data:", 0) == 0) {
+          const auto comma = u.find(',');
+          auto bytes =
+              comma == std::string::npos ? std::nullopt : Base64Decode(std::string_view(u).substr(comma + 1));
+          if (!bytes || bytes->empty()) return InvalidArgument(pw + ".image_url.url: not a base64 data: URI");
+          r.image.kind = sources::ImageSource::Kind::kBytes;
+          r.image.value = std::move(*bytes);
+        } else if (u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0) {
+          r.image.kind = sources::ImageSource::Kind::kUrl;
+          r.image.value = u;
+        } else {
+          return InvalidArgument(pw + ".image_url.url must be a data: URI or an http(s) URL");
+        }
+      } else {
+        return InvalidArgument(pw + ".type must be text or image_url, not '" +
+                               std::string(type->get_string()) + "'");
+      }
+    }
+  }
+  if (images != 1)
+    return InvalidArgument(
+        "messages: give exactly one image_url part (this model describes one image); got " +
+        std::to_string(images));
+  auto& g = r.generation;
+  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
+    const auto* v = o.if_contains(key);
+    if (!v || v->is_null()) continue;
+    if (!v->is_int64() || v->get_int64() < 1 || v->get_int64() > tasks::kMaxNewTokensLimit)
+      return InvalidArgument(std::string(key) + " must be an integer between 1 and " +
+                             std::to_string(tasks::kMaxNewTokensLimit));
+    g.max_new_tokens = static_cast<int>(v->get_int64());
+    break;
+  }
+  auto number = [&](const char* key, double lo, double hi) -> Result<std::optional<double>> {
+    const auto* v = o.if_contains(key);
+    if (!v || v->is_null()) return std::optional<double>();
+    if (!v->is_number() || v->to_number<double>() < lo || v->to_number<double>() > hi)
+      return InvalidArgument(std::string(key) + " must be a number between " +
+                             std::to_string(static_cast<int>(lo)) + " and " +
+                             std::to_string(static_cast<int>(hi)));
+    return std::optional<double>(v->to_number<double>());
+  };
+  ASSIGN_OR_RETURN(auto temperature, number("temperature", 0, 2));
+  ASSIGN_OR_RETURN(g.top_p, number("top_p", 0, 1));
+  if (g.top_p && *g.top_p == 0) return InvalidArgument("top_p must be above 0");
+  if (temperature) {
+    if (*temperature == 0) {
+      g.do_sample = false;  // OpenAI's temperature 0: the most likely token every time
+    } else {
+      g.temperature = temperature;
+    }
+  }
+  if (const auto* v = o.if_contains("seed"); v && !v->is_null()) {
+    if (!v->is_int64() || v->get_int64() < 0) return InvalidArgument("seed must be a non-negative integer");
+    g.seed = static_cast<uint64_t>(v->get_int64());
+  }
+  if (const auto* v = o.if_contains("stop"); v && !v->is_null()) {
+    if (v->is_string()) {
+      g.stop = {std::string(v->get_string())};
+    } else if (v->is_array() && v->get_array().size() <= 4) {
+      for (const auto& x : v->get_array()) {
+        if (!x.is_string() || x.get_string().empty())
+          return InvalidArgument("stop must be non-empty strings");
+        g.stop.emplace_back(x.get_string());
+      }
+    } else {
+      return InvalidArgument("stop must be a string or a list of up to 4 strings");
+    }
+  }
+  if (const auto* v = o.if_contains("n"); v && !v->is_null()) {
+    if (!v->is_int64() || v->get_int64() < 1 || v->get_int64() > 8)
+      return InvalidArgument("n must be between 1 and 8");
+    r.n = static_cast<int>(v->get_int64());
+  }
+  if (const auto* v = o.if_contains("stream"); v && !v->is_null()) {
+    if (!v->is_bool()) return InvalidArgument("stream must be true or false");
+    r.stream = v->get_bool();
+  }
+  if (const auto* so = o.if_contains("stream_options"); so && so->is_object())
+    if (const auto* u = so->get_object().if_contains("include_usage"); u && u->is_bool())
+      r.include_usage = u->get_bool();
+  return r;
+}
+
+std::string EncodeChatCompletion(const std::string& id, int64_t created, const std::string& model,
+                                 const std::vector<tasks::CaptionedImage>& choices) {
+  json::array list;
+  size_t prompt = 0, completion = 0;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const auto& c = choices[i];
+    prompt = c.prompt_tokens;
+    completion += c.completion_tokens;
+    list.push_back(json::object{{"index", i},
+                                {"message", json::object{{"role", "assistant"}, {"content", c.text}}},
+                                {"finish_reason", c.finish_reason},
+                                {"logprobs", nullptr}});
+  }
+  json::object o{{"id", id},
+                 {"object", "chat.completion"},
+                 {"created", created},
+                 {"model", model},
+                 {"choices", std::move(list)},
+                 {"usage", json::object{{"prompt_tokens", prompt},
+                                        {"completion_tokens", completion},
+                                        {"total_tokens", prompt + completion}}}};
+  return json::serialize(o);
+}
+
+std::string EncodeChatChunk(const std::string& id, int64_t created, const std::string& model, size_t index,
+                            bool role, const std::string& content, const std::string& finish_reason) {
+  json::object delta;
+  if (role) delta["role"] = "assistant";
+  if (role || !content.empty()) delta["content"] = content;
+  json::object choice{{"index", index}, {"delta", std::move(delta)}, {"logprobs", nullptr}};
+  if (finish_reason.empty()) {
+    choice["finish_reason"] = nullptr;
+  } else {
+    choice["finish_reason"] = finish_reason;
+  }
+  json::object o{{"id", id},
+                 {"object", "chat.completion.chunk"},
+                 {"created", created},
+                 {"model", model},
+                 {"choices", json::array{std::move(choice)}}};
+  return json::serialize(o);
+}
+
+std::string EncodeChatUsageChunk(const std::string& id, int64_t created, const std::string& model,
+                                 size_t prompt_tokens, size_t completion_tokens) {
+  json::object o{{"id", id},
+                 {"object", "chat.completion.chunk"},
+                 {"created", created},
+                 {"model", model},
+                 {"choices", json::array{}},
+                 {"usage", json::object{{"prompt_tokens", prompt_tokens},
+                                        {"completion_tokens", completion_tokens},
+                                        {"total_tokens", prompt_tokens + completion_tokens}}}};
+  return json::serialize(o);
+}
+
 std::string EncodePredictImageResponse(const std::string& model, const tasks::CaptionedImage& item,
                                        double total_ms) {
   json::object o;

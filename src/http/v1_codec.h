@@ -101,6 +101,31 @@ Result<CaptionRequestFields> ParseCaptionFields(const ImageRequest& request);
 std::string EncodeCaptionResponse(const tasks::CaptionImagesResult& result);
 // /predict_image's answer for its one image: {"description", "model", "finish_reason", "usage",
 // "timing": {download_ms, decode_ms, queue_ms, inference_ms, first_token_ms, total_ms}}.
+// POST /v1/chat/completions, OpenAI's vision form as a captioner serves it: `messages` whose
+// content is a string or parts ({"type": "text", "text"} / {"type": "image_url", "image_url":
+// {"url": data: URI or http(s) URL}}), exactly one image in all; the user messages' text is the
+// prompt the caption continues. max_tokens / max_completion_tokens, temperature (0: greedy),
+// top_p, seed, stop (a string or up to 4), n (1-8), stream, stream_options.include_usage; other
+// OpenAI fields are accepted and ignored. Errors name the field.
+struct ChatCompletionRequest {
+  std::string model;
+  sources::ImageSource image;
+  std::string prompt;
+  tasks::GenerationOverrides generation;
+  int n = 1;
+  bool stream = false;
+  bool include_usage = false;
+};
+Result<ChatCompletionRequest> ParseChatCompletionRequest(std::string_view body);
+std::string EncodeChatCompletion(const std::string& id, int64_t created, const std::string& model,
+                                 const std::vector<tasks::CaptionedImage>& choices);
+// One streamed chunk for choice `index`: a delta with `role` (the first) and/or `content`, and the
+// finish_reason on the last; with usage, the final usage-only chunk (choices empty).
+std::string EncodeChatChunk(const std::string& id, int64_t created, const std::string& model, size_t index,
+                            bool role, const std::string& content, const std::string& finish_reason);
+std::string EncodeChatUsageChunk(const std::string& id, int64_t created, const std::string& model,
+                                 size_t prompt_tokens, size_t completion_tokens);
+
 std::string EncodePredictImageResponse(const std::string& model, const tasks::CaptionedImage& item,
                                        double total_ms);
 

@@ -3,7 +3,9 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <deque>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <sstream>
 
@@ -94,6 +96,114 @@ bool CutAtStop(std::string& text, const std::vector<std::string>& stop) {
   return true;
 }
 
+// One sequence's ids, which arrive on the scheduler thread, as text chunks delivered in order on
+// the work pool (the pool has several threads: a queue and one drainer at a time keep the order).
+// Chunks come from text::DecodeStream (never half a character) and hold back the last
+// (longest stop string - 1) bytes until they cannot start a stop string; a stop string found ends
+// the stream before it. Close() runs `then` after the last chunk.
+class TextStream : public std::enable_shared_from_this<TextStream> {
+ public:
+  TextStream(ThreadPool& pool, const text::Tokenizer& tokenizer, std::vector<std::string> stop, size_t index,
+             std::function<void(size_t, const std::string&)> on_text)
+      : pool_(pool),
+        tokenizer_(tokenizer),
+        decode_(tokenizer, /*skip_special_tokens=*/true),
+        stop_(std::move(stop)),
+        index_(index),
+        on_text_(std::move(on_text)) {
+    for (const auto& s : stop_) hold_ = std::max(hold_, s.size() - 1);
+  }
+
+  void Push(int64_t id) { Enqueue(Item{id, nullptr}); }
+  void Close(std::function<void()> then) { Enqueue(Item{-1, std::move(then)}); }
+
+ private:
+  struct Item {
+    int64_t id;
+    std::function<void()> then;  // set: the end
+  };
+  void Enqueue(Item item) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(item));
+      if (draining_) return;
+      draining_ = true;
+    }
+    pool_.Submit([self = shared_from_this()] { self->Drain(); });
+  }
+  void Drain() {
+    for (;;) {
+      Item item;
+      {
+        std::lock_guard lock(mu_);
+        if (queue_.empty()) {
+          draining_ = false;
+          return;
+        }
+        item = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      if (item.then) {
+        if (!stopped_) {
+          // The rest as the final text has it: a trailing incomplete character the stream held
+          // back is U+FFFD there, and a stop string can only be found whole now.
+          std::string whole = tokenizer_.Decode(ids_, true);
+          CutAtStop(whole, stop_);
+          if (whole.size() > emitted_ && whole.compare(0, emitted_, text_, 0, emitted_) == 0)
+            on_text_(index_, whole.substr(emitted_));
+        }
+        item.then();
+        continue;
+      }
+      ids_.push_back(item.id);
+      if (stopped_) continue;
+      auto chunk = decode_.Step(item.id);
+      if (chunk.ok()) {
+        text_ += *chunk;
+      } else {
+        // A decoder that rewrites earlier text (Strip, clean-up): take what the whole decode
+        // adds, if it still extends what was sent.
+        const std::string whole = tokenizer_.Decode(ids_, true);
+        if (whole.starts_with(text_) && !whole.ends_with("\xEF\xBF\xBD")) text_ = whole;
+      }
+      Emit();
+    }
+  }
+  void Emit() {
+    size_t cut = std::string::npos;
+    for (const auto& s : stop_) cut = std::min(cut, text_.find(s, emitted_ > hold_ ? emitted_ - hold_ : 0));
+    if (cut != std::string::npos) {
+      if (cut > emitted_) on_text_(index_, text_.substr(emitted_, cut - emitted_));
+      emitted_ = text_.size();
+      stopped_ = true;
+      return;
+    }
+    size_t safe = text_.size() > hold_ ? text_.size() - hold_ : 0;
+    while (safe > emitted_ && safe < text_.size() && (static_cast<unsigned char>(text_[safe]) & 0xC0) == 0x80)
+      --safe;
+    if (safe > emitted_) {
+      on_text_(index_, text_.substr(emitted_, safe - emitted_));
+      emitted_ = safe;
+    }
+  }
+
+  ThreadPool& pool_;
+  const text::Tokenizer& tokenizer_;
+  text::DecodeStream decode_;
+  std::vector<std::string> stop_;
+  size_t index_;
+  std::function<void(size_t, const std::string&)> on_text_;
+  size_t hold_ = 0;
+  std::mutex mu_;
+  std::deque<Item> queue_;  // guarded by mu_
+  bool draining_ = false;   // guarded by mu_
+  // Drainer only (one at a time):
+  std::vector<int64_t> ids_;
+  std::string text_;
+  size_t emitted_ = 0;
+  bool stopped_ = false;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Captioners>> Captioners::Load(const scheduling::ModelRegistry& models,
@@ -173,8 +283,12 @@ Result<CaptionJob> PrepareCaption(const CaptionerFamily& family, const CaptionPa
 
 void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, ThreadPool& pool,
                 sources::Bytes bytes, const CaptionJob& job, size_t index, RequestContextPtr context,
-                std::function<void(CaptionedImage, StageTiming)> done) {
+                std::function<void(CaptionedImage, StageTiming)> done,
+                std::function<void(size_t, const std::string&)> on_text) {
   const auto* fam = &family;
+  std::shared_ptr<TextStream> stream;
+  if (on_text && job.params->num_beams <= 1)  // beams are known only at the end
+    stream = std::make_shared<TextStream>(pool, *family.tokenizer, job.params->stop, index, on_text);
   auto fail = [&done](const Status& s, const StageTiming& t) {
     CaptionedImage item;
     item.status = s;
@@ -194,7 +308,8 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
   o.continuation = index > 0;
   o.outputs = {fam->encoder->signature.outputs.front().name};
   ThreadPool* p = &pool;
-  auto encoded = [fam, job, context, index, done, timing, p](Result<scheduling::InferResult> r) mutable {
+  auto encoded = [fam, job, context, index, done, timing, p, stream,
+                  on_text](Result<scheduling::InferResult> r) mutable {
     auto fail_here = [&](const Status& s) {
       CaptionedImage item;
       item.status = s;
@@ -210,10 +325,13 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
     seq.params = *job.params;
     seq.seed = job.seed + index;
     seq.context = context;
+    if (stream) seq.on_token = [stream](int64_t id) { stream->Push(id); };
     const auto submitted = Clock::now();
-    seq.done = [fam, job, done, timing, p, submitted](Result<scheduling::GenerationOutcome> g) mutable {
-      // On the scheduler thread: detokenizing is the pool's work.
-      p->Submit([fam, job, done, timing, submitted, g = std::move(g)]() mutable {
+    seq.done = [fam, job, done, timing, p, submitted, stream, on_text,
+                index](Result<scheduling::GenerationOutcome> g) mutable {
+      // On the scheduler thread: detokenizing is the pool's work; a stream ends first.
+      auto finish = [fam, job, done, timing, submitted, on_text, index, streamed = stream != nullptr,
+                     g = std::move(g)]() mutable {
         timing.inference_ms += Ms(Clock::now() - submitted);
         CaptionedImage item;
         if (!g.ok()) {
@@ -226,8 +344,11 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
         item.text = fam->tokenizer->Decode(g->ids, /*skip_special_tokens=*/true);
         const bool stopped = CutAtStop(item.text, job.params->stop);
         item.finish_reason = stopped || g->reason == scheduling::FinishReason::kEos ? "stop" : "length";
+        if (on_text && !streamed && !item.text.empty()) on_text(index, item.text);  // beams: all at once
         done(std::move(item), timing);
-      });
+      };
+      if (stream) return stream->Close(std::move(finish));
+      p->Submit(std::move(finish));
     };
     std::vector<scheduling::GenerationSequence> one;
     one.push_back(std::move(seq));
@@ -247,14 +368,16 @@ void CaptionImages(const Captioners& captioners, const CaptionerFamily& family, 
   auto results = std::make_shared<ItemResults<CaptionedImage>>(images.size(), std::move(on_item));
   const auto* fam = &family;
   const auto* caps = &captioners;
-  auto work = [caps, fam, deps, job = std::move(job).value(), context, results](
+  auto work = [caps, fam, deps, job = std::move(job).value(), context, results, on_text = params.on_text](
                   size_t i, sources::Bytes bytes, ItemRun::Finish finish) {
-    CaptionOne(*caps, *fam, *deps.pool, std::move(bytes), job, i, context,
-               [results, i, finish](CaptionedImage item, StageTiming timing) {
-                 const Status status = item.status;
-                 if (status.ok()) results->Update(i, [&](CaptionedImage& dst) { dst = std::move(item); });
-                 finish(status, timing, false);
-               });
+    CaptionOne(
+        *caps, *fam, *deps.pool, std::move(bytes), job, i, context,
+        [results, i, finish](CaptionedImage item, StageTiming timing) {
+          const Status status = item.status;
+          if (status.ok()) results->Update(i, [&](CaptionedImage& dst) { dst = std::move(item); });
+          finish(status, timing, false);
+        },
+        on_text);
   };
   RunItems<CaptionedImage>(
       "caption_images", results, deps, std::move(images), kImageWindow, context, work,

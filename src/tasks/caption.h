@@ -66,6 +66,10 @@ Result<generation::GenerationParams> ResolveGenerationParams(const CaptionerFami
 struct CaptionParams {
   std::string prompt;  // text the caption continues (conditional captioning); not repeated in it
   GenerationOverrides generation;
+  // Streaming: each image's text as it is generated, `on_text(index, chunk)` in order on the
+  // work pool, never half a character, stop strings held back until decided; the chunks add up to
+  // the item's final text. Empty: no streaming.
+  std::function<void(size_t, const std::string&)> on_text;
 };
 
 struct CaptionedImage {
@@ -97,7 +101,8 @@ Result<CaptionJob> PrepareCaption(const CaptionerFamily& family, const CaptionPa
 // `done` on `pool` with the item (its status set) and the stage times.
 void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, ThreadPool& pool,
                 sources::Bytes bytes, const CaptionJob& job, size_t index, RequestContextPtr context,
-                std::function<void(CaptionedImage, StageTiming)> done);
+                std::function<void(CaptionedImage, StageTiming)> done,
+                std::function<void(size_t, const std::string&)> on_text = nullptr);
 
 // `done` gets the items, or one error for the whole request (bad parameters, a prompt over the
 // model's context). `on_item(index, item)` (optional) reports each item as it ends.

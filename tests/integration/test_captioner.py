@@ -230,3 +230,86 @@ def test_the_offline_command_captions_files_like_the_route(server, tmp_path):
     bad = subprocess.run([BIN, "caption", "-m", FIXTURES, str(tmp_path / "bad.png")], capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode == 1 and "error" in json.loads(bad.stdout)
+
+
+# ---- /v1/chat/completions with the official openai client ---------------------------------------
+
+def chat_messages(image, text="a photo of"):
+    uri = "data:image/png;base64," + __import__("base64").b64encode(image).decode()
+    return [{"role": "system", "content": "You describe images."},
+            {"role": "user", "content": [{"type": "text", "text": text},
+                                         {"type": "image_url", "image_url": {"url": uri}}]}]
+
+
+def test_chat_completions_with_the_openai_client_streamed_and_not(server):
+    import openai
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused")
+    image = colour_png((30, 140, 200))
+    want = caption(server, [image], prompt="a photo of", max_new_tokens=12).json()["data"][0]
+    r = client.chat.completions.create(model="captioner-tiny", messages=chat_messages(image), max_tokens=12,
+                                       temperature=0)
+    assert r.choices[0].message.content == want["text"]
+    assert r.choices[0].finish_reason == want["finish_reason"]
+    assert r.usage.completion_tokens == want["usage"]["completion_tokens"]
+    assert r.usage.prompt_tokens == want["usage"]["prompt_tokens"]
+    chunks = list(client.chat.completions.create(model="captioner-tiny", messages=chat_messages(image),
+                                                 max_tokens=12, temperature=0, stream=True,
+                                                 stream_options={"include_usage": True}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == want["text"]
+    assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) >= 2, "text came in pieces"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == want["finish_reason"]
+    assert chunks[-1].usage.completion_tokens == want["usage"]["completion_tokens"]
+    # n choices are n sequences; sampled with a seed, each as /v1/caption's items with that seed.
+    sampled = caption(server, [image, image], prompt="a photo of", max_new_tokens=10, seed=9,
+                      temperature=1.2).json()["data"]
+    r = client.chat.completions.create(model="captioner-tiny", messages=chat_messages(image), max_tokens=10,
+                                       temperature=1.2, seed=9, n=2)
+    assert [c.message.content for c in r.choices] == [d["text"] for d in sampled]
+
+
+def test_chat_completions_refuse_bad_requests_naming_the_field(server):
+    import openai
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+    image = colour_png((1, 2, 3))
+    for kwargs, field in [({"max_tokens": -1}, "max_tokens"), ({"max_tokens": 100000}, "max_tokens"),
+                          ({"top_p": 1.5}, "top_p"), ({"temperature": 3}, "temperature"), ({"n": 20}, "n"),
+                          ({"seed": -4}, "seed")]:
+        try:
+            client.chat.completions.create(model="captioner-tiny", messages=chat_messages(image), **kwargs)
+            raise AssertionError(f"{kwargs} was accepted")
+        except openai.BadRequestError as e:
+            assert field in str(e), (field, str(e))
+    try:
+        client.chat.completions.create(model="captioner-tiny", messages=[{"role": "user", "content": "hi"}])
+        raise AssertionError("no image was accepted")
+    except openai.BadRequestError as e:
+        assert "image_url" in str(e)
+    try:
+        client.chat.completions.create(model="nope", messages=chat_messages(image))
+        raise AssertionError("an unknown model was accepted")
+    except openai.NotFoundError:
+        pass
+    bad = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]
+    try:
+        client.chat.completions.create(model="captioner-tiny", messages=bad)
+        raise AssertionError("a broken image was accepted")
+    except openai.BadRequestError as e:
+        assert "image" in str(e)
+
+
+def test_a_streamed_chat_honours_stop_strings_like_the_whole_answer(server):
+    import openai
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused")
+    image = colour_png((220, 40, 40))
+    full = client.chat.completions.create(model="captioner-tiny", messages=chat_messages(image), max_tokens=20,
+                                          temperature=0).choices[0].message.content
+    assert len(full) > 6
+    stop = full[3:6]
+    whole = client.chat.completions.create(model="captioner-tiny", messages=chat_messages(image), max_tokens=20,
+                                           temperature=0, stop=[stop])
+    assert whole.choices[0].message.content == full[:full.index(stop)]
+    assert whole.choices[0].finish_reason == "stop"
+    streamed = client.chat.completions.create(model="captioner-tiny", messages=chat_messages(image), max_tokens=20,
+                                              temperature=0, stop=[stop], stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == full[:full.index(stop)]
