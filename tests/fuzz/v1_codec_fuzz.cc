@@ -12,7 +12,7 @@ namespace tasks = sightline::tasks;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const std::string body(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 6) {
     case 0: {
       auto r = http::ParseEmbeddingsRequest(body);
       if (!r.ok()) break;
@@ -27,13 +27,38 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (r.ok()) (void)http::EncodeTokenizeResponse(r->model, {{1, 2, 3}});
       break;
     }
+    case 4: {
+      auto r = http::ParseChatCompletionRequest(body);
+      if (!r.ok()) break;
+      tasks::CaptionedImage c;
+      c.text = r->prompt;
+      c.finish_reason = "stop";
+      (void)http::EncodeChatCompletion("id", 1, r->model, std::vector<tasks::CaptionedImage>(r->n, c));
+      (void)http::EncodeChatChunk("id", 1, r->model, 0, true, r->prompt, "length");
+      break;
+    }
+    case 5: {
+      http::HttpRequest req;
+      req.headers.emplace_back("content-type", "application/json");
+      req.body = body;
+      auto parsed = http::ParseImageRequest(req);
+      if (!parsed.ok()) break;
+      auto f = http::ParseCaptionFields(*parsed);
+      if (!f.ok()) break;
+      tasks::CaptionImagesResult res;
+      res.model = f->model;
+      res.items.resize(parsed->images.size());
+      for (auto& item : res.items) item.text = f->params.prompt;
+      (void)http::EncodeCaptionResponse(res);
+      break;
+    }
     default: {
       http::HttpRequest req;
       req.headers.emplace_back("content-type", "application/json");
       req.body = body;
       auto parsed = http::ParseImageRequest(req);
       if (!parsed.ok()) break;
-      if (data[0] % 4 == 2) {
+      if (data[0] % 6 == 2) {
         auto f = http::ParseEmbedFields(*parsed);
         if (!f.ok()) break;
         tasks::EmbedImagesResult res;
