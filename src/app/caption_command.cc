@@ -1,5 +1,7 @@
 #include "app/caption_command.h"
 
+#include "app/offline_models.h"
+
 #include <boost/json.hpp>
 
 #include <cstdio>
@@ -30,15 +32,10 @@ int RunCaption(const CaptionOptions& o) {
     ss << in.rdbuf();
     files.push_back(std::make_shared<const std::string>(ss.str()));
   }
-  auto log = observability::Logger::Create(observability::LogLevel::kWarn);
-  observability::MetricsRegistry registry;
-  observability::ServerMetrics metrics(registry);
-  auto factory = runtime::CreateOrtBackendFactory();
-  if (!factory.ok()) return fail(factory.status().message());
-  auto models = scheduling::ModelRegistry::LoadAll(*factory.value(), o.model_repository, metrics, *log,
-                                                   tasks::TaskConfigBlocks());
-  if (!models.ok()) return fail(models.status().message());
-  auto captioners = tasks::Captioners::Load(*models.value(), media::DecodeLimits{});
+  auto offline = LoadOfflineModels(o.model_repository, /*adaptive_quality=*/false);
+  if (!offline.ok()) return fail(offline.status().message());
+  auto& models = offline.value()->models;
+  auto captioners = tasks::Captioners::Load(*models, media::DecodeLimits{});
   if (!captioners.ok()) return fail(captioners.status().message());
   const auto* family = captioners.value()->Find(o.model);
   if (!family)
@@ -70,7 +67,7 @@ int RunCaption(const CaptionOptions& o) {
     std::printf("%s\n", boost::json::serialize(line).c_str());
   }
   pool.WaitIdle();
-  models.value()->Drain(std::chrono::milliseconds(1000));
+  models->Drain(std::chrono::milliseconds(1000));
   return failed ? 1 : 0;
 }
 

@@ -1,5 +1,7 @@
 #include "app/remove_bg_command.h"
 
+#include "app/offline_models.h"
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -44,15 +46,11 @@ int RunRemoveBg(const RemoveBgOptions& o) {
   if (!in.read(data.data(), static_cast<std::streamsize>(data.size()))) return fail("cannot read " + o.input);
   auto bytes = std::make_shared<const std::string>(std::move(data));
 
-  auto log = observability::Logger::Create(observability::LogLevel::kWarn);
-  observability::MetricsRegistry registry;
-  observability::ServerMetrics metrics(registry);
-  auto factory = runtime::CreateOrtBackendFactory();
-  if (!factory.ok()) return fail(factory.status().message());
-  auto models = scheduling::ModelRegistry::LoadAll(*factory.value(), o.model_repository, metrics, *log,
-                                                   tasks::TaskConfigBlocks(), tasks::AdaptiveQualityPlan);
-  if (!models.ok()) return fail(models.status().message());
-  auto found = tasks::FindBackgroundRemovalModel(*models.value(), o.model);
+  auto offline = LoadOfflineModels(o.model_repository, /*adaptive_quality=*/true);
+  if (!offline.ok()) return fail(offline.status().message());
+  auto& models = offline.value()->models;
+  auto& registry = offline.value()->registry;
+  auto found = tasks::FindBackgroundRemovalModel(*models, o.model);
   if (!found.ok()) return fail(found.status().message() + " in " + o.model_repository);
   scheduling::ServedModel* model = found.value();
 
@@ -68,7 +66,7 @@ int RunRemoveBg(const RemoveBgOptions& o) {
            [&](Result<tasks::RemoveBackgroundResult> r) { promise.set_value(std::move(r)); });
   auto result = future.get();
   pool.WaitIdle();
-  models.value()->Drain(std::chrono::milliseconds(1000));
+  models->Drain(std::chrono::milliseconds(1000));
   if (!result.ok()) return fail(result.status().message());
 
   const fs::path out(o.output_path);

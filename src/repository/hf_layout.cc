@@ -11,17 +11,6 @@ namespace json = boost::json;
 
 namespace {
 
-Result<json::value> ReadJson(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return FailedPrecondition(file.string() + ": cannot be read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  boost::system::error_code ec;
-  json::value v = json::parse(ss.str(), ec);
-  if (ec || !v.is_object()) return FailedPrecondition(file.string() + ": not a JSON object");
-  return v;
-}
-
 // An int, or {"height": h, "width": w} / {"shortest_edge": s}.
 void ReadSize(const json::value* v, int* w, int* h) {
   if (!v) return;
@@ -38,8 +27,19 @@ void ReadSize(const json::value* v, int* w, int* h) {
 
 }  // namespace
 
+Result<json::value> ReadJsonObjectFile(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return FailedPrecondition(file.string() + ": cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  boost::system::error_code ec;
+  json::value v = json::parse(ss.str(), ec);
+  if (ec || !v.is_object()) return FailedPrecondition(file.string() + ": not a JSON object");
+  return v;
+}
+
 Result<ImageInputConfig> ReadPreprocessorConfig(const fs::path& file, const std::string& input) {
-  ASSIGN_OR_RETURN(json::value root, ReadJson(file));
+  ASSIGN_OR_RETURN(json::value root, ReadJsonObjectFile(file));
   const auto& o = root.get_object();
   auto flag = [&](const char* k, bool d) {
     const auto* v = o.if_contains(k);

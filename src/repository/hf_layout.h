@@ -1,6 +1,8 @@
 // What a Hugging Face / transformers.js model folder says about itself beyond its ONNX files.
 #pragma once
 
+#include <boost/json/value.hpp>
+
 #include <filesystem>
 #include <string>
 
@@ -8,6 +10,10 @@
 #include "repository/image_input_config.h"
 
 namespace sightline::repository {
+
+// A JSON file holding an object (config.json, generation_config.json, ...). Errors:
+// kFailedPrecondition naming the file.
+Result<boost::json::value> ReadJsonObjectFile(const std::filesystem::path& file);
 
 // preprocessor_config.json (Hugging Face image processors: size / crop_size, rescale_factor,
 // image_mean, image_std, do_center_crop) as an image_input block for `input`.

@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 
+#include "repository/hf_layout.h"
 #include "tasks/image_input.h"
 #include "tasks/tensor_inference.h"
 
@@ -20,17 +21,6 @@ using Clock = std::chrono::steady_clock;
 
 double Ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
-}
-
-Result<json::value> ReadJsonFile(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return FailedPrecondition(file.string() + ": cannot be read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  boost::system::error_code ec;
-  json::value v = json::parse(ss.str(), ec);
-  if (ec || !v.is_object()) return FailedPrecondition(file.string() + ": not a JSON object");
-  return v;
 }
 
 std::optional<int64_t> IdIn(const json::object& o, const char* key) {
@@ -50,7 +40,7 @@ Result<std::unique_ptr<CaptionerFamily>> LoadFamily(const scheduling::ModelRegis
   f->decoder = decoder;
   const auto dir = models.repository() / name;
   ASSIGN_OR_RETURN(f->tokenizer, text::Tokenizer::FromFile(dir / "tokenizer.json"));
-  ASSIGN_OR_RETURN(json::value config, ReadJsonFile(dir / "config.json"));
+  ASSIGN_OR_RETURN(json::value config, repository::ReadJsonObjectFile(dir / "config.json"));
   const auto& c = config.get_object();
   generation::GenerationParams base;
   base.max_new_tokens = 64;
@@ -58,7 +48,7 @@ Result<std::unique_ptr<CaptionerFamily>> LoadFamily(const scheduling::ModelRegis
   std::optional<int64_t> start = IdIn(c, "decoder_start_token_id");
   std::error_code ec;
   if (std::filesystem::exists(dir / "generation_config.json", ec)) {
-    ASSIGN_OR_RETURN(json::value g, ReadJsonFile(dir / "generation_config.json"));
+    ASSIGN_OR_RETURN(json::value g, repository::ReadJsonObjectFile(dir / "generation_config.json"));
     auto p = generation::ParamsFromGenerationConfig(g, base);
     if (!p.ok())
       return FailedPrecondition((dir / "generation_config.json").string() + ": " + p.status().message());
