@@ -24,6 +24,9 @@ self-attention over past + new keys, cross-attention over the encoder states and
 through their own head (a random tied head mostly repeats the current token).
 
   scripts/gen_captioner_fixture.py --out build/fixtures/models --tokenizer build/fixtures/tokenizers/gpt2/tokenizer.json
+
+`--size bench` writes captioner-bench instead: the same layout at d_model 256, 4 heads, 4 layers
+(~3.7 M decoder weights), so a decode step costs real work, for bench/run_caption_bench.py; no refs.
 """
 import argparse
 import json
@@ -212,8 +215,13 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--tokenizer", required=True, help="a byte-level BPE tokenizer.json (the gpt2 fixture)")
     ap.add_argument("--eos-drift", type=float, default=1.2)
+    ap.add_argument("--size", choices=["tiny", "bench"], default="tiny")
     a = ap.parse_args()
-    d = os.path.join(a.out, "captioner-tiny")
+    global D, HEADS, LAYERS, HD
+    if a.size == "bench":
+        D, HEADS, LAYERS = 256, 4, 4
+        HD = D // HEADS
+    d = os.path.join(a.out, "captioner-tiny" if a.size == "tiny" else "captioner-bench")
     onnx_dir = os.path.join(d, "onnx")
     os.makedirs(onnx_dir, exist_ok=True)
     tok = json.load(open(a.tokenizer))
@@ -240,6 +248,9 @@ def main():
     json.dump({"model_max_length": 256, "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
                "unk_token": "<|endoftext|>", "tokenizer_class": "GPT2Tokenizer"},
               open(os.path.join(d, "tokenizer_config.json"), "w"), indent=2)
+    if a.size == "bench":
+        print(f"captioner fixture written to {d}")
+        return
     refs = reference_generate.captioner_refs(d, eos)
     json.dump(refs, open(os.path.join(d, "refs.json"), "w"), indent=0)
     print(f"captioner fixture written to {d} ({len(refs['cases'])} reference generations)")

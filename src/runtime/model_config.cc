@@ -85,6 +85,14 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
     }
   }
   {
+    ASSIGN_OR_RETURN(auto gen, r.Object("generation"));
+    if (gen) {
+      RETURN_IF_ERROR(gen->Int("max_rows", 1, 1024, &cfg.generation_max_rows));
+      RETURN_IF_ERROR(gen->Int("kv_cache_mb", 1, 1 << 20, &cfg.generation_kv_cache_mb));
+      RETURN_IF_ERROR(gen->RejectUnknown());
+    }
+  }
+  {
     ASSIGN_OR_RETURN(auto ii, r.Object("image_input"));
     if (ii) {
       ImageInputConfig c;

@@ -50,6 +50,10 @@ struct ModelConfig {
   Spinning spinning = Spinning::kOff;                  // optimization.spinning (see runtime/pool_threads.h)
   PoolPriority pool_priority = PoolPriority::kNormal;  // optimization.pool_priority
   bool memory_pattern = true;                          // see BackendOptions::memory_pattern
+  // A generative decoder's scheduler (sightline.json "generation" block): decode rows at once,
+  // all sequences together (1 = one sequence at a time), and the KV-cache budget in MiB.
+  int generation_max_rows = 64;
+  int generation_kv_cache_mb = 512;
   bool save_optimized_graph = true;  // optimization.save_optimized_graph: BackendOptions::optimized_graph_dir
   std::string variant = "fp32";      // fp32 | fp16 | int8 | quantized | any suffix
   bool warmup = true;

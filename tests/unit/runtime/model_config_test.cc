@@ -81,6 +81,20 @@ TEST(ModelConfig, PoolPriority) {
             "m/sightline.json: field 'optimization.pool_priority' must be one of normal, idle");
 }
 
+TEST(ModelConfig, GenerationBlock) {
+  auto parse = [](const char* text) { return ParseModelConfig(text, "m/sightline.json", "m"); };
+  EXPECT_EQ(parse("{}")->generation_max_rows, 64);
+  EXPECT_EQ(parse("{}")->generation_kv_cache_mb, 512);
+  auto c = parse(R"({"generation": {"max_rows": 1, "kv_cache_mb": 64}})");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->generation_max_rows, 1);
+  EXPECT_EQ(c->generation_kv_cache_mb, 64);
+  EXPECT_NE(parse(R"({"generation": {"max_rows": 0}})").status().message().find("generation.max_rows"),
+            std::string::npos);
+  EXPECT_NE(parse(R"({"generation": {"beams": 2}})").status().message().find("generation.beams"),
+            std::string::npos);
+}
+
 TEST(ModelConfig, Task) {
   auto c = ParseModelConfig(R"({"task": "background_removal", "variant": "fp16",
     "image_input": {"input": "input", "resize": "stretch"}})",

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Captioning benchmarks on a benchmark-sized captioner (scripts/gen_captioner_fixture.py --size
+bench: the vit-gpt2 layout at d_model 256, 4 layers; the same ONNX files for every system), one
+photo as the raw body, greedy, max_new_tokens 32, open-loop requests at fixed rates (bench/loadgen:
+latency from each request's scheduled send time) below capacity, and closed-loop capacity (8
+connections back to back), in one run:
+
+1. Sightline's /v1/caption against the Python service teams write (bench/peers/caption_peer.py:
+   FastAPI + onnxruntime, a generate() loop per request on the thread pool);
+2. Sightline with step-level batching against Sightline decoding one sequence at a time
+   (sightline.json "generation": {"max_rows": 1}).
+
+Tokens/s = answered requests/s x the caption's tokens (the same image and greedy decoding: every
+answer has the same length, read from a probe request). Also the time to first token under load
+(sightline_generation_time_to_first_token_seconds).
+
+  .venv/bin/python bench/run_caption_bench.py [--rates 4] [--seconds 20]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import requests
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_bg_bench as bg  # noqa: E402
+from run_clip_bench import loadgen  # noqa: E402
+
+ROOT = bg.ROOT
+
+
+def probe_tokens(url, photo):
+    r = requests.post(url, data=open(photo, "rb").read(), headers={"Content-Type": "image/png"}, timeout=120)
+    r.raise_for_status()
+    body = r.json()
+    return body["data"][0]["usage"]["completion_tokens"] if "data" in body else body["completion_tokens"]
+
+
+def ttft(port):
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    vals = {}
+    for line in text.splitlines():
+        if line.startswith("sightline_generation_time_to_first_token_seconds_"):
+            k, _, v = line.rpartition(" ")
+            vals[k.split("{")[0].rsplit("_", 1)[1]] = float(v)
+    return vals.get("sum", 0) / vals["count"] * 1000 if vals.get("count") else None
+
+
+def capacity(name, port, path, photo, seconds, tokens, results):
+    """Closed loop, 8 connections back to back: the most the system answers."""
+    out = subprocess.run([os.path.join(ROOT, "build", "bench", "loadgen"), "--port", str(port), "--path", path,
+                          "--body-file", photo, "--header", "Content-Type: image/png", "--connections", "8",
+                          "--duration", str(seconds), "--warmup", "2"], check=True, capture_output=True,
+                         text=True).stdout
+    out = json.loads(out.strip().splitlines()[-1])
+    row = {"closed_loop_rps": out["throughput_ok_rps"], "tokens_per_s": out["throughput_ok_rps"] * tokens,
+           "p50_ms": out["latency_ok_ms"]["p50"], "p95_ms": out["latency_ok_ms"]["p95"], "status": out["status"]}
+    results.setdefault(name + "_capacity", row)
+    print(name, "capacity", json.dumps(row), flush=True)
+
+
+def run_rates(name, port, path, photo, rates, seconds, tokens, results, metrics_port=None):
+    capacity(name, port, path, photo, seconds, tokens, results)
+    for rate in rates:
+        before = ttft(metrics_port) if metrics_port else None
+        out = loadgen(port, path, photo, rate, seconds, "image/png")
+        row = {"rate": rate, "ok_rps": out["throughput_ok_rps"], "tokens_per_s": out["throughput_ok_rps"] * tokens,
+               "p50_ms": out["latency_ok_ms"]["p50"], "p95_ms": out["latency_ok_ms"]["p95"],
+               "status": out["status"], "errors": out["errors"]}
+        if metrics_port:
+            row["mean_ttft_ms_cumulative"] = ttft(metrics_port)
+        results.setdefault(name, []).append(row)
+        print(name, json.dumps(row), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rates", default="4", help="open-loop rates, below the systems' capacity")
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--max-new-tokens", type=int, default=32)
+    args = ap.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    work = tempfile.mkdtemp(prefix="caption-bench-")
+    # No drift towards EOS: every caption runs to max_new_tokens, the same work for every system.
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_captioner_fixture.py"), "--size", "bench",
+                    "--eos-drift", "0", "--out", work, "--tokenizer",
+                    os.path.join(ROOT, "build", "fixtures", "tokenizers", "gpt2", "tokenizer.json")],
+                   check=True, capture_output=True)
+    model = os.path.join(work, "captioner-bench")
+    photo = os.path.join(tempfile.mkdtemp(prefix="caption-photo-"), "photo.png")
+    Image.open(os.path.join(ROOT, "build", "fixtures", "photos", "astronaut.png")).convert("RGB").resize(
+        (512, 512)).save(photo)
+    q = f"?max_new_tokens={args.max_new_tokens}"
+    results = {"rates": rates, "seconds": args.seconds, "max_new_tokens": args.max_new_tokens}
+
+    port = bg.free_port()
+    cmd = [os.path.join(ROOT, "build", "sightline"), "serve", "--model-repository", work, "--host", "127.0.0.1",
+           "--port", str(port), "--log-level", "warn"]
+    with bg.System("sightline", cmd, f"http://127.0.0.1:{port}/readyz"):
+        tokens = probe_tokens(f"http://127.0.0.1:{port}/v1/caption{q}", photo)
+        results["sightline_tokens_per_caption"] = tokens
+        run_rates("sightline", port, "/v1/caption" + q, photo, rates, args.seconds, tokens, results, port)
+
+    json.dump({"generation": {"max_rows": 1}}, open(os.path.join(model, "sightline.json"), "w"))
+    with bg.System("sightline", cmd, f"http://127.0.0.1:{port}/readyz"):
+        run_rates("sightline_one_at_a_time", port, "/v1/caption" + q, photo, rates, args.seconds, tokens, results,
+                  port)
+    os.remove(os.path.join(model, "sightline.json"))
+
+    pport = bg.free_port()
+    peer = [os.path.join(ROOT, ".venv", "bin", "uvicorn"), "caption_peer:app", "--app-dir", bg.PEERS,
+            "--host", "127.0.0.1", "--port", str(pport), "--log-level", "warning",
+            "--timeout-keep-alive", "600"]  # loadgen keeps its connections; uvicorn's 5 s default drops them
+    with bg.System("fastapi", peer, f"http://127.0.0.1:{pport}/health", env={"CAPTION_MODEL": model}):
+        ptokens = probe_tokens(f"http://127.0.0.1:{pport}/caption{q}", photo)
+        results["peer_tokens_per_caption"] = ptokens
+        run_rates("fastapi_peer", pport, "/caption" + q, photo, rates, args.seconds, ptokens, results)
+
+    out = os.path.join(ROOT, "build", "bench", "caption_results.json")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    json.dump(results, open(out, "w"), indent=1)
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
