@@ -89,6 +89,7 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
     if (gen) {
       RETURN_IF_ERROR(gen->Int("max_rows", 1, 1024, &cfg.generation_max_rows));
       RETURN_IF_ERROR(gen->Int("kv_cache_mb", 1, 1 << 20, &cfg.generation_kv_cache_mb));
+      RETURN_IF_ERROR(gen->Int("admission_window_us", 0, 1'000'000, &cfg.generation_admission_window_us));
       RETURN_IF_ERROR(gen->RejectUnknown());
     }
   }

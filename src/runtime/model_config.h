@@ -54,6 +54,7 @@ struct ModelConfig {
   // all sequences together (1 = one sequence at a time), and the KV-cache budget in MiB.
   int generation_max_rows = 64;
   int generation_kv_cache_mb = 512;
+  int generation_admission_window_us = 2000;  // generation.admission_window_us
   bool save_optimized_graph = true;  // optimization.save_optimized_graph: BackendOptions::optimized_graph_dir
   std::string variant = "fp32";      // fp32 | fp16 | int8 | quantized | any suffix
   bool warmup = true;

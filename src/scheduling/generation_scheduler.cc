@@ -158,6 +158,19 @@ void GenerationScheduler::Loop() {
       });
       cancel_pending_ = false;
       if (stopping_) break;
+      // Idle, with arrivals: wait until they pause for the admission window (at most twice it),
+      // so a burst — a request's images, whose encoder outputs come back together — starts as
+      // one group. Rows of a maskless decoder share runs only if they start together; while
+      // groups run, a step is the window.
+      if (groups_.empty() && !waiting_.empty() && options_.admission_window.count() > 0) {
+        const auto limit = Clock::now() + 2 * options_.admission_window;
+        while (!stopping_ && Clock::now() < limit) {
+          const auto quiet_at = waiting_.back()->submitted + options_.admission_window;
+          if (Clock::now() >= quiet_at) break;
+          wake_.wait_until(lock, std::min(quiet_at, limit));
+        }
+        if (stopping_) break;
+      }
     }
     const auto t0 = Clock::now();
     SweepEnded();

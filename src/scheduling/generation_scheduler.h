@@ -69,6 +69,9 @@ struct GenerationOptions {
   size_t kv_budget_bytes = size_t{512} << 20;
   size_t max_rows = 64;       // rows decoded at once, all groups together
   size_t max_waiting = 1024;  // sequences admitted but not started; beyond: kOverloaded
+  // When idle, how long arrivals must pause before a group starts (at most twice this), so a
+  // burst shares one group; 0: start at once.
+  std::chrono::microseconds admission_window{2000};
 };
 
 class GenerationScheduler final : public Scheduler {

@@ -109,6 +109,7 @@ Result<std::unique_ptr<ServedModel>> LoadGenerator(runtime::BackendFactory& fact
   go.model = entry.name;
   go.max_rows = static_cast<size_t>(served->config.generation_max_rows);
   go.kv_budget_bytes = static_cast<size_t>(served->config.generation_kv_cache_mb) << 20;
+  go.admission_window = std::chrono::microseconds(served->config.generation_admission_window_us);
   ASSIGN_OR_RETURN(served->generation,
                    GenerationScheduler::Create(go, std::move(merged), std::move(first), std::move(with_past),
                                                metrics.ForGeneration(entry.name)));

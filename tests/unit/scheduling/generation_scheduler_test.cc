@@ -146,6 +146,28 @@ TEST_F(GenerationSchedulerTest, ABatchOfSequencesDecodesEachAsItWouldAlone) {
             2.0);
 }
 
+TEST_F(GenerationSchedulerTest, SequencesSubmittedApartButTogetherShareAGroup) {
+  // Two submissions in a row (as a request's images arrive from the encoder) within the admission
+  // window: one group, so every step runs both rows at once.
+  GenerationOptions o;
+  o.admission_window = std::chrono::milliseconds(300);
+  auto sched = Make(o);
+  std::promise<Result<GenerationOutcome>> out[2];
+  for (int k = 0; k < 2; ++k) {
+    std::vector<GenerationSequence> one;
+    one.push_back(Seq(k == 0 ? 1 : 2, Greedy(40), out[k]));
+    ASSERT_TRUE(sched->Submit(std::move(one)).ok());
+  }
+  auto a = out[0].get_future().get();
+  auto b = out[1].get_future().get();
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->ids, Ref("greedy_long", 1));
+  EXPECT_EQ(b->ids, Ref("greedy_long", 2));
+  // One group: as many runs as the longer sequence has tokens, not the two together.
+  EXPECT_EQ(Metric("sightline_generation_steps_total"),
+            static_cast<double>(std::max(a->ids.size(), b->ids.size())));
+}
+
 TEST_F(GenerationSchedulerTest, ASequenceJoiningMidwayGetsTheSameTokens) {
   auto sched = Make();
   std::promise<Result<GenerationOutcome>> long_out, joiner_out;
