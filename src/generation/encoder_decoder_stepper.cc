@@ -54,6 +54,31 @@ Status Check(const runtime::ModelSignature& sig, bool with_past, bool merged) {
 
 }  // namespace
 
+Tensor StackRows(const std::vector<const Tensor*>& rows, int repeat) {
+  Tensor t;
+  t.dtype = rows[0]->dtype;
+  t.shape = rows[0]->shape;
+  t.shape[0] = static_cast<int64_t>(rows.size()) * repeat;
+  const size_t row = rows[0]->data.size();
+  t.data.resize(row * rows.size() * static_cast<size_t>(repeat));
+  size_t at = 0;
+  for (const Tensor* r : rows)
+    for (int k = 0; k < repeat; ++k, at += row) std::memcpy(t.data.data() + at, r->data.data(), row);
+  return t;
+}
+
+Tensor PromptRows(const std::vector<const std::vector<int64_t>*>& prompts, int repeat) {
+  Tensor t;
+  t.dtype = DataType::kInt64;
+  const size_t bytes = prompts[0]->size() * sizeof(int64_t);
+  t.shape = {static_cast<int64_t>(prompts.size()) * repeat, static_cast<int64_t>(prompts[0]->size())};
+  t.data.resize(bytes * prompts.size() * static_cast<size_t>(repeat));
+  size_t at = 0;
+  for (const auto* p : prompts)
+    for (int k = 0; k < repeat; ++k, at += bytes) std::memcpy(t.data.data() + at, p->data(), bytes);
+  return t;
+}
+
 Result<std::unique_ptr<EncoderDecoderStepper>> EncoderDecoderStepper::Open(runtime::Backend* merged,
                                                                            runtime::Backend* first,
                                                                            runtime::Backend* with_past) {

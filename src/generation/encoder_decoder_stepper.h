@@ -28,6 +28,11 @@
 
 namespace sightline::generation {
 
+// A group's first inputs: each of `rows` ([1,...] tensors of one shape) `repeat` times, stacked
+// into [rows x repeat, ...]; each prompt `repeat` times as int64 [rows x repeat, T] (same T).
+Tensor StackRows(const std::vector<const Tensor*>& rows, int repeat);
+Tensor PromptRows(const std::vector<const std::vector<int64_t>*>& prompts, int repeat);
+
 class EncoderDecoderStepper {
  public:
   // `merged`, or `first` and `with_past`; the backends must outlive the stepper. Errors:

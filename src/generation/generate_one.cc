@@ -1,36 +1,9 @@
 #include "generation/generate_one.h"
 
-#include <cstring>
-
 #include "generation/beam_search.h"
 #include "generation/token_picker.h"
 
 namespace sightline::generation {
-namespace {
-
-Tensor Repeat(const Tensor& row, int64_t n) {
-  Tensor t;
-  t.dtype = row.dtype;
-  t.shape = row.shape;
-  t.shape[0] = n;
-  t.data.resize(row.data.size() * static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i)
-    std::memcpy(t.data.data() + static_cast<size_t>(i) * row.data.size(), row.data.data(), row.data.size());
-  return t;
-}
-
-Tensor PromptIds(const std::vector<int64_t>& prompt, int64_t rows) {
-  Tensor t;
-  t.dtype = DataType::kInt64;
-  t.shape = {rows, static_cast<int64_t>(prompt.size())};
-  t.data.resize(prompt.size() * sizeof(int64_t) * static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r)
-    std::memcpy(t.data.data() + static_cast<size_t>(r) * prompt.size() * sizeof(int64_t), prompt.data(),
-                prompt.size() * sizeof(int64_t));
-  return t;
-}
-
-}  // namespace
 
 Result<std::vector<int64_t>> GenerateOne(EncoderDecoderStepper& stepper, const Tensor& encoder_states,
                                          const std::vector<int64_t>& prompt, const GenerationParams& params,
@@ -40,8 +13,8 @@ Result<std::vector<int64_t>> GenerateOne(EncoderDecoderStepper& stepper, const T
     return InvalidArgument("GenerateOne takes one row of encoder states");
   if (params.num_beams > 1) {
     BeamSearch beams(params, prompt);
-    RETURN_IF_ERROR(
-        stepper.Start(Repeat(encoder_states, params.num_beams), PromptIds(prompt, params.num_beams)));
+    RETURN_IF_ERROR(stepper.Start(StackRows({&encoder_states}, params.num_beams),
+                                  PromptRows({&prompt}, params.num_beams)));
     for (int step = 0; step < params.max_new_tokens; ++step) {
       std::vector<float> logits;
       logits.reserve(stepper.rows() * stepper.vocab());
@@ -57,7 +30,7 @@ Result<std::vector<int64_t>> GenerateOne(EncoderDecoderStepper& stepper, const T
   }
   TokenPicker picker(params, seed);
   std::vector<int64_t> sequence = prompt;
-  RETURN_IF_ERROR(stepper.Start(encoder_states, PromptIds(prompt, 1)));
+  RETURN_IF_ERROR(stepper.Start(encoder_states, PromptRows({&prompt}, 1)));
   for (int step = 0; step < params.max_new_tokens; ++step) {
     const int64_t next = picker.Next(stepper.Logits(0), sequence, prompt.size());
     sequence.push_back(next);

@@ -43,32 +43,6 @@ double Seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-Tensor Concat(const std::vector<const Tensor*>& parts, int repeat) {
-  Tensor t;
-  t.dtype = parts[0]->dtype;
-  t.shape = parts[0]->shape;
-  t.shape[0] = static_cast<int64_t>(parts.size()) * repeat;
-  const size_t row = parts[0]->data.size();
-  t.data.resize(row * parts.size() * static_cast<size_t>(repeat));
-  size_t at = 0;
-  for (const Tensor* p : parts)
-    for (int k = 0; k < repeat; ++k, at += row) std::memcpy(t.data.data() + at, p->data.data(), row);
-  return t;
-}
-
-Tensor PromptRows(const std::vector<const std::vector<int64_t>*>& prompts, int repeat) {
-  Tensor t;
-  t.dtype = DataType::kInt64;
-  const size_t len = prompts[0]->size();
-  t.shape = {static_cast<int64_t>(prompts.size()) * repeat, static_cast<int64_t>(len)};
-  t.data.resize(len * sizeof(int64_t) * prompts.size() * static_cast<size_t>(repeat));
-  size_t at = 0;
-  for (const auto* p : prompts)
-    for (int k = 0; k < repeat; ++k, at += len * sizeof(int64_t))
-      std::memcpy(t.data.data() + at, p->data(), len * sizeof(int64_t));
-  return t;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<GenerationScheduler>> GenerationScheduler::Create(
@@ -299,7 +273,7 @@ void GenerationScheduler::RunGroup(Group& g) {
         prompts.push_back(&s->in.prompt);
       }
       const int repeat = g.beam ? g.rows[0]->in.params.num_beams : 1;
-      st = g.stepper->Start(Concat(states, repeat), PromptRows(prompts, repeat));
+      st = g.stepper->Start(generation::StackRows(states, repeat), generation::PromptRows(prompts, repeat));
     }
     g.started = true;
     const auto now = Clock::now();

@@ -8,9 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "captioner_fixture.h"
 #include "generation/encoder_decoder_stepper.h"
 #include "generation/generate_one.h"
-#include "model_fixtures.h"
 #include "runtime/onnxruntime/ort_backend.h"
 
 namespace sightline::generation {
@@ -28,17 +28,6 @@ json::value Refs() {
   std::stringstream ss;
   ss << in.rdbuf();
   return json::parse(ss.str());
-}
-
-Tensor Pixels(int64_t image) {
-  std::ifstream in(Dir() / ("pixels_" + std::to_string(image) + ".f32"), std::ios::binary);
-  Tensor t;
-  t.dtype = DataType::kFp32;
-  t.shape = {1, 3, 224, 224};
-  t.data.resize(3 * 224 * 224 * 4);
-  in.read(reinterpret_cast<char*>(t.data.data()), static_cast<std::streamsize>(t.data.size()));
-  EXPECT_TRUE(in.good());
-  return t;
 }
 
 GenerationParams ParamsOf(const json::object& p, int64_t eos) {
@@ -100,7 +89,7 @@ TEST_P(CaptionerParity, EveryStrategyMatchesTheReferenceLoopTokenForToken) {
   for (const auto& c : refs.at("cases").as_array()) {
     const int64_t image = c.at("image").to_number<int64_t>();
     if (!states.count(image)) {
-      Tensor px = Pixels(image);
+      Tensor px = CaptionerPixels(image);
       auto out = encoder->Run({&px});
       ASSERT_TRUE(out.ok()) << out.status().ToString();
       states[image] = std::move(out->front());

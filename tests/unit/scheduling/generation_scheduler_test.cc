@@ -14,8 +14,8 @@
 #include <map>
 #include <sstream>
 
+#include "captioner_fixture.h"
 #include "core/cancel_token.h"
-#include "model_fixtures.h"
 #include "observability/metrics.h"
 #include "observability/server_metrics.h"
 #include "runtime/onnxruntime/ort_backend.h"
@@ -51,12 +51,7 @@ class GenerationSchedulerTest : public ::testing::Test {
       refs_[{std::string(c.at("name").as_string()), c.at("image").to_number<int>()}] = ids;
     }
     for (int k = 0; k < 4; ++k) {
-      std::ifstream px(Dir() / ("pixels_" + std::to_string(k) + ".f32"), std::ios::binary);
-      Tensor t;
-      t.dtype = DataType::kFp32;
-      t.shape = {1, 3, 224, 224};
-      t.data.resize(3 * 224 * 224 * 4);
-      px.read(reinterpret_cast<char*>(t.data.data()), static_cast<std::streamsize>(t.data.size()));
+      Tensor t = CaptionerPixels(k);
       auto out = (*enc)->Run({&t});
       ASSERT_TRUE(out.ok());
       states_.push_back(std::move(out->front()));
