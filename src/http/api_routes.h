@@ -67,5 +67,8 @@ void AddCaptionRoutes(RouteTable& routes, const CaptionRouteDeps& deps);
 
 // "queue;dur=0.12, infer;dur=3.40, total;dur=4.01" (milliseconds), per the Server-Timing spec.
 std::string ServerTimingHeader(double queue_ms, double infer_ms, double total_ms);
+// A many-image answer (/v1/embed, /v1/classify, /v1/caption): its JSON body with Server-Timing
+// of the stage times summed over items, and the wall time.
+HttpResponse BatchJson(std::string body, const tasks::BatchSummary& summary);
 
 }  // namespace sightline::http

@@ -35,19 +35,12 @@ void Caption(const CaptionRouteDeps& ctx, const HttpRequest& req, Responder resp
     return respond(V1Error(NotFound("no captioning model named '" + fields->model +
                                     "' (the captioning models here: " + known + ")")));
   }
-  tasks::CaptionImages(
-      *ctx.captioners, *family, ctx.images, std::move(parsed->images), std::move(fields->params),
-      MakeRequestContext(req), nullptr, [respond](Result<tasks::CaptionImagesResult> r) {
-        if (!r.ok()) return respond(V1Error(r.status()));
-        HttpResponse out;
-        out.body = EncodeCaptionResponse(*r);
-        const auto& t = r->summary.timing;
-        char buf[160];
-        std::snprintf(buf, sizeof buf, "decode;dur=%.3f, queue;dur=%.3f, infer;dur=%.3f, total;dur=%.3f",
-                      t.decode_ms, t.queue_ms, t.inference_ms, t.total_ms);
-        out.headers.emplace_back("Server-Timing", buf);
-        respond(std::move(out));
-      });
+  tasks::CaptionImages(*ctx.captioners, *family, ctx.images, std::move(parsed->images),
+                       std::move(fields->params), MakeRequestContext(req), nullptr,
+                       [respond](Result<tasks::CaptionImagesResult> r) {
+                         if (!r.ok()) return respond(V1Error(r.status()));
+                         respond(BatchJson(EncodeCaptionResponse(*r), r->summary));
+                       });
 }
 
 void PredictImage(const CaptionRouteDeps& ctx, const HttpRequest& req, Responder respond) {

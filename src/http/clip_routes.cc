@@ -27,18 +27,6 @@ HttpResponse Json(std::string body) {
   return r;
 }
 
-// Server-Timing of a many-image answer: the stage times summed over items, and the wall time.
-HttpResponse Json(std::string body, const tasks::BatchSummary& summary) {
-  HttpResponse r = Json(std::move(body));
-  const auto& t = summary.timing;
-  char buf[192];
-  std::snprintf(buf, sizeof buf,
-                "download;dur=%.3f, decode;dur=%.3f, queue;dur=%.3f, infer;dur=%.3f, total;dur=%.3f",
-                t.download_ms, t.decode_ms, t.queue_ms, t.inference_ms, t.total_ms);
-  r.headers.emplace_back("Server-Timing", buf);
-  return r;
-}
-
 Result<const tasks::ClipFamily*> Family(const ClipRouteDeps& ctx, const std::string& name) {
   if (!ctx.clip || ctx.clip->empty())
     return NotFound(
@@ -175,11 +163,11 @@ void Classify(const ClipRouteDeps& ctx, const HttpRequest& req, Responder respon
                             return events->Finish("done", EncodeClassifyList(*r));
                           }
                           if (!r.ok()) return respond(V1Error(r.status()));
-                          if (!single) return respond(Json(EncodeClassifyList(*r), r->summary));
+                          if (!single) return respond(BatchJson(EncodeClassifyList(*r), r->summary));
                           auto& item = r->items.front();
                           if (!item.status.ok()) return respond(V1Error(item.status));
                           item.timing.total_ms = r->summary.timing.total_ms;
-                          respond(Json(EncodeClassifySingle(r->model, item), r->summary));
+                          respond(BatchJson(EncodeClassifySingle(r->model, item), r->summary));
                         });
 }
 
@@ -208,7 +196,7 @@ void Embed(const ClipRouteDeps& ctx, const HttpRequest& req, Responder respond) 
                      MakeRequestContext(req), streamed.on_item,
                      [respond, events = streamed.events](tasks::EmbedImagesResult r) {
                        if (events) return events->Finish("done", EncodeEmbedResponse(r));
-                       respond(Json(EncodeEmbedResponse(r), r.summary));
+                       respond(BatchJson(EncodeEmbedResponse(r), r.summary));
                      });
 }
 

@@ -48,6 +48,18 @@ std::string ModelsJson(const scheduling::ModelRegistry& models) {
 
 }  // namespace
 
+HttpResponse BatchJson(std::string body, const tasks::BatchSummary& summary) {
+  HttpResponse r;
+  r.body = std::move(body);
+  const auto& t = summary.timing;
+  char buf[192];
+  std::snprintf(buf, sizeof buf,
+                "download;dur=%.3f, decode;dur=%.3f, queue;dur=%.3f, infer;dur=%.3f, total;dur=%.3f",
+                t.download_ms, t.decode_ms, t.queue_ms, t.inference_ms, t.total_ms);
+  r.headers.emplace_back("Server-Timing", buf);
+  return r;
+}
+
 std::string ServerTimingHeader(double queue_ms, double infer_ms, double total_ms) {
   char buf[128];
   std::snprintf(buf, sizeof buf, "queue;dur=%.3f, infer;dur=%.3f, total;dur=%.3f", queue_ms, infer_ms,
