@@ -26,8 +26,13 @@ Status Truncated(const std::string& what) {
 }
 
 // iloc (ISO/IEC 14496-12 8.11.3): every extent stored at a file offset (construction method 0)
-// must end inside the file.
-Status CheckIloc(const uint8_t* box, size_t len, size_t file_size) {
+// must end inside the file, and every item must have data. An item with no extent, or an extent
+// of length 0, reaches dav1d as an empty buffer, which it refuses after libheif has wrapped it,
+// leaking the wrapper (found by fuzz_image_decoder). The standard reads length 0 as "the whole
+// referenced file"; no encoder writes it for an image item.
+// An empty item is only noted (bit 2 of `seen`): a truncation found later in the walk names the
+// real problem better.
+Status CheckIloc(const uint8_t* box, size_t len, size_t file_size, int& seen) {
   Reader r{box, len};
   const auto version = static_cast<int>(r.Uint(1));
   r.Uint(3);  // flags
@@ -43,10 +48,12 @@ Status CheckIloc(const uint8_t* box, size_t len, size_t file_size) {
     r.Uint(2);  // data_reference_index
     const uint64_t base = r.Uint(base_offset_size);
     const uint64_t extents = r.Uint(2);
+    if (r.ok && extents == 0) seen |= 4;
     for (uint64_t e = 0; e < extents && r.ok; ++e) {
       r.Uint(index_size);
       const uint64_t offset = r.Uint(offset_size);
       const uint64_t length = r.Uint(length_size);
+      if (r.ok && length == 0) seen |= 4;
       if (method == 0 && r.ok && (base + offset > file_size || length > file_size - (base + offset)))
         return Truncated("item data ends at byte " + std::to_string(base + offset + length) + " of " +
                          std::to_string(file_size));
@@ -57,7 +64,7 @@ Status CheckIloc(const uint8_t* box, size_t len, size_t file_size) {
 }
 
 // Walks the boxes in [begin, end) of `data`; descends into meta (a full box) to reach iloc.
-// `seen` collects the boxes an image needs: bit 0 meta, bit 1 iloc.
+// `seen` collects the boxes an image needs: bit 0 meta, bit 1 iloc; bit 2 marks an empty item.
 Status Walk(const uint8_t* data, size_t begin, size_t end, size_t file_size, bool top, int& seen) {
   size_t at = begin;
   while (at < end) {
@@ -83,7 +90,7 @@ Status Walk(const uint8_t* data, size_t begin, size_t end, size_t file_size, boo
     }
     if (type == iloc && !top) {
       seen |= 2;
-      RETURN_IF_ERROR(CheckIloc(data + at + header, size - header, file_size));
+      RETURN_IF_ERROR(CheckIloc(data + at + header, size - header, file_size, seen));
     }
     at += size;
   }
@@ -99,6 +106,8 @@ Status CheckIsobmffComplete(const uint8_t* data, size_t size) {
   // was cut before its description.
   if (!(seen & 1)) return Truncated("no meta box");
   if (!(seen & 2)) return Truncated("no item location (iloc) box");
+  if (seen & 4)
+    return InvalidImage("malformed HEIF/AVIF: an item with no data (no extent, or one of length 0)");
   return Status::Ok();
 }
 

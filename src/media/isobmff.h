@@ -6,7 +6,8 @@
 // 9: tests/data/truncated_avif_leak.avif), so under steady traffic of truncated uploads memory
 // grows without bound. Truncation is the common way such files are broken; refusing it here, from
 // the container alone, keeps those bytes away from the leaking path. A complete file whose coded
-// image is corrupt still goes to libheif.
+// image is corrupt still goes to libheif. Items without data (no extent, or one of length 0) are
+// refused too: they reach dav1d as an empty buffer, the other path it leaks on.
 #pragma once
 
 #include <cstddef>
@@ -17,7 +18,7 @@
 namespace sightline::media {
 
 // Ok for a well-formed container; kInvalidArgument of kind invalid_image naming what is missing
-// ("truncated: ...") otherwise.
+// ("truncated HEIF/AVIF: ..." or "malformed HEIF/AVIF: ...") otherwise.
 Status CheckIsobmffComplete(const uint8_t* data, size_t size);
 
 }  // namespace sightline::media

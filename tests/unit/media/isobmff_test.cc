@@ -47,5 +47,18 @@ TEST(Isobmff, TheFieldReportFileIsAnInvalidImageWithoutDecoding) {
   EXPECT_EQ(img.status().kind(), ErrorKind::kInvalidImage);
 }
 
+// Found by fuzz_image_decoder in CI: an AVIF whose only item's extent has length 0 (and whose
+// av1C carries no config OBUs) reaches dav1d as an empty buffer, which leaks libheif's wrapper.
+TEST(Isobmff, AnItemExtentOfLengthZeroIsRefusedBeforeLibheif) {
+  const auto bytes = ReadFile(std::string(SIGHTLINE_SOURCE_DIR) + "/tests/data/empty_extent_avif_leak.avif");
+  ASSERT_EQ(bytes.size(), 497u);
+  const Status s = CheckIsobmffComplete(bytes.data(), bytes.size());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("length 0"), std::string::npos) << s.message();
+  auto img = DecodeImage(bytes.data(), bytes.size());
+  ASSERT_FALSE(img.ok());
+  EXPECT_EQ(img.status().kind(), ErrorKind::kInvalidImage);
+}
+
 }  // namespace
 }  // namespace sightline::media
