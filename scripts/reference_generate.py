@@ -85,8 +85,13 @@ def process(scores, seq, p, prompt_len, eos):
             if tuple(seq[i:i + n - 1]) == prefix:
                 scores[seq[i + n - 1]] = -np.inf
     if len(seq) - prompt_len < p.get("min_new_tokens", 0):
-        scores[eos] = -np.inf
+        scores[eos_list(eos)] = -np.inf
     return scores
+
+
+def eos_list(eos):
+    """One EOS id or several (generation_config.json may list them)."""
+    return list(eos) if isinstance(eos, (list, tuple)) else [eos]
 
 
 def warp(scores, p):
@@ -148,7 +153,7 @@ def generate(decoder, encoder_states, prompt, p, eos):
         scores = process(logits[0].copy(), seq, p, len(prompt), eos)
         nxt = draw(warp(scores, p), rng) if rng else int(np.argmax(scores))
         seq.append(nxt)
-        if nxt == eos:
+        if nxt in eos_list(eos):
             break
         ids = np.array([[nxt]])
     return seq[len(prompt):]
@@ -200,7 +205,7 @@ def beam_search(decoder, encoder_states, prompt, p, eos):
         next_seqs, next_scores, sources = [], [], []
         for rank, idx in enumerate(order):
             src, tok, score = int(idx // v), int(idx % v), float(flat[idx])
-            if tok == eos:
+            if tok in eos_list(eos):
                 if rank >= nb:
                     continue
                 hyps.add(seqs[src] + [tok], score, generated_len)
@@ -257,6 +262,78 @@ def captioner_refs(model_dir, eos, images=4):
             cases.append({"image": k, "params": {x: y for x, y in p.items() if x != "name"}, "name": c["name"],
                           "ids": run(dec, states, [eos], p, eos)})
     return {"start_id": eos, "eos_id": eos, "cases": cases}
+
+
+class VlmDecoder:
+    """A decoder-only VLM (FastVLM layout): embed_tokens.onnx, then decoder_model_merged.onnx with
+    attention_mask (all ones: one sequence, no padding) and position_ids (the running count). On the
+    first step the image features replace the embedding rows at the image-token positions, in order."""
+
+    def __init__(self, model_dir, image_token):
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        path = lambda n: os.path.join(model_dir, "onnx", n)  # noqa: E731
+        self.embed = ort.InferenceSession(path("embed_tokens.onnx"), so, providers=["CPUExecutionProvider"])
+        self.s = ort.InferenceSession(path("decoder_model_merged.onnx"), so, providers=["CPUExecutionProvider"])
+        self.past_names = [i.name for i in self.s.get_inputs() if i.name.startswith("past_key_values.")]
+        shape = next(i.shape for i in self.s.get_inputs() if i.name.startswith("past_key_values."))
+        self.heads, self.head_dim, self.image_token = shape[1], shape[3], image_token
+
+    def step(self, input_ids, image_features, past):
+        b, t = input_ids.shape
+        embeds = self.embed.run(None, {"input_ids": input_ids.astype(np.int64)})[0]
+        p = 0 if past is None else past[self.past_names[0]].shape[2]
+        if past is None:
+            for r in range(b):
+                rows = np.flatnonzero(input_ids[r] == self.image_token)
+                assert len(rows) == image_features.shape[1], "one image token per image feature"
+                embeds[r, rows] = image_features[r]
+        feeds = {"inputs_embeds": embeds, "attention_mask": np.ones((b, p + t), np.int64),
+                 "position_ids": np.tile(np.arange(p, p + t, dtype=np.int64), (b, 1))}
+        for n in self.past_names:
+            feeds[n] = past[n] if past is not None else np.zeros((b, self.heads, 0, self.head_dim), np.float32)
+        outs = self.s.run(None, feeds)
+        names = [o.name for o in self.s.get_outputs()]
+        logits = outs[names.index("logits")][:, -1, :].astype(np.float64)
+        presents = {n.replace("present.", "past_key_values."): o for n, o in zip(names, outs) if n.startswith("present.")}
+        return logits, presents
+
+
+def vlm_refs(model_dir, tok, chat_template, template_cases, prompts, image_token, eos, images=3):
+    """Template renders, prompt ids and generations for seeded pixel tensors (pixels_<k>.f32)."""
+    import jinja2
+    import onnxruntime as ort
+    env = jinja2.Environment()
+    template = env.from_string(chat_template)
+    renders = [dict(c, text=template.render(**c)) for c in template_cases]
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    enc = ort.InferenceSession(os.path.join(model_dir, "onnx", "vision_encoder.onnx"), so,
+                               providers=["CPUExecutionProvider"])
+    dec = VlmDecoder(model_dir, image_token)
+    shape = enc.get_inputs()[0].shape
+    cases, prompt_ids = [], []
+    for i, prompt in enumerate(prompts):
+        text = template.render(messages=[{"role": "user", "content": "<image>\n" + prompt}], add_generation_prompt=True)
+        ids = tok.encode(text, add_special_tokens=False).ids
+        features = None
+        for k in range(images):
+            pixels = np.random.default_rng(200 + k).uniform(0, 1, (1, 3, shape[2], shape[3])).astype(np.float32)
+            pixels.tofile(os.path.join(model_dir, f"pixels_{k}.f32"))
+            features = enc.run(None, {"pixel_values": pixels})[0]
+            expanded = []
+            for t in ids:  # one image token per image feature, as llava processors expand it
+                expanded += [t] * features.shape[1] if t == image_token else [t]
+            if k == 0:
+                prompt_ids.append({"prompt": prompt, "text": text, "ids": ids, "expanded": expanded})
+            for c in CASES:
+                p = dict(c)
+                run = beam_search if p.get("num_beams", 1) > 1 else generate
+                cases.append({"image": k, "prompt": i, "params": {x: y for x, y in p.items() if x != "name"},
+                              "name": c["name"], "ids": run(dec, features, expanded, p, eos)})
+    return {"eos_ids": eos_list(eos), "image_token_id": image_token, "image_features": int(features.shape[1]),
+            "templates": renders, "prompts": prompt_ids, "cases": cases}
 
 
 if __name__ == "__main__":

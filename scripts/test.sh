@@ -35,6 +35,8 @@ BUILD_DIR="$root/build" scripts/build.sh
   --tokenizer "$root/build/fixtures/tokenizers/clip/tokenizer.json" >/dev/null
 "$py" scripts/gen_captioner_fixture.py --out "$root/build/fixtures/models" \
   --tokenizer "$root/build/fixtures/tokenizers/gpt2/tokenizer.json" >/dev/null
+"$py" scripts/gen_vlm_fixture.py --out "$root/build/fixtures/models" \
+  --tokenizer "$root/build/fixtures/tokenizers/qwen2/tokenizer.json" >/dev/null
 run_suite "$root/build" release
 
 if [[ "${SIGHTLINE_SKIP_SANITIZE:-0}" != "1" ]]; then

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""A tiny decoder-only vision-language model in the layout of onnx-community/FastVLM-0.5B-ONNX
+(transformers.js), with random (seeded) weights and the real export's file and tensor names, so the
+real model drops in unchanged:
+
+  <out>/vlm-tiny/config.json                  model_type llava_qwen2, image_token_index
+  <out>/vlm-tiny/generation_config.json       eos_token_id [<|im_end|>, <|endoftext|>]
+  <out>/vlm-tiny/preprocessor_config.json     CLIPImageProcessor: 64x64, mean 0 / std 1
+  <out>/vlm-tiny/tokenizer.json               Qwen2-style byte-level BPE (the qwen2 fixture) plus
+                                              <|im_start|>, <|im_end|>, <image> as special tokens
+  <out>/vlm-tiny/tokenizer_config.json        Qwen2's ChatML chat_template
+  <out>/vlm-tiny/onnx/vision_encoder.onnx     pixel_values [B,3,64,64] -> image_features [B,16,D]
+  <out>/vlm-tiny/onnx/embed_tokens.onnx       input_ids [B,S] -> inputs_embeds [B,S,D]
+  <out>/vlm-tiny/onnx/decoder_model_merged.onnx
+        inputs_embeds [B,S,D], attention_mask [B,P+S], position_ids [B,S],
+        past_key_values.{i}.{key,value} [B,H,P,HD] -> logits [B,S,V], present.{i}.{key,value}
+  <out>/vlm-tiny/refs.json    chat-template renders (jinja2 on the template above), prompt ids
+        (`tokenizers`, the image token expanded to one per image feature) and the token ids the
+        reference loop (scripts/reference_generate.py over onnxruntime) generates for seeded pixel
+        tensors (pixels_<k>.f32): greedy, beam, seeded sampling, repetition penalty, ...
+
+The decoder is Qwen2 shaped where the interface shows: per layer causal self-attention over past +
+new keys under the attention mask (a key is seen when its mask is 1 and it is not in the future),
+an MLP, a final norm and an LM head; positions come from position_ids (a learned table stands in
+for rotary embeddings: the graph's inputs are the same). The image's features replace the
+embedding rows at the image-token positions (as transformers.js does for llava-style models).
+
+  scripts/gen_vlm_fixture.py --out build/fixtures/models --tokenizer build/fixtures/tokenizers/qwen2/tokenizer.json
+
+`--size bench` writes vlm-bench: d_model 256, 4 heads, 4 layers, for bench/run_caption_bench.py.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen_captioner_fixture as cap  # noqa: E402
+import reference_generate  # noqa: E402
+
+D, HEADS, LAYERS, PATCH, IMAGE, POSITIONS = 32, 2, 2, 16, 64, 512
+HD = D // HEADS
+FEATURES = (IMAGE // PATCH) ** 2
+
+# Qwen2's chat template, verbatim (Qwen/Qwen2-0.5B-Instruct tokenizer_config.json), which FastVLM's
+# Qwen2 language model uses.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+# Conversations the C++ renderer must reproduce exactly (jinja2 renders the references).
+TEMPLATE_CASES = [
+    {"messages": [{"role": "user", "content": "<image>\nDescribe the image."}], "add_generation_prompt": True},
+    {"messages": [{"role": "system", "content": "Answer in one word."},
+                  {"role": "user", "content": "<image>\nWhat is this?"}], "add_generation_prompt": True},
+    {"messages": [{"role": "user", "content": "<image>\nWhat is this?"}, {"role": "assistant", "content": "A cat."},
+                  {"role": "user", "content": "And its colour?"}], "add_generation_prompt": True},
+    {"messages": [{"role": "user", "content": "héllo ✓ {{ not a tag }}"}], "add_generation_prompt": False},
+]
+
+PROMPTS = ["Describe the image.", "What is in this picture? Answer briefly, in one sentence."]
+
+
+def weights(rng, vocab, eos, drift_from, eos_drift):
+    w = {"wpe": rng.standard_normal((POSITIONS, D)) * 0.1}
+    # Random weights alone almost never say EOS; positions past the prompt drift toward the EOS
+    # direction so most answers end after a few tokens, image- and prompt-dependently.
+    u = rng.standard_normal(D)
+    u /= np.linalg.norm(u)
+    w["wpe"] += eos_drift * np.maximum(0, np.arange(POSITIONS) - drift_from)[:, None] * u[None, :]
+    for l in range(LAYERS):
+        for k in ["q", "k", "v", "o"]:
+            w[f"{l}.{k}"] = rng.standard_normal((D, D)) / np.sqrt(D)
+        w[f"{l}.fc1"] = rng.standard_normal((D, 4 * D)) / np.sqrt(D)
+        w[f"{l}.fc2"] = rng.standard_normal((4 * D, D)) / np.sqrt(4 * D)
+        for ln in ["ln1", "ln2"]:
+            w[f"{l}.{ln}.g"] = 1 + 0.1 * rng.standard_normal(D)
+            w[f"{l}.{ln}.b"] = 0.1 * rng.standard_normal(D)
+    w["lnf.g"], w["lnf.b"] = np.ones(D), np.zeros(D)
+    w["lm_head"] = rng.standard_normal((D, vocab)) * 0.6
+    w["lm_head"][:, eos] = u * np.sqrt(D) * 0.5
+    return {k: numpy_helper.from_array(v.astype(np.float32), k) for k, v in w.items()}
+
+
+def decoder(w, vocab, out):
+    g = cap.Graph()
+    scalar = lambda x, i: g.op("Gather", [g.op("Shape", [x]), g.const(i)], axis=0)  # noqa: E731
+    one = g.const(1)
+    t = scalar("inputs_embeds", 1)
+    p = scalar("past_key_values.0.key", 2)
+    total = g.op("Add", [p, t])
+    h = g.op("Add", ["inputs_embeds", g.op("Gather", ["wpe", "position_ids"], axis=0)])
+    # Key j is seen by new query i when j <= p + i (causal) and attention_mask[b, j] is 1.
+    kpos = g.op("Unsqueeze", [g.op("Range", [g.const(0), total, one]), g.const([0])])
+    qpos = g.op("Unsqueeze", [g.op("Range", [p, total, one]), g.const([1])])
+    causal = g.op("Not", [g.op("Greater", [kpos, qpos])])  # [T, P+T]
+    seen = g.op("Unsqueeze", [g.op("Cast", ["attention_mask"], to=TensorProto.BOOL), g.const([1, 2])])
+    mask = g.op("And", [causal, seen])  # [B, 1, T, P+T]
+    presents = []
+    for l in range(LAYERS):
+        x = g.op("LayerNormalization", [h, f"{l}.ln1.g", f"{l}.ln1.b"], axis=-1)
+        q, k, v = (cap.heads(g, g.op("MatMul", [x, f"{l}.{n}"])) for n in "qkv")
+        k = g.op("Concat", [f"past_key_values.{l}.key", k], axis=2)
+        v = g.op("Concat", [f"past_key_values.{l}.value", v], axis=2)
+        presents.append((k, v))
+        h = g.op("Add", [h, g.op("MatMul", [cap.attend(g, q, k, v, mask), f"{l}.o"])])
+        x = g.op("LayerNormalization", [h, f"{l}.ln2.g", f"{l}.ln2.b"], axis=-1)
+        h = g.op("Add", [h, g.op("MatMul", [g.op("Tanh", [g.op("MatMul", [x, f"{l}.fc1"])]), f"{l}.fc2"])])
+    x = g.op("LayerNormalization", [h, "lnf.g", "lnf.b"], axis=-1)
+    ids = [helper.make_node("Identity", [g.op("MatMul", [x, "lm_head"])], ["logits"])]
+    for l, (k, v) in enumerate(presents):
+        ids += [helper.make_node("Identity", [k], [f"present.{l}.key"]),
+                helper.make_node("Identity", [v], [f"present.{l}.value"])]
+    f = TensorProto.FLOAT
+    ins = [helper.make_tensor_value_info("inputs_embeds", f, ["batch_size", "sequence_length", D]),
+           helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"]),
+           helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch_size", "sequence_length"])]
+    outs = [helper.make_tensor_value_info("logits", f, ["batch_size", "sequence_length", vocab])]
+    for l in range(LAYERS):
+        for kv in ["key", "value"]:
+            ins.append(helper.make_tensor_value_info(f"past_key_values.{l}.{kv}", f,
+                                                     ["batch_size", HEADS, "past_sequence_length", HD]))
+            outs.append(helper.make_tensor_value_info(f"present.{l}.{kv}", f,
+                                                      ["batch_size", HEADS, "total_sequence_length", HD]))
+    cap.save(helper.make_graph(g.nodes + ids, "decoder_model_merged", ins, outs, list(w.values()) + g.inits),
+             os.path.join(out, "decoder_model_merged.onnx"))
+
+
+def embed_tokens(rng, vocab, out):
+    wte = numpy_helper.from_array((rng.standard_normal((vocab, D)) * 0.5).astype(np.float32), "embed_tokens.weight")
+    node = helper.make_node("Gather", ["embed_tokens.weight", "input_ids"], ["inputs_embeds"], axis=0)
+    graph = helper.make_graph(
+        [node], "embed_tokens",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"])],
+        [helper.make_tensor_value_info("inputs_embeds", TensorProto.FLOAT, ["batch_size", "sequence_length", D])],
+        [wte])
+    cap.save(graph, os.path.join(out, "embed_tokens.onnx"))
+
+
+def vision_encoder(rng, out):
+    g = cap.Graph()
+    w = [numpy_helper.from_array((rng.standard_normal((D, 3, PATCH, PATCH)) * 0.05).astype(np.float32), "patch.w"),
+         numpy_helper.from_array((rng.standard_normal((FEATURES, D)) * 0.1).astype(np.float32), "pos"),
+         numpy_helper.from_array((rng.standard_normal((D, D)) / np.sqrt(D) * 2).astype(np.float32), "proj"),
+         numpy_helper.from_array(np.ones(D, np.float32), "ln.g"), numpy_helper.from_array(np.zeros(D, np.float32), "ln.b")]
+    c = g.op("Conv", ["pixel_values", "patch.w"], strides=[PATCH, PATCH])
+    tokens = g.op("Transpose", [g.op("Reshape", [c, g.const([0, D, -1])])], perm=[0, 2, 1])
+    h = g.op("LayerNormalization", [g.op("Add", [tokens, "pos"]), "ln.g", "ln.b"], axis=-1)
+    g.nodes.append(helper.make_node("MatMul", [h, "proj"], ["image_features"]))
+    graph = helper.make_graph(
+        g.nodes, "vision_encoder",
+        [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["batch_size", 3, IMAGE, IMAGE])],
+        [helper.make_tensor_value_info("image_features", TensorProto.FLOAT, ["batch_size", FEATURES, D])], w + g.inits)
+    cap.save(graph, os.path.join(out, "vision_encoder.onnx"))
+
+
+def tokenizer(src, dst):
+    from tokenizers import AddedToken, Tokenizer
+    tok = Tokenizer.from_file(src)
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in ["<|im_start|>", "<|im_end|>", "<image>"]])
+    tok.save(dst)
+    return tok
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--tokenizer", required=True, help="a byte-level BPE tokenizer.json (the qwen2 fixture)")
+    ap.add_argument("--size", choices=["tiny", "bench"], default="tiny")
+    a = ap.parse_args()
+    global D, HEADS, LAYERS, HD
+    if a.size == "bench":
+        D, HEADS, LAYERS = 256, 4, 4
+        HD = D // HEADS
+    d = os.path.join(a.out, "vlm-tiny" if a.size == "tiny" else "vlm-bench")
+    onnx_dir = os.path.join(d, "onnx")
+    os.makedirs(onnx_dir, exist_ok=True)
+    tok = tokenizer(a.tokenizer, os.path.join(d, "tokenizer.json"))
+    vocab = tok.get_vocab_size(with_added_tokens=True)
+    im_end, endoftext, image = (tok.token_to_id(t) for t in ["<|im_end|>", "<|endoftext|>", "<image>"])
+    rng = np.random.default_rng(21)
+    vision_encoder(rng, onnx_dir)
+    embed_tokens(rng, vocab, onnx_dir)
+    # Prompts here are 70 and 101 ids with the image's 16; answers end within 1..40 ids.
+    decoder(weights(rng, vocab, im_end, drift_from=96, eos_drift=0.12), vocab, onnx_dir)
+    json.dump({"model_type": "llava_qwen2", "architectures": ["LlavaQwen2ForCausalLM"], "image_token_index": image,
+               "hidden_size": D, "num_attention_heads": HEADS, "num_hidden_layers": LAYERS,
+               "num_key_value_heads": HEADS, "max_position_embeddings": POSITIONS, "vocab_size": vocab,
+               "eos_token_id": im_end, "bos_token_id": endoftext, "mm_vision_tower": "mobileclip_l_1024",
+               "mm_hidden_size": D, "tie_word_embeddings": False},
+              open(os.path.join(d, "config.json"), "w"), indent=2)
+    json.dump({"bos_token_id": endoftext, "eos_token_id": [im_end, endoftext], "pad_token_id": endoftext},
+              open(os.path.join(d, "generation_config.json"), "w"), indent=2)
+    json.dump({"crop_size": {"height": IMAGE, "width": IMAGE}, "do_center_crop": True, "do_normalize": True,
+               "do_rescale": True, "do_resize": True, "image_mean": [0.0, 0.0, 0.0], "image_std": [1.0, 1.0, 1.0],
+               "image_processor_type": "CLIPImageProcessor", "resample": 3, "rescale_factor": 1 / 255,
+               "size": {"shortest_edge": IMAGE}},
+              open(os.path.join(d, "preprocessor_config.json"), "w"), indent=2)
+    json.dump({"model_max_length": POSITIONS, "bos_token": None, "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
+               "unk_token": None, "tokenizer_class": "Qwen2Tokenizer", "chat_template": CHAT_TEMPLATE,
+               "add_bos_token": False},
+              open(os.path.join(d, "tokenizer_config.json"), "w"), indent=2)
+    if a.size == "bench":
+        print(f"vlm fixture written to {d}")
+        return
+    refs = reference_generate.vlm_refs(d, tok, CHAT_TEMPLATE, TEMPLATE_CASES, PROMPTS, image, [im_end, endoftext])
+    json.dump(refs, open(os.path.join(d, "refs.json"), "w"), indent=0)
+    lengths = [len(c["ids"]) for c in refs["cases"]]
+    print(f"vlm fixture written to {d} ({len(lengths)} reference generations, {min(lengths)}..{max(lengths)} ids)")
+
+
+if __name__ == "__main__":
+    main()
