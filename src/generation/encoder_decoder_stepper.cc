@@ -1,37 +1,9 @@
 #include "generation/encoder_decoder_stepper.h"
 
-#include <cstring>
 #include <numeric>
 
 namespace sightline::generation {
 namespace {
-
-std::string PresentName(const std::string& past) {
-  return "present." + past.substr(std::string("past_key_values.").size());
-}
-
-Tensor Ids(const std::vector<int64_t>& ids, int64_t rows) {
-  Tensor t;
-  t.dtype = DataType::kInt64;
-  t.shape = {rows, static_cast<int64_t>(ids.size()) / rows};
-  t.data.resize(ids.size() * sizeof(int64_t));
-  std::memcpy(t.data.data(), ids.data(), t.data.size());
-  return t;
-}
-
-// Rows of a [N, ...] tensor picked by `sources` into a new [sources.size(), ...] tensor.
-Tensor GatherRows(DataType dtype, const Shape& shape, const uint8_t* data, size_t bytes,
-                  const std::vector<int>& sources) {
-  Tensor t;
-  t.dtype = dtype;
-  t.shape = shape;
-  t.shape[0] = static_cast<int64_t>(sources.size());
-  const size_t row = shape[0] > 0 ? bytes / static_cast<size_t>(shape[0]) : 0;
-  t.data.resize(row * sources.size());
-  for (size_t i = 0; i < sources.size(); ++i)
-    std::memcpy(t.data.data() + i * row, data + static_cast<size_t>(sources[i]) * row, row);
-  return t;
-}
 
 Status Check(const runtime::ModelSignature& sig, bool with_past, bool merged) {
   for (const char* name : {"input_ids", "encoder_hidden_states"})
@@ -53,31 +25,6 @@ Status Check(const runtime::ModelSignature& sig, bool with_past, bool merged) {
 }
 
 }  // namespace
-
-Tensor StackRows(const std::vector<const Tensor*>& rows, int repeat) {
-  Tensor t;
-  t.dtype = rows[0]->dtype;
-  t.shape = rows[0]->shape;
-  t.shape[0] = static_cast<int64_t>(rows.size()) * repeat;
-  const size_t row = rows[0]->data.size();
-  t.data.resize(row * rows.size() * static_cast<size_t>(repeat));
-  size_t at = 0;
-  for (const Tensor* r : rows)
-    for (int k = 0; k < repeat; ++k, at += row) std::memcpy(t.data.data() + at, r->data.data(), row);
-  return t;
-}
-
-Tensor PromptRows(const std::vector<const std::vector<int64_t>*>& prompts, int repeat) {
-  Tensor t;
-  t.dtype = DataType::kInt64;
-  const size_t bytes = prompts[0]->size() * sizeof(int64_t);
-  t.shape = {static_cast<int64_t>(prompts.size()) * repeat, static_cast<int64_t>(prompts[0]->size())};
-  t.data.resize(bytes * prompts.size() * static_cast<size_t>(repeat));
-  size_t at = 0;
-  for (const auto* p : prompts)
-    for (int k = 0; k < repeat; ++k, at += bytes) std::memcpy(t.data.data() + at, p->data(), bytes);
-  return t;
-}
 
 Result<std::unique_ptr<EncoderDecoderStepper>> EncoderDecoderStepper::Open(runtime::Backend* merged,
                                                                            runtime::Backend* first,

@@ -24,16 +24,13 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "generation/decoder_stepper.h"
+#include "generation/tensor_rows.h"
 #include "runtime/backend.h"
 
 namespace sightline::generation {
 
-// A group's first inputs: each of `rows` ([1,...] tensors of one shape) `repeat` times, stacked
-// into [rows x repeat, ...]; each prompt `repeat` times as int64 [rows x repeat, T] (same T).
-Tensor StackRows(const std::vector<const Tensor*>& rows, int repeat);
-Tensor PromptRows(const std::vector<const std::vector<int64_t>*>& prompts, int repeat);
-
-class EncoderDecoderStepper {
+class EncoderDecoderStepper final : public DecoderStepper {
  public:
   // `merged`, or `first` and `with_past`; the backends must outlive the stepper. Errors:
   // kFailedPrecondition naming what the graphs lack (inputs, outputs, static head sizes).
@@ -41,19 +38,14 @@ class EncoderDecoderStepper {
                                                              runtime::Backend* first,
                                                              runtime::Backend* with_past);
 
-  // The first step: encoder states [N,S,D] (fp32) and each row's prompt ids [N,T].
-  Status Start(Tensor encoder_states, Tensor input_ids);
-  // A later step: one id per row of the next group; sources[i] is the row of the last step that
-  // row i continues (empty: the same rows in the same order).
-  Status Next(const std::vector<int64_t>& tokens, const std::vector<int>& sources = {});
-
-  // The last step's logits at row i's last position: vocab() floats, valid until the next step.
-  std::span<const float> Logits(size_t row) const;
-  size_t rows() const { return rows_; }
-  size_t vocab() const { return vocab_; }
-  int64_t past_length() const { return past_length_; }
-  // KV-cache bytes the group holds now (every layer's keys and values).
-  size_t kv_bytes() const;
+  // DecoderStepper; the context is the encoder's states [N,S,D].
+  Status Start(Tensor encoder_states, Tensor input_ids) override;
+  Status Next(const std::vector<int64_t>& tokens, const std::vector<int>& sources = {}) override;
+  std::span<const float> Logits(size_t row) const override;
+  size_t rows() const override { return rows_; }
+  size_t vocab() const override { return vocab_; }
+  int64_t past_length() const override { return past_length_; }
+  size_t kv_bytes() const override;
 
  private:
   struct Session {

@@ -1,20 +1,21 @@
 #include "generation/generate_one.h"
 
 #include "generation/beam_search.h"
+#include "generation/tensor_rows.h"
 #include "generation/token_picker.h"
 
 namespace sightline::generation {
 
-Result<std::vector<int64_t>> GenerateOne(EncoderDecoderStepper& stepper, const Tensor& encoder_states,
+Result<std::vector<int64_t>> GenerateOne(DecoderStepper& stepper, const Tensor& context,
                                          const std::vector<int64_t>& prompt, const GenerationParams& params,
                                          uint64_t seed) {
   if (prompt.empty()) return InvalidArgument("generation needs at least a start token");
-  if (encoder_states.shape.empty() || encoder_states.shape[0] != 1)
-    return InvalidArgument("GenerateOne takes one row of encoder states");
+  if (context.shape.empty() || context.shape[0] != 1)
+    return InvalidArgument("GenerateOne takes one row of context");
   if (params.num_beams > 1) {
     BeamSearch beams(params, prompt);
-    RETURN_IF_ERROR(stepper.Start(StackRows({&encoder_states}, params.num_beams),
-                                  PromptRows({&prompt}, params.num_beams)));
+    RETURN_IF_ERROR(
+        stepper.Start(StackRows({&context}, params.num_beams), PromptRows({&prompt}, params.num_beams)));
     for (int step = 0; step < params.max_new_tokens; ++step) {
       std::vector<float> logits;
       logits.reserve(stepper.rows() * stepper.vocab());
@@ -30,7 +31,7 @@ Result<std::vector<int64_t>> GenerateOne(EncoderDecoderStepper& stepper, const T
   }
   TokenPicker picker(params, seed);
   std::vector<int64_t> sequence = prompt;
-  RETURN_IF_ERROR(stepper.Start(encoder_states, PromptRows({&prompt}, 1)));
+  RETURN_IF_ERROR(stepper.Start(context, PromptRows({&prompt}, 1)));
   for (int step = 0; step < params.max_new_tokens; ++step) {
     const int64_t next = picker.Next(stepper.Logits(0), sequence, prompt.size());
     sequence.push_back(next);

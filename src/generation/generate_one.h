@@ -9,14 +9,15 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
-#include "generation/encoder_decoder_stepper.h"
+#include "generation/decoder_stepper.h"
 #include "generation/generation_params.h"
 
 namespace sightline::generation {
 
-// encoder_states: [1,S,D]; prompt: the decoder's first ids (a captioner's start token, then any
-// prompt). Returns the new ids, EOS included when one ended the text.
-Result<std::vector<int64_t>> GenerateOne(EncoderDecoderStepper& stepper, const Tensor& encoder_states,
+// context: [1,S,D], the encoder's states (captioners) or the image's features (VLMs); prompt: the
+// decoder's first ids (a captioner's start token, then any prompt; a VLM's templated prompt with
+// its image tokens). Returns the new ids, EOS included when one ended the text.
+Result<std::vector<int64_t>> GenerateOne(DecoderStepper& stepper, const Tensor& context,
                                          const std::vector<int64_t>& prompt, const GenerationParams& params,
                                          uint64_t seed);
 

@@ -79,4 +79,20 @@ Result<ImageInputConfig> ReadPreprocessorConfig(const fs::path& file, const std:
   return c;
 }
 
+Result<int64_t> ReadImageTokenId(const fs::path& folder) {
+  const fs::path file = folder / "config.json";
+  ASSIGN_OR_RETURN(boost::json::value v, ReadJsonObjectFile(file));
+  const auto& c = v.get_object();
+  for (const auto* o : {&c, c.if_contains("text_config") && c.at("text_config").is_object()
+                                ? &c.at("text_config").get_object()
+                                : nullptr}) {
+    if (!o) continue;
+    for (const char* key : {"image_token_index", "image_token_id"})
+      if (const auto* id = o->if_contains(key); id && id->is_int64() && id->get_int64() >= 0)
+        return id->get_int64();
+  }
+  return FailedPrecondition(file.string() +
+                            ": no image_token_index (nor image_token_id) for the vision-language model");
+}
+
 }  // namespace sightline::repository

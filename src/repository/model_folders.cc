@@ -54,7 +54,10 @@ std::string VariantFileName(const std::string& variant) {
 fs::path ModelFile(const fs::path& repository, const ModelEntry& entry, const std::string& variant) {
   const fs::path dir = repository / entry.folder;
   if (entry.layout == Layout::kPlainOnnx) return dir / VariantFileName(variant);
-  if (entry.layout == Layout::kHfEncoderDecoder && entry.role == "decoder") {
+  if (entry.layout == Layout::kHfVisionLanguage && entry.role == "encoder")
+    return dir / "onnx" / ("vision_encoder" + Suffix(variant) + ".onnx");
+  if ((entry.layout == Layout::kHfEncoderDecoder || entry.layout == Layout::kHfVisionLanguage) &&
+      entry.role == "decoder") {
     auto files = FindDecoderFiles(repository, entry, variant);
     if (files.ok()) return files->merged.empty() ? files->first : files->merged;
     return dir / "onnx" / ("decoder_model_merged" + Suffix(variant) + ".onnx");
@@ -72,8 +75,16 @@ Result<DecoderFiles> FindDecoderFiles(const fs::path& repository, const ModelEnt
   if (const fs::path merged = onnx / ("decoder_model_merged" + Suffix(variant) + ".onnx");
       fs::exists(merged, ec)) {
     f.merged = merged;
+    if (entry.layout == Layout::kHfVisionLanguage) {
+      f.embed_tokens = onnx / ("embed_tokens" + Suffix(variant) + ".onnx");
+      if (!fs::exists(f.embed_tokens, ec))
+        return FailedPrecondition(onnx.string() + ": no embed_tokens" + Suffix(variant) + ".onnx beside " +
+                                  merged.filename().string());
+    }
     return f;
   }
+  if (entry.layout == Layout::kHfVisionLanguage)
+    return FailedPrecondition(onnx.string() + ": no decoder_model_merged" + Suffix(variant) + ".onnx");
   f.first = onnx / ("decoder_model" + Suffix(variant) + ".onnx");
   f.with_past = onnx / ("decoder_with_past_model" + Suffix(variant) + ".onnx");
   if (fs::exists(f.first, ec) && fs::exists(f.with_past, ec)) return f;
@@ -100,6 +111,12 @@ Result<std::vector<ModelEntry>> ListModels(const fs::path& repository) {
           HasTower(onnx, "encoder_model") && HasTower(onnx, "decoder_model")) {
         out.push_back({folder + ".decoder", folder, folder, "decoder", Layout::kHfEncoderDecoder});
         out.push_back({folder + ".encoder", folder, folder, "encoder", Layout::kHfEncoderDecoder});
+        continue;
+      }
+      if (HasTower(onnx, "vision_encoder") && HasTower(onnx, "embed_tokens") &&
+          HasTower(onnx, "decoder_model_merged")) {
+        out.push_back({folder + ".decoder", folder, folder, "decoder", Layout::kHfVisionLanguage});
+        out.push_back({folder + ".encoder", folder, folder, "encoder", Layout::kHfVisionLanguage});
         continue;
       }
       if (HasTower(onnx, "vision_model"))

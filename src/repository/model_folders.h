@@ -9,8 +9,11 @@
 //                       onnx/decoder_model_merged*.onnx or decoder_model*.onnx +
 //                       decoder_with_past_model*.onnx: two models, "<folder>.encoder" (batched)
 //                       and "<folder>.decoder" (generated step by step), sharing `family`
-// Next (the captioning issue): decoder-only vision-language models (onnx/vision_encoder*,
-// embed_tokens*, decoder_model_merged*, with generation_config.json and a chat template).
+//   Hugging Face        decoder-only vision-language models (FastVLM as transformers.js exports
+//   vision-language     it): onnx/vision_encoder*.onnx, onnx/embed_tokens*.onnx and
+//                       onnx/decoder_model_merged*.onnx: two models, "<folder>.encoder" (the
+//                       vision encoder, batched) and "<folder>.decoder" (embed_tokens + the
+//                       language model, generated step by step), sharing `family`
 // Knows nothing of serving.
 #pragma once
 
@@ -22,7 +25,7 @@
 
 namespace sightline::repository {
 
-enum class Layout { kPlainOnnx, kHfClip, kHfEncoderDecoder };
+enum class Layout { kPlainOnnx, kHfClip, kHfEncoderDecoder, kHfVisionLanguage };
 
 // One loadable model.
 struct ModelEntry {
@@ -43,11 +46,12 @@ std::filesystem::path ModelFile(const std::filesystem::path& repository, const M
 // Plain layout's file name for a variant: fp32 -> model.onnx, X -> model_X.onnx.
 std::string VariantFileName(const std::string& variant);
 
-// The decoder graphs of an encoder-decoder entry at `variant`: onnx/decoder_model_merged<_v>.onnx
-// (set `merged`), else onnx/decoder_model<_v>.onnx and onnx/decoder_with_past_model<_v>.onnx (set
-// `first` and `with_past`). Errors: kFailedPrecondition naming the files looked for.
+// The decoder graphs of a decoder entry at `variant`: onnx/decoder_model_merged<_v>.onnx (set
+// `merged`), else (encoder-decoder only) onnx/decoder_model<_v>.onnx and
+// onnx/decoder_with_past_model<_v>.onnx (set `first` and `with_past`); a vision-language entry
+// also onnx/embed_tokens<_v>.onnx. Errors: kFailedPrecondition naming the files looked for.
 struct DecoderFiles {
-  std::filesystem::path merged, first, with_past;
+  std::filesystem::path merged, first, with_past, embed_tokens;
 };
 Result<DecoderFiles> FindDecoderFiles(const std::filesystem::path& repository, const ModelEntry& entry,
                                       const std::string& variant);

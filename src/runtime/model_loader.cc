@@ -24,7 +24,7 @@ Result<LoadedModel> LoadModel(BackendFactory& factory, const fs::path& repositor
   if (!variant.empty()) model.config.variant = variant;
   const std::string cfg_label = (dir / kModelConfigFile).string();
   model.file = repository::ModelFile(repository, entry, model.config.variant);
-  if (entry.layout == repository::Layout::kHfClip || entry.layout == repository::Layout::kHfEncoderDecoder) {
+  if (entry.layout != repository::Layout::kPlainOnnx) {
     model.config.family = entry.family;
     model.config.role = entry.role;
     model.config.task.clear();

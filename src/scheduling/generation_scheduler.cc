@@ -6,7 +6,7 @@
 
 #include "core/thread_name.h"
 #include "generation/beam_search.h"
-#include "generation/encoder_decoder_stepper.h"
+#include "generation/tensor_rows.h"
 #include "generation/token_picker.h"
 
 namespace sightline::scheduling {
@@ -29,7 +29,7 @@ struct GenerationScheduler::Sequence {
 };
 
 struct GenerationScheduler::Group {
-  std::unique_ptr<generation::EncoderDecoderStepper> stepper;
+  std::unique_ptr<generation::DecoderStepper> stepper;
   std::vector<std::unique_ptr<Sequence>> rows;  // one per row; a beam group holds one sequence
   bool beam = false, started = false;
   int steps = 0;
@@ -46,20 +46,15 @@ double Seconds(Clock::duration d) {
 }  // namespace
 
 Result<std::unique_ptr<GenerationScheduler>> GenerationScheduler::Create(
-    GenerationOptions options, std::unique_ptr<runtime::Backend> merged,
-    std::unique_ptr<runtime::Backend> first, std::unique_ptr<runtime::Backend> with_past,
-    observability::GenerationMetrics metrics) {
+    GenerationOptions options, generation::DecoderGraphs graphs, observability::GenerationMetrics metrics) {
   std::unique_ptr<GenerationScheduler> s(new GenerationScheduler());
   s->options_ = std::move(options);
   s->metrics_ = metrics;
-  s->merged_ = std::move(merged);
-  s->first_ = std::move(first);
-  s->with_past_ = std::move(with_past);
+  s->graphs_ = std::move(graphs);
   // Opening a stepper checks the graphs; the KV bytes per position come from the past inputs.
-  ASSIGN_OR_RETURN(auto probe, generation::EncoderDecoderStepper::Open(s->merged_.get(), s->first_.get(),
-                                                                       s->with_past_.get()));
+  ASSIGN_OR_RETURN(auto probe, s->graphs_.OpenStepper());
   (void)probe;
-  const runtime::Backend* past = s->merged_ ? s->merged_.get() : s->with_past_.get();
+  const runtime::Backend* past = s->graphs_.past_graph();
   for (const auto& in : past->signature().inputs)
     if (in.name.starts_with("past_key_values.") && in.shape.size() == 4)
       s->kv_per_position_ += static_cast<size_t>(in.shape[1] * in.shape[3]) * DataTypeSize(in.dtype);
@@ -81,8 +76,8 @@ size_t GenerationScheduler::Reservation(const GenerationSequence& s) const {
 Status GenerationScheduler::Submit(std::vector<GenerationSequence> sequences) {
   std::vector<std::unique_ptr<Sequence>> admitted;
   for (auto& in : sequences) {
-    if (in.prompt.empty() || in.encoder_states.shape.size() != 3 || in.encoder_states.shape[0] != 1)
-      return InvalidArgument("a sequence needs a prompt and one row of encoder states [1,S,D]");
+    if (in.prompt.empty() || in.image_states.shape.size() != 3 || in.image_states.shape[0] != 1)
+      return InvalidArgument("a sequence needs a prompt and one row of image states [1,S,D]");
     auto s = std::make_unique<Sequence>();
     s->rows = static_cast<size_t>(std::max(1, in.params.num_beams));
     s->reservation = Reservation(in);
@@ -248,7 +243,7 @@ void GenerationScheduler::AdmitWaiting() {
     for (auto& g : groups_)
       if (!g->started && !g->beam && !g->rows.empty() &&
           g->rows[0]->in.prompt.size() == s->in.prompt.size() &&
-          g->rows[0]->in.encoder_states.shape == s->in.encoder_states.shape)
+          g->rows[0]->in.image_states.shape == s->in.image_states.shape)
         fit = g.get();
     if (!fit) {
       groups_.push_back(std::make_unique<Group>());
@@ -261,7 +256,7 @@ void GenerationScheduler::AdmitWaiting() {
 void GenerationScheduler::RunGroup(Group& g) {
   Status st;
   if (!g.started) {
-    auto stepper = generation::EncoderDecoderStepper::Open(merged_.get(), first_.get(), with_past_.get());
+    auto stepper = graphs_.OpenStepper();
     if (!stepper.ok()) {
       st = stepper.status();
     } else {
@@ -269,7 +264,7 @@ void GenerationScheduler::RunGroup(Group& g) {
       std::vector<const Tensor*> states;
       std::vector<const std::vector<int64_t>*> prompts;
       for (const auto& s : g.rows) {
-        states.push_back(&s->in.encoder_states);
+        states.push_back(&s->in.image_states);
         prompts.push_back(&s->in.prompt);
       }
       const int repeat = g.beam ? g.rows[0]->in.params.num_beams : 1;

@@ -4,8 +4,10 @@
 // next id (which the next step needs); detokenizing and answering belong to whoever submitted.
 //
 // Encoder-decoder exports (vit-gpt2 style, generation/encoder_decoder_stepper.h) take no attention
-// mask or position ids, so rows can only share a decoder run while they are at the same position:
-// sequences admitted at the same step boundary with prompts of the same length form a group and
+// mask or position ids, so rows can only share a decoder run while they are at the same position;
+// vision-language models (vision_language_stepper.h) are grouped the same way for now, their
+// masks all ones: sequences admitted at the same step boundary with prompts of the same length
+// (and contexts of the same shape) form a group and
 // stay together (each row leaves when it ends); groups admitted at different steps run one after
 // another within each step. A beam-search request is its own group (its beams are its rows).
 //
@@ -32,6 +34,7 @@
 #include "core/request_context.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "generation/decoder_graphs.h"
 #include "generation/generation_params.h"
 #include "observability/server_metrics.h"
 #include "runtime/backend.h"
@@ -51,8 +54,8 @@ struct GenerationOutcome {
 };
 
 struct GenerationSequence {
-  Tensor encoder_states;                // [1,S,D]
-  std::vector<int64_t> prompt;          // the decoder's first ids (start token, then any prompt)
+  Tensor image_states;                  // [1,S,D]: encoder states, or a VLM's image features
+  std::vector<int64_t> prompt;          // the decoder's first ids (start token / templated prompt)
   generation::GenerationParams params;  // validated by the caller
   uint64_t seed = 0;                    // for sampling
   RequestContextPtr context;            // cancellation and deadline; null: none
@@ -76,12 +79,9 @@ struct GenerationOptions {
 
 class GenerationScheduler final : public Scheduler {
  public:
-  // The decoder: `merged`, or `first` + `with_past` (see EncoderDecoderStepper). Errors:
-  // kFailedPrecondition when the graphs are not a decoder with a KV cache.
+  // Errors: kFailedPrecondition when the graphs are not a decoder with a KV cache.
   static Result<std::unique_ptr<GenerationScheduler>> Create(GenerationOptions options,
-                                                             std::unique_ptr<runtime::Backend> merged,
-                                                             std::unique_ptr<runtime::Backend> first,
-                                                             std::unique_ptr<runtime::Backend> with_past,
+                                                             generation::DecoderGraphs graphs,
                                                              observability::GenerationMetrics metrics);
   ~GenerationScheduler() override;
 
@@ -117,7 +117,7 @@ class GenerationScheduler final : public Scheduler {
 
   GenerationOptions options_;
   observability::GenerationMetrics metrics_;
-  std::unique_ptr<runtime::Backend> merged_, first_, with_past_;
+  generation::DecoderGraphs graphs_;
   size_t kv_per_position_ = 0;
 
   mutable std::mutex mu_;

@@ -1,5 +1,6 @@
 #include "scheduling/model_registry.h"
 
+#include "repository/hf_layout.h"
 #include "repository/model_folders.h"
 #include "runtime/model_loader.h"
 
@@ -68,8 +69,8 @@ Result<std::unique_ptr<ServedModel>> LoadOne(runtime::BackendFactory& factory,
   return served;
 }
 
-// An encoder-decoder's decoder: its graph(s) behind a GenerationScheduler, no batcher and no
-// batch warm-up (a decoder step needs a KV cache, not zero tensors).
+// A generative decoder (an encoder-decoder's, or a vision-language model's): its graph(s) behind a
+// GenerationScheduler, no batcher and no batch warm-up (a decoder step needs a KV cache, not zero tensors).
 Result<std::unique_ptr<ServedModel>> LoadGenerator(runtime::BackendFactory& factory,
                                                    const std::filesystem::path& repository,
                                                    const runtime::ModelEntry& entry,
@@ -90,19 +91,23 @@ Result<std::unique_ptr<ServedModel>> LoadGenerator(runtime::BackendFactory& fact
   o.inter_op_threads = served->config.inter_op_threads;
   o.spinning = served->config.spinning;
   o.memory_pattern = false;  // shapes change every step: one planned block per shape would pile up
-  std::unique_ptr<runtime::Backend> merged, first, with_past;
+  generation::DecoderGraphs graphs;
   auto load = [&](const std::filesystem::path& file) -> Result<std::unique_ptr<runtime::Backend>> {
     if (served->config.save_optimized_graph)
       o.optimized_graph_dir = file.parent_path() / runtime::kOptimizedGraphFolder;
     return factory.Load(file, o);
   };
   if (!files.merged.empty()) {
-    ASSIGN_OR_RETURN(merged, load(files.merged));
-    served->signature = merged->signature();
+    ASSIGN_OR_RETURN(graphs.merged, load(files.merged));
+    served->signature = graphs.merged->signature();
   } else {
-    ASSIGN_OR_RETURN(first, load(files.first));
-    ASSIGN_OR_RETURN(with_past, load(files.with_past));
-    served->signature = with_past->signature();
+    ASSIGN_OR_RETURN(graphs.first, load(files.first));
+    ASSIGN_OR_RETURN(graphs.with_past, load(files.with_past));
+    served->signature = graphs.with_past->signature();
+  }
+  if (!files.embed_tokens.empty()) {
+    ASSIGN_OR_RETURN(graphs.embed_tokens, load(files.embed_tokens));
+    ASSIGN_OR_RETURN(graphs.image_token_id, repository::ReadImageTokenId(dir));
   }
   served->platform = factory.platform();
   GenerationOptions go;
@@ -111,8 +116,7 @@ Result<std::unique_ptr<ServedModel>> LoadGenerator(runtime::BackendFactory& fact
   go.kv_budget_bytes = static_cast<size_t>(served->config.generation_kv_cache_mb) << 20;
   go.admission_window = std::chrono::microseconds(served->config.generation_admission_window_us);
   ASSIGN_OR_RETURN(served->generation,
-                   GenerationScheduler::Create(go, std::move(merged), std::move(first), std::move(with_past),
-                                               metrics.ForGeneration(entry.name)));
+                   GenerationScheduler::Create(go, std::move(graphs), metrics.ForGeneration(entry.name)));
   served->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto mm = metrics.ForModel(entry.name);
   mm.load_seconds->Set(served->load_seconds);
@@ -142,7 +146,9 @@ Result<std::unique_ptr<ModelRegistry>> ModelRegistry::LoadAll(runtime::BackendFa
   reg->repository_ = repository;
   for (const auto& entry : entries) {
     const std::string& name = entry.name;
-    if (entry.layout == repository::Layout::kHfEncoderDecoder && entry.role == "decoder") {
+    if ((entry.layout == repository::Layout::kHfEncoderDecoder ||
+         entry.layout == repository::Layout::kHfVisionLanguage) &&
+        entry.role == "decoder") {
       ASSIGN_OR_RETURN(auto served, LoadGenerator(factory, repository, entry, task_blocks, metrics, log));
       reg->models_.emplace(name, std::move(served));
       continue;

@@ -310,7 +310,7 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
     timing.queue_ms = Ms(tm.started - tm.enqueued);
     timing.inference_ms = Ms(tm.finished - tm.started);
     scheduling::GenerationSequence seq;
-    seq.encoder_states = std::move(r->outputs.front());
+    seq.image_states = std::move(r->outputs.front());
     seq.prompt = *job.prompt;
     seq.params = *job.params;
     seq.seed = job.seed + index;

@@ -63,8 +63,9 @@ class GenerationSchedulerTest : public ::testing::Test {
     auto dec = factory_->Load(Dir() / "onnx" / "decoder_model_merged.onnx", {});
     EXPECT_TRUE(dec.ok()) << dec.status().ToString();
     metrics_ = std::make_unique<observability::ServerMetrics>(registry_);
-    auto s = GenerationScheduler::Create(o, std::move(dec).value(), nullptr, nullptr,
-                                         metrics_->ForGeneration("captioner-tiny"));
+    generation::DecoderGraphs graphs;
+    graphs.merged = std::move(dec).value();
+    auto s = GenerationScheduler::Create(o, std::move(graphs), metrics_->ForGeneration("captioner-tiny"));
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(s).value() : nullptr;
   }
@@ -79,7 +80,7 @@ class GenerationSchedulerTest : public ::testing::Test {
   // A sequence whose outcome lands in the returned future.
   GenerationSequence Seq(int image, GenerationParams p, std::promise<Result<GenerationOutcome>>& out) {
     GenerationSequence s;
-    s.encoder_states = states_[static_cast<size_t>(image)];
+    s.image_states = states_[static_cast<size_t>(image)];
     s.prompt = {start_};
     s.params = std::move(p);
     s.done = [&out](Result<GenerationOutcome> r) { out.set_value(std::move(r)); };

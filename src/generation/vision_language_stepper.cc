@@ -1,0 +1,181 @@
+#include "generation/vision_language_stepper.h"
+
+#include <cstring>
+
+#include "generation/tensor_rows.h"
+
+namespace sightline::generation {
+namespace {
+
+// Shapes here are [N,T] of a running group: small and never negative.
+Tensor Int64s(int64_t rows, int64_t cols, int64_t fill) {
+  Tensor t;
+  t.dtype = DataType::kInt64;
+  t.shape = {rows, cols};
+  t.data.resize(static_cast<size_t>(rows * cols) * sizeof(int64_t));
+  auto* p = reinterpret_cast<int64_t*>(t.data.data());
+  for (size_t i = 0; i < t.data.size() / sizeof(int64_t); ++i) p[i] = fill;
+  return t;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<VisionLanguageStepper>> VisionLanguageStepper::Open(runtime::Backend* embed_tokens,
+                                                                           runtime::Backend* decoder,
+                                                                           int64_t image_token_id) {
+  if (!embed_tokens || !decoder)
+    return FailedPrecondition("a vision-language model needs embed_tokens and a decoder");
+  const auto& es = embed_tokens->signature();
+  if (es.inputs.size() != 1 || !es.FindInput("input_ids") || !es.FindOutput("inputs_embeds"))
+    return FailedPrecondition("embed_tokens must map input_ids to inputs_embeds");
+  const auto& ds = decoder->signature();
+  for (const char* name : {"inputs_embeds", "attention_mask", "position_ids"})
+    if (!ds.FindInput(name))
+      return FailedPrecondition(std::string("the decoder has no input '") + name + "'");
+  if (!ds.FindOutput("logits")) return FailedPrecondition("the decoder has no output 'logits'");
+  std::unique_ptr<VisionLanguageStepper> s(new VisionLanguageStepper());
+  for (const auto& in : ds.inputs) {
+    if (!in.name.starts_with("past_key_values.")) continue;
+    if (!ds.FindOutput(PresentName(in.name)))
+      return FailedPrecondition("the decoder has input '" + in.name + "' but no output '" +
+                                PresentName(in.name) + "'");
+    if (in.shape.size() != 4 || in.shape[1] <= 0 || in.shape[3] <= 0 || in.dtype != DataType::kFp32)
+      return FailedPrecondition(
+          "decoder input '" + in.name +
+          "' must be fp32 [batch, heads, past, head_dim] with fixed heads and head_dim, got " +
+          ShapeToString(in.shape));
+    s->past_names_.push_back(in.name);
+    s->heads_ = in.shape[1];
+    s->head_dim_ = in.shape[3];
+  }
+  if (s->past_names_.empty()) return FailedPrecondition("the decoder has no past_key_values.* inputs");
+  s->has_use_cache_ = ds.FindInput("use_cache_branch") != nullptr;
+  s->embed_ = embed_tokens;
+  s->image_token_ = image_token_id;
+  ASSIGN_OR_RETURN(s->session_, decoder->OpenSession());
+  s->use_cache_.dtype = DataType::kBool;
+  s->use_cache_.shape = {1};
+  s->use_cache_.data.assign(1, 0);
+  return s;
+}
+
+Status VisionLanguageStepper::Embed(const Tensor& ids) {
+  ASSIGN_OR_RETURN(auto out, embed_->Run({&ids}));
+  if (out.empty() || out[0].dtype != DataType::kFp32 || out[0].shape.size() != 3 ||
+      out[0].shape[0] != ids.shape[0] || out[0].shape[1] != ids.shape[1])
+    return Internal("embed_tokens must give fp32 [N,T,D] for [N,T] ids, got " +
+                    (out.empty() ? std::string("nothing") : ShapeToString(out[0].shape)));
+  embeds_ = std::move(out[0]);
+  return Status::Ok();
+}
+
+Status VisionLanguageStepper::Start(Tensor image_features, Tensor input_ids) {
+  if (image_features.shape.size() != 3 || input_ids.shape.size() != 2 ||
+      image_features.shape[0] != input_ids.shape[0] || input_ids.shape[1] < 1 ||
+      image_features.dtype != DataType::kFp32)
+    return InvalidArgument("decoder start: image features fp32 [N,F,D] and input ids [N,T] expected, got " +
+                           ShapeToString(image_features.shape) + " and " + ShapeToString(input_ids.shape));
+  rows_ = static_cast<size_t>(input_ids.shape[0]);
+  RETURN_IF_ERROR(Embed(input_ids));
+  const int64_t t = input_ids.shape[1], d = embeds_.shape[2], f = image_features.shape[1];
+  if (image_features.shape[2] != d)
+    return InvalidArgument("image features of width " + std::to_string(image_features.shape[2]) +
+                           " for token embeddings of width " + std::to_string(d));
+  // The image's features in place of the image tokens' embeddings, in order.
+  const auto* ids = reinterpret_cast<const int64_t*>(input_ids.data.data());
+  const auto* feats = reinterpret_cast<const float*>(image_features.data.data());
+  auto* emb = reinterpret_cast<float*>(embeds_.data.data());
+  for (size_t r = 0; r < rows_; ++r) {
+    int64_t used = 0;
+    for (int64_t i = 0; i < t; ++i) {
+      if (ids[r * static_cast<size_t>(t) + static_cast<size_t>(i)] != image_token_) continue;
+      if (used < f)
+        std::memcpy(emb + (r * static_cast<size_t>(t) + static_cast<size_t>(i)) * static_cast<size_t>(d),
+                    feats + (r * static_cast<size_t>(f) + static_cast<size_t>(used)) * static_cast<size_t>(d),
+                    static_cast<size_t>(d) * sizeof(float));
+      ++used;
+    }
+    if (used != f)
+      return InvalidArgument("the prompt holds " + std::to_string(used) + " image tokens for the image's " +
+                             std::to_string(f) + " features");
+  }
+  owned_pasts_.clear();
+  owned_pasts_.reserve(past_names_.size());
+  for (const auto& name : past_names_) {
+    Tensor empty;
+    empty.dtype = DataType::kFp32;
+    empty.shape = {static_cast<int64_t>(rows_), heads_, 0, head_dim_};
+    owned_pasts_.push_back(std::move(empty));
+    RETURN_IF_ERROR(session_->BindInput(name, owned_pasts_.back()));
+  }
+  started_ = false;
+  return BindAndRun(0);
+}
+
+Status VisionLanguageStepper::Next(const std::vector<int64_t>& tokens, const std::vector<int>& sources) {
+  if (!started_) return FailedPrecondition("decoder step before the first");
+  bool same_rows = sources.empty() || sources.size() == rows_;
+  for (size_t i = 0; same_rows && i < sources.size(); ++i) same_rows = sources[i] == static_cast<int>(i);
+  const size_t next_rows = sources.empty() ? rows_ : sources.size();
+  if (tokens.size() != next_rows)
+    return InvalidArgument("decoder step: " + std::to_string(tokens.size()) + " ids for " +
+                           std::to_string(next_rows) + " rows");
+  for (int src : sources)
+    if (src < 0 || static_cast<size_t>(src) >= rows_)
+      return InvalidArgument("decoder step: source row out of range");
+  if (same_rows) {
+    for (const auto& name : past_names_) RETURN_IF_ERROR(session_->CarryOver(PresentName(name), name));
+    owned_pasts_.clear();  // nothing of ours is bound any more
+  } else {
+    std::vector<Tensor> gathered;
+    gathered.reserve(past_names_.size());
+    for (const auto& name : past_names_) {
+      ASSIGN_OR_RETURN(runtime::TensorView v, session_->Output(PresentName(name)));
+      gathered.push_back(GatherRows(v.dtype, v.shape, v.data, v.bytes, sources));
+    }
+    owned_pasts_ = std::move(gathered);  // bound only once all are gathered (the views die here)
+    for (size_t i = 0; i < past_names_.size(); ++i)
+      RETURN_IF_ERROR(session_->BindInput(past_names_[i], owned_pasts_[i]));
+  }
+  rows_ = next_rows;
+  RETURN_IF_ERROR(Embed(Ids(tokens, static_cast<int64_t>(rows_))));
+  return BindAndRun(past_length_);
+}
+
+Status VisionLanguageStepper::BindAndRun(int64_t past) {
+  const int64_t n = static_cast<int64_t>(rows_), t = embeds_.shape[1];
+  attention_mask_ = Int64s(n, past + t, 1);
+  position_ids_ = Int64s(n, t, 0);
+  auto* pos = reinterpret_cast<int64_t*>(position_ids_.data.data());
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < t; ++i) pos[r * t + i] = past + i;
+  RETURN_IF_ERROR(session_->BindInput("inputs_embeds", embeds_));
+  RETURN_IF_ERROR(session_->BindInput("attention_mask", attention_mask_));
+  RETURN_IF_ERROR(session_->BindInput("position_ids", position_ids_));
+  if (has_use_cache_) {
+    use_cache_.data[0] = past > 0 ? 1 : 0;
+    RETURN_IF_ERROR(session_->BindInput("use_cache_branch", use_cache_));
+  }
+  RETURN_IF_ERROR(session_->Run());
+  started_ = true;
+  ASSIGN_OR_RETURN(runtime::TensorView logits, session_->Output("logits"));
+  if (logits.dtype != DataType::kFp32 || logits.shape.size() != 3 ||
+      static_cast<size_t>(logits.shape[0]) != rows_)
+    return Internal("decoder logits must be fp32 [N,T,V], got " + ShapeToString(logits.shape));
+  positions_ = static_cast<size_t>(logits.shape[1]);
+  vocab_ = static_cast<size_t>(logits.shape[2]);
+  logits_ = reinterpret_cast<const float*>(logits.data);
+  ASSIGN_OR_RETURN(runtime::TensorView present, session_->Output(PresentName(past_names_[0])));
+  past_length_ = present.shape.size() == 4 ? present.shape[2] : 0;
+  return Status::Ok();
+}
+
+std::span<const float> VisionLanguageStepper::Logits(size_t row) const {
+  return {logits_ + (row * positions_ + positions_ - 1) * vocab_, vocab_};
+}
+
+size_t VisionLanguageStepper::kv_bytes() const {
+  return past_names_.size() * rows_ * static_cast<size_t>(heads_ * head_dim_ * past_length_) * sizeof(float);
+}
+
+}  // namespace sightline::generation
