@@ -11,6 +11,7 @@
 #include "captioner_fixture.h"
 #include "generation/encoder_decoder_stepper.h"
 #include "generation/generate_one.h"
+#include "generation/reference_cases.h"
 #include "runtime/onnxruntime/ort_backend.h"
 
 namespace sightline::generation {
@@ -20,41 +21,6 @@ namespace json = boost::json;
 
 std::filesystem::path Dir() {
   return ModelFixturesDir() / "captioner-tiny";
-}
-
-json::value Refs() {
-  std::ifstream in(Dir() / "refs.json");
-  EXPECT_TRUE(in.good()) << Dir() << " is missing: run scripts/gen_captioner_fixture.py";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return json::parse(ss.str());
-}
-
-GenerationParams ParamsOf(const json::object& p, int64_t eos) {
-  GenerationParams g;
-  g.eos_token_ids = {eos};
-  auto num = [&](const char* k, double fallback) {
-    return p.contains(k) ? p.at(k).to_number<double>() : fallback;
-  };
-  g.max_new_tokens = static_cast<int>(num("max_new_tokens", 16));
-  g.min_new_tokens = static_cast<int>(num("min_new_tokens", 0));
-  g.do_sample = p.contains("do_sample") && p.at("do_sample").as_bool();
-  g.temperature = num("temperature", 1);
-  g.top_k = static_cast<int>(num("top_k", 0));
-  g.top_p = num("top_p", 1);
-  g.repetition_penalty = num("repetition_penalty", 1);
-  g.no_repeat_ngram_size = static_cast<int>(num("no_repeat_ngram_size", 0));
-  g.num_beams = static_cast<int>(num("num_beams", 1));
-  g.length_penalty = num("length_penalty", 1);
-  g.early_stopping = p.contains("early_stopping") && p.at("early_stopping").as_bool() ? EarlyStopping::kTrue
-                                                                                      : EarlyStopping::kFalse;
-  return g;
-}
-
-std::vector<int64_t> Ids(const json::value& v) {
-  std::vector<int64_t> out;
-  for (const auto& x : v.as_array()) out.push_back(x.to_number<int64_t>());
-  return out;
 }
 
 class CaptionerParity : public ::testing::TestWithParam<bool> {};  // merged decoder or split pair
@@ -81,7 +47,7 @@ TEST_P(CaptionerParity, EveryStrategyMatchesTheReferenceLoopTokenForToken) {
   auto stepper = EncoderDecoderStepper::Open(dec.get(), first.get(), with_past.get());
   ASSERT_TRUE(stepper.ok()) << stepper.status().ToString();
 
-  const json::value refs = Refs();
+  const json::value refs = ReadRefs(Dir());
   const int64_t eos = refs.at("eos_id").to_number<int64_t>();
   const std::vector<int64_t> prompt = {refs.at("start_id").to_number<int64_t>()};
   std::map<int64_t, Tensor> states;
@@ -95,7 +61,7 @@ TEST_P(CaptionerParity, EveryStrategyMatchesTheReferenceLoopTokenForToken) {
       states[image] = std::move(out->front());
     }
     const auto& p = c.at("params").as_object();
-    const GenerationParams params = ParamsOf(p, eos);
+    const GenerationParams params = ParamsOf(p, {eos});
     const uint64_t seed = p.contains("seed") ? p.at("seed").to_number<uint64_t>() : 0;
     auto ids = GenerateOne(**stepper, states[image], prompt, params, seed);
     ASSERT_TRUE(ids.ok()) << ids.status().ToString();

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "model_fixtures.h"
+#include "captioner_fixture.h"
 #include "text/tokenizer.h"
 
 namespace sightline::text {
@@ -17,10 +17,6 @@ std::string ReadText(const std::filesystem::path& p) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-std::filesystem::path VlmDir() {
-  return ModelFixturesDir() / "vlm-tiny";
 }
 
 boost::json::object Refs() {
