@@ -68,7 +68,8 @@ void PredictImage(const CaptionRouteDeps& ctx, const HttpRequest& req, Responder
 }
 
 // POST /v1/chat/completions: OpenAI's chat API for vision (the `openai` client works against it,
-// streaming included): the conversation's one image is captioned, its user text continued; n
+// streaming included): the conversation's one image is described — a vision-language model
+// reads the whole conversation through its chat template, a captioner continues the user text; n
 // choices are n sequences (each its own seed when sampling). With stream: Server-Sent Events of
 // chat.completion.chunk, text as it is generated, then `data: [DONE]`.
 void ChatCompletions(const CaptionRouteDeps& ctx, const HttpRequest& req, Responder respond) {
@@ -86,6 +87,8 @@ void ChatCompletions(const CaptionRouteDeps& ctx, const HttpRequest& req, Respon
           .count();
   tasks::CaptionParams params;
   params.prompt = parsed->prompt;
+  // A vision-language model sees the whole conversation through its chat template.
+  if (family->kind == tasks::CaptionerFamily::Kind::kVisionLanguage) params.messages = parsed->messages;
   params.generation = parsed->generation;
   std::vector<sources::ImageSource> images(static_cast<size_t>(parsed->n), parsed->image);
   std::shared_ptr<EventStream> events;

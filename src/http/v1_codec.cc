@@ -452,7 +452,11 @@ Result<ChatCompletionRequest> ParseChatCompletionRequest(std::string_view body) 
     if (!role || !role->is_string()) return InvalidArgument(where + ".role must be a string");
     const bool user = role->get_string() == "user";
     const auto* content = msg.get_object().if_contains("content");
+    r.messages.push_back({std::string(role->get_string()), "", false});
     auto add_text = [&](std::string_view t) {
+      auto& turn = r.messages.back().text;
+      if (!turn.empty()) turn += '\n';
+      turn += t;
       if (!user || t.empty()) return;
       if (!r.prompt.empty()) r.prompt += ' ';
       r.prompt += t;
@@ -478,6 +482,7 @@ Result<ChatCompletionRequest> ParseChatCompletionRequest(std::string_view body) 
         if (!url || !url->is_string()) return InvalidArgument(pw + ".image_url.url must be a string");
         const std::string u(url->get_string());
         ++images;
+        r.messages.back().image = true;
         r.image.label = pw;
         if (u.rfind("data:", 0) == 0) {
           const auto comma = u.find(',');

@@ -110,7 +110,8 @@ std::string EncodeCaptionResponse(const tasks::CaptionImagesResult& result);
 struct ChatCompletionRequest {
   std::string model;
   sources::ImageSource image;
-  std::string prompt;
+  std::string prompt;                     // the user turns' text (captioners)
+  std::vector<tasks::ChatTurn> messages;  // every turn (vision-language models)
   tasks::GenerationOverrides generation;
   int n = 1;
   bool stream = false;

@@ -31,6 +31,45 @@ std::optional<int64_t> IdIn(const json::object& o, const char* key) {
   return std::nullopt;
 }
 
+std::string ReadFileText(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// config.json's context length: n_positions (GPT-2) or max_position_embeddings, at the top, in
+// "decoder" (encoder-decoder) or in "text_config" (vision-language models).
+int64_t ContextLength(const json::object& c) {
+  for (const auto* o :
+       {&c, c.contains("decoder") && c.at("decoder").is_object() ? &c.at("decoder").get_object() : nullptr,
+        c.contains("text_config") && c.at("text_config").is_object() ? &c.at("text_config").get_object()
+                                                                     : nullptr}) {
+    if (!o) continue;
+    for (const char* key : {"n_positions", "max_position_embeddings"})
+      if (auto n = IdIn(*o, key); n && *n > 0) return *n;
+  }
+  return 0;
+}
+
+// A vision-language model's chat template, image token and feature count. Errors name the file.
+Status LoadVisionLanguage(CaptionerFamily& f, const std::filesystem::path& dir) {
+  ASSIGN_OR_RETURN(f.image_token_id, repository::ReadImageTokenId(dir));
+  auto token = f.tokenizer->IdToToken(f.image_token_id);
+  if (!token)
+    return FailedPrecondition((dir / "tokenizer.json").string() + ": no token for the image token id " +
+                              std::to_string(f.image_token_id));
+  f.image_token = *token;
+  const auto config = dir / "tokenizer_config.json";
+  auto t = text::ChatTemplate::FromTokenizerConfig(ReadFileText(config));
+  if (!t.ok()) return FailedPrecondition(config.string() + ": " + t.status().message());
+  f.chat_template = std::move(t).value();
+  const auto& out = f.encoder->signature.outputs;
+  if (!out.empty() && out.front().shape.size() == 3 && out.front().shape[1] > 0)
+    f.image_features = out.front().shape[1];
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<CaptionerFamily>> LoadFamily(const scheduling::ModelRegistry& models,
                                                     const std::string& name, scheduling::ServedModel* encoder,
                                                     scheduling::ServedModel* decoder) {
@@ -42,6 +81,9 @@ Result<std::unique_ptr<CaptionerFamily>> LoadFamily(const scheduling::ModelRegis
   ASSIGN_OR_RETURN(f->tokenizer, text::Tokenizer::FromFile(dir / "tokenizer.json"));
   ASSIGN_OR_RETURN(json::value config, repository::ReadJsonObjectFile(dir / "config.json"));
   const auto& c = config.get_object();
+  const auto* type = c.if_contains("model_type");
+  if (!(type && type->is_string() && type->get_string() == "vision-encoder-decoder"))
+    f->kind = CaptionerFamily::Kind::kVisionLanguage;
   generation::GenerationParams base;
   base.max_new_tokens = 64;
   if (auto eos = IdIn(c, "eos_token_id")) base.eos_token_ids = {*eos};
@@ -56,25 +98,62 @@ Result<std::unique_ptr<CaptionerFamily>> LoadFamily(const scheduling::ModelRegis
     if (auto s = IdIn(g.get_object(), "decoder_start_token_id")) start = s;
   }
   if (!start) start = IdIn(c, "bos_token_id");
-  if (!start)
+  if (!start && f->kind == CaptionerFamily::Kind::kEncoderDecoder)
     return FailedPrecondition((dir / "config.json").string() +
                               ": no decoder_start_token_id (nor bos_token_id)");
   if (base.eos_token_ids.empty())
     return FailedPrecondition((dir / "config.json").string() +
                               ": no eos_token_id (here or in generation_config.json)");
   base.max_new_tokens = std::min(base.max_new_tokens, kMaxNewTokensLimit);
-  f->start_id = *start;
-  if (const auto* d = c.if_contains("decoder"); d && d->is_object())
-    for (const char* key : {"n_positions", "max_position_embeddings"})
-      if (auto n = IdIn(d->get_object(), key); n && *n > 0) {
-        f->context_length = *n;
-        break;
-      }
+  f->start_id = start.value_or(0);
+  f->context_length = ContextLength(c);
   f->defaults = std::move(base);
   if (!encoder->config.image_input)
     return FailedPrecondition("model '" + encoder->config.name +
                               "' has no image input (preprocessor_config.json)");
+  if (f->kind == CaptionerFamily::Kind::kVisionLanguage) RETURN_IF_ERROR(LoadVisionLanguage(*f, dir));
   return f;
+}
+
+// A vision-language prompt: the conversation through the chat template, tokenized as Hugging
+// Face's apply_chat_template does (no special tokens added: the template writes its own).
+Result<std::vector<int64_t>> VisionLanguagePrompt(const CaptionerFamily& family,
+                                                  const CaptionParams& params) {
+  std::vector<ChatTurn> turns = params.messages;
+  if (turns.empty())
+    turns.push_back({"user", params.prompt.empty() ? kDefaultDescribePrompt : params.prompt, true});
+  std::vector<text::ChatMessage> messages;
+  int images = 0;
+  for (size_t i = 0; i < turns.size(); ++i) {
+    if (turns[i].text.find(family.image_token) != std::string::npos)
+      return InvalidArgument(
+                 (params.messages.empty() ? std::string("prompt") : "messages[" + std::to_string(i) + "]") +
+                 ": contains the model's image token '" + family.image_token +
+                 "'; send the image as an image part")
+          .WithKind(ErrorKind::kInvalidText);
+    images += turns[i].image ? 1 : 0;
+    messages.push_back(
+        {turns[i].role, (turns[i].image ? family.image_token + "\n" : std::string()) + turns[i].text});
+  }
+  if (images != 1) return InvalidArgument("messages: exactly one turn must carry the image");
+  ASSIGN_OR_RETURN(std::string text, family.chat_template->Render(messages, /*add_generation_prompt=*/true));
+  text::EncodeOptions eo;
+  eo.add_special_tokens = false;
+  return family.tokenizer->Encode(text, eo).ids;
+}
+
+// The image token repeated once per image feature, as LLaVA processors expand it.
+std::vector<int64_t> ExpandImageToken(const std::vector<int64_t>& ids, int64_t image_token,
+                                      int64_t features) {
+  std::vector<int64_t> out;
+  out.reserve(ids.size() + static_cast<size_t>(std::max<int64_t>(0, features)));
+  for (int64_t id : ids) {
+    if (id == image_token)
+      out.insert(out.end(), static_cast<size_t>(features), id);
+    else
+      out.push_back(id);
+  }
+  return out;
 }
 
 // The text up to the first stop string, and whether one was found.
@@ -250,17 +329,26 @@ Result<generation::GenerationParams> ResolveGenerationParams(const CaptionerFami
 Result<CaptionJob> PrepareCaption(const CaptionerFamily& family, const CaptionParams& params) {
   ASSIGN_OR_RETURN(auto gen, ResolveGenerationParams(family, params.generation));
   CaptionJob job;
-  // The decoder's prompt: its start token, then the prompt's ids (no special tokens of their own).
-  auto prompt = std::make_shared<std::vector<int64_t>>(1, family.start_id);
-  if (!params.prompt.empty()) {
-    text::EncodeOptions eo;
-    eo.add_special_tokens = false;
-    const auto ids = family.tokenizer->Encode(params.prompt, eo).ids;
-    prompt->insert(prompt->end(), ids.begin(), ids.end());
+  std::shared_ptr<std::vector<int64_t>> prompt;
+  int64_t positions = 0;  // what the prompt takes of the context
+  if (family.kind == CaptionerFamily::Kind::kVisionLanguage) {
+    ASSIGN_OR_RETURN(auto ids, VisionLanguagePrompt(family, params));
+    prompt = std::make_shared<std::vector<int64_t>>(std::move(ids));
+    positions = static_cast<int64_t>(prompt->size()) - 1 + family.image_features;
+  } else {
+    // The decoder's prompt: its start token, then the prompt's ids (no special tokens of their own).
+    prompt = std::make_shared<std::vector<int64_t>>(1, family.start_id);
+    if (!params.prompt.empty()) {
+      text::EncodeOptions eo;
+      eo.add_special_tokens = false;
+      const auto ids = family.tokenizer->Encode(params.prompt, eo).ids;
+      prompt->insert(prompt->end(), ids.begin(), ids.end());
+    }
+    positions = static_cast<int64_t>(prompt->size());
   }
-  const int64_t needed = static_cast<int64_t>(prompt->size()) + gen.max_new_tokens;
+  const int64_t needed = positions + gen.max_new_tokens;
   if (family.context_length > 0 && needed > family.context_length)
-    return InvalidArgument("prompt: its " + std::to_string(prompt->size()) + " tokens and max_new_tokens " +
+    return InvalidArgument("prompt: its " + std::to_string(positions) + " tokens and max_new_tokens " +
                            std::to_string(gen.max_new_tokens) + " exceed model '" + family.name +
                            "''s context of " + std::to_string(family.context_length) + " positions")
         .WithKind(ErrorKind::kInvalidText);
@@ -311,24 +399,28 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
     timing.inference_ms = Ms(tm.finished - tm.started);
     scheduling::GenerationSequence seq;
     seq.image_states = std::move(r->outputs.front());
-    seq.prompt = *job.prompt;
+    seq.prompt = fam->kind == CaptionerFamily::Kind::kVisionLanguage
+                     ? ExpandImageToken(*job.prompt, fam->image_token_id,
+                                        seq.image_states.shape.size() == 3 ? seq.image_states.shape[1] : 0)
+                     : *job.prompt;
+    const size_t prompt_tokens = seq.prompt.size();
     seq.params = *job.params;
     seq.seed = job.seed + index;
     seq.context = context;
     if (stream) seq.on_token = [stream](int64_t id) { stream->Push(id); };
     const auto submitted = Clock::now();
-    seq.done = [fam, job, done, timing, p, submitted, stream, on_text,
-                index](Result<scheduling::GenerationOutcome> g) mutable {
+    seq.done = [fam, job, done, timing, p, submitted, stream, on_text, index,
+                prompt_tokens](Result<scheduling::GenerationOutcome> g) mutable {
       // On the scheduler thread: detokenizing is the pool's work; a stream ends first.
-      auto finish = [fam, job, done, timing, submitted, on_text, index, streamed = stream != nullptr,
-                     g = std::move(g)]() mutable {
+      auto finish = [fam, job, done, timing, submitted, on_text, index, prompt_tokens,
+                     streamed = stream != nullptr, g = std::move(g)]() mutable {
         timing.inference_ms += Ms(Clock::now() - submitted);
         CaptionedImage item;
         if (!g.ok()) {
           item.status = g.status();
           return done(std::move(item), timing);
         }
-        item.prompt_tokens = job.prompt->size();
+        item.prompt_tokens = prompt_tokens;
         item.completion_tokens = g->ids.size();
         item.first_token_ms = g->first_token_seconds * 1000.0;
         item.text = fam->tokenizer->Decode(g->ids, /*skip_special_tokens=*/true);

@@ -1,0 +1,157 @@
+"""Decoder-only vision-language models (issue 12; FastVLM's layout, scripts/gen_vlm_fixture.py):
+discovered in the model repository, the vision encoder behind the dynamic batcher, embed_tokens and
+the language model behind a generation scheduler, prompts built with the model's chat template."""
+import base64
+import io
+import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import requests
+import tritonclient.http as httpclient
+from PIL import Image
+
+from conftest import BIN, FIXTURES
+
+VLM = os.path.join(FIXTURES, "vlm-tiny")
+
+
+def noise_png(seed, w=90, h=70):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def data_uri(image):
+    return "data:image/png;base64," + base64.b64encode(image).decode()
+
+
+def reference(server, image, conversation, params):
+    """The expected answer: the image's features as the server computes them (KServe on the vision
+    encoder, the same preprocessing), the prompt as Hugging Face builds it (jinja2 on the chat
+    template, `tokenizers`, the image token once per feature), scripts/reference_generate.py's loop,
+    then the `tokenizers` package's decode. Returns (ids, text, prompt length)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+    import jinja2
+    import reference_generate
+    from tokenizers import Tokenizer
+    c = httpclient.InferenceServerClient(f"127.0.0.1:{server.port}")
+    x = httpclient.InferInput("pixel_values", [1], "BYTES")
+    x.set_data_from_numpy(np.array([image], dtype=object), binary_data=True)
+    features = c.infer("vlm-tiny.encoder", [x]).as_numpy("image_features")
+    refs = json.load(open(os.path.join(VLM, "refs.json")))
+    template = json.load(open(os.path.join(VLM, "tokenizer_config.json")))["chat_template"]
+    text = jinja2.Environment().from_string(template).render(messages=conversation, add_generation_prompt=True)
+    tok = Tokenizer.from_file(os.path.join(VLM, "tokenizer.json"))
+    prompt = []
+    for t in tok.encode(text, add_special_tokens=False).ids:
+        prompt += [t] * features.shape[1] if t == refs["image_token_id"] else [t]
+    dec = reference_generate.VlmDecoder(VLM, refs["image_token_id"])
+    run = reference_generate.beam_search if params.get("num_beams", 1) > 1 else reference_generate.generate
+    ids = run(dec, features, prompt, dict(params), refs["eos_ids"])
+    return ids, tok.decode(ids, skip_special_tokens=True), len(prompt)
+
+
+def describe(server, images, **fields):
+    files = [("file", (f"{i}.png", im, "image/png")) for i, im in enumerate(images)]
+    return requests.post(server.url + "/v1/caption", files=files,
+                         data={k: str(v) for k, v in dict(fields, model="vlm-tiny").items()}, timeout=120)
+
+
+def test_the_vlm_folder_becomes_a_vision_encoder_and_a_generated_decoder(server):
+    models = {m["id"]: m for m in requests.get(server.url + "/v1/models").json()["data"]}
+    assert models["vlm-tiny.encoder"]["scheduler"] == "batcher"
+    assert models["vlm-tiny.decoder"]["scheduler"] == "generation"
+    meta = requests.get(server.url + "/v2/models/vlm-tiny.decoder").json()
+    names = {i["name"] for i in meta["inputs"]}
+    assert {"inputs_embeds", "attention_mask", "position_ids", "past_key_values.0.key"} <= names
+    assert server.metrics()['sightline_generation_kv_cache_budget_bytes{model="vlm-tiny.decoder"}'] > 0
+
+
+def test_descriptions_match_the_reference_loop_greedy_and_beam(server):
+    images = [noise_png(k) for k in range(3)]
+    r = describe(server, images, prompt="What is in this picture?", max_new_tokens=24)
+    assert r.status_code == 200, r.text[:300]
+    for im, item in zip(images, r.json()["data"]):
+        conv = [{"role": "user", "content": "<image>\nWhat is in this picture?"}]
+        ids, text, prompt_len = reference(server, im, conv, {"max_new_tokens": 24})
+        assert item["text"] == text
+        assert item["usage"]["completion_tokens"] == len(ids)
+        assert item["usage"]["prompt_tokens"] == prompt_len
+    # No prompt: the default request, "Describe this image."
+    r = describe(server, images[:1], max_new_tokens=10, num_beams=3, length_penalty=1.0)
+    conv = [{"role": "user", "content": "<image>\nDescribe this image."}]
+    ids, text, _ = reference(server, images[0], conv, {"max_new_tokens": 10, "num_beams": 3, "length_penalty": 1.0,
+                                                       "early_stopping": False})
+    assert r.json()["data"][0]["text"] == text
+
+
+def test_a_conversation_goes_through_the_chat_template_with_the_openai_client(server):
+    import openai
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+    image = noise_png(7)
+    messages = [{"role": "system", "content": "Answer in one word."},
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_uri(image)}},
+                                             {"type": "text", "text": "What is this?"}]},
+                {"role": "assistant", "content": "A pattern."},
+                {"role": "user", "content": "And its colour?"}]
+    conv = [{"role": "system", "content": "Answer in one word."},
+            {"role": "user", "content": "<image>\nWhat is this?"},
+            {"role": "assistant", "content": "A pattern."}, {"role": "user", "content": "And its colour?"}]
+    ids, text, prompt_len = reference(server, image, conv, {"max_new_tokens": 16})
+    r = client.chat.completions.create(model="vlm-tiny", messages=messages, max_tokens=16, temperature=0)
+    assert r.choices[0].message.content == text
+    assert r.usage.prompt_tokens == prompt_len
+    assert r.usage.completion_tokens == len(ids)
+    chunks = list(client.chat.completions.create(model="vlm-tiny", messages=messages, max_tokens=16, temperature=0,
+                                                 stream=True, stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
+    assert chunks[-1].usage.prompt_tokens == prompt_len
+    # Sampled with a seed: reproducible, and as the reference draws.
+    sampled = dict(max_new_tokens=12, do_sample=True, seed=5, temperature=0.8, top_p=0.9)
+    ids, text, _ = reference(server, image, conv, sampled)
+    r = client.chat.completions.create(model="vlm-tiny", messages=messages, max_tokens=12, seed=5, temperature=0.8,
+                                       top_p=0.9)
+    assert r.choices[0].message.content == text
+
+
+def test_sequences_batched_together_answer_as_they_do_alone(server):
+    images = [noise_png(20 + k) for k in range(6)]
+    alone = [describe(server, [im], max_new_tokens=30).json()["data"][0]["text"] for im in images]
+    with ThreadPoolExecutor(6) as pool:
+        together = list(pool.map(lambda im: describe(server, [im], max_new_tokens=30), images))
+    assert [r.json()["data"][0]["text"] for r in together] == alone
+    m = server.metrics()
+    assert m['sightline_generation_active_sequences{model="vlm-tiny.decoder"}'] == 0
+    assert m['sightline_generation_kv_cache_bytes{model="vlm-tiny.decoder"}'] == 0
+
+
+def test_bad_conversations_are_4xx_naming_what_is_wrong(server):
+    image = noise_png(3)
+    r = describe(server, [image], prompt="look: <image> here")
+    assert r.status_code == 400 and "<image>" in r.json()["error"]["message"]
+    bad_role = [{"role": "tool", "content": [{"type": "image_url", "image_url": {"url": data_uri(image)}}]}]
+    r = requests.post(server.url + "/v1/chat/completions", json={"model": "vlm-tiny", "messages": bad_role})
+    assert r.status_code == 400 and "messages[0].role" in r.json()["error"]["message"]
+    r = requests.post(server.url + "/v1/chat/completions",
+                      json={"model": "vlm-tiny", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 400 and "image_url" in r.json()["error"]["message"]
+    r = describe(server, [image], max_new_tokens=600)
+    assert r.status_code == 400 and "max_new_tokens" in r.json()["error"]["message"]
+
+
+def test_a_template_sightline_cannot_render_is_refused_at_load(tmp_path):
+    import shutil
+    import subprocess
+    repo = tmp_path / "repo"
+    shutil.copytree(VLM, repo / "vlm-tiny")
+    cfg = json.load(open(repo / "vlm-tiny" / "tokenizer_config.json"))
+    cfg["chat_template"] = "{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>{% endfor %}"
+    json.dump(cfg, open(repo / "vlm-tiny" / "tokenizer_config.json", "w"))
+    p = subprocess.run([BIN, "serve", "--model-repository", str(repo), "--host", "127.0.0.1", "--port", "0"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode != 0
+    out = p.stdout + p.stderr
+    assert "tokenizer_config.json" in out and "chat template" in out and "ChatML" in out, out[-2000:]
