@@ -33,6 +33,16 @@ class DecoderStepper {
   virtual int64_t past_length() const = 0;
   // KV-cache bytes the group holds now (every layer's keys and values).
   virtual size_t kv_bytes() const = 0;
+
+  // Continuous batching across positions. A stepper whose graph takes an attention mask and
+  // position ids can take in another group of the same graphs: after both ran a step, `other`'s
+  // rows follow this one's (rows() + i), left-padded to the longer past with masked positions, so
+  // the next Next() feeds every row — whatever their lengths — in one run. `other` is spent.
+  // Steppers without a mask (encoder-decoder exports) cannot: kUnimplemented.
+  virtual bool can_absorb() const { return false; }
+  virtual Status Absorb(DecoderStepper& /*other*/) {
+    return Status(StatusCode::kUnimplemented, "this decoder cannot batch rows at different positions");
+  }
 };
 
 }  // namespace sightline::generation

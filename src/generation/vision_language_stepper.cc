@@ -1,5 +1,6 @@
 #include "generation/vision_language_stepper.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "generation/tensor_rows.h"
@@ -108,7 +109,9 @@ Status VisionLanguageStepper::Start(Tensor image_features, Tensor input_ids) {
     owned_pasts_.push_back(std::move(empty));
     RETURN_IF_ERROR(session_->BindInput(name, owned_pasts_.back()));
   }
+  pad_.assign(rows_, 0);
   started_ = false;
+  absorbed_ = false;
   return BindAndRun(0);
 }
 
@@ -123,20 +126,29 @@ Status VisionLanguageStepper::Next(const std::vector<int64_t>& tokens, const std
   for (int src : sources)
     if (src < 0 || static_cast<size_t>(src) >= rows_)
       return InvalidArgument("decoder step: source row out of range");
-  if (same_rows) {
+  if (same_rows && !absorbed_) {
     for (const auto& name : past_names_) RETURN_IF_ERROR(session_->CarryOver(PresentName(name), name));
     owned_pasts_.clear();  // nothing of ours is bound any more
-  } else {
+  } else if (!same_rows) {
+    // From the last run's presents, or from what Absorb() built (bound as the pasts).
     std::vector<Tensor> gathered;
     gathered.reserve(past_names_.size());
-    for (const auto& name : past_names_) {
-      ASSIGN_OR_RETURN(runtime::TensorView v, session_->Output(PresentName(name)));
+    for (size_t i = 0; i < past_names_.size(); ++i) {
+      if (absorbed_) {
+        const Tensor& t = owned_pasts_[i];
+        gathered.push_back(GatherRows(t.dtype, t.shape, t.data.data(), t.data.size(), sources));
+        continue;
+      }
+      ASSIGN_OR_RETURN(runtime::TensorView v, session_->Output(PresentName(past_names_[i])));
       gathered.push_back(GatherRows(v.dtype, v.shape, v.data, v.bytes, sources));
     }
     owned_pasts_ = std::move(gathered);  // bound only once all are gathered (the views die here)
-    for (size_t i = 0; i < past_names_.size(); ++i)
-      RETURN_IF_ERROR(session_->BindInput(past_names_[i], owned_pasts_[i]));
-  }
+    RETURN_IF_ERROR(BindOwnedPasts());
+    std::vector<int64_t> pad;
+    for (int src : sources) pad.push_back(pad_[static_cast<size_t>(src)]);
+    pad_ = std::move(pad);
+  }  // else: Absorb() left the combined cache bound
+  absorbed_ = false;
   rows_ = next_rows;
   RETURN_IF_ERROR(Embed(Ids(tokens, static_cast<int64_t>(rows_))));
   return BindAndRun(past_length_);
@@ -146,9 +158,13 @@ Status VisionLanguageStepper::BindAndRun(int64_t past) {
   const int64_t n = static_cast<int64_t>(rows_), t = embeds_.shape[1];
   attention_mask_ = Int64s(n, past + t, 1);
   position_ids_ = Int64s(n, t, 0);
+  auto* mask = reinterpret_cast<int64_t*>(attention_mask_.data.data());
   auto* pos = reinterpret_cast<int64_t*>(position_ids_.data.data());
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t i = 0; i < t; ++i) pos[r * t + i] = past + i;
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t pad = pad_[static_cast<size_t>(r)];
+    for (int64_t j = 0; j < pad; ++j) mask[r * (past + t) + j] = 0;
+    for (int64_t i = 0; i < t; ++i) pos[r * t + i] = past - pad + i;
+  }
   RETURN_IF_ERROR(session_->BindInput("inputs_embeds", embeds_));
   RETURN_IF_ERROR(session_->BindInput("attention_mask", attention_mask_));
   RETURN_IF_ERROR(session_->BindInput("position_ids", position_ids_));
@@ -167,6 +183,69 @@ Status VisionLanguageStepper::BindAndRun(int64_t past) {
   logits_ = reinterpret_cast<const float*>(logits.data);
   ASSIGN_OR_RETURN(runtime::TensorView present, session_->Output(PresentName(past_names_[0])));
   past_length_ = present.shape.size() == 4 ? present.shape[2] : 0;
+  return Status::Ok();
+}
+
+Status VisionLanguageStepper::BindOwnedPasts() {
+  for (size_t i = 0; i < past_names_.size(); ++i)
+    RETURN_IF_ERROR(session_->BindInput(past_names_[i], owned_pasts_[i]));
+  return Status::Ok();
+}
+
+Status VisionLanguageStepper::Absorb(DecoderStepper& other_base) {
+  auto* other = dynamic_cast<VisionLanguageStepper*>(&other_base);
+  if (!other || other == this || other->past_names_ != past_names_ || other->heads_ != heads_ ||
+      other->head_dim_ != head_dim_)
+    return FailedPrecondition("only a group of the same vision-language decoder can be absorbed");
+  if (!started_ || !other->started_) return FailedPrecondition("both groups must have run a step");
+  // Each side's current cache: its last run's presents, or what an earlier Absorb() built.
+  auto current = [](VisionLanguageStepper& s, size_t i) -> Result<runtime::TensorView> {
+    if (s.absorbed_) {
+      const Tensor& t = s.owned_pasts_[i];
+      return runtime::TensorView{t.dtype, t.shape, t.data.data(), t.data.size()};
+    }
+    return s.session_->Output(PresentName(s.past_names_[i]));
+  };
+  const int64_t pm = std::max(past_length_, other->past_length_);
+  const size_t na = rows_, nb = other->rows_;
+  const size_t hd = static_cast<size_t>(head_dim_), heads = static_cast<size_t>(heads_);
+  std::vector<Tensor> combined;
+  combined.reserve(past_names_.size());
+  for (size_t i = 0; i < past_names_.size(); ++i) {
+    ASSIGN_OR_RETURN(runtime::TensorView a, current(*this, i));
+    ASSIGN_OR_RETURN(runtime::TensorView b, current(*other, i));
+    if (a.dtype != DataType::kFp32 || b.dtype != DataType::kFp32 || a.shape.size() != 4 ||
+        b.shape.size() != 4)
+      return Internal("KV cache tensors must be fp32 [N,H,P,Dh]");
+    Tensor t;
+    t.dtype = DataType::kFp32;
+    t.shape = {static_cast<int64_t>(na + nb), heads_, pm, head_dim_};
+    t.data.assign((na + nb) * heads * static_cast<size_t>(pm) * hd * sizeof(float), 0);  // padding: zeros
+    auto* dst = reinterpret_cast<float*>(t.data.data());
+    // Row r, head h: its P positions, right-aligned in the Pm slots.
+    auto copy = [&](const runtime::TensorView& v, size_t rows, size_t first_row) {
+      const size_t p = static_cast<size_t>(v.shape[2]);
+      const auto* src = reinterpret_cast<const float*>(v.data);
+      for (size_t r = 0; r < rows; ++r)
+        for (size_t h = 0; h < heads; ++h)
+          std::memcpy(dst + (((first_row + r) * heads + h) * static_cast<size_t>(pm) +
+                             (static_cast<size_t>(pm) - p)) *
+                                hd,
+                      src + ((r * heads + h) * p) * hd, p * hd * sizeof(float));
+    };
+    copy(a, na, 0);
+    copy(b, nb, na);
+    combined.push_back(std::move(t));
+  }
+  for (size_t r = 0; r < na; ++r) pad_[r] += pm - past_length_;
+  for (size_t r = 0; r < nb; ++r) pad_.push_back(other->pad_[r] + pm - other->past_length_);
+  owned_pasts_ = std::move(combined);
+  RETURN_IF_ERROR(BindOwnedPasts());
+  rows_ = na + nb;
+  past_length_ = pm;
+  absorbed_ = true;
+  other->rows_ = 0;
+  other->owned_pasts_.clear();
   return Status::Ok();
 }
 

@@ -12,9 +12,11 @@
 // they replace the embedding rows at the prompt's image-token positions, in order, as
 // transformers.js and the LLaVA processors do, so each prompt must hold exactly F image tokens
 // (the task expands the template's single <image> to F). Positions are the running count
-// (position_ids = cumulative attention mask - 1, all ones here: a group's rows share a length).
-// Later steps embed the chosen ids, hand present.* to past_key_values.* in place, and gather rows
-// only when the group's rows change.
+// (position_ids = cumulative attention mask - 1, as transformers.js computes them). Later steps
+// embed the chosen ids, hand present.* to past_key_values.* in place, and gather rows only when
+// the group's rows change. Absorb() takes in another group's rows whatever their length: each row
+// keeps a left padding (masked out, positions not counted), so rows at different positions share
+// one decoder run — the continuous batching a maskless encoder-decoder cannot do.
 #pragma once
 
 #include <memory>
@@ -43,13 +45,17 @@ class VisionLanguageStepper final : public DecoderStepper {
   size_t vocab() const override { return vocab_; }
   int64_t past_length() const override { return past_length_; }
   size_t kv_bytes() const override;
+  bool can_absorb() const override { return true; }
+  Status Absorb(DecoderStepper& other) override;
 
  private:
   VisionLanguageStepper() = default;
   // inputs_embeds for `ids` [N,T] into embeds_.
   Status Embed(const Tensor& ids);
-  // Binds embeds_, a fresh all-ones mask of P+T and positions P.., then runs.
+  // Binds embeds_, the mask (0 over each row's padding, 1 after) and positions (P - pad ..), runs.
   Status BindAndRun(int64_t past);
+  // Binds owned_pasts_ to the past inputs.
+  Status BindOwnedPasts();
 
   runtime::Backend* embed_ = nullptr;
   std::unique_ptr<runtime::StatefulSession> session_;
@@ -61,7 +67,9 @@ class VisionLanguageStepper final : public DecoderStepper {
   std::vector<Tensor> owned_pasts_;
   size_t rows_ = 0, vocab_ = 0, positions_ = 0;
   int64_t past_length_ = 0;
+  std::vector<int64_t> pad_;  // per row: masked positions at the start of its past
   bool started_ = false;
+  bool absorbed_ = false;  // the current cache is owned_pasts_ (bound), not the last run's presents
   const float* logits_ = nullptr;
 };
 

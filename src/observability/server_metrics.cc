@@ -53,6 +53,9 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
       gen_tokens(r.AddCounter("sightline_generation_tokens_total", "Tokens generated", {"model"})),
       gen_steps(r.AddCounter("sightline_generation_steps_total", "Decoder runs (one step of a group of rows)",
                              {"model"})),
+      gen_merges(r.AddCounter("sightline_generation_group_merges_total",
+                              "Groups of sequences folded into the running one (masked decoders)",
+                              {"model"})),
       gen_step_rows(r.AddHistogram("sightline_generation_step_rows",
                                    "Rows (sequences or beams) per decoder run", {"model"},
                                    {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128})),
@@ -76,6 +79,7 @@ GenerationMetrics ServerMetrics::ForGeneration(const std::string& m) {
   g.time_per_output_token = &gen_tpot.WithLabels({m});
   g.tokens = &gen_tokens.WithLabels({m});
   g.steps = &gen_steps.WithLabels({m});
+  g.merges = &gen_merges.WithLabels({m});
   g.step_rows = &gen_step_rows.WithLabels({m});
   g.active = &gen_active.WithLabels({m});
   g.waiting = &gen_waiting.WithLabels({m});

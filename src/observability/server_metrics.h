@@ -34,6 +34,7 @@ struct GenerationMetrics {
   Histogram* time_per_output_token = nullptr;  // seconds per id after the first, per sequence
   Counter* tokens = nullptr;                   // new ids generated
   Counter* steps = nullptr;                    // decoder runs
+  Counter* merges = nullptr;                   // groups folded into the running one
   Histogram* step_rows = nullptr;              // rows per decoder run
   Gauge* active = nullptr;                     // sequences being decoded
   Gauge* waiting = nullptr;                    // sequences admitted, waiting for KV memory or a slot
@@ -74,6 +75,7 @@ class ServerMetrics {
   Family<Histogram>& gen_tpot;
   Family<Counter>& gen_tokens;
   Family<Counter>& gen_steps;
+  Family<Counter>& gen_merges;
   Family<Histogram>& gen_step_rows;
   Family<Gauge>& gen_active;
   Family<Gauge>& gen_waiting;

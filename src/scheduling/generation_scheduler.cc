@@ -150,6 +150,7 @@ void GenerationScheduler::Loop() {
         RunGroup(*g);
         ++runs;
       }
+    MergeGroups();
     std::erase_if(groups_, [](const auto& g) { return g->rows.empty(); });
     double longest = 0;
     for (const auto& g : groups_)
@@ -350,6 +351,25 @@ void GenerationScheduler::RunGroup(Group& g) {
     s.next = id;
   }
   std::erase_if(g.rows, [](const auto& s) { return s->ended; });
+}
+
+void GenerationScheduler::MergeGroups() {
+  Group* host = nullptr;
+  for (auto& g : groups_) {
+    if (g->rows.empty() || g->beam || !g->started || !g->stepper || !g->stepper->can_absorb()) continue;
+    if (!host) {
+      host = g.get();
+      continue;
+    }
+    const int offset = static_cast<int>(host->stepper->rows());
+    if (!host->stepper->Absorb(*g->stepper).ok()) continue;  // it stays a group of its own
+    metrics_.merges->Inc();
+    for (auto& s : g->rows) {
+      s->src += offset;
+      host->rows.push_back(std::move(s));
+    }
+    g->rows.clear();
+  }
 }
 
 void GenerationScheduler::Finish(Sequence& s, Result<GenerationOutcome> r) {

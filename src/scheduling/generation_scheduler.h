@@ -3,13 +3,14 @@
 // memory budget. One thread per model runs the decoder and nothing else but choosing each row's
 // next id (which the next step needs); detokenizing and answering belong to whoever submitted.
 //
-// Encoder-decoder exports (vit-gpt2 style, generation/encoder_decoder_stepper.h) take no attention
-// mask or position ids, so rows can only share a decoder run while they are at the same position;
-// vision-language models (vision_language_stepper.h) are grouped the same way for now, their
-// masks all ones: sequences admitted at the same step boundary with prompts of the same length
-// (and contexts of the same shape) form a group and
-// stay together (each row leaves when it ends); groups admitted at different steps run one after
-// another within each step. A beam-search request is its own group (its beams are its rows).
+// Sequences admitted at the same step boundary with prompts of the same length (and image states
+// of the same shape) start as one group: one prefill run. After that, encoder-decoder exports
+// (vit-gpt2 style, generation/encoder_decoder_stepper.h), which take no attention mask or position
+// ids, keep each group apart — rows share a run only while at the same position, so groups
+// admitted at different steps run one after another within each step. Vision-language models
+// (vision_language_stepper.h) take a mask and position ids: after its first step a new group is
+// folded into the running one (left-padded, masked), so every sequence, whatever its length,
+// shares one decoder run per step. A beam-search request is its own group (its beams are its rows).
 //
 // Admission: a sequence reserves its worst-case KV cache (rows x (prompt + max_new_tokens) x bytes
 // per position); it starts at the next step boundary where the reservation fits the budget and a
@@ -111,6 +112,9 @@ class GenerationScheduler final : public Scheduler {
   void SweepEnded();
   void AdmitWaiting();
   void RunGroup(Group& g);
+  // After a step: groups whose decoder takes a mask fold into one (DecoderStepper::Absorb), so
+  // sequences that started apart share every later run.
+  void MergeGroups();
   void Finish(Sequence& s, Result<GenerationOutcome> r);
   size_t Reservation(const GenerationSequence& s) const;
   void PublishGauges();

@@ -13,7 +13,7 @@ import requests
 import tritonclient.http as httpclient
 from PIL import Image
 
-from conftest import BIN, FIXTURES
+from conftest import BIN, FIXTURES, wait_until
 
 VLM = os.path.join(FIXTURES, "vlm-tiny")
 
@@ -123,8 +123,10 @@ def test_sequences_batched_together_answer_as_they_do_alone(server):
     with ThreadPoolExecutor(6) as pool:
         together = list(pool.map(lambda im: describe(server, [im], max_new_tokens=30), images))
     assert [r.json()["data"][0]["text"] for r in together] == alone
+    # The gauges are published at the end of the step that finished the last sequence.
+    wait_until(lambda: server.metrics()['sightline_generation_active_sequences{model="vlm-tiny.decoder"}'] == 0,
+               what="no active sequences")
     m = server.metrics()
-    assert m['sightline_generation_active_sequences{model="vlm-tiny.decoder"}'] == 0
     assert m['sightline_generation_kv_cache_bytes{model="vlm-tiny.decoder"}'] == 0
 
 
