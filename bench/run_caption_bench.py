@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Captioning benchmarks on a benchmark-sized captioner (scripts/gen_captioner_fixture.py --size
-bench: the vit-gpt2 layout at d_model 256, 4 layers; the same ONNX files for every system), one
-photo as the raw body, greedy, max_new_tokens 32, open-loop requests at fixed rates (bench/loadgen:
-latency from each request's scheduled send time) below capacity, and closed-loop capacity (8
-connections back to back), in one run:
+"""Captioning benchmarks on a benchmark-sized model — `--family captioner`: the vit-gpt2 layout
+(scripts/gen_captioner_fixture.py --size bench, d_model 256, 4 layers); `--family vlm`: FastVLM's
+layout (scripts/gen_vlm_fixture.py --size bench, d_model 256, 4 layers, 256 image features and the
+chat-templated prompt, ~310 prompt positions) — the same ONNX files for every system, one photo as
+the raw body, greedy, max_new_tokens 32, open-loop requests at fixed rates (bench/loadgen: latency
+from each request's scheduled send time) below capacity, and closed-loop capacity (8 connections
+back to back), in one run:
 
 1. Sightline's /v1/caption against the Python service teams write (bench/peers/caption_peer.py:
    FastAPI + onnxruntime, a generate() loop per request on the thread pool);
@@ -14,7 +16,7 @@ Tokens/s = answered requests/s x the caption's tokens (the same image and greedy
 answer has the same length, read from a probe request). Also the time to first token under load
 (sightline_generation_time_to_first_token_seconds).
 
-  .venv/bin/python bench/run_caption_bench.py [--rates 4] [--seconds 20]
+  .venv/bin/python bench/run_caption_bench.py [--family captioner|vlm] [--rates 4] [--seconds 20]
 """
 import argparse
 import json
@@ -82,20 +84,28 @@ def main():
     ap.add_argument("--rates", default="4", help="open-loop rates, below the systems' capacity")
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--family", choices=["captioner", "vlm"], default="captioner")
     args = ap.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     work = tempfile.mkdtemp(prefix="caption-bench-")
-    # No drift towards EOS: every caption runs to max_new_tokens, the same work for every system.
-    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_captioner_fixture.py"), "--size", "bench",
-                    "--eos-drift", "0", "--out", work, "--tokenizer",
-                    os.path.join(ROOT, "build", "fixtures", "tokenizers", "gpt2", "tokenizer.json")],
-                   check=True, capture_output=True)
-    model = os.path.join(work, "captioner-bench")
+    # No drift towards EOS: every answer runs to max_new_tokens, the same work for every system.
+    tokenizers = os.path.join(ROOT, "build", "fixtures", "tokenizers")
+    if args.family == "vlm":
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_vlm_fixture.py"), "--size", "bench",
+                        "--eos-drift", "0", "--out", work, "--tokenizer",
+                        os.path.join(tokenizers, "qwen2", "tokenizer.json")], check=True, capture_output=True)
+        model = os.path.join(work, "vlm-bench")
+    else:
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_captioner_fixture.py"), "--size",
+                        "bench", "--eos-drift", "0", "--out", work, "--tokenizer",
+                        os.path.join(tokenizers, "gpt2", "tokenizer.json")], check=True, capture_output=True)
+        model = os.path.join(work, "captioner-bench")
     photo = os.path.join(tempfile.mkdtemp(prefix="caption-photo-"), "photo.png")
     Image.open(os.path.join(ROOT, "build", "fixtures", "photos", "astronaut.png")).convert("RGB").resize(
         (512, 512)).save(photo)
     q = f"?max_new_tokens={args.max_new_tokens}"
-    results = {"rates": rates, "seconds": args.seconds, "max_new_tokens": args.max_new_tokens}
+    results = {"family": args.family, "rates": rates, "seconds": args.seconds,
+               "max_new_tokens": args.max_new_tokens}
 
     port = bg.free_port()
     cmd = [os.path.join(ROOT, "build", "sightline"), "serve", "--model-repository", work, "--host", "127.0.0.1",
@@ -120,7 +130,7 @@ def main():
         results["peer_tokens_per_caption"] = ptokens
         run_rates("fastapi_peer", pport, "/caption" + q, photo, rates, args.seconds, ptokens, results)
 
-    out = os.path.join(ROOT, "build", "bench", "caption_results.json")
+    out = os.path.join(ROOT, "build", "bench", f"caption_results_{args.family}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     json.dump(results, open(out, "w"), indent=1)
     print(json.dumps(results, indent=1))

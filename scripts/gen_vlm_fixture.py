@@ -19,15 +19,19 @@ real model drops in unchanged:
         reference loop (scripts/reference_generate.py over onnxruntime) generates for seeded pixel
         tensors (pixels_<k>.f32): greedy, beam, seeded sampling, repetition penalty, ...
 
-The decoder is Qwen2 shaped where the interface shows: per layer causal self-attention over past +
-new keys under the attention mask (a key is seen when its mask is 1 and it is not in the future),
-an MLP, a final norm and an LM head; positions come from position_ids (a learned table stands in
+The decoder is Qwen2 shaped where the interface shows: grouped-query attention (fewer key/value
+heads than query heads, so the cache is [B, num_key_value_heads, P, head_dim] as in the real
+export), per layer causal self-attention over past + new keys under the attention mask (a key is
+seen when its mask is 1 and it is not in the future), an MLP, a final norm and an LM head; positions come from position_ids (a learned table stands in
 for rotary embeddings: the graph's inputs are the same). The image's features replace the
 embedding rows at the image-token positions (as transformers.js does for llava-style models).
 
   scripts/gen_vlm_fixture.py --out build/fixtures/models --tokenizer build/fixtures/tokenizers/qwen2/tokenizer.json
 
-`--size bench` writes vlm-bench: d_model 256, 4 heads, 4 layers, for bench/run_caption_bench.py.
+`--size bench` writes vlm-bench: d_model 512, 8 query / 2 key-value heads, 4 layers, 256x256
+images as 256 features (FastVLM-0.5B's count; like its Qwen2, the weights outweigh a position's
+cache by far), for bench/run_caption_bench.py (with --eos-drift 0: answers run to
+max_new_tokens).
 """
 import argparse
 import json
@@ -41,7 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_captioner_fixture as cap  # noqa: E402
 import reference_generate  # noqa: E402
 
-D, HEADS, LAYERS, PATCH, IMAGE, POSITIONS = 32, 2, 2, 16, 64, 512
+D, HEADS, KV_HEADS, LAYERS, PATCH, IMAGE, POSITIONS = 32, 2, 1, 2, 16, 64, 512
 HD = D // HEADS
 FEATURES = (IMAGE // PATCH) ** 2
 
@@ -74,8 +78,10 @@ def weights(rng, vocab, eos, drift_from, eos_drift):
     u /= np.linalg.norm(u)
     w["wpe"] += eos_drift * np.maximum(0, np.arange(POSITIONS) - drift_from)[:, None] * u[None, :]
     for l in range(LAYERS):
-        for k in ["q", "k", "v", "o"]:
+        for k in ["q", "o"]:
             w[f"{l}.{k}"] = rng.standard_normal((D, D)) / np.sqrt(D)
+        for k in ["k", "v"]:
+            w[f"{l}.{k}"] = rng.standard_normal((D, KV_HEADS * HD)) / np.sqrt(D)
         w[f"{l}.fc1"] = rng.standard_normal((D, 4 * D)) / np.sqrt(D)
         w[f"{l}.fc2"] = rng.standard_normal((4 * D, D)) / np.sqrt(4 * D)
         for ln in ["ln1", "ln2"]:
@@ -85,6 +91,20 @@ def weights(rng, vocab, eos, drift_from, eos_drift):
     w["lm_head"] = rng.standard_normal((D, vocab)) * 0.6
     w["lm_head"][:, eos] = u * np.sqrt(D) * 0.5
     return {k: numpy_helper.from_array(v.astype(np.float32), k) for k, v in w.items()}
+
+
+def kv_heads(g, x):
+    """[B,T,KV_HEADS*HD] -> [B,KV_HEADS,T,HD]"""
+    r = g.op("Reshape", [x, g.const([0, 0, KV_HEADS, HD])])
+    return g.op("Transpose", [r], perm=[0, 2, 1, 3])
+
+
+def repeat_kv(g, x):
+    """[B,KV_HEADS,P,HD] -> [B,HEADS,P,HD], each key/value head serving HEADS/KV_HEADS query heads."""
+    if KV_HEADS == HEADS:
+        return x
+    t = g.op("Tile", [g.op("Unsqueeze", [x, g.const([2])]), g.const([1, 1, HEADS // KV_HEADS, 1, 1])])
+    return g.op("Reshape", [t, g.const([0, HEADS, -1, HD])])
 
 
 def decoder(w, vocab, out):
@@ -104,11 +124,12 @@ def decoder(w, vocab, out):
     presents = []
     for l in range(LAYERS):
         x = g.op("LayerNormalization", [h, f"{l}.ln1.g", f"{l}.ln1.b"], axis=-1)
-        q, k, v = (cap.heads(g, g.op("MatMul", [x, f"{l}.{n}"])) for n in "qkv")
+        q = cap.heads(g, g.op("MatMul", [x, f"{l}.q"]))
+        k, v = (kv_heads(g, g.op("MatMul", [x, f"{l}.{n}"])) for n in "kv")
         k = g.op("Concat", [f"past_key_values.{l}.key", k], axis=2)
         v = g.op("Concat", [f"past_key_values.{l}.value", v], axis=2)
         presents.append((k, v))
-        h = g.op("Add", [h, g.op("MatMul", [cap.attend(g, q, k, v, mask), f"{l}.o"])])
+        h = g.op("Add", [h, g.op("MatMul", [cap.attend(g, q, repeat_kv(g, k), repeat_kv(g, v), mask), f"{l}.o"])])
         x = g.op("LayerNormalization", [h, f"{l}.ln2.g", f"{l}.ln2.b"], axis=-1)
         h = g.op("Add", [h, g.op("MatMul", [g.op("Tanh", [g.op("MatMul", [x, f"{l}.fc1"])]), f"{l}.fc2"])])
     x = g.op("LayerNormalization", [h, "lnf.g", "lnf.b"], axis=-1)
@@ -124,9 +145,9 @@ def decoder(w, vocab, out):
     for l in range(LAYERS):
         for kv in ["key", "value"]:
             ins.append(helper.make_tensor_value_info(f"past_key_values.{l}.{kv}", f,
-                                                     ["batch_size", HEADS, "past_sequence_length", HD]))
+                                                     ["batch_size", KV_HEADS, "past_sequence_length", HD]))
             outs.append(helper.make_tensor_value_info(f"present.{l}.{kv}", f,
-                                                      ["batch_size", HEADS, "total_sequence_length", HD]))
+                                                      ["batch_size", KV_HEADS, "total_sequence_length", HD]))
     cap.save(helper.make_graph(g.nodes + ids, "decoder_model_merged", ins, outs, list(w.values()) + g.inits),
              os.path.join(out, "decoder_model_merged.onnx"))
 
@@ -172,11 +193,13 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--tokenizer", required=True, help="a byte-level BPE tokenizer.json (the qwen2 fixture)")
     ap.add_argument("--size", choices=["tiny", "bench"], default="tiny")
+    ap.add_argument("--eos-drift", type=float, default=0.2)
     a = ap.parse_args()
-    global D, HEADS, LAYERS, HD
+    global D, HEADS, KV_HEADS, LAYERS, HD, IMAGE, FEATURES
     if a.size == "bench":
-        D, HEADS, LAYERS = 256, 4, 4
-        HD = D // HEADS
+        D, HEADS, KV_HEADS, LAYERS, IMAGE = 512, 8, 2, 4, 256
+        HD, FEATURES = D // HEADS, (IMAGE // PATCH) ** 2
+        cap.D, cap.HEADS, cap.HD = D, HEADS, HD  # its attention helpers read these
     d = os.path.join(a.out, "vlm-tiny" if a.size == "tiny" else "vlm-bench")
     onnx_dir = os.path.join(d, "onnx")
     os.makedirs(onnx_dir, exist_ok=True)
@@ -187,10 +210,10 @@ def main():
     vision_encoder(rng, onnx_dir)
     embed_tokens(rng, vocab, onnx_dir)
     # Prompts here are 70 and 101 ids with the image's 16; answers end within 1..40 ids.
-    decoder(weights(rng, vocab, im_end, drift_from=96, eos_drift=0.12), vocab, onnx_dir)
+    decoder(weights(rng, vocab, im_end, drift_from=96, eos_drift=a.eos_drift), vocab, onnx_dir)
     json.dump({"model_type": "llava_qwen2", "architectures": ["LlavaQwen2ForCausalLM"], "image_token_index": image,
                "hidden_size": D, "num_attention_heads": HEADS, "num_hidden_layers": LAYERS,
-               "num_key_value_heads": HEADS, "max_position_embeddings": POSITIONS, "vocab_size": vocab,
+               "num_key_value_heads": KV_HEADS, "max_position_embeddings": POSITIONS, "vocab_size": vocab,
                "eos_token_id": im_end, "bos_token_id": endoftext, "mm_vision_tower": "mobileclip_l_1024",
                "mm_hidden_size": D, "tie_word_embeddings": False},
               open(os.path.join(d, "config.json"), "w"), indent=2)
