@@ -70,7 +70,7 @@ TEMPLATE_CASES = [
 PROMPTS = ["Describe the image.", "What is in this picture? Answer briefly, in one sentence."]
 
 
-def weights(rng, vocab, eos, drift_from, eos_drift):
+def weights(rng, vocab, eos, drift_from, eos_drift, stop):
     w = {"wpe": rng.standard_normal((POSITIONS, D)) * 0.1}
     # Random weights alone almost never say EOS; positions past the prompt drift toward the EOS
     # direction so most answers end after a few tokens, image- and prompt-dependently.
@@ -90,6 +90,9 @@ def weights(rng, vocab, eos, drift_from, eos_drift):
     w["lnf.g"], w["lnf.b"] = np.ones(D), np.zeros(D)
     w["lm_head"] = rng.standard_normal((D, vocab)) * 0.6
     w["lm_head"][:, eos] = u * np.sqrt(D) * 0.5
+    if eos_drift == 0:  # benchmarks: EOS's logit stays 0, below the best of the random others
+        w["lm_head"][:, eos] = 0
+        w["lm_head"][:, stop] = 0
     return {k: numpy_helper.from_array(v.astype(np.float32), k) for k, v in w.items()}
 
 
@@ -210,7 +213,7 @@ def main():
     vision_encoder(rng, onnx_dir)
     embed_tokens(rng, vocab, onnx_dir)
     # Prompts here are 70 and 101 ids with the image's 16; answers end within 1..40 ids.
-    decoder(weights(rng, vocab, im_end, drift_from=96, eos_drift=a.eos_drift), vocab, onnx_dir)
+    decoder(weights(rng, vocab, im_end, drift_from=96, eos_drift=a.eos_drift, stop=endoftext), vocab, onnx_dir)
     json.dump({"model_type": "llava_qwen2", "architectures": ["LlavaQwen2ForCausalLM"], "image_token_index": image,
                "hidden_size": D, "num_attention_heads": HEADS, "num_hidden_layers": LAYERS,
                "num_key_value_heads": KV_HEADS, "max_position_embeddings": POSITIONS, "vocab_size": vocab,

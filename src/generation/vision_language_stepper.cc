@@ -19,6 +19,24 @@ Tensor Int64s(int64_t rows, int64_t cols, int64_t fill) {
   return t;
 }
 
+// Rows of a [N,H,P,Dh] fp32 cache picked by `sources`, without their first `trim` positions.
+Tensor GatherTrimmed(const runtime::TensorView& v, const std::vector<int>& sources, int64_t trim) {
+  const size_t heads = static_cast<size_t>(v.shape[1]), p = static_cast<size_t>(v.shape[2]),
+               hd = static_cast<size_t>(v.shape[3]), keep = p - static_cast<size_t>(trim);
+  Tensor t;
+  t.dtype = v.dtype;
+  t.shape = {static_cast<int64_t>(sources.size()), v.shape[1], static_cast<int64_t>(keep), v.shape[3]};
+  t.data.resize(sources.size() * heads * keep * hd * sizeof(float));
+  auto* dst = reinterpret_cast<float*>(t.data.data());
+  const auto* src = reinterpret_cast<const float*>(v.data);
+  for (size_t i = 0; i < sources.size(); ++i)
+    for (size_t h = 0; h < heads; ++h)
+      std::memcpy(dst + (i * heads + h) * keep * hd,
+                  src + ((static_cast<size_t>(sources[i]) * heads + h) * p + static_cast<size_t>(trim)) * hd,
+                  keep * hd * sizeof(float));
+  return t;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<VisionLanguageStepper>> VisionLanguageStepper::Open(runtime::Backend* embed_tokens,
@@ -130,23 +148,30 @@ Status VisionLanguageStepper::Next(const std::vector<int64_t>& tokens, const std
     for (const auto& name : past_names_) RETURN_IF_ERROR(session_->CarryOver(PresentName(name), name));
     owned_pasts_.clear();  // nothing of ours is bound any more
   } else if (!same_rows) {
-    // From the last run's presents, or from what Absorb() built (bound as the pasts).
+    // From the last run's presents, or from what Absorb() built (bound as the pasts). Padding
+    // every remaining row shares is cut: without it a group that never empties would pad to an
+    // ever longer past.
+    std::vector<int64_t> pad;
+    for (int src : sources) pad.push_back(pad_[static_cast<size_t>(src)]);
+    const int64_t trim = pad.empty() ? 0 : *std::min_element(pad.begin(), pad.end());
     std::vector<Tensor> gathered;
     gathered.reserve(past_names_.size());
     for (size_t i = 0; i < past_names_.size(); ++i) {
+      runtime::TensorView v;
       if (absorbed_) {
         const Tensor& t = owned_pasts_[i];
-        gathered.push_back(GatherRows(t.dtype, t.shape, t.data.data(), t.data.size(), sources));
-        continue;
+        v = runtime::TensorView{t.dtype, t.shape, t.data.data(), t.data.size()};
+      } else {
+        ASSIGN_OR_RETURN(v, session_->Output(PresentName(past_names_[i])));
       }
-      ASSIGN_OR_RETURN(runtime::TensorView v, session_->Output(PresentName(past_names_[i])));
-      gathered.push_back(GatherRows(v.dtype, v.shape, v.data, v.bytes, sources));
+      gathered.push_back(trim > 0 ? GatherTrimmed(v, sources, trim)
+                                  : GatherRows(v.dtype, v.shape, v.data, v.bytes, sources));
     }
     owned_pasts_ = std::move(gathered);  // bound only once all are gathered (the views die here)
     RETURN_IF_ERROR(BindOwnedPasts());
-    std::vector<int64_t> pad;
-    for (int src : sources) pad.push_back(pad_[static_cast<size_t>(src)]);
+    for (auto& p : pad) p -= trim;
     pad_ = std::move(pad);
+    past_length_ -= trim;
   }  // else: Absorb() left the combined cache bound
   absorbed_ = false;
   rows_ = next_rows;

@@ -8,6 +8,7 @@
 #include "generation/decoder_graphs.h"
 #include "generation/generate_one.h"
 #include "generation/reference_cases.h"
+#include "generation/tensor_rows.h"
 #include "runtime/onnxruntime/ort_backend.h"
 
 namespace sightline::generation {
@@ -81,6 +82,45 @@ TEST_F(VlmParity, TheImageFeaturesReachTheAnswer) {
     if (c.at("name").as_string() == "greedy" && c.at("prompt").to_number<int>() == 0)
       answers.insert(Ids(c.at("ids")));
   EXPECT_GE(answers.size(), 2u);
+}
+
+std::vector<int64_t> RefIds(const json::value& refs, const char* name, int image, int prompt) {
+  for (const auto& c : refs.at("cases").as_array())
+    if (c.at("name").as_string() == name && c.at("image").to_number<int>() == image &&
+        c.at("prompt").to_number<int>() == prompt)
+      return Ids(c.at("ids"));
+  return {};
+}
+
+int64_t Argmax(std::span<const float> logits) {
+  return std::max_element(logits.begin(), logits.end()) - logits.begin();
+}
+
+// Absorb: rows at different positions share runs (left-padded, masked) and keep their own ids;
+// when the longest row leaves, the padding the others share is cut from the cache.
+TEST_F(VlmParity, AbsorbedRowsKeepTheirIdsAndSharedPaddingIsCutWhenTheLongestLeaves) {
+  auto a = graphs_.OpenStepper();
+  auto b = graphs_.OpenStepper();
+  ASSERT_TRUE(a.ok() && b.ok());
+  const auto p0 = Ids(refs_.at("prompts").at(0).at("expanded"));
+  const auto p1 = Ids(refs_.at("prompts").at(1).at("expanded"));
+  ASSERT_GT(p1.size(), p0.size() + 10);
+  const auto long_ref = RefIds(refs_, "greedy_long", 0, 1), short_ref = RefIds(refs_, "greedy_long", 1, 0);
+  ASSERT_GE(long_ref.size(), 2u);
+  ASSERT_GE(short_ref.size(), 3u);
+  ASSERT_TRUE((*a)->Start(Features(0), PromptRows({&p1}, 1)).ok());
+  ASSERT_TRUE((*b)->Start(Features(1), PromptRows({&p0}, 1)).ok());
+  EXPECT_EQ(Argmax((*a)->Logits(0)), long_ref[0]);
+  EXPECT_EQ(Argmax((*b)->Logits(0)), short_ref[0]);
+  ASSERT_TRUE((*a)->Absorb(**b).ok());
+  ASSERT_EQ((*a)->rows(), 2u);
+  EXPECT_EQ((*a)->past_length(), static_cast<int64_t>(p1.size()));
+  ASSERT_TRUE((*a)->Next({long_ref[0], short_ref[0]}).ok());
+  EXPECT_EQ(Argmax((*a)->Logits(0)), long_ref[1]);
+  EXPECT_EQ(Argmax((*a)->Logits(1)), short_ref[1]);
+  ASSERT_TRUE((*a)->Next({short_ref[1]}, {1}).ok());  // the long row leaves
+  EXPECT_EQ((*a)->past_length(), static_cast<int64_t>(p0.size()) + 2) << "its padding is gone";
+  EXPECT_EQ(Argmax((*a)->Logits(0)), short_ref[2]);
 }
 
 TEST_F(VlmParity, APromptWithoutOneImageTokenPerFeatureIsRefused) {
