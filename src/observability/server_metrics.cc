@@ -88,6 +88,7 @@ GenerationMetrics ServerMetrics::ForGeneration(const std::string& m) {
   g.kv_budget_bytes = &gen_kv_budget.WithLabels({m});
   g.finished_eos = &gen_finished.WithLabels({m, "eos"});
   g.finished_length = &gen_finished.WithLabels({m, "length"});
+  g.finished_stop = &gen_finished.WithLabels({m, "stop"});
   g.finished_cancelled = &gen_finished.WithLabels({m, "cancelled"});
   g.finished_deadline = &gen_finished.WithLabels({m, "deadline_exceeded"});
   g.finished_error = &gen_finished.WithLabels({m, "error"});

@@ -41,8 +41,8 @@ struct GenerationMetrics {
   Gauge* kv_bytes = nullptr;                   // KV cache held now
   Gauge* kv_reserved_bytes = nullptr;          // KV cache promised to admitted sequences (worst case)
   Gauge* kv_budget_bytes = nullptr;
-  Counter *finished_eos = nullptr, *finished_length = nullptr, *finished_cancelled = nullptr,
-          *finished_deadline = nullptr, *finished_error = nullptr;
+  Counter *finished_eos = nullptr, *finished_length = nullptr, *finished_stop = nullptr,
+          *finished_cancelled = nullptr, *finished_deadline = nullptr, *finished_error = nullptr;
   Counter* rejected_queue_full = nullptr;
 };
 

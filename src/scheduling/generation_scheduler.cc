@@ -205,8 +205,16 @@ void GenerationScheduler::SweepEnded() {
   }
   for (auto& [s, st] : gone) Finish(*s, st);
   for (auto& g : groups_) {
-    for (auto& s : g->rows)
-      if (auto st = ended(*s)) Finish(*s, *st);
+    for (auto& s : g->rows) {
+      if (auto st = ended(*s)) {
+        Finish(*s, *st);
+      } else if (!g->beam && s->in.stop_requested && s->in.stop_requested->load()) {
+        GenerationOutcome o;
+        o.ids.assign(s->ids.begin() + static_cast<std::ptrdiff_t>(s->in.prompt.size()), s->ids.end());
+        o.reason = FinishReason::kStop;
+        Finish(*s, std::move(o));
+      }
+    }
     std::erase_if(g->rows, [](const auto& s) { return s->ended; });
   }
 }
@@ -382,7 +390,10 @@ void GenerationScheduler::Finish(Sequence& s, Result<GenerationOutcome> r) {
     o.queue_seconds = Seconds(s.started - s.submitted);
     o.first_token_seconds = s.has_first ? Seconds(s.first_token - s.submitted) : 0;
     o.total_seconds = Seconds(now - s.submitted);
-    (o.reason == FinishReason::kEos ? metrics_.finished_eos : metrics_.finished_length)->Inc();
+    (o.reason == FinishReason::kEos    ? metrics_.finished_eos
+     : o.reason == FinishReason::kStop ? metrics_.finished_stop
+                                       : metrics_.finished_length)
+        ->Inc();
     if (o.ids.size() > 1)
       metrics_.time_per_output_token->Observe(Seconds(now - s.first_token) /
                                               static_cast<double>(o.ids.size() - 1));

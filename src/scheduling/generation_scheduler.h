@@ -20,6 +20,7 @@
 // and deadlines end a sequence at the next step boundary and free its cache there.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -43,7 +44,8 @@
 
 namespace sightline::scheduling {
 
-enum class FinishReason { kEos, kLength };
+// kStop: the submitter asked (GenerationSequence::stop_requested: a stop string was found).
+enum class FinishReason { kEos, kLength, kStop };
 
 struct GenerationOutcome {
   std::vector<int64_t> ids;  // the new ids, EOS included when one ended the sequence
@@ -60,6 +62,9 @@ struct GenerationSequence {
   generation::GenerationParams params;  // validated by the caller
   uint64_t seed = 0;                    // for sampling
   RequestContextPtr context;            // cancellation and deadline; null: none
+  // Set from any thread to end the sequence at the next step boundary with the ids so far
+  // (FinishReason::kStop); wake the scheduler with NotifyCancelled(). Null: never. Not for beams.
+  std::shared_ptr<std::atomic<bool>> stop_requested;
   // Each new id as it is chosen (not for beam search, whose ids are known only at the end). Runs
   // on the scheduler thread: must not block.
   std::function<void(int64_t)> on_token;

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <fstream>
@@ -172,14 +173,17 @@ bool CutAtStop(std::string& text, const std::vector<std::string>& stop) {
 // the stream before it. Close() runs `then` after the last chunk.
 class TextStream : public std::enable_shared_from_this<TextStream> {
  public:
+  // `on_text` may be null (only watching for stop strings); `on_stop` runs once, on the pool,
+  // when a stop string is found.
   TextStream(ThreadPool& pool, const text::Tokenizer& tokenizer, std::vector<std::string> stop, size_t index,
-             std::function<void(size_t, const std::string&)> on_text)
+             std::function<void(size_t, const std::string&)> on_text, std::function<void()> on_stop)
       : pool_(pool),
         tokenizer_(tokenizer),
         decode_(tokenizer, /*skip_special_tokens=*/true),
         stop_(std::move(stop)),
         index_(index),
-        on_text_(std::move(on_text)) {
+        on_text_(std::move(on_text)),
+        on_stop_(std::move(on_stop)) {
     for (const auto& s : stop_) hold_ = std::max(hold_, s.size() - 1);
   }
 
@@ -218,7 +222,7 @@ class TextStream : public std::enable_shared_from_this<TextStream> {
           // back is U+FFFD there, and a stop string can only be found whole now.
           std::string whole = tokenizer_.Decode(ids_, true);
           CutAtStop(whole, stop_);
-          if (whole.size() > emitted_ && whole.compare(0, emitted_, text_, 0, emitted_) == 0)
+          if (on_text_ && whole.size() > emitted_ && whole.compare(0, emitted_, text_, 0, emitted_) == 0)
             on_text_(index_, whole.substr(emitted_));
         }
         item.then();
@@ -242,16 +246,17 @@ class TextStream : public std::enable_shared_from_this<TextStream> {
     size_t cut = std::string::npos;
     for (const auto& s : stop_) cut = std::min(cut, text_.find(s, emitted_ > hold_ ? emitted_ - hold_ : 0));
     if (cut != std::string::npos) {
-      if (cut > emitted_) on_text_(index_, text_.substr(emitted_, cut - emitted_));
+      if (on_text_ && cut > emitted_) on_text_(index_, text_.substr(emitted_, cut - emitted_));
       emitted_ = text_.size();
       stopped_ = true;
+      if (on_stop_) on_stop_();
       return;
     }
     size_t safe = text_.size() > hold_ ? text_.size() - hold_ : 0;
     while (safe > emitted_ && safe < text_.size() && (static_cast<unsigned char>(text_[safe]) & 0xC0) == 0x80)
       --safe;
     if (safe > emitted_) {
-      on_text_(index_, text_.substr(emitted_, safe - emitted_));
+      if (on_text_) on_text_(index_, text_.substr(emitted_, safe - emitted_));
       emitted_ = safe;
     }
   }
@@ -262,6 +267,7 @@ class TextStream : public std::enable_shared_from_this<TextStream> {
   std::vector<std::string> stop_;
   size_t index_;
   std::function<void(size_t, const std::string&)> on_text_;
+  std::function<void()> on_stop_;
   size_t hold_ = 0;
   std::mutex mu_;
   std::deque<Item> queue_;  // guarded by mu_
@@ -364,9 +370,21 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
                 std::function<void(CaptionedImage, StageTiming)> done,
                 std::function<void(size_t, const std::string&)> on_text) {
   const auto* fam = &family;
+  // Text as it is generated, when streamed or when a stop string can end it early (beams are
+  // known only at the end). A stop string found ends the sequence at the next step boundary.
   std::shared_ptr<TextStream> stream;
-  if (on_text && job.params->num_beams <= 1)  // beams are known only at the end
-    stream = std::make_shared<TextStream>(pool, *family.tokenizer, job.params->stop, index, on_text);
+  std::shared_ptr<std::atomic<bool>> stop_requested;
+  if ((on_text || !job.params->stop.empty()) && job.params->num_beams <= 1) {
+    std::function<void()> on_stop;
+    if (!job.params->stop.empty()) {
+      stop_requested = std::make_shared<std::atomic<bool>>(false);
+      on_stop = [stop_requested, scheduler = fam->decoder->generation.get()] {
+        stop_requested->store(true);
+        scheduler->NotifyCancelled();  // wakes its sweep
+      };
+    }
+    stream = std::make_shared<TextStream>(pool, *family.tokenizer, job.params->stop, index, on_text, on_stop);
+  }
   auto fail = [&done](const Status& s, const StageTiming& t) {
     CaptionedImage item;
     item.status = s;
@@ -386,7 +404,7 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
   o.continuation = index > 0;
   o.outputs = {fam->encoder->signature.outputs.front().name};
   ThreadPool* p = &pool;
-  auto encoded = [fam, job, context, index, done, timing, p, stream,
+  auto encoded = [fam, job, context, index, done, timing, p, stream, stop_requested,
                   on_text](Result<scheduling::InferResult> r) mutable {
     auto fail_here = [&](const Status& s) {
       CaptionedImage item;
@@ -408,6 +426,7 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
     seq.seed = job.seed + index;
     seq.context = context;
     if (stream) seq.on_token = [stream](int64_t id) { stream->Push(id); };
+    seq.stop_requested = stop_requested;
     const auto submitted = Clock::now();
     seq.done = [fam, job, done, timing, p, submitted, stream, on_text, index,
                 prompt_tokens](Result<scheduling::GenerationOutcome> g) mutable {
@@ -425,7 +444,7 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
         item.first_token_ms = g->first_token_seconds * 1000.0;
         item.text = fam->tokenizer->Decode(g->ids, /*skip_special_tokens=*/true);
         const bool stopped = CutAtStop(item.text, job.params->stop);
-        item.finish_reason = stopped || g->reason == scheduling::FinishReason::kEos ? "stop" : "length";
+        item.finish_reason = stopped || g->reason != scheduling::FinishReason::kLength ? "stop" : "length";
         if (on_text && !streamed && !item.text.empty()) on_text(index, item.text);  // beams: all at once
         done(std::move(item), timing);
       };

@@ -157,3 +157,28 @@ def test_a_template_sightline_cannot_render_is_refused_at_load(tmp_path):
     assert p.returncode != 0
     out = p.stdout + p.stderr
     assert "tokenizer_config.json" in out and "chat template" in out and "ChatML" in out, out[-2000:]
+
+
+def test_a_stop_string_ends_generation_early_not_just_the_text(server):
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(os.path.join(VLM, "tokenizer.json"))
+    conv = [{"role": "user", "content": "<image>\nDescribe this image."}]
+    for seed in range(40, 60):  # an image whose answer runs all 40 tokens
+        image = noise_png(seed)
+        ids, full, _ = reference(server, image, conv, {"max_new_tokens": 40})
+        if len(ids) == 40 and len(tok.decode(ids[:3], skip_special_tokens=True)) >= 2:
+            break
+    else:
+        raise AssertionError("no 40-token answer among the seeds")
+    head = tok.decode(ids[:3], skip_special_tokens=True)
+    stop = head[-2:]
+    before = server.metrics().get('sightline_generation_sequences_total{model="vlm-tiny.decoder",reason="stop"}', 0)
+    r = describe(server, [image], max_new_tokens=40, stop=stop)
+    assert r.status_code == 200, r.text
+    item = r.json()["data"][0]
+    assert item["text"] == full[:full.find(stop)]
+    assert item["finish_reason"] == "stop"
+    assert item["usage"]["completion_tokens"] < 40, "generation went on after the stop string"
+    wait_until(lambda: server.metrics().get(
+        'sightline_generation_sequences_total{model="vlm-tiny.decoder",reason="stop"}', 0) == before + 1,
+        what="a sequence ended by its stop string")
