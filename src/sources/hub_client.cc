@@ -241,7 +241,11 @@ std::vector<HubFile> SelectModelFiles(const std::vector<HubFile>& files, const s
       }
     }
     if (stem == name) continue;  // not an ONNX file
-    if (stem.find("model") == std::string::npos) continue;
+    // Graphs Sightline serves: *model* (model, vision_model, encoder_model, decoder_model_merged,
+    // ...) and a vision-language model's vision_encoder and embed_tokens.
+    if (stem.find("model") == std::string::npos && !stem.starts_with("vision_encoder") &&
+        !stem.starts_with("embed_tokens"))
+      continue;
     auto ends_with = [&](const std::string& sfx) {
       return stem.size() > sfx.size() && stem.compare(stem.size() - sfx.size(), sfx.size(), sfx) == 0;
     };

@@ -4,6 +4,7 @@
 corrupted one that must fail its SHA-256 check. The pulled folder is then served."""
 import hashlib
 import http.server
+import io
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ import threading
 
 import pytest
 import requests
+from PIL import Image
 
 from conftest import BIN, FIXTURES
 
@@ -18,6 +20,7 @@ REPO = "acme/clip-tiny"
 
 
 class Hub(http.server.BaseHTTPRequestHandler):
+    repo = REPO
     files = {}          # repo path -> bytes
     token = None
     cut_once = set()    # paths whose first CDN transfer stops halfway
@@ -29,7 +32,7 @@ class Hub(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         path = self.path.split("?")[0]
-        if path.startswith(f"/api/models/{REPO}/revision/"):
+        if path.startswith(f"/api/models/{self.repo}/revision/"):
             if not self.authorized():
                 return self.send_error(401)
             siblings = []
@@ -39,7 +42,7 @@ class Hub(http.server.BaseHTTPRequestHandler):
                     entry["lfs"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
                 siblings.append(entry)
             return self.reply(200, json.dumps({"sha": "0123abcd", "siblings": siblings}).encode())
-        prefix = f"/{REPO}/resolve/"
+        prefix = f"/{self.repo}/resolve/"
         if path.startswith(prefix):
             if not self.authorized():
                 return self.send_error(401)
@@ -100,18 +103,19 @@ def hub():
             if rel != "sightline.json":  # hub repositories carry no Sightline config
                 files[rel] = open(os.path.join(root, n), "rb").read()
     Hub.files, Hub.token, Hub.cut_once, Hub.corrupt, Hub.ranges = files, None, set(), set(), []
+    Hub.repo = REPO
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
 
 
-def pull(endpoint, dest, *extra, token=None):
+def pull(endpoint, dest, *extra, token=None, repo=REPO):
     env = dict(os.environ, HF_ENDPOINT=endpoint)
     env.pop("HF_TOKEN", None)
     if token:
         env["HF_TOKEN"] = token
-    return subprocess.run([BIN, "pull", REPO, "--model-repository", str(dest), *extra], env=env,
+    return subprocess.run([BIN, "pull", repo, "--model-repository", str(dest), *extra], env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -162,3 +166,37 @@ def test_checksum_mismatch_is_refused(hub, tmp_path):
 def test_unknown_repository_or_variant(hub, tmp_path):
     p = pull(hub, tmp_path, "--variant", "q4")
     assert p.returncode != 0 and "no ONNX files for variant 'q4'" in p.stderr
+
+
+# The layouts of issue 12, as the hub holds them: the fixtures' model files, plus the variant files
+# a real repository carries beside them (which `--variant` must leave behind).
+LAYOUT_FILES = {
+    "captioner-tiny": ["config.json", "generation_config.json", "onnx/decoder_model.onnx",
+                       "onnx/decoder_model_merged.onnx", "onnx/decoder_with_past_model.onnx",
+                       "onnx/encoder_model.onnx", "preprocessor_config.json", "tokenizer.json",
+                       "tokenizer_config.json"],
+    "vlm-tiny": ["config.json", "generation_config.json", "onnx/decoder_model_merged.onnx",
+                 "onnx/embed_tokens.onnx", "onnx/vision_encoder.onnx", "preprocessor_config.json",
+                 "tokenizer.json", "tokenizer_config.json"],
+}
+
+
+@pytest.mark.parametrize("folder", sorted(LAYOUT_FILES))
+def test_pull_fetches_captioner_and_vision_language_layouts(hub, tmp_path, make_server, folder):
+    src = os.path.join(FIXTURES, folder)
+    Hub.files = {rel: open(os.path.join(src, rel), "rb").read() for rel in LAYOUT_FILES[folder]}
+    Hub.files.update({rel.replace(".onnx", "_q4f16.onnx"): b"not this variant"
+                      for rel in LAYOUT_FILES[folder] if rel.endswith(".onnx")})
+    Hub.repo = "acme/" + folder
+    p = pull(hub, tmp_path, repo="acme/" + folder)
+    assert p.returncode == 0, p.stderr
+    d = tmp_path / folder
+    got = sorted(str(f.relative_to(d)) for f in d.rglob("*") if f.is_file() and f.name != "sightline.json")
+    assert got == LAYOUT_FILES[folder]
+    s = make_server(repo=str(tmp_path))
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(buf, "PNG")
+    photo = buf.getvalue()
+    r = requests.post(s.url + "/v1/caption?max_new_tokens=5", data=photo, headers={"Content-Type": "image/png"})
+    assert r.status_code == 200, r.text
+    assert r.json()["model"] == folder
