@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "core/thread_name.h"
@@ -41,6 +42,13 @@ namespace {
 
 double Seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
+}
+
+// "1.2 MiB": one decimal, so a request just over a small budget does not read "1 MiB over 1 MiB".
+std::string MiB(size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return buf;
 }
 
 }  // namespace
@@ -84,9 +92,8 @@ Status GenerationScheduler::Submit(std::vector<GenerationSequence> sequences) {
     if (s->reservation > options_.kv_budget_bytes)
       return InvalidArgument("max_new_tokens: " + std::to_string(in.params.max_new_tokens) + " tokens" +
                              (s->rows > 1 ? " x " + std::to_string(s->rows) + " beams" : std::string()) +
-                             " need " + std::to_string(s->reservation >> 20) +
-                             " MiB of KV cache, over model '" + options_.model + "''s budget of " +
-                             std::to_string(options_.kv_budget_bytes >> 20) + " MiB");
+                             " (with the prompt) need " + MiB(s->reservation) + " of KV cache, over model '" +
+                             options_.model + "''s budget of " + MiB(options_.kv_budget_bytes));
     if (s->rows > options_.max_rows)
       return InvalidArgument("num_beams: at most " + std::to_string(options_.max_rows) + " for model '" +
                              options_.model + "'");

@@ -6,14 +6,16 @@ import io
 import json
 import os
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 import requests
 import tritonclient.http as httpclient
 from PIL import Image
 
-from conftest import BIN, FIXTURES, wait_until
+from conftest import BIN, FIXTURES, SANITIZED, wait_until
 
 VLM = os.path.join(FIXTURES, "vlm-tiny")
 
@@ -182,3 +184,85 @@ def test_a_stop_string_ends_generation_early_not_just_the_text(server):
     wait_until(lambda: server.metrics().get(
         'sightline_generation_sequences_total{model="vlm-tiny.decoder",reason="stop"}', 0) == before + 1,
         what="a sequence ended by its stop string")
+
+
+def reason_count(server, reason):
+    return server.metrics().get(f'sightline_generation_sequences_total{{model="vlm-tiny.decoder",reason="{reason}"}}', 0)
+
+
+@pytest.fixture(scope="module")
+def long_server(tmp_path_factory):
+    """vlm-tiny answering at least 430 tokens (min_new_tokens in its generation_config.json), so a
+    sequence is surely still running when the client goes away or its deadline passes."""
+    import shutil
+    from conftest import Server
+    repo = tmp_path_factory.mktemp("long") / "repo"
+    shutil.copytree(VLM, repo / "vlm-tiny")
+    cfg = json.load(open(repo / "vlm-tiny" / "generation_config.json"))
+    cfg.update(min_new_tokens=430, max_new_tokens=430)
+    json.dump(cfg, open(repo / "vlm-tiny" / "generation_config.json", "w"))
+    s = Server(repo=str(repo))
+    yield s
+    s.stop()
+
+
+def test_a_client_hanging_up_mid_stream_frees_its_sequence(long_server):
+    import socket
+    server = long_server
+    before = reason_count(server, "cancelled")
+    body = json.dumps({"model": "vlm-tiny", "stream": True, "messages": [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_uri(noise_png(11))}}]}]})
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+    seen = b""
+    while seen.count(b"data:") < 3:  # the role chunk and some text: generation is under way
+        chunk = sock.recv(65536)
+        assert chunk, seen
+        seen += chunk
+    sock.close()
+    wait_until(lambda: reason_count(server, "cancelled") == before + 1, what="the sequence cancelled")
+    wait_until(lambda: server.metrics()['sightline_generation_active_sequences{model="vlm-tiny.decoder"}'] == 0,
+               what="no active sequences")
+    assert server.metrics()['sightline_generation_kv_cache_bytes{model="vlm-tiny.decoder"}'] == 0
+    assert reason_count(server, "length") == 0, "it did not run to its end"
+
+
+def test_a_deadline_ends_generation_at_the_next_step(long_server):
+    server = long_server
+    image = noise_png(12)
+    url = server.url + "/v1/caption?model=vlm-tiny"
+    t0 = time.time()
+    full = requests.post(url, data=image, headers={"Content-Type": "image/png"})
+    assert full.status_code == 200 and full.json()["data"][0]["usage"]["completion_tokens"] == 430
+    # A third of what the whole answer takes: the deadline passes during generation.
+    budget_ms = max(5, int((time.time() - t0) * 1000 / 3))
+    before = reason_count(server, "deadline_exceeded")
+    r = requests.post(url, data=image, headers={"Content-Type": "image/png", "X-Request-Timeout-Ms": str(budget_ms)})
+    # A many-image route answers each item: this one's error is the deadline.
+    assert r.status_code == 200 and r.json()["failed"] == 1, r.text[:300]
+    assert r.json()["data"][0]["error"]["code"] == "deadline_exceeded"
+    wait_until(lambda: reason_count(server, "deadline_exceeded") == before + 1, what="the sequence ended by its deadline")
+
+
+def test_kv_budget_and_context_length_are_honest_4xx(make_server, tmp_path):
+    import shutil
+    repo = tmp_path / "repo"
+    shutil.copytree(VLM, repo / "vlm-tiny")
+    # 1 MiB of cache: 4096 positions at this model's 256 bytes a position.
+    json.dump({"generation": {"kv_cache_mb": 1}}, open(repo / "vlm-tiny" / "sightline.json", "w"))
+    s = make_server(repo=str(repo))
+    image = noise_png(13)
+    ok = describe(s, [image], max_new_tokens=20)
+    assert ok.status_code == 200, ok.text[:300]
+    never = describe(s, [image], max_new_tokens=400, num_beams=10)
+    # A many-image route answers each item: this one's error names the field and the budget.
+    assert never.status_code == 200 and never.json()["failed"] == 1, never.text[:300]
+    err = never.json()["data"][0]["error"]
+    assert err["code"] == "invalid_argument"
+    assert "max_new_tokens" in err["message"] and "1.2 MiB of KV cache" in err["message"], err
+    assert "budget of 1.0 MiB" in err["message"], err
+    long_prompt = describe(s, [image], prompt="describe " * 200, max_new_tokens=20)
+    assert long_prompt.status_code == 400
+    assert "prompt" in long_prompt.json()["error"]["message"]
+    assert "context of 512 positions" in long_prompt.json()["error"]["message"]
