@@ -46,6 +46,18 @@ class SplitMix64:
         return (self.next() >> 11) * (1.0 / (1 << 53))
 
 
+def run_step(decoder, feeds, b, past):
+    """One decoder run with its pasts (empty [B,H,0,HD] on the first step): the last position's
+    logits [B,V] in float64 and the presents, keyed as the next step's past inputs."""
+    for n in decoder.past_names:
+        feeds[n] = past[n] if past is not None else np.zeros((b, decoder.heads, 0, decoder.head_dim), np.float32)
+    outs = decoder.s.run(None, feeds)
+    names = [o.name for o in decoder.s.get_outputs()]
+    logits = outs[names.index("logits")][:, -1, :].astype(np.float64)
+    presents = {n.replace("present.", "past_key_values."): o for n, o in zip(names, outs) if n.startswith("present.")}
+    return logits, presents
+
+
 class MergedDecoder:
     """decoder_model_merged.onnx: the first step with use_cache_branch false and empty pasts."""
 
@@ -63,13 +75,7 @@ class MergedDecoder:
         b = input_ids.shape[0]
         feeds = {"input_ids": input_ids.astype(np.int64), "encoder_hidden_states": encoder_states,
                  "use_cache_branch": np.array([past is not None])}
-        for n in self.past_names:
-            feeds[n] = past[n] if past is not None else np.zeros((b, self.heads, 0, self.head_dim), np.float32)
-        outs = self.s.run(None, feeds)
-        names = [o.name for o in self.s.get_outputs()]
-        logits = outs[names.index("logits")][:, -1, :].astype(np.float64)
-        presents = {n.replace("present.", "past_key_values."): o for n, o in zip(names, outs) if n.startswith("present.")}
-        return logits, presents
+        return run_step(self, feeds, b, past)
 
 
 def process(scores, seq, p, prompt_len, eos):
@@ -291,13 +297,7 @@ class VlmDecoder:
                 embeds[r, rows] = image_features[r]
         feeds = {"inputs_embeds": embeds, "attention_mask": np.ones((b, p + t), np.int64),
                  "position_ids": np.tile(np.arange(p, p + t, dtype=np.int64), (b, 1))}
-        for n in self.past_names:
-            feeds[n] = past[n] if past is not None else np.zeros((b, self.heads, 0, self.head_dim), np.float32)
-        outs = self.s.run(None, feeds)
-        names = [o.name for o in self.s.get_outputs()]
-        logits = outs[names.index("logits")][:, -1, :].astype(np.float64)
-        presents = {n.replace("present.", "past_key_values."): o for n, o in zip(names, outs) if n.startswith("present.")}
-        return logits, presents
+        return run_step(self, feeds, b, past)
 
 
 def vlm_refs(model_dir, tok, chat_template, template_cases, prompts, image_token, eos, images=3):

@@ -149,26 +149,17 @@ Status EncoderDecoderStepper::BindGatheredPasts(Session& to, const std::vector<i
 Status EncoderDecoderStepper::RunAndReadLogits(Session& s) {
   RETURN_IF_ERROR(s.session->Run());
   last_ = &s;
-  ASSIGN_OR_RETURN(runtime::TensorView logits, s.session->Output("logits"));
-  if (logits.dtype != DataType::kFp32 || logits.shape.size() != 3 ||
-      static_cast<size_t>(logits.shape[0]) != rows_)
-    return Internal("decoder logits must be fp32 [N,T,V], got " + ShapeToString(logits.shape));
-  positions_ = static_cast<size_t>(logits.shape[1]);
-  vocab_ = static_cast<size_t>(logits.shape[2]);
-  logits_ = reinterpret_cast<const float*>(logits.data);
-  if (!past_names_.empty()) {
-    ASSIGN_OR_RETURN(runtime::TensorView present, s.session->Output(PresentName(past_names_[0])));
-    past_length_ = present.shape.size() == 4 ? present.shape[2] : 0;
-  }
+  if (past_names_.empty()) return Internal("the decoder has no past_key_values.* inputs");
+  ASSIGN_OR_RETURN(logits_, ReadStep(*s.session, rows_, PresentName(past_names_[0]), past_length_));
   return Status::Ok();
 }
 
 std::span<const float> EncoderDecoderStepper::Logits(size_t row) const {
-  return {logits_ + (row * positions_ + positions_ - 1) * vocab_, vocab_};
+  return logits_.Row(row);
 }
 
 size_t EncoderDecoderStepper::kv_bytes() const {
-  return past_names_.size() * rows_ * static_cast<size_t>(heads_ * head_dim_ * past_length_) * sizeof(float);
+  return KvCacheBytes(past_names_.size(), rows_, heads_, head_dim_, past_length_);
 }
 
 }  // namespace sightline::generation

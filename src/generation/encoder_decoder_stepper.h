@@ -43,7 +43,7 @@ class EncoderDecoderStepper final : public DecoderStepper {
   Status Next(const std::vector<int64_t>& tokens, const std::vector<int>& sources = {}) override;
   std::span<const float> Logits(size_t row) const override;
   size_t rows() const override { return rows_; }
-  size_t vocab() const override { return vocab_; }
+  size_t vocab() const override { return logits_.vocab; }
   int64_t past_length() const override { return past_length_; }
   size_t kv_bytes() const override;
 
@@ -63,9 +63,9 @@ class EncoderDecoderStepper final : public DecoderStepper {
   int64_t heads_ = 0, head_dim_ = 0;
   Tensor encoder_states_, input_ids_, use_cache_;
   std::vector<Tensor> owned_pasts_;  // gathered pasts, bound while in use
-  size_t rows_ = 0, vocab_ = 0, positions_ = 0;
+  size_t rows_ = 0;
   int64_t past_length_ = 0;
-  const float* logits_ = nullptr;
+  StepLogits logits_;
 };
 
 }  // namespace sightline::generation

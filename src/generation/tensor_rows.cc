@@ -55,4 +55,16 @@ Tensor PromptRows(const std::vector<const std::vector<int64_t>*>& prompts, int r
   return t;
 }
 
+Result<StepLogits> ReadStep(const runtime::StatefulSession& session, size_t rows,
+                            const std::string& first_present, int64_t& past_length) {
+  ASSIGN_OR_RETURN(runtime::TensorView logits, session.Output("logits"));
+  if (logits.dtype != DataType::kFp32 || logits.shape.size() != 3 ||
+      static_cast<size_t>(logits.shape[0]) != rows)
+    return Internal("decoder logits must be fp32 [N,T,V], got " + ShapeToString(logits.shape));
+  ASSIGN_OR_RETURN(runtime::TensorView present, session.Output(first_present));
+  past_length = present.shape.size() == 4 ? present.shape[2] : 0;
+  return StepLogits{reinterpret_cast<const float*>(logits.data), static_cast<size_t>(logits.shape[1]),
+                    static_cast<size_t>(logits.shape[2])};
+}
+
 }  // namespace sightline::generation

@@ -1,12 +1,17 @@
 // Row-wise tensor helpers the decoder steppers share: stacking a group's first inputs, gathering
-// KV-cache rows when a group's rows change, and the names Hugging Face exports give the cache.
+// KV-cache rows when a group's rows change, reading a step's logits, and the names Hugging Face
+// exports give the cache.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <span>
+
+#include "core/status.h"
 #include "core/tensor.h"
+#include "runtime/backend.h"
 
 namespace sightline::generation {
 
@@ -24,5 +29,25 @@ Tensor Ids(const std::vector<int64_t>& ids, int64_t rows);
 
 // past_key_values.{i}.{key,value} -> present.{i}.{key,value}
 std::string PresentName(const std::string& past);
+
+// A decoder run's logits [N,T,V], borrowed from its session until the next run.
+struct StepLogits {
+  const float* data = nullptr;
+  size_t positions = 0, vocab = 0;
+  // Row r's logits at its last position.
+  std::span<const float> Row(size_t r) const {
+    return {data + (r * positions + positions - 1) * vocab, vocab};
+  }
+};
+// The last run's "logits" (fp32, `rows` rows; else kInternal) and, in `past_length`, the length of
+// `first_present` (0 when it is not [N,H,P,Dh]).
+Result<StepLogits> ReadStep(const runtime::StatefulSession& session, size_t rows,
+                            const std::string& first_present, int64_t& past_length);
+
+// Bytes of `tensors` fp32 caches of [rows, heads, past_length, head_dim].
+inline size_t KvCacheBytes(size_t tensors, size_t rows, int64_t heads, int64_t head_dim,
+                           int64_t past_length) {
+  return tensors * rows * static_cast<size_t>(heads * head_dim * past_length) * sizeof(float);
+}
 
 }  // namespace sightline::generation

@@ -199,15 +199,7 @@ Status VisionLanguageStepper::BindAndRun(int64_t past) {
   }
   RETURN_IF_ERROR(session_->Run());
   started_ = true;
-  ASSIGN_OR_RETURN(runtime::TensorView logits, session_->Output("logits"));
-  if (logits.dtype != DataType::kFp32 || logits.shape.size() != 3 ||
-      static_cast<size_t>(logits.shape[0]) != rows_)
-    return Internal("decoder logits must be fp32 [N,T,V], got " + ShapeToString(logits.shape));
-  positions_ = static_cast<size_t>(logits.shape[1]);
-  vocab_ = static_cast<size_t>(logits.shape[2]);
-  logits_ = reinterpret_cast<const float*>(logits.data);
-  ASSIGN_OR_RETURN(runtime::TensorView present, session_->Output(PresentName(past_names_[0])));
-  past_length_ = present.shape.size() == 4 ? present.shape[2] : 0;
+  ASSIGN_OR_RETURN(logits_, ReadStep(*session_, rows_, PresentName(past_names_[0]), past_length_));
   return Status::Ok();
 }
 
@@ -275,11 +267,11 @@ Status VisionLanguageStepper::Absorb(DecoderStepper& other_base) {
 }
 
 std::span<const float> VisionLanguageStepper::Logits(size_t row) const {
-  return {logits_ + (row * positions_ + positions_ - 1) * vocab_, vocab_};
+  return logits_.Row(row);
 }
 
 size_t VisionLanguageStepper::kv_bytes() const {
-  return past_names_.size() * rows_ * static_cast<size_t>(heads_ * head_dim_ * past_length_) * sizeof(float);
+  return KvCacheBytes(past_names_.size(), rows_, heads_, head_dim_, past_length_);
 }
 
 }  // namespace sightline::generation

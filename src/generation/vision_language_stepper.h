@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "generation/decoder_stepper.h"
+#include "generation/tensor_rows.h"
 #include "runtime/backend.h"
 
 namespace sightline::generation {
@@ -42,7 +43,7 @@ class VisionLanguageStepper final : public DecoderStepper {
   Status Next(const std::vector<int64_t>& tokens, const std::vector<int>& sources = {}) override;
   std::span<const float> Logits(size_t row) const override;
   size_t rows() const override { return rows_; }
-  size_t vocab() const override { return vocab_; }
+  size_t vocab() const override { return logits_.vocab; }
   int64_t past_length() const override { return past_length_; }
   size_t kv_bytes() const override;
   bool can_absorb() const override { return true; }
@@ -65,12 +66,12 @@ class VisionLanguageStepper final : public DecoderStepper {
   int64_t heads_ = 0, head_dim_ = 0;
   Tensor embeds_, attention_mask_, position_ids_, use_cache_;
   std::vector<Tensor> owned_pasts_;
-  size_t rows_ = 0, vocab_ = 0, positions_ = 0;
+  size_t rows_ = 0;
   int64_t past_length_ = 0;
   std::vector<int64_t> pad_;  // per row: masked positions at the start of its past
   bool started_ = false;
   bool absorbed_ = false;  // the current cache is owned_pasts_ (bound), not the last run's presents
-  const float* logits_ = nullptr;
+  StepLogits logits_;
 };
 
 }  // namespace sightline::generation
