@@ -93,18 +93,9 @@ Status EncoderDecoderStepper::Start(Tensor encoder_states, Tensor input_ids) {
 
 Status EncoderDecoderStepper::Next(const std::vector<int64_t>& tokens, const std::vector<int>& sources) {
   if (!last_) return FailedPrecondition("decoder step before the first");
-  const bool same_rows = sources.empty() || (sources.size() == rows_ && [&] {
-                           for (size_t i = 0; i < sources.size(); ++i)
-                             if (sources[i] != static_cast<int>(i)) return false;
-                           return true;
-                         }());
-  const size_t next_rows = sources.empty() ? rows_ : sources.size();
-  if (tokens.size() != next_rows)
-    return InvalidArgument("decoder step: " + std::to_string(tokens.size()) + " ids for " +
-                           std::to_string(next_rows) + " rows");
-  for (int src : sources)
-    if (src < 0 || static_cast<size_t>(src) >= rows_)
-      return InvalidArgument("decoder step: source row out of range");
+  ASSIGN_OR_RETURN(const StepRows step, CheckStepRows(tokens.size(), sources, rows_));
+  const bool same_rows = step.same;
+  const size_t next_rows = step.next;
   Session& s = merged_.session ? merged_ : with_past_;
   const bool moving = &s != last_;  // split layout: the first session's presents go to the other
   if (!moving && same_rows) {

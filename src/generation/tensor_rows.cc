@@ -55,6 +55,20 @@ Tensor PromptRows(const std::vector<const std::vector<int64_t>*>& prompts, int r
   return t;
 }
 
+Result<StepRows> CheckStepRows(size_t tokens, const std::vector<int>& sources, size_t rows) {
+  StepRows r;
+  r.next = sources.empty() ? rows : sources.size();
+  r.same = sources.empty() || sources.size() == rows;
+  for (size_t i = 0; r.same && i < sources.size(); ++i) r.same = sources[i] == static_cast<int>(i);
+  if (tokens != r.next)
+    return InvalidArgument("decoder step: " + std::to_string(tokens) + " ids for " + std::to_string(r.next) +
+                           " rows");
+  for (int src : sources)
+    if (src < 0 || static_cast<size_t>(src) >= rows)
+      return InvalidArgument("decoder step: source row out of range");
+  return r;
+}
+
 Result<StepLogits> ReadStep(const runtime::StatefulSession& session, size_t rows,
                             const std::string& first_present, int64_t& past_length) {
   ASSIGN_OR_RETURN(runtime::TensorView logits, session.Output("logits"));

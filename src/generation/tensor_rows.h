@@ -30,6 +30,15 @@ Tensor Ids(const std::vector<int64_t>& ids, int64_t rows);
 // past_key_values.{i}.{key,value} -> present.{i}.{key,value}
 std::string PresentName(const std::string& past);
 
+// A later step's rows: `next` rows (sources.size(), or all of the last step's `rows` when sources
+// is empty), `same` when they are the last step's rows in order. kInvalidArgument when `tokens`
+// is not one per row or a source is out of range.
+struct StepRows {
+  size_t next = 0;
+  bool same = true;
+};
+Result<StepRows> CheckStepRows(size_t tokens, const std::vector<int>& sources, size_t rows);
+
 // A decoder run's logits [N,T,V], borrowed from its session until the next run.
 struct StepLogits {
   const float* data = nullptr;

@@ -135,15 +135,9 @@ Status VisionLanguageStepper::Start(Tensor image_features, Tensor input_ids) {
 
 Status VisionLanguageStepper::Next(const std::vector<int64_t>& tokens, const std::vector<int>& sources) {
   if (!started_) return FailedPrecondition("decoder step before the first");
-  bool same_rows = sources.empty() || sources.size() == rows_;
-  for (size_t i = 0; same_rows && i < sources.size(); ++i) same_rows = sources[i] == static_cast<int>(i);
-  const size_t next_rows = sources.empty() ? rows_ : sources.size();
-  if (tokens.size() != next_rows)
-    return InvalidArgument("decoder step: " + std::to_string(tokens.size()) + " ids for " +
-                           std::to_string(next_rows) + " rows");
-  for (int src : sources)
-    if (src < 0 || static_cast<size_t>(src) >= rows_)
-      return InvalidArgument("decoder step: source row out of range");
+  ASSIGN_OR_RETURN(const StepRows step, CheckStepRows(tokens.size(), sources, rows_));
+  const bool same_rows = step.same;
+  const size_t next_rows = step.next;
   if (same_rows && !absorbed_) {
     for (const auto& name : past_names_) RETURN_IF_ERROR(session_->CarryOver(PresentName(name), name));
     owned_pasts_.clear();  // nothing of ours is bound any more
