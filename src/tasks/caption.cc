@@ -5,10 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <fstream>
 #include <mutex>
 #include <random>
-#include <sstream>
 
 #include "repository/hf_layout.h"
 #include "tasks/image_input.h"
@@ -30,13 +28,6 @@ std::optional<int64_t> IdIn(const json::object& o, const char* key) {
   if (v && v->is_array() && !v->get_array().empty() && v->get_array()[0].is_int64())
     return v->get_array()[0].get_int64();
   return std::nullopt;
-}
-
-std::string ReadFileText(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // config.json's context length: n_positions (GPT-2) or max_position_embeddings, at the top, in
@@ -62,7 +53,8 @@ Status LoadVisionLanguage(CaptionerFamily& f, const std::filesystem::path& dir) 
                               std::to_string(f.image_token_id));
   f.image_token = *token;
   const auto config = dir / "tokenizer_config.json";
-  auto t = text::ChatTemplate::FromTokenizerConfig(ReadFileText(config));
+  ASSIGN_OR_RETURN(json::value tc, repository::ReadJsonObjectFile(config));
+  auto t = text::ChatTemplate::FromTokenizerConfig(tc.get_object());
   if (!t.ok()) return FailedPrecondition(config.string() + ": " + t.status().message());
   f.chat_template = std::move(t).value();
   const auto& out = f.encoder->signature.outputs;

@@ -70,7 +70,11 @@ Result<ChatTemplate> ChatTemplate::FromTokenizerConfig(std::string_view json_tex
   boost::system::error_code ec;
   const boost::json::value v = boost::json::parse(json_text, ec);
   if (ec || !v.is_object()) return InvalidArgument("tokenizer_config.json is not a JSON object");
-  const auto* t = v.as_object().if_contains("chat_template");
+  return FromTokenizerConfig(v.as_object());
+}
+
+Result<ChatTemplate> ChatTemplate::FromTokenizerConfig(const boost::json::object& config) {
+  const auto* t = config.if_contains("chat_template");
   if (!t || t->is_null()) return NotFound("tokenizer_config.json has no chat_template");
   if (t->is_string()) return Parse(t->as_string());
   if (t->is_array()) {

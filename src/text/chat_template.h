@@ -23,6 +23,10 @@
 
 #include "core/status.h"
 
+namespace boost::json {
+class object;
+}
+
 namespace sightline::text {
 
 struct ChatMessage {
@@ -40,6 +44,8 @@ class ChatTemplate {
   // From tokenizer_config.json's text: its "chat_template" (a string, or a list of {name,
   // template} of which "default" is taken). kNotFound when there is none.
   static Result<ChatTemplate> FromTokenizerConfig(std::string_view json_text);
+  // The same from the file already parsed (repository::ReadJsonObjectFile).
+  static Result<ChatTemplate> FromTokenizerConfig(const boost::json::object& config);
 
   // Errors: kInvalidArgument for an empty conversation or a role other than system, user and
   // assistant (named by its index: "messages[2].role").
