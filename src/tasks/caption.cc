@@ -74,9 +74,8 @@ Result<std::unique_ptr<CaptionerFamily>> LoadFamily(const scheduling::ModelRegis
   ASSIGN_OR_RETURN(f->tokenizer, text::Tokenizer::FromFile(dir / "tokenizer.json"));
   ASSIGN_OR_RETURN(json::value config, repository::ReadJsonObjectFile(dir / "config.json"));
   const auto& c = config.get_object();
-  const auto* type = c.if_contains("model_type");
-  if (!(type && type->is_string() && type->get_string() == "vision-encoder-decoder"))
-    f->kind = CaptionerFamily::Kind::kVisionLanguage;
+  // As the repository loaded it: a vision-language decoder takes embeddings, not ids.
+  if (decoder->signature.FindInput("inputs_embeds")) f->kind = CaptionerFamily::Kind::kVisionLanguage;
   generation::GenerationParams base;
   base.max_new_tokens = 64;
   if (auto eos = IdIn(c, "eos_token_id")) base.eos_token_ids = {*eos};
