@@ -96,6 +96,21 @@ int main(int argc, char** argv) {
                 "CLIP image embedding cache (0 = off)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
+  s->add_option("--video-workers", serve.video_workers, "Videos decoded at once (one thread each)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  s->add_option("--video-decode-threads", serve.video_decode_threads, "Decoder threads per video")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  s->add_option("--video-max-duration-s", serve.video_max_duration_s, "Longest video accepted, in seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 7 * 24 * 3600.0));
+  s->add_option("--video-max-dimension", serve.video_max_dimension, "Largest video width or height accepted")
+      ->capture_default_str()
+      ->check(CLI::Range(16, 16384));
+  s->add_option("--video-max-frames", serve.video_max_frames, "Most frames decoded from one video")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 32));
   s->add_option("--malloc-trim-interval-ms", serve.malloc_trim_interval_ms,
                 "How often free heap pages go back to the OS (0 = never)")
       ->capture_default_str()

@@ -134,6 +134,8 @@ int RunServe(const ServeOptions& o) {
 
   ThreadPool decode_pool(o.decode_threads, "sl-decode");
   ThreadPool fetch_pool(o.fetch_threads, "sl-fetch");
+  ThreadPool video_pool(o.video_workers, "sl-video");
+  CancelToken video_shutdown;  // fired when the drain deadline passes: videos still decoding stop
   media::DecodeLimits decode_limits;
   decode_limits.max_pixels = o.max_image_pixels;
   sources::SourceResolver resolver(&fetcher, &paths.value(), &fetch_pool);
@@ -171,6 +173,19 @@ int RunServe(const ServeOptions& o) {
   if (!clip_deps.captions_disabled) clip_deps.captioners = captioners.value().get();
   http::AddClipRoutes(routes, clip_deps);
   http::AddCaptionRoutes(routes, {captioners.value().get(), image_deps});
+  http::VideoRouteDeps video;
+  video.video.sources = &resolver;
+  video.video.paths = &paths.value();
+  video.video.pool = &video_pool;
+  video.video.shutdown = &video_shutdown;
+  video.video.limits.max_duration_s = o.video_max_duration_s;
+  video.video.limits.max_width = video.video.limits.max_height = o.video_max_dimension;
+  video.video.limits.max_frames = o.video_max_frames;
+  video.video.limits.threads = o.video_decode_threads;
+  video.video.stage_seconds = &registry.AddHistogram(
+      "sightline_video_stage_seconds", "Time per stage of video tasks (probe, decode, shot_detection, total)",
+      {"task", "stage"}, observability::ExponentialBuckets(0.001, 2.5, 14));
+  http::AddVideoRoutes(routes, video);
 
   server.value()->SetRoutes(routes);
   log->Info("ready", observability::LogFields().Add(
@@ -191,6 +206,8 @@ int RunServe(const ServeOptions& o) {
   models.value()->Drain(std::chrono::duration_cast<std::chrono::milliseconds>(std::max(
       drain_deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero())));
   decode_pool.WaitIdle();  // and post-inference work (mattes, encoding) finishes.
+  if (!video_pool.WaitIdleUntil(drain_deadline)) video_shutdown.Cancel();
+  video_pool.WaitIdle();
   // Give the I/O threads a moment to write the answers the drain produced.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   server.value()->Stop();

@@ -37,6 +37,11 @@ struct ServeOptions {
   size_t image_embedding_cache_mb = 64;  // CLIP image embeddings by content hash; 0 = off
   int malloc_trim_interval_ms = 10'000;  // core/heap_trimmer.h; 0 = off
   size_t malloc_trim_min_free_mb = 16;   // trim only when this much is free inside malloc's arenas
+  int video_workers = 2;                 // videos decoded at once (each its own pool thread)
+  int video_decode_threads = 2;          // libavcodec threads per video
+  double video_max_duration_s = 3 * 3600.0;
+  int video_max_dimension = 8192;        // width and height of the coded frame
+  int64_t video_max_frames = 1'000'000;
 };
 
 int RunServe(const ServeOptions& options);

@@ -28,6 +28,7 @@ const char* ErrorKindName(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::kNone: return "";
     case ErrorKind::kInvalidImage: return "invalid_image";
+    case ErrorKind::kInvalidVideo: return "invalid_video";
     case ErrorKind::kInvalidText: return "invalid_text";
     case ErrorKind::kQueueFull: return "queue_full";
     case ErrorKind::kWaitBudget: return "wait_budget";

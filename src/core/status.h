@@ -44,6 +44,7 @@ enum class ErrorKind {
   kEngineFault,    // the inference engine failed on input it accepted (a 5xx, not the client's fault)
   kLimitExceeded,  // a request larger than a configured limit can ever take (items, pixels, bytes)
   kFetchFailed,    // an image_url / image_path source could not be read
+  kInvalidVideo,   // bytes that are not a decodable video (empty, not a container, no video stream, corrupt)
 };
 const char* ErrorKindName(ErrorKind kind);
 

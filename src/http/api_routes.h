@@ -5,6 +5,7 @@
 //   clip    embeddings, zero-shot, batch embed, tokenize (/v1/embeddings, /v1/classify, /v1/embed,
 //           /v1/tokenize)
 //   caption captions from encoder-decoder captioners (/v1/caption)
+//   video   shot detection (/v1/videos/shots)
 // Routes parse (kserve_codec, v1_codec, image_request), call a task from tasks/, and write what
 // it answers; nothing else happens in http/.
 #pragma once
@@ -20,6 +21,7 @@
 #include "tasks/caption.h"
 #include "tasks/clip.h"
 #include "tasks/image_batch.h"
+#include "tasks/video_shots.h"
 
 namespace sightline::http {
 
@@ -56,6 +58,10 @@ struct ClipRouteDeps {
   bool captions_disabled = false;
 };
 
+struct VideoRouteDeps {
+  tasks::VideoTaskDeps video;
+};
+
 void AddSystemRoutes(RouteTable& routes, const SystemRouteDeps& deps);
 // What the server answers while its models load: liveness 200, readiness 503 (KServe's 400),
 // /metrics, and 503 + Retry-After for everything else. The full table replaces it once loaded.
@@ -64,6 +70,7 @@ void AddKServeRoutes(RouteTable& routes, const KServeRouteDeps& deps);
 void AddImageRoutes(RouteTable& routes, const ImageRouteDeps& deps);
 void AddClipRoutes(RouteTable& routes, const ClipRouteDeps& deps);
 void AddCaptionRoutes(RouteTable& routes, const CaptionRouteDeps& deps);
+void AddVideoRoutes(RouteTable& routes, const VideoRouteDeps& deps);
 
 // "queue;dur=0.12, infer;dur=3.40, total;dur=4.01" (milliseconds), per the Server-Timing spec.
 std::string ServerTimingHeader(double queue_ms, double infer_ms, double total_ms);

@@ -8,6 +8,7 @@
 
 #include "core/base64.h"
 #include "http/error_json.h"
+#include "http/request_fields.h"
 #include "tasks/clip.h"
 
 namespace sightline::http {
@@ -139,28 +140,12 @@ void PutSummary(json::object& o, const tasks::BatchSummary& s) {
   o["images_per_s"] = Ms(s.images_per_s);
 }
 
-std::string Field(const ImageRequest& r, const std::string& key) {
-  for (const auto& [k, v] : r.fields)
-    if (k == key) return v;
-  return {};
-}
-
 Result<int64_t> PositiveInt(const std::string& field, const std::string& v) {
   int64_t x = 0;
   const auto r = std::from_chars(v.data(), v.data() + v.size(), x);
   if (v.empty() || r.ec != std::errc() || r.ptr != v.data() + v.size() || x <= 0)
     return InvalidArgument(field + " must be a positive integer");
   return x;
-}
-
-Status RejectUnknown(const ImageRequest& r, std::initializer_list<const char*> known,
-                     const std::string& expected) {
-  for (const auto& [k, v] : r.fields) {
-    bool ok = false;
-    for (const char* n : known) ok |= k == n;
-    if (!ok) return InvalidArgument("unknown parameter '" + k + "' (expected " + expected + ")");
-  }
-  return Status::Ok();
 }
 
 Status CheckImageCount(const ImageRequest& r) {
@@ -348,28 +333,6 @@ std::string ItemList(const Result& result, void (*put_fields)(json::object&, con
 namespace {
 
 // An integer field in [lo, hi]; absent: nullopt.
-Result<std::optional<int>> IntField(const ImageRequest& r, const char* name, int64_t lo, int64_t hi) {
-  const std::string v = Field(r, name);
-  if (v.empty()) return std::optional<int>();
-  int64_t x = 0;
-  const auto res = std::from_chars(v.data(), v.data() + v.size(), x);
-  if (res.ec != std::errc() || res.ptr != v.data() + v.size() || x < lo || x > hi)
-    return InvalidArgument(std::string(name) + " must be an integer between " + std::to_string(lo) + " and " +
-                           std::to_string(hi) + ", not '" + v + "'");
-  return std::optional<int>(static_cast<int>(x));
-}
-
-// A finite number field; absent: nullopt. The ranges are GenerationParams::Validate's.
-Result<std::optional<double>> NumberField(const ImageRequest& r, const char* name) {
-  const std::string v = Field(r, name);
-  if (v.empty()) return std::optional<double>();
-  double x = 0;
-  const auto res = std::from_chars(v.data(), v.data() + v.size(), x);
-  if (res.ec != std::errc() || res.ptr != v.data() + v.size() || !std::isfinite(x))
-    return InvalidArgument(std::string(name) + " must be a number, not '" + v + "'");
-  return std::optional<double>(x);
-}
-
 void PutCaptionFields(json::object& o, const tasks::CaptionedImage& item) {
   o["text"] = item.text;
   o["finish_reason"] = item.finish_reason;

@@ -27,19 +27,25 @@ Result<PathPolicy> PathPolicy::Create(const std::vector<std::string>& roots) {
   return p;
 }
 
-Result<std::string> PathPolicy::Read(const std::string& path, size_t max_bytes) const {
+Result<std::string> PathPolicy::Locate(const std::string& path, const std::string& field) const {
   if (roots_.empty())
-    return Status(StatusCode::kForbidden, "image_path is disabled: start the server with --allow-path DIR");
-  if (path.empty() || path.find('\0') != std::string::npos) return InvalidArgument("image_path is empty");
+    return Status(StatusCode::kForbidden, field + " is disabled: start the server with --allow-path DIR");
+  if (path.empty() || path.find('\0') != std::string::npos) return InvalidArgument(field + " is empty");
   std::error_code ec;
   const fs::path resolved = fs::weakly_canonical(fs::path(path), ec);
   bool allowed = false;
   if (!ec)
     for (const auto& r : roots_) allowed |= Under(resolved, r);
-  if (!allowed)
-    return Status(StatusCode::kForbidden, "image_path '" + path + "' is outside the allowed directories");
-  if (!fs::is_regular_file(resolved, ec))
-    return NotFound("image_path '" + path + "' does not exist or is not a file");
+  if (!allowed) return Status(StatusCode::kForbidden, field + " '" + path + "' is outside the allowed directories");
+  if (!fs::is_regular_file(resolved, ec)) return NotFound(field + " '" + path + "' does not exist or is not a file");
+  return resolved.string();
+}
+
+Result<std::string> PathPolicy::Read(const std::string& path, size_t max_bytes) const {
+  auto located = Locate(path, "image_path");
+  if (!located.ok()) return located.status();
+  const fs::path resolved = *located;
+  std::error_code ec;
   const auto size = fs::file_size(resolved, ec);
   if (ec) return NotFound("image_path '" + path + "' cannot be read");
   if (size > max_bytes)

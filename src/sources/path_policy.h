@@ -21,6 +21,9 @@ class PathPolicy {
   // Errors: kForbidden outside every root (or none configured); kNotFound when missing;
   // kPayloadTooLarge over max_bytes.
   Result<std::string> Read(const std::string& path, size_t max_bytes) const;
+  // The same checks without reading: the resolved path of a regular file under a root, for
+  // inputs read in pieces (videos). `field` names the parameter in errors ("video_path").
+  Result<std::string> Locate(const std::string& path, const std::string& field) const;
 
  private:
   std::vector<std::filesystem::path> roots_;  // canonical

@@ -1,0 +1,40 @@
+// The /v1/videos routes' wire format, without Beast (unit-tested and fuzzed alone):
+//  - a request carries one video as a raw body (Content-Type video/* or application/octet-stream),
+//    a multipart/form-data file part (its parameters as other parts), or JSON with `video`
+//    (base64 or a data: URI), `video_url` or `video_path`; query parameters add parameters and may
+//    name `video_url` / `video_path` too;
+//  - shot-detection parameters (PySceneDetect's names where it has them);
+//  - the answer: the video's probe, the shots with frames, seconds and SMPTE timecodes, timing.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "http/http_types.h"
+#include "tasks/video_shots.h"
+
+namespace sightline::http {
+
+struct VideoRequest {
+  tasks::VideoSource source;
+  std::vector<std::pair<std::string, std::string>> fields;  // parameters, in arrival order
+};
+
+// Errors: kInvalidArgument (400) for no video, more than one, malformed JSON/multipart/base64;
+// kUnsupportedMediaType (415) for another Content-Type. The raw body is copied once into the
+// shared buffer the decoder reads.
+Result<VideoRequest> ParseVideoRequest(const HttpRequest& request);
+
+// detector (adaptive | content | threshold), threshold, min_shot_len (seconds; min_scene_len is
+// accepted as PySceneDetect's name), adaptive_threshold, window_width, min_content_val, fade_bias.
+// Unknown parameters are a 400 naming them.
+Result<tasks::DetectShotsParams> ParseShotParams(const VideoRequest& request);
+
+std::string EncodeVideoShotsResponse(const tasks::VideoShotsResult& result);
+
+// "probe;dur=1.2, decode;dur=80.1, shot_detection;dur=3.0, total;dur=85.0" (milliseconds).
+std::string VideoServerTiming(const tasks::VideoStageTiming& timing);
+
+}  // namespace sightline::http
