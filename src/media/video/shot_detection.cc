@@ -27,6 +27,13 @@ const HsvTables& Tables() {
   return tables;
 }
 
+// Times are differences of timestamps: 1.8 - 1.6 is 0.19999999999999996, which must still meet a
+// 0.2 s minimum as PySceneDetect's frame counts do.
+constexpr double kTimeEpsilon = 1e-6;
+bool AtLeast(double elapsed, double length) {
+  return elapsed >= length - kTimeEpsilon;
+}
+
 double MeanAbsDiff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
   int64_t sum = 0;
   for (size_t i = 0; i < a.size(); ++i) sum += std::abs(static_cast<int>(a[i]) - static_cast<int>(b[i]));
@@ -72,13 +79,13 @@ class FlashFilterMerge {
       last_above_ = t;
       last_above_frame_ = frame;
     }
-    const bool min_length_met = t - *last_above_ >= length_s_;
+    const bool min_length_met = AtLeast(t - *last_above_, length_s_);
     if (above) {
       last_above_ = t;
       last_above_frame_ = frame;
     }
     if (merge_triggered_) {
-      if (min_length_met && !above && *last_above_ - merge_start_ >= length_s_) {
+      if (min_length_met && !above && AtLeast(*last_above_ - merge_start_, length_s_)) {
         merge_triggered_ = false;
         *cut_frame = last_above_frame_;
         return *last_above_;
@@ -151,7 +158,7 @@ class AdaptiveDetector final : public ShotDetector {
     else if (target.score >= o_.min_content_val)
       ratio = 255.0;
     const bool threshold_met = ratio >= o_.adaptive_threshold && target.score >= o_.min_content_val;
-    if (threshold_met && target.time_s - *last_cut_ >= o_.min_shot_s) {
+    if (threshold_met && AtLeast(target.time_s - *last_cut_, o_.min_shot_s)) {
       last_cut_ = target.time_s;
       cuts_.push_back({target.frame, target.time_s, ratio});
     }
@@ -195,7 +202,7 @@ class ThresholdDetector final : public ShotDetector {
       fade_out_ = true;
       fade_frame_ = frame.index;
     } else if (fade_out_ && !faded) {
-      if (frame.time_s - *last_scene_cut_ >= o_.min_shot_s) {
+      if (AtLeast(frame.time_s - *last_scene_cut_, o_.min_shot_s)) {
         const int64_t duration = frame.index - fade_frame_;
         const int64_t split =
             fade_frame_ + static_cast<int64_t>(std::lround(duration * (1.0 + o_.fade_bias) / 2.0));
