@@ -198,6 +198,12 @@ def main():
     encode(frames_l, os.path.join(args.out, "long_60s.mp4"), h264)
     record("long_60s.mp4", cuts_l, len(frames_l))
 
+    # Ten minutes (15,000 frames) of FFmpeg's moving test pattern: long enough that a deadline or
+    # a hang-up lands while it is still decoding.
+    run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+         "-i", "testsrc2=size=320x180:rate=25:duration=600", "-c:v", "libx264", "-preset", "ultrafast",
+         "-crf", "38", "-g", "250", os.path.join(args.out, "long_10min.mp4")])
+
     # Bad inputs.
     good = os.path.join(args.out, "cuts_h264.mp4")
     data = open(good, "rb").read()

@@ -182,9 +182,7 @@ int RunServe(const ServeOptions& o) {
   video.video.limits.max_width = video.video.limits.max_height = o.video_max_dimension;
   video.video.limits.max_frames = o.video_max_frames;
   video.video.limits.threads = o.video_decode_threads;
-  video.video.stage_seconds = &registry.AddHistogram(
-      "sightline_video_stage_seconds", "Time per stage of video tasks (probe, decode, shot_detection, total)",
-      {"task", "stage"}, observability::ExponentialBuckets(0.001, 2.5, 14));
+  tasks::RegisterVideoMetrics(registry, video.video);
   http::AddVideoRoutes(routes, video);
 
   server.value()->SetRoutes(routes);

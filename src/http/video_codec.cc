@@ -125,7 +125,8 @@ Result<VideoRequest> ParseVideoRequest(const HttpRequest& req) {
     if (body.empty()) return InvalidVideo("the request body is empty (0 bytes)");
     found.push_back(Bytes(body, "body"));
   } else if (ct.rfind("application/json", 0) == 0) {
-    RETURN_IF_ERROR(ParseJson(body, out, found));
+    // An empty body with everything in the query (?video_path=...) is fine.
+    if (!body.empty()) RETURN_IF_ERROR(ParseJson(body, out, found));
   } else if (!body.empty()) {
     return Status(StatusCode::kUnsupportedMediaType,
                   "Content-Type '" + ct +

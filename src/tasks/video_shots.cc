@@ -26,7 +26,25 @@ Status Interrupted(const VideoTaskDeps& deps, const RequestContextPtr& context) 
   return Status::Ok();
 }
 
+const char* Outcome(const Status& s) {
+  if (s.ok()) return "ok";
+  if (s.code() == StatusCode::kCancelled) return "cancelled";
+  if (s.code() == StatusCode::kDeadlineExceeded) return "deadline_exceeded";
+  if (s.kind() == ErrorKind::kDraining) return "draining";
+  return "error";
+}
+
 }  // namespace
+
+void RegisterVideoMetrics(observability::MetricsRegistry& registry, VideoTaskDeps& deps) {
+  deps.stage_seconds = &registry.AddHistogram(
+      "sightline_video_stage_seconds", "Time per stage of video tasks (probe, decode, shot_detection, total)",
+      {"task", "stage"}, observability::ExponentialBuckets(0.001, 2.5, 14));
+  deps.tasks = &registry.AddCounter("sightline_video_tasks_total", "Video tasks ended, by task and outcome",
+                                    {"task", "outcome"});
+  deps.active = &registry.AddGauge("sightline_video_tasks_active", "Video tasks decoding now", {"task"});
+  deps.frames = &registry.AddCounter("sightline_video_frames_decoded_total", "Video frames decoded", {"task"});
+}
 
 Result<VideoShotsResult> DetectShotsNow(const VideoTaskDeps& deps, media::VideoInput input,
                                         const DetectShotsParams& params, const RequestContextPtr& context) {
@@ -49,8 +67,10 @@ Result<VideoShotsResult> DetectShotsNow(const VideoTaskDeps& deps, media::VideoI
   Clock::duration detecting{};
   double last_time = 0;
   const auto decode_start = Clock::now();
+  observability::Counter* frames = deps.frames ? &deps.frames->WithLabels({"shots"}) : nullptr;
   Status decoded = decoder->DecodeFrames(params.analysis_width, [&](const media::AnalysisFrame& frame) {
     RETURN_IF_ERROR(Interrupted(deps, context));
+    if (frames) frames->Inc();
     const auto t0 = Clock::now();
     times.push_back(frame.time_s);
     last_time = frame.time_s;
@@ -78,7 +98,12 @@ Result<VideoShotsResult> DetectShotsNow(const VideoTaskDeps& deps, media::VideoI
 }
 
 void DetectShots(const VideoTaskDeps& deps, VideoSource source, DetectShotsParams params,
-                 RequestContextPtr context, std::function<void(Result<VideoShotsResult>)> done) {
+                 RequestContextPtr context, std::function<void(Result<VideoShotsResult>)> answer) {
+  // Every end is counted by outcome, early refusals included.
+  auto done = [tasks = deps.tasks, answer = std::move(answer)](Result<VideoShotsResult> r) {
+    if (tasks) tasks->WithLabels({"shots", Outcome(r.status())}).Inc();
+    answer(std::move(r));
+  };
   Status valid = media::ValidateShotDetectorOptions(params.detector);
   if (!valid.ok()) return done(valid);
   if (!deps.pool) return done(Internal("no video pool"));
@@ -86,7 +111,9 @@ void DetectShots(const VideoTaskDeps& deps, VideoSource source, DetectShotsParam
 
   auto run = [deps, params, context, done, start](media::VideoInput input, double download_ms) {
     deps.pool->Submit([deps, params, context, done, start, download_ms, input = std::move(input)]() mutable {
+      if (deps.active) deps.active->WithLabels({"shots"}).Inc();
       auto r = DetectShotsNow(deps, std::move(input), params, context);
+      if (deps.active) deps.active->WithLabels({"shots"}).Dec();
       if (r.ok()) {
         r->timing.download_ms = download_ms;
         r->timing.total_ms = Ms(Clock::now() - start);

@@ -31,9 +31,18 @@ struct VideoTaskDeps {
   media::VideoLimits limits;
   // Fired when a draining server's deadline passes: videos still decoding end with 503 draining.
   const CancelToken* shutdown = nullptr;
-  // sightline_video_stage_seconds{task, stage}; null: not observed.
+  // Null: not observed. sightline_video_stage_seconds{task, stage}: time per stage;
+  // sightline_video_tasks_total{task, outcome}: tasks ended (ok, error, cancelled,
+  // deadline_exceeded, draining); sightline_video_tasks_active{task}: decoding now;
+  // sightline_video_frames_decoded_total{task}: frames through the decoder.
   observability::Family<observability::Histogram>* stage_seconds = nullptr;
+  observability::Family<observability::Counter>* tasks = nullptr;
+  observability::Family<observability::Gauge>* active = nullptr;
+  observability::Family<observability::Counter>* frames = nullptr;
 };
+
+// Registers the families above on `registry` and points `deps` at them.
+void RegisterVideoMetrics(observability::MetricsRegistry& registry, VideoTaskDeps& deps);
 
 struct VideoSource {
   enum class Kind { kBytes, kUrl, kPath };
