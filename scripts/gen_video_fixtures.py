@@ -9,6 +9,7 @@ beside them. `manifest.json` lists, per file, its codec, frame rate, and the kno
 frame of each new shot, and its time in seconds) that tests compare against.
 
 Usage: gen_video_fixtures.py --photos build/fixtures/photos --out build/fixtures/videos
+       gen_video_fixtures.py --fuzz-seeds tests/fuzz/corpus/video_decoder
 """
 
 import argparse
@@ -126,11 +127,39 @@ def run(cmd):
     subprocess.run(cmd, check=True)
 
 
+def fuzz_seeds(out):
+    """Tiny clips (64x64 — x265 aborts below —, 6 frames) of every container and codec the decoder reads: the committed
+    seed corpus of tests/fuzz/video_decoder_fuzz.cc."""
+    os.makedirs(out, exist_ok=True)
+    src = ["-f", "lavfi", "-i", "testsrc2=size=64x64:rate=10:duration=0.6"]
+    seeds = {
+        "h264.mp4": ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+        "h264.ts": ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+        "hevc.mkv": ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"],
+        "vp8.webm": ["-c:v", "libvpx", "-deadline", "realtime"],
+        "vp9.webm": ["-c:v", "libvpx-vp9", "-deadline", "realtime"],
+        "av1.mkv": ["-c:v", "libaom-av1", "-cpu-used", "8", "-usage", "realtime"],
+        "mjpeg.avi": ["-c:v", "mjpeg", "-pix_fmt", "yuvj420p"],
+        "mpeg4.avi": ["-c:v", "mpeg4"],
+        "flv1.flv": ["-c:v", "flv"],
+    }
+    for name, codec in seeds.items():
+        run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *src, *codec, os.path.join(out, name)])
+    shutil.copy(os.path.join(out, "h264.mp4"), os.path.join(out, "rotated.mp4"))
+    set_display_rotation(os.path.join(out, "rotated.mp4"), 270)
+    print(f"fuzz seeds: {len(seeds) + 1} clips in {out}")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--photos", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--photos")
+    ap.add_argument("--out")
+    ap.add_argument("--fuzz-seeds", help="write only the fuzz seed clips into this folder")
     args = ap.parse_args()
+    if args.fuzz_seeds:
+        return fuzz_seeds(args.fuzz_seeds)
+    if not args.photos or not args.out:
+        ap.error("--photos and --out are required")
     os.makedirs(args.out, exist_ok=True)
     photos = load_photos(args.photos)
     manifest = {}

@@ -11,7 +11,7 @@ run_suite() {  # $1 = build dir, $2 = label
   local build="$1"
   echo "== [$2] unit tests"
   SIGHTLINE_IMAGE_FIXTURES="$root/build/fixtures/images" SIGHTLINE_TOKENIZER_FIXTURES="$root/build/fixtures/tokenizers" \
-    SIGHTLINE_FIXTURES="$root/build/fixtures/models" ctest --test-dir "$build" --output-on-failure -j2
+    SIGHTLINE_FIXTURES="$root/build/fixtures/models" SIGHTLINE_VIDEO_FIXTURES="$root/build/fixtures/videos" ctest --test-dir "$build" --output-on-failure -j2
   echo "== [$2] fuzz corpus replay"
   for t in "$build"/tests/fuzz_*; do
     name="$(basename "$t" | sed 's/^fuzz_//')"
@@ -23,7 +23,7 @@ run_suite() {  # $1 = build dir, $2 = label
   SIGHTLINE_BIN="$build/sightline" SIGHTLINE_FIXTURES="$root/build/fixtures/models" \
     SIGHTLINE_IMAGE_FIXTURES="$root/build/fixtures/images" SIGHTLINE_MODELS="$root/models" \
     SIGHTLINE_PHOTOS="$root/build/fixtures/photos" SIGHTLINE_TOKENIZER_FIXTURES="$root/build/fixtures/tokenizers" \
-    "$py" -m pytest -q --timeout 120 tests/integration
+    SIGHTLINE_VIDEO_FIXTURES="$root/build/fixtures/videos" "$py" -m pytest -q --timeout 120 tests/integration
 }
 
 BUILD_DIR="$root/build" scripts/build.sh
@@ -37,6 +37,10 @@ BUILD_DIR="$root/build" scripts/build.sh
   --tokenizer "$root/build/fixtures/tokenizers/gpt2/tokenizer.json" >/dev/null
 "$py" scripts/gen_vlm_fixture.py --out "$root/build/fixtures/models" \
   --tokenizer "$root/build/fixtures/tokenizers/qwen2/tokenizer.json" >/dev/null
+# Videos with known cuts from the photos (FFmpeg's CLI), and PySceneDetect's own cuts on frames
+# the C++ detectors must cut identically.
+"$py" scripts/gen_video_fixtures.py --photos "$root/build/fixtures/photos" --out "$root/build/fixtures/videos" >/dev/null
+"$py" scripts/gen_detector_reference.py --out "$root/build/fixtures/videos" >/dev/null
 run_suite "$root/build" release
 
 if [[ "${SIGHTLINE_SKIP_SANITIZE:-0}" != "1" ]]; then
