@@ -85,7 +85,8 @@ struct VideoDecoder::State {
   AVIOContext* io = nullptr;
   AVFormatContext* format = nullptr;
   AVCodecContext* codec = nullptr;
-  SwsContext* scaler = nullptr;
+  SwsContext* scaler = nullptr;  // decoded frame -> YUV 4:2:0 at analysis size
+  SwsContext* to_rgb = nullptr;   // -> packed RGB
   AVPacket* packet = nullptr;
   AVFrame* frame = nullptr;
   int stream = -1;
@@ -93,6 +94,7 @@ struct VideoDecoder::State {
 
   ~State() {
     sws_freeContext(scaler);
+    sws_freeContext(to_rgb);
     av_frame_free(&frame);
     av_packet_free(&packet);
     avcodec_free_context(&codec);
@@ -258,7 +260,10 @@ Result<std::unique_ptr<VideoDecoder>> VideoDecoder::Open(VideoInput input, const
   s->codec = avcodec_alloc_context3(decoder);
   if (!s->codec) return Internal("out of memory opening " + label);
   if (avcodec_parameters_to_context(s->codec, par) < 0) return InvalidVideo(label + ": bad codec parameters");
-  s->codec->thread_count = std::max(1, limits.threads);
+  // Frame threads cost more than they give on small frames (measured: 320x180 H.264 decodes in
+  // 390 ms on one thread, 520 ms on two; 640x272 in 264 ms on one, 178 ms on two).
+  const bool small = static_cast<int64_t>(par->width) * par->height < 100'000;
+  s->codec->thread_count = small ? 1 : std::max(1, limits.threads);
   s->codec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
   // A stream whose frames later grow past the header's size is refused by the decoder itself.
   s->codec->max_pixels = static_cast<int64_t>(limits.max_width) * limits.max_height;
@@ -292,6 +297,10 @@ Status VideoDecoder::DecodeFrames(int analysis_width, const FrameSink& sink) {
   const int scaled_w = turned ? out_h : out_w;  // before rotation
   const int scaled_h = turned ? out_w : out_h;
   std::vector<uint8_t> scaled(static_cast<size_t>(scaled_w) * scaled_h * 3);
+  const int chroma_w = (scaled_w + 1) / 2;
+  const size_t luma = static_cast<size_t>(scaled_w) * scaled_h;
+  const size_t chroma = static_cast<size_t>(chroma_w) * ((scaled_h + 1) / 2);
+  std::vector<uint8_t> planar(luma + 2 * chroma);
   std::vector<uint8_t> rotated(info_.rotation ? scaled.size() : 0);
 
   int64_t index = 0;
@@ -322,13 +331,21 @@ Status VideoDecoder::DecodeFrames(int analysis_width, const FrameSink& sink) {
       ++corrupt_packets_;
       return Status::Ok();
     }
+    // Two steps, as measured faster (~30% of the whole decode on 320x180 H.264): scale in planar
+    // YUV 4:2:0 (swscale's vector paths), then convert at the small size (its unscaled YUV->RGB
+    // path), instead of one scaling straight to packed RGB (its scalar output path).
     s.scaler = sws_getCachedContext(s.scaler, f->width, f->height, static_cast<AVPixelFormat>(f->format),
-                                    scaled_w, scaled_h, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr,
+                                    scaled_w, scaled_h, AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr,
                                     nullptr);
-    if (!s.scaler) return InvalidVideo(label + ": a frame's pixel format cannot be converted");
+    s.to_rgb = sws_getCachedContext(s.to_rgb, scaled_w, scaled_h, AV_PIX_FMT_YUV420P, scaled_w, scaled_h,
+                                    AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr);
+    if (!s.scaler || !s.to_rgb) return InvalidVideo(label + ": a frame's pixel format cannot be converted");
+    uint8_t* mid[4] = {planar.data(), planar.data() + luma, planar.data() + luma + chroma, nullptr};
+    int mid_stride[4] = {scaled_w, chroma_w, chroma_w, 0};
+    sws_scale(s.scaler, f->data, f->linesize, 0, f->height, mid, mid_stride);
     uint8_t* dst[4] = {scaled.data(), nullptr, nullptr, nullptr};
     int dst_stride[4] = {scaled_w * 3, 0, 0, 0};
-    sws_scale(s.scaler, f->data, f->linesize, 0, f->height, dst, dst_stride);
+    sws_scale(s.to_rgb, mid, mid_stride, 0, scaled_h, dst, dst_stride);
 
     const uint8_t* pixels = scaled.data();
     if (info_.rotation) {
