@@ -21,8 +21,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
+
+struct AVFrame;
 
 namespace sightline::media {
 
@@ -83,11 +86,22 @@ class VideoDecoder {
   // Corrupt packets inside an otherwise good stream are skipped (counted in corrupt_packets()).
   Status DecodeFrames(int analysis_width, const FrameSink& sink);
 
+  // After DecodeFrames: decodes again and hands `sink` the first frame at or after each of
+  // `times` (seconds, ascending, as DecodeFrames reported them), scaled to `width` wide (never
+  // up), seeking over gaps of more than 3 s. AnalysisFrame::index is the position in `times`.
+  // Times past the last frame get none.
+  Status DecodeFramesAt(const std::vector<double>& times, int width, const FrameSink& sink);
+
   int64_t corrupt_packets() const { return corrupt_packets_; }
 
  private:
   struct State;
+  class Converter;
   explicit VideoDecoder(std::unique_ptr<State> state);
+  // Demuxes and decodes the stream from where it stands, handing each decoded frame to
+  // `on_frame` until it sets `stop`, fails, or the stream ends (then the decoder is drained).
+  Status Pump(const std::function<Status(AVFrame*, bool& stop)>& on_frame, bool* read_failed);
+  int64_t first_ts_ = INT64_MIN;  // the stream's first timestamp (AV_NOPTS_VALUE's value: unknown)
   std::unique_ptr<State> state_;
   VideoInfo info_;
   VideoLimits limits_;

@@ -203,3 +203,43 @@ TEST(VideoDecoder, SmpteTimecodesCountFramesAtTheNominalRate) {
 
 }  // namespace
 }  // namespace sightline::media
+
+namespace sightline::media {
+namespace {
+
+// Frames fetched again by time (seeking over gaps) are the very frames the full pass decoded.
+TEST(VideoDecoder, FramesFetchedByTimeAreTheFramesOfTheFullPass) {
+  for (const char* name : {"long_60s.mp4", "cuts_vp9.webm", "rotated_90.mp4", "vfr.mkv"}) {
+    SCOPED_TRACE(name);
+    VideoInput input;
+    input.path = VideoFixturePath(name);
+    auto decoder = VideoDecoder::Open(input, {});
+    ASSERT_TRUE(decoder.ok());
+    std::vector<double> times;
+    std::vector<std::vector<uint8_t>> all;
+    ASSERT_TRUE((*decoder)->DecodeFrames(128, [&](const AnalysisFrame& f) {
+      times.push_back(f.time_s);
+      all.emplace_back(f.rgb, f.rgb + static_cast<size_t>(f.width) * f.height * 3);
+      return Status::Ok();
+    }).ok());
+    std::vector<size_t> want = {0, 3, 51, 52, times.size() / 2, times.size() - 1};
+    std::vector<double> at;
+    for (size_t i : want) at.push_back(times[i]);
+    at.push_back(times.back() + 10);  // past the end: no frame
+    std::vector<std::vector<uint8_t>> got(at.size());
+    std::vector<double> got_times(at.size(), -1);
+    ASSERT_TRUE((*decoder)->DecodeFramesAt(at, 128, [&](const AnalysisFrame& f) {
+      got[static_cast<size_t>(f.index)].assign(f.rgb, f.rgb + static_cast<size_t>(f.width) * f.height * 3);
+      got_times[static_cast<size_t>(f.index)] = f.time_s;
+      return Status::Ok();
+    }).ok());
+    for (size_t k = 0; k < want.size(); ++k) {
+      EXPECT_NEAR(got_times[k], times[want[k]], 1e-3) << "frame " << want[k];
+      EXPECT_TRUE(got[k] == all[want[k]]) << "frame " << want[k];
+    }
+    EXPECT_TRUE(got.back().empty());
+  }
+}
+
+}  // namespace
+}  // namespace sightline::media
