@@ -183,6 +183,9 @@ int RunServe(const ServeOptions& o) {
   video.video.limits.max_frames = o.video_max_frames;
   video.video.limits.threads = o.video_decode_threads;
   tasks::RegisterVideoMetrics(registry, video.video);
+  video.captioners = captioners.value().get();
+  video.captions_disabled = clip_deps.captions_disabled;
+  video.work_pool = &decode_pool;
   http::AddVideoRoutes(routes, video);
 
   server.value()->SetRoutes(routes);

@@ -5,7 +5,7 @@
 //   clip    embeddings, zero-shot, batch embed, tokenize (/v1/embeddings, /v1/classify, /v1/embed,
 //           /v1/tokenize)
 //   caption captions from encoder-decoder captioners (/v1/caption)
-//   video   shot detection (/v1/videos/shots)
+//   video   shot detection and summaries (/v1/videos/shots, /v1/videos/summarize, /summarize_video)
 // Routes parse (kserve_codec, v1_codec, image_request), call a task from tasks/, and write what
 // it answers; nothing else happens in http/.
 #pragma once
@@ -21,6 +21,7 @@
 #include "tasks/caption.h"
 #include "tasks/clip.h"
 #include "tasks/image_batch.h"
+#include "tasks/summarize_video.h"
 #include "tasks/video_shots.h"
 
 namespace sightline::http {
@@ -60,6 +61,10 @@ struct ClipRouteDeps {
 
 struct VideoRouteDeps {
   tasks::VideoTaskDeps video;
+  // Summaries caption keyframes with the first captioner (null or --captions off: no captions).
+  const tasks::Captioners* captioners = nullptr;
+  bool captions_disabled = false;
+  ThreadPool* work_pool = nullptr;  // caption decoding
 };
 
 void AddSystemRoutes(RouteTable& routes, const SystemRouteDeps& deps);

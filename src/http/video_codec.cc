@@ -10,6 +10,7 @@
 #include "core/utf8.h"
 #include "http/image_request.h"
 #include "http/multipart.h"
+#include "http/error_json.h"
 #include "http/request_fields.h"
 
 namespace sightline::http {
@@ -151,14 +152,9 @@ Result<VideoRequest> ParseVideoRequest(const HttpRequest& req) {
   return out;
 }
 
-Result<tasks::DetectShotsParams> ParseShotParams(const VideoRequest& r) {
-  RETURN_IF_ERROR(RejectUnknown(r,
-                                {"detector", "threshold", "min_shot_len", "min_scene_len", "adaptive_threshold",
-                                 "window_width", "min_content_val", "fade_bias"},
-                                "detector, threshold, min_shot_len (min_scene_len), adaptive_threshold, "
-                                "window_width, min_content_val, fade_bias"));
-  tasks::DetectShotsParams p;
-  auto& d = p.detector;
+namespace {
+
+Status ParseDetectorFields(const VideoRequest& r, media::ShotDetectorOptions& d) {
   if (const std::string name = Field(r, "detector"); !name.empty()) {
     ASSIGN_OR_RETURN(d.kind, media::ParseShotDetector(name));
   }
@@ -183,42 +179,190 @@ Result<tasks::DetectShotsParams> ParseShotParams(const VideoRequest& r) {
   if (min_content) d.min_content_val = *min_content;
   ASSIGN_OR_RETURN(auto bias, NumberField(r, "fade_bias"));
   if (bias) d.fade_bias = *bias;
-  RETURN_IF_ERROR(media::ValidateShotDetectorOptions(d));
+  return media::ValidateShotDetectorOptions(d);
+}
+
+Result<bool> Flag(const VideoRequest& r, const char* name, bool fallback) {
+  const std::string v = Field(r, name);
+  if (v.empty()) return fallback;
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  return InvalidArgument(std::string(name) + " must be true or false, not '" + v + "'");
+}
+
+json::object ShotValue(const media::Shot& s, double fps) {
+  json::object o;
+  o["index"] = s.index;
+  o["start_frame"] = s.start_frame;
+  o["end_frame"] = s.end_frame;
+  o["frames"] = s.end_frame - s.start_frame + 1;
+  o["start_time"] = Round(s.start_s);
+  o["end_time"] = Round(s.end_s);
+  o["duration"] = Round(s.end_s - s.start_s);
+  o["start_timecode"] = media::SmpteTimecode(s.start_s, fps);
+  o["end_timecode"] = media::SmpteTimecode(s.end_s, fps);
+  if (s.index > 0)
+    o["cut_score"] = Round(s.cut_score);
+  else
+    o["cut_score"] = nullptr;
+  return o;
+}
+
+json::object VideoValue(const media::VideoInfo& v, double decoded_duration, int64_t frames, int64_t corrupt) {
+  json::object o;
+  o["container"] = v.container;
+  o["codec"] = v.codec;
+  o["width"] = v.width;
+  o["height"] = v.height;
+  o["rotation"] = v.rotation;
+  o["duration"] = Round(decoded_duration);
+  o["declared_duration"] = Round(v.duration_s);
+  o["frame_rate"] = Round(v.frame_rate);
+  o["frames"] = frames;
+  o["has_audio"] = v.has_audio;
+  o["corrupt_packets"] = corrupt;
+  return o;
+}
+
+}  // namespace
+
+Result<tasks::DetectShotsParams> ParseShotParams(const VideoRequest& r) {
+  RETURN_IF_ERROR(RejectUnknown(r,
+                                {"detector", "threshold", "min_shot_len", "min_scene_len", "adaptive_threshold",
+                                 "window_width", "min_content_val", "fade_bias"},
+                                "detector, threshold, min_shot_len (min_scene_len), adaptive_threshold, "
+                                "window_width, min_content_val, fade_bias"));
+  tasks::DetectShotsParams p;
+  RETURN_IF_ERROR(ParseDetectorFields(r, p.detector));
   return p;
+}
+
+Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
+  RETURN_IF_ERROR(RejectUnknown(
+      r,
+      {"detector", "threshold", "min_shot_len", "min_scene_len", "adaptive_threshold", "window_width",
+       "min_content_val", "fade_bias", "keyframes", "thumbnail_size", "thumbnail_format", "keyframe_size",
+       "keyframes_per_shot", "long_shot_len", "dedupe", "dedupe_threshold", "captions", "model", "prompt",
+       "max_new_tokens", "stream"},
+      "detector, threshold, min_shot_len, adaptive_threshold, window_width, min_content_val, fade_bias, keyframes, "
+      "thumbnail_size, thumbnail_format, keyframe_size, keyframes_per_shot, long_shot_len, dedupe, "
+      "dedupe_threshold, captions, model, prompt, max_new_tokens, stream"));
+  SummarizeRequest out;
+  auto& p = out.params;
+  RETURN_IF_ERROR(ParseDetectorFields(r, p.detector));
+  if (const std::string k = Field(r, "keyframes"); !k.empty()) {
+    if (k != "base64" && k != "none") return InvalidArgument("keyframes must be base64 or none, not '" + k + "'");
+    p.thumbnails = k == "base64";
+  }
+  ASSIGN_OR_RETURN(auto thumb, IntField(r, "thumbnail_size", 16, 2048));
+  if (thumb) p.thumbnail_size = *thumb;
+  if (const std::string f = Field(r, "thumbnail_format"); !f.empty()) {
+    ASSIGN_OR_RETURN(p.thumbnail_format, media::ParseImageFormat(f));
+  }
+  ASSIGN_OR_RETURN(auto key_size, IntField(r, "keyframe_size", 32, 2048));
+  if (key_size) p.keyframe_size = *key_size;
+  ASSIGN_OR_RETURN(auto per_shot, IntField(r, "keyframes_per_shot", 1, 32));
+  if (per_shot) p.keyframes.max_per_shot = *per_shot;
+  ASSIGN_OR_RETURN(auto long_len, NumberField(r, "long_shot_len"));
+  if (long_len) p.keyframes.long_shot_s = *long_len;
+  ASSIGN_OR_RETURN(p.dedupe, Flag(r, "dedupe", true));
+  ASSIGN_OR_RETURN(auto dedupe_threshold, NumberField(r, "dedupe_threshold"));
+  if (dedupe_threshold) p.dedupe_threshold = *dedupe_threshold;
+  ASSIGN_OR_RETURN(p.captions, Flag(r, "captions", true));
+  p.caption_model = Field(r, "model");
+  p.caption.prompt = Field(r, "prompt");
+  ASSIGN_OR_RETURN(p.caption.generation.max_new_tokens, IntField(r, "max_new_tokens", 1, tasks::kMaxNewTokensLimit));
+  ASSIGN_OR_RETURN(out.stream, Flag(r, "stream", false));
+  RETURN_IF_ERROR(tasks::ValidateSummarizeVideoParams(p));
+  return out;
+}
+
+std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::SummarizeVideoParams& params) {
+  const double fps = v.video.frame_rate;
+  json::object o;
+  o["object"] = "video.summary";
+  o["detector"] = media::ShotDetectorName(v.detector);
+  o["video"] = VideoValue(v.video, v.decoded_duration_s, v.frames, v.corrupt_packets);
+  json::array shots;
+  for (const auto& s : v.shots) {
+    json::object so = ShotValue(s, fps);
+    json::array kf;
+    for (size_t i = 0; i < v.keyframes.size(); ++i)
+      if (v.keyframes[i].shot == s.index) kf.push_back(static_cast<int64_t>(i));
+    so["keyframes"] = std::move(kf);
+    shots.push_back(std::move(so));
+  }
+  o["shots"] = std::move(shots);
+  json::array keyframes, dropped;
+  const std::string mime(media::ContentTypeOf(params.thumbnail_format));
+  for (size_t i = 0; i < v.keyframes.size(); ++i) {
+    const auto& k = v.keyframes[i];
+    json::object ko;
+    ko["index"] = static_cast<int64_t>(i);
+    ko["shot"] = k.shot;
+    ko["frame"] = k.frame;
+    ko["time"] = Round(k.time_s);
+    ko["timecode"] = media::SmpteTimecode(k.time_s, fps);
+    ko["sharpness"] = Round(k.sharpness, 10.0);
+    char hash[17];
+    std::snprintf(hash, sizeof(hash), "%016llx", static_cast<unsigned long long>(k.hash));
+    ko["phash"] = hash;
+    if (k.duplicate_of >= 0) {
+      ko["duplicate_of"] = k.duplicate_of;
+      ko["similarity"] = Round(k.similarity);
+      dropped.push_back(json::object{{"keyframe", static_cast<int64_t>(i)},
+                                     {"duplicate_of", k.duplicate_of},
+                                     {"similarity", Round(k.similarity)}});
+    } else {
+      ko["duplicate_of"] = nullptr;
+    }
+    if (!k.thumbnail.empty()) ko["thumbnail"] = "data:" + mime + ";base64," + Base64Encode(k.thumbnail);
+    if (!k.caption_status.ok())
+      ko["caption_error"] = ErrorObject(k.caption_status);
+    else if (!k.caption.empty())
+      ko["caption"] = k.caption;
+    keyframes.push_back(std::move(ko));
+  }
+  o["keyframes"] = std::move(keyframes);
+  o["duplicates"] = std::move(dropped);
+  o["dedupe_method"] = v.dedupe_method;
+  if (v.caption_model.empty())
+    o["caption_model"] = nullptr;
+  else
+    o["caption_model"] = v.caption_model;
+  json::object summary;
+  summary["method"] = v.summary_method;
+  if (v.summary.empty())
+    summary["text"] = nullptr;
+  else
+    summary["text"] = v.summary;
+  o["summary"] = std::move(summary);
+  const auto& t = v.timing;
+  o["timing"] = json::object{{"download_ms", Round(t.download_ms)},     {"probe_ms", Round(t.probe_ms)},
+                             {"decode_ms", Round(t.decode_ms)},         {"shot_detection_ms", Round(t.shot_detection_ms)},
+                             {"keyframes_ms", Round(t.keyframes_ms)},   {"dedupe_ms", Round(t.dedupe_ms)},
+                             {"embedding_ms", Round(t.embedding_ms)},   {"captioning_ms", Round(t.captioning_ms)},
+                             {"summary_ms", Round(t.summary_ms)},       {"tags_ms", Round(t.tags_ms)},
+                             {"total_ms", Round(t.total_ms)}};
+  return json::serialize(o);
+}
+
+std::string VideoSummaryServerTiming(const tasks::VideoSummaryTiming& t) {
+  char text[512];
+  std::snprintf(text, sizeof(text),
+                "download;dur=%.3f, probe;dur=%.3f, decode;dur=%.3f, shot_detection;dur=%.3f, keyframes;dur=%.3f, "
+                "dedupe;dur=%.3f, embedding;dur=%.3f, captioning;dur=%.3f, summary;dur=%.3f, tags;dur=%.3f, "
+                "total;dur=%.3f",
+                t.download_ms, t.probe_ms, t.decode_ms, t.shot_detection_ms, t.keyframes_ms, t.dedupe_ms,
+                t.embedding_ms, t.captioning_ms, t.summary_ms, t.tags_ms, t.total_ms);
+  return text;
 }
 
 std::string EncodeVideoShotsResponse(const tasks::VideoShotsResult& r) {
   const double fps = r.video.frame_rate;
-  json::object video;
-  video["container"] = r.video.container;
-  video["codec"] = r.video.codec;
-  video["width"] = r.video.width;
-  video["height"] = r.video.height;
-  video["rotation"] = r.video.rotation;
-  video["duration"] = Round(r.decoded_duration_s);
-  video["declared_duration"] = Round(r.video.duration_s);
-  video["frame_rate"] = Round(fps);
-  video["frames"] = r.frames;
-  video["has_audio"] = r.video.has_audio;
-  video["corrupt_packets"] = r.corrupt_packets;
+  json::object video = VideoValue(r.video, r.decoded_duration_s, r.frames, r.corrupt_packets);
   json::array shots;
-  for (const auto& s : r.shots) {
-    json::object o;
-    o["index"] = s.index;
-    o["start_frame"] = s.start_frame;
-    o["end_frame"] = s.end_frame;
-    o["frames"] = s.end_frame - s.start_frame + 1;
-    o["start_time"] = Round(s.start_s);
-    o["end_time"] = Round(s.end_s);
-    o["duration"] = Round(s.end_s - s.start_s);
-    o["start_timecode"] = media::SmpteTimecode(s.start_s, fps);
-    o["end_timecode"] = media::SmpteTimecode(s.end_s, fps);
-    if (s.index > 0)
-      o["cut_score"] = Round(s.cut_score);
-    else
-      o["cut_score"] = nullptr;
-    shots.push_back(std::move(o));
-  }
+  for (const auto& s : r.shots) shots.push_back(ShotValue(s, fps));
   json::object timing;
   timing["download_ms"] = Round(r.timing.download_ms);
   timing["probe_ms"] = Round(r.timing.probe_ms);

@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "http/http_types.h"
+#include "tasks/summarize_video.h"
 #include "tasks/video_shots.h"
 
 namespace sightline::http {
@@ -33,6 +34,23 @@ Result<VideoRequest> ParseVideoRequest(const HttpRequest& request);
 Result<tasks::DetectShotsParams> ParseShotParams(const VideoRequest& request);
 
 std::string EncodeVideoShotsResponse(const tasks::VideoShotsResult& result);
+
+// The summarize routes' parameters: the shot parameters above, and keyframes (base64 | none),
+// thumbnail_size, thumbnail_format (jpeg | webp | png), keyframe_size, keyframes_per_shot,
+// long_shot_len (seconds), dedupe (true | false), dedupe_threshold (0-1), captions (true |
+// false), model (the captioner), prompt, max_new_tokens, stream (true: progress as Server-Sent
+// Events). Unknown parameters are a 400 naming them.
+struct SummarizeRequest {
+  tasks::SummarizeVideoParams params;
+  bool stream = false;
+};
+Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& request);
+
+// The summary as JSON: the probe, shots, keyframes (kept and dropped as duplicates of which),
+// captions, the summary and the timing block per stage.
+std::string EncodeVideoSummary(const tasks::VideoSummary& summary, const tasks::SummarizeVideoParams& params);
+// "probe;dur=..., decode;dur=..., ..., total;dur=..." over every stage.
+std::string VideoSummaryServerTiming(const tasks::VideoSummaryTiming& timing);
 
 // "probe;dur=1.2, decode;dur=80.1, shot_detection;dur=3.0, total;dur=85.0" (milliseconds).
 std::string VideoServerTiming(const tasks::VideoStageTiming& timing);

@@ -1,8 +1,16 @@
 // POST /v1/videos/shots: shot detection on one video (a raw video/* body, a multipart file, or
 // JSON / query video_url / video_path), answered with the video's probe, its shots (frames,
 // seconds, SMPTE timecodes, the score that cut each) and a timing block, also as Server-Timing.
+// POST /v1/videos/summarize: shots, keyframes (thumbnails on request), near-duplicates dropped,
+// captions and a summary, with a timing block per stage; stream=true sends a `stage` event as
+// each stage ends and the answer as the `summary` event.
+// POST /summarize_video: the describer service's own route ({"video_path": ...}), the same answer.
+#include <chrono>
+#include <cstdio>
+
 #include "http/api_routes.h"
 #include "http/error_response.h"
+#include "http/event_stream.h"
 #include "http/video_codec.h"
 
 namespace sightline::http {
@@ -23,9 +31,48 @@ void Shots(const VideoRouteDeps& deps, const HttpRequest& req, Responder respond
                      });
 }
 
+void Summarize(const VideoRouteDeps& deps, const HttpRequest& req, Responder respond) {
+  auto parsed = ParseVideoRequest(req);
+  if (!parsed.ok()) return respond(ErrorResponse(parsed.status(), ApiStyle::kV1));
+  auto request = ParseSummarizeParams(*parsed);
+  if (!request.ok()) return respond(ErrorResponse(request.status(), ApiStyle::kV1));
+  tasks::SummarizeVideoDeps task_deps{deps.video, deps.captions_disabled ? nullptr : deps.captioners,
+                                      deps.work_pool};
+  if (deps.captions_disabled) request->params.captions = false;
+  std::shared_ptr<EventStream> events;
+  if (request->stream) {
+    events = EventStream::Start(respond);
+    request->params.on_stage = [events](const std::string& stage, double ms) {
+      char data[160];
+      std::snprintf(data, sizeof(data), "{\"stage\":\"%s\",\"ms\":%.3f}", stage.c_str(), ms);
+      events->Send("stage", data);
+    };
+  }
+  const tasks::SummarizeVideoParams params = request->params;
+  tasks::SummarizeVideo(task_deps, std::move(parsed->source), std::move(request->params), MakeRequestContext(req),
+                        [respond, events, params](Result<tasks::VideoSummary> r) {
+                          if (!r.ok())
+                            return events ? events->Fail(r.status())
+                                          : respond(ErrorResponse(r.status(), ApiStyle::kV1));
+                          std::string body = EncodeVideoSummary(*r, params);
+                          if (events) return events->Finish("summary", body);
+                          HttpResponse out;
+                          out.body = std::move(body);
+                          out.headers.emplace_back("Server-Timing", VideoSummaryServerTiming(r->timing));
+                          respond(std::move(out));
+                        });
+}
+
 }  // namespace
 
 void AddVideoRoutes(RouteTable& routes, const VideoRouteDeps& deps) {
+  routes.Add("POST", "/v1/videos/summarize",
+             [deps](const HttpRequest& req, const PathParams&, Responder respond) {
+               Summarize(deps, req, std::move(respond));
+             });
+  routes.Add("POST", "/summarize_video", [deps](const HttpRequest& req, const PathParams&, Responder respond) {
+    Summarize(deps, req, std::move(respond));
+  });
   routes.Add("POST", "/v1/videos/shots", [deps](const HttpRequest& req, const PathParams&, Responder respond) {
     Shots(deps, req, std::move(respond));
   });

@@ -10,47 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "core/cancel_token.h"
 #include "core/request_context.h"
 #include "core/status.h"
-#include "core/thread_pool.h"
 #include "media/video/shot_detection.h"
 #include "media/video/video_decoder.h"
-#include "observability/metrics.h"
-#include "sources/path_policy.h"
-#include "sources/source_resolver.h"
+#include "tasks/video_input.h"
 
 namespace sightline::tasks {
-
-struct VideoTaskDeps {
-  const sources::SourceResolver* sources = nullptr;  // video_url (null: refused)
-  const sources::PathPolicy* paths = nullptr;        // video_path (null or no roots: refused)
-  // Whole videos decode here, one per thread, apart from the image work pool so a long video
-  // never holds up image requests.
-  ThreadPool* pool = nullptr;
-  media::VideoLimits limits;
-  // Fired when a draining server's deadline passes: videos still decoding end with 503 draining.
-  const CancelToken* shutdown = nullptr;
-  // Null: not observed. sightline_video_stage_seconds{task, stage}: time per stage;
-  // sightline_video_tasks_total{task, outcome}: tasks ended (ok, error, cancelled,
-  // deadline_exceeded, draining); sightline_video_tasks_active{task}: decoding now;
-  // sightline_video_frames_decoded_total{task}: frames through the decoder.
-  observability::Family<observability::Histogram>* stage_seconds = nullptr;
-  observability::Family<observability::Counter>* tasks = nullptr;
-  observability::Family<observability::Gauge>* active = nullptr;
-  observability::Family<observability::Counter>* frames = nullptr;
-};
-
-// Registers the families above on `registry` and points `deps` at them.
-void RegisterVideoMetrics(observability::MetricsRegistry& registry, VideoTaskDeps& deps);
-
-struct VideoSource {
-  enum class Kind { kBytes, kUrl, kPath };
-  Kind kind = Kind::kBytes;
-  std::shared_ptr<const std::string> bytes;  // kBytes
-  std::string value;                         // the URL or the path
-  std::string label = "video";               // names the input in errors
-};
 
 // Milliseconds per stage. Decoding and detection run interleaved: decode_ms is the decoder's
 // share of that loop, shot_detection_ms the detector's.

@@ -1,0 +1,245 @@
+#include "tasks/summarize_video.h"
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <mutex>
+
+namespace sightline::tasks {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr const char* kTask = "summarize";
+constexpr int kAnalysisWidth = 256;  // PySceneDetect's downscale target
+
+double Ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+// "[00:01:02] a cat on a sofa\n..." from the kept keyframes' captions in time order; a caption
+// equal to the one before it adds nothing and is left out.
+std::string TimelineSummary(const std::vector<VideoKeyframe>& keyframes, double frame_rate) {
+  std::string out, previous;
+  for (const auto& k : keyframes) {
+    if (k.duplicate_of >= 0 || k.caption.empty() || k.caption == previous) continue;
+    std::string stamp = media::SmpteTimecode(k.time_s, frame_rate).substr(0, 8);
+    out += (out.empty() ? "" : "\n") + ("[" + stamp + "] " + k.caption);
+    previous = k.caption;
+  }
+  return out;
+}
+
+}  // namespace
+
+Status ValidateSummarizeVideoParams(const SummarizeVideoParams& p) {
+  RETURN_IF_ERROR(media::ValidateShotDetectorOptions(p.detector));
+  RETURN_IF_ERROR(media::ValidateKeyframeOptions(p.keyframes));
+  if (p.keyframe_size < 32 || p.keyframe_size > 2048) return InvalidArgument("keyframe_size must be between 32 and 2048");
+  if (p.thumbnail_size < 16 || p.thumbnail_size > 2048)
+    return InvalidArgument("thumbnail_size must be between 16 and 2048");
+  if (!std::isfinite(p.dedupe_threshold) || p.dedupe_threshold < 0 || p.dedupe_threshold > 1)
+    return InvalidArgument("dedupe_threshold must be between 0 and 1");
+  return Status::Ok();
+}
+
+Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::VideoInput input,
+                                       const SummarizeVideoParams& params, const RequestContextPtr& context) {
+  RETURN_IF_ERROR(ValidateSummarizeVideoParams(params));
+  RETURN_IF_ERROR(VideoInterrupted(deps.video, context));
+  const VideoTaskDeps& vd = deps.video;
+  auto stage = [&](const char* name, double ms) {
+    ObserveVideoStage(vd, kTask, name, ms);
+    if (params.on_stage) params.on_stage(name, ms);
+  };
+  const auto start = Clock::now();
+  VideoSummary out;
+  out.detector = params.detector.kind;
+
+  // Probe.
+  auto opened = media::VideoDecoder::Open(std::move(input), vd.limits);
+  if (!opened.ok()) return opened.status();
+  auto decoder = std::move(opened).value();
+  out.video = decoder->info();
+  out.timing.probe_ms = Ms(Clock::now() - start);
+  stage("probe", out.timing.probe_ms);
+
+  // One pass: shots, and each frame's sharpness for choosing keyframes.
+  auto detector = media::MakeShotDetector(params.detector);
+  std::vector<double> times, sharpness;
+  Clock::duration detecting{}, measuring{};
+  observability::Counter* frames = vd.frames ? &vd.frames->WithLabels({kTask}) : nullptr;
+  const auto decode_start = Clock::now();
+  Status decoded = decoder->DecodeFrames(kAnalysisWidth, [&](const media::AnalysisFrame& frame) {
+    RETURN_IF_ERROR(VideoInterrupted(vd, context));
+    if (frames) frames->Inc();
+    const auto t0 = Clock::now();
+    times.push_back(frame.time_s);
+    detector->Push(frame);
+    const auto t1 = Clock::now();
+    sharpness.push_back(media::FrameSharpness(frame));
+    detecting += t1 - t0;
+    measuring += Clock::now() - t1;
+    return Status::Ok();
+  });
+  RETURN_IF_ERROR(decoded);
+  const auto decode_total = Clock::now() - decode_start;
+  const auto t_cuts = Clock::now();
+  const double step = out.video.frame_rate > 0 ? 1.0 / out.video.frame_rate : 0.04;
+  out.decoded_duration_s = times.back() + step;
+  out.shots = media::ShotsFromCuts(detector->Finish(), times, out.decoded_duration_s);
+  detecting += Clock::now() - t_cuts;
+  out.frames = static_cast<int64_t>(times.size());
+  out.timing.shot_detection_ms = Ms(detecting);
+  out.timing.decode_ms = Ms(decode_total) - Ms(detecting) - Ms(measuring);
+  stage("decode", out.timing.decode_ms);
+  stage("shot_detection", out.timing.shot_detection_ms);
+
+  // Keyframes, decoded again at keyframe size.
+  const auto t_key = Clock::now();
+  const auto choices = media::ChooseKeyframes(out.shots, sharpness, times, params.keyframes);
+  std::vector<double> at;
+  for (const auto& c : choices) at.push_back(c.time_s);
+  std::vector<media::Image> images(choices.size());
+  RETURN_IF_ERROR(decoder->DecodeFramesAt(at, params.keyframe_size, [&](const media::AnalysisFrame& f) {
+    RETURN_IF_ERROR(VideoInterrupted(vd, context));
+    media::Image& image = images[static_cast<size_t>(f.index)];
+    image.width = f.width;
+    image.height = f.height;
+    image.channels = 3;
+    image.format = "video";
+    image.source_width = out.video.width;
+    image.source_height = out.video.height;
+    image.pixels.assign(f.rgb, f.rgb + static_cast<size_t>(f.width) * f.height * 3);
+    return Status::Ok();
+  }));
+  out.corrupt_packets = decoder->corrupt_packets();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (images[i].pixels.empty()) continue;  // past the last decodable frame
+    VideoKeyframe k;
+    k.shot = choices[i].shot;
+    k.frame = choices[i].frame;
+    k.time_s = choices[i].time_s;
+    k.sharpness = choices[i].sharpness;
+    out.keyframes.push_back(std::move(k));
+  }
+  {
+    size_t j = 0;  // drop the images that had no frame, keeping the two lists aligned
+    for (size_t i = 0; i < images.size(); ++i) {
+      if (images[i].pixels.empty()) continue;
+      if (i != j) images[j] = std::move(images[i]);  // never a self-move: that empties it
+      ++j;
+    }
+    images.resize(j);
+  }
+  out.timing.keyframes_ms = Ms(Clock::now() - t_key) + Ms(measuring);
+
+  // Dedupe: a keyframe alike an earlier kept one is its duplicate.
+  const auto t_dedupe = Clock::now();
+  out.dedupe_method = params.dedupe ? "perceptual_hash" : "none";
+  for (size_t i = 0; i < out.keyframes.size(); ++i) {
+    auto& k = out.keyframes[i];
+    k.hash = media::DifferenceHash(images[i].pixels.data(), images[i].width, images[i].height);
+    if (!params.dedupe) continue;
+    double best = -1;
+    for (size_t j = 0; j < i; ++j) {
+      if (out.keyframes[j].duplicate_of >= 0) continue;
+      const double similarity = 1.0 - media::HammingDistance(k.hash, out.keyframes[j].hash) / 64.0;
+      if (similarity >= params.dedupe_threshold && similarity > best) {
+        best = similarity;
+        k.duplicate_of = static_cast<int>(j);
+        k.similarity = similarity;
+      }
+    }
+  }
+  out.timing.dedupe_ms = Ms(Clock::now() - t_dedupe);
+  stage("dedupe", out.timing.dedupe_ms);
+
+  // Thumbnails of the kept keyframes (counted with the keyframes stage).
+  const auto t_thumbs = Clock::now();
+  if (params.thumbnails) {
+    for (size_t i = 0; i < out.keyframes.size(); ++i) {
+      if (out.keyframes[i].duplicate_of >= 0) continue;
+      auto small = media::LimitLongSide(images[i], params.thumbnail_size);
+      if (!small.ok()) return small.status();
+      auto encoded = media::EncodeImage(*small, params.thumbnail_format, 85);
+      if (!encoded.ok()) return encoded.status();
+      out.keyframes[i].thumbnail = std::move(encoded).value();
+    }
+  }
+  out.timing.keyframes_ms += Ms(Clock::now() - t_thumbs);
+  stage("keyframes", out.timing.keyframes_ms);
+  RETURN_IF_ERROR(VideoInterrupted(vd, context));
+
+  // Captions: every kept keyframe in flight at once, so the encoder's batcher and the decoder's
+  // step-level scheduler batch them; this thread waits for the last.
+  const auto t_captions = Clock::now();
+  const CaptionerFamily* family =
+      params.captions && deps.captioners && deps.work_pool ? deps.captioners->Find(params.caption_model) : nullptr;
+  if (params.captions && deps.captioners && !params.caption_model.empty() && !family)
+    return NotFound("no captioning model named '" + params.caption_model + "'");
+  if (family) {
+    ASSIGN_OR_RETURN(CaptionJob job, PrepareCaption(*family, params.caption));
+    out.caption_model = family->name;
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t pending = 0;
+    for (size_t i = 0; i < out.keyframes.size(); ++i) {
+      if (out.keyframes[i].duplicate_of >= 0) continue;
+      auto jpeg = media::EncodeImage(images[i], media::ImageFormat::kJpeg, 92);
+      if (!jpeg.ok()) {
+        out.keyframes[i].caption_status = jpeg.status();
+        continue;
+      }
+      {
+        std::lock_guard lock(mu);
+        ++pending;
+      }
+      CaptionOne(*deps.captioners, *family, *deps.work_pool,
+                 std::make_shared<const std::string>(std::move(jpeg).value()), job, i, context,
+                 [&, i](CaptionedImage c, StageTiming) {
+                   std::lock_guard lock(mu);
+                   out.keyframes[i].caption_status = c.status;
+                   if (c.status.ok()) out.keyframes[i].caption = std::move(c.text);
+                   if (--pending == 0) cv.notify_all();
+                 });
+    }
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return pending == 0; });
+  }
+  out.timing.captioning_ms = Ms(Clock::now() - t_captions);
+  if (family) stage("captioning", out.timing.captioning_ms);
+  RETURN_IF_ERROR(VideoInterrupted(vd, context));
+
+  const auto t_summary = Clock::now();
+  out.summary = TimelineSummary(out.keyframes, out.video.frame_rate);
+  out.summary_method = out.summary.empty() ? "none" : "extractive";
+  out.timing.summary_ms = Ms(Clock::now() - t_summary);
+  stage("summary", out.timing.summary_ms);
+  out.timing.total_ms = Ms(Clock::now() - start);
+  return out;
+}
+
+void SummarizeVideo(const SummarizeVideoDeps& deps, VideoSource source, SummarizeVideoParams params,
+                    RequestContextPtr context, std::function<void(Result<VideoSummary>)> done) {
+  auto finish = [deps, done = std::move(done)](Result<VideoSummary> r) {
+    CountVideoOutcome(deps.video, kTask, r.status());
+    done(std::move(r));
+  };
+  Status valid = ValidateSummarizeVideoParams(params);
+  if (!valid.ok()) return finish(valid);
+  const auto start = Clock::now();
+  RunVideoTask(
+      deps.video, kTask, std::move(source), context,
+      [deps, params, context, finish, start](media::VideoInput input, double download_ms) {
+        auto r = SummarizeVideoNow(deps, std::move(input), params, context);
+        if (r.ok()) {
+          r->timing.download_ms = download_ms;
+          r->timing.total_ms = Ms(Clock::now() - start);
+          ObserveVideoStage(deps.video, kTask, "total", r->timing.total_ms);
+        }
+        finish(std::move(r));
+      },
+      [finish](Status s) { finish(s); });
+}
+
+}  // namespace sightline::tasks

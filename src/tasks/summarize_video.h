@@ -1,0 +1,93 @@
+// A video's summary, callable without HTTP, in stages each timed:
+//   probe -> decode + shot detection (one pass at analysis size, each frame's sharpness kept) ->
+//   keyframes (per shot its sharpest frame, one per long stretch of a long shot; those frames
+//   decoded again at keyframe size by seeking) -> dedupe (perceptual hash: keyframes alike an
+//   earlier kept one are dropped as its duplicates) -> captioning (each kept keyframe through the
+//   generation engine, all in flight together so the batchers batch them) -> summary (an
+//   extractive timeline of the captions) -> the answer, with thumbnails on request.
+// Not yet: CLIP embeddings for dedupe, safety flags, ImageNet labels, vibe tags, a VLM-written
+// summary, TransNetV2 (their timing fields read 0 and the answer says which stages ran).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "media/image_ops.h"
+#include "media/video/keyframes.h"
+#include "media/video/shot_detection.h"
+#include "tasks/caption.h"
+#include "tasks/video_input.h"
+
+namespace sightline::tasks {
+
+struct SummarizeVideoDeps {
+  VideoTaskDeps video;
+  const Captioners* captioners = nullptr;  // null or empty: no captions, the summary says so
+  ThreadPool* work_pool = nullptr;         // caption decoding and post-processing
+};
+
+struct SummarizeVideoParams {
+  media::ShotDetectorOptions detector;
+  media::KeyframeOptions keyframes;
+  int keyframe_size = 512;  // width of the keyframes the models see (never up)
+  bool thumbnails = true;   // keyframes=base64: each kept keyframe encoded in the answer
+  int thumbnail_size = 256;  // longer side, pixels
+  media::ImageFormat thumbnail_format = media::ImageFormat::kJpeg;
+  bool dedupe = true;
+  // Similarity at or above which a keyframe is a duplicate of an earlier kept one: 1 - the
+  // Hamming distance of their 64-bit perceptual hashes / 64.
+  double dedupe_threshold = 0.85;
+  bool captions = true;
+  std::string caption_model;  // "" = the first captioner
+  CaptionParams caption;      // prompt and generation settings
+  // Progress: called after each stage with its name and milliseconds (on the video pool).
+  std::function<void(const std::string& stage, double ms)> on_stage;
+};
+
+// Errors: kInvalidArgument naming the parameter.
+Status ValidateSummarizeVideoParams(const SummarizeVideoParams& params);
+
+struct VideoKeyframe {
+  int shot = 0;
+  int64_t frame = 0;
+  double time_s = 0;
+  double sharpness = 0;
+  uint64_t hash = 0;       // dHash
+  int duplicate_of = -1;   // index of the kept keyframe it repeats; -1: kept
+  double similarity = 0;   // to that keyframe
+  std::string thumbnail;   // encoded, when asked and kept
+  std::string caption;     // when captioned
+  Status caption_status;   // a caption that failed fails only its keyframe
+};
+
+struct VideoSummaryTiming {
+  double download_ms = 0, probe_ms = 0, decode_ms = 0, shot_detection_ms = 0, keyframes_ms = 0, dedupe_ms = 0,
+         embedding_ms = 0, captioning_ms = 0, summary_ms = 0, tags_ms = 0, total_ms = 0;
+};
+
+struct VideoSummary {
+  media::VideoInfo video;
+  media::ShotDetectorKind detector = media::ShotDetectorKind::kAdaptive;
+  int64_t frames = 0;
+  double decoded_duration_s = 0;
+  int64_t corrupt_packets = 0;
+  std::vector<media::Shot> shots;
+  std::vector<VideoKeyframe> keyframes;
+  std::string dedupe_method;   // "perceptual_hash" or "none"
+  std::string caption_model;   // empty: no captions
+  std::string summary_method;  // "extractive" (a timeline of the captions) or "none"
+  std::string summary;
+  VideoSummaryTiming timing;
+};
+
+void SummarizeVideo(const SummarizeVideoDeps& deps, VideoSource source, SummarizeVideoParams params,
+                    RequestContextPtr context, std::function<void(Result<VideoSummary>)> done);
+
+// The same on the caller's thread for an input in hand (the offline command). Captions still run
+// through the captioners' batchers and the work pool.
+Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::VideoInput input,
+                                       const SummarizeVideoParams& params, const RequestContextPtr& context);
+
+}  // namespace sightline::tasks

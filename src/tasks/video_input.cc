@@ -1,0 +1,102 @@
+#include "tasks/video_input.h"
+
+namespace sightline::tasks {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const char* Outcome(const Status& s) {
+  if (s.ok()) return "ok";
+  if (s.code() == StatusCode::kCancelled) return "cancelled";
+  if (s.code() == StatusCode::kDeadlineExceeded) return "deadline_exceeded";
+  if (s.kind() == ErrorKind::kDraining) return "draining";
+  return "error";
+}
+
+}  // namespace
+
+void RegisterVideoMetrics(observability::MetricsRegistry& registry, VideoTaskDeps& deps) {
+  deps.stage_seconds = &registry.AddHistogram(
+      "sightline_video_stage_seconds",
+      "Time per stage of video tasks (probe, decode, shot_detection, keyframes, dedupe, captioning, summary, total)",
+      {"task", "stage"}, observability::ExponentialBuckets(0.001, 2.5, 14));
+  deps.tasks = &registry.AddCounter("sightline_video_tasks_total", "Video tasks ended, by task and outcome",
+                                    {"task", "outcome"});
+  deps.active = &registry.AddGauge("sightline_video_tasks_active", "Video tasks decoding now", {"task"});
+  deps.frames = &registry.AddCounter("sightline_video_frames_decoded_total", "Video frames decoded", {"task"});
+}
+
+Status VideoInterrupted(const VideoTaskDeps& deps, const RequestContextPtr& context) {
+  if (deps.shutdown && deps.shutdown->cancelled())
+    return Status(StatusCode::kUnavailable, "the server is shutting down").WithKind(ErrorKind::kDraining);
+  if (!context) return Status::Ok();
+  if (context->cancelled()) return Status(StatusCode::kCancelled, "client went away");
+  if (context->expired())
+    return Status(StatusCode::kDeadlineExceeded, "the request's deadline passed while the video was processed");
+  return Status::Ok();
+}
+
+void ObserveVideoStage(const VideoTaskDeps& deps, const char* task, const char* stage, double ms) {
+  if (deps.stage_seconds) deps.stage_seconds->WithLabels({task, stage}).Observe(ms / 1000.0);
+}
+
+void CountVideoOutcome(const VideoTaskDeps& deps, const char* task, const Status& status) {
+  if (deps.tasks) deps.tasks->WithLabels({task, Outcome(status)}).Inc();
+}
+
+void RunVideoTask(const VideoTaskDeps& deps, const char* task, VideoSource source, const RequestContextPtr& context,
+                  VideoWork work, std::function<void(Status)> fail) {
+  if (!deps.pool) return fail(Internal("no video pool"));
+  auto run = [deps, task, work](media::VideoInput input, double download_ms) {
+    deps.pool->Submit([deps, task, work, download_ms, input = std::move(input)]() mutable {
+      if (deps.active) deps.active->WithLabels({task}).Inc();
+      work(std::move(input), download_ms);
+      if (deps.active) deps.active->WithLabels({task}).Dec();
+    });
+  };
+  switch (source.kind) {
+    case VideoSource::Kind::kBytes: {
+      if (!source.bytes || source.bytes->empty())
+        return fail(Status(StatusCode::kInvalidArgument, source.label + " is empty (0 bytes)")
+                        .WithKind(ErrorKind::kInvalidVideo));
+      media::VideoInput input;
+      input.bytes = std::move(source.bytes);
+      input.label = source.label;
+      return run(std::move(input), 0);
+    }
+    case VideoSource::Kind::kPath: {
+      if (!deps.paths)
+        return fail(Status(StatusCode::kForbidden, "video_path is disabled: start the server with --allow-path DIR"));
+      auto located = deps.paths->Locate(source.value, "video_path");
+      if (!located.ok()) return fail(located.status());
+      media::VideoInput input;
+      input.path = *located;
+      input.label = "video_path '" + source.value + "'";
+      return run(std::move(input), 0);
+    }
+    case VideoSource::Kind::kUrl: {
+      if (!deps.sources) return fail(Status(StatusCode::kForbidden, "this server does not take video_url sources"));
+      sources::ImageSource fetch;
+      fetch.kind = sources::ImageSource::Kind::kUrl;
+      fetch.value = source.value;
+      fetch.label = "video_url";
+      const auto fetch_start = Clock::now();
+      deps.sources->Resolve(std::move(fetch), context,
+                            [run, fail, fetch_start, label = source.label](Result<sources::Bytes> bytes) {
+                              if (!bytes.ok()) {
+                                Status s = bytes.status();
+                                // The resolver calls empty bytes an invalid image; here they are a video.
+                                if (s.kind() == ErrorKind::kInvalidImage) s.WithKind(ErrorKind::kInvalidVideo);
+                                return fail(s);
+                              }
+                              media::VideoInput input;
+                              input.bytes = std::move(bytes).value();
+                              input.label = label;
+                              run(std::move(input), MsBetween(fetch_start, Clock::now()));
+                            });
+      return;
+    }
+  }
+}
+
+}  // namespace sightline::tasks

@@ -1,0 +1,75 @@
+// What every video task shares: its dependencies and metrics, where the video comes from, and
+// the runner that resolves the source (uploaded bytes; `video_url` through the SSRF-guarded
+// fetcher; `video_path` under --allow-path, opened in place, never read whole), runs the task's
+// work on the video pool, and counts how it ended.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/cancel_token.h"
+#include "core/request_context.h"
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "media/video/video_decoder.h"
+#include "observability/metrics.h"
+#include "sources/path_policy.h"
+#include "sources/source_resolver.h"
+
+namespace sightline::tasks {
+
+struct VideoTaskDeps {
+  const sources::SourceResolver* sources = nullptr;  // video_url (null: refused)
+  const sources::PathPolicy* paths = nullptr;        // video_path (null or no roots: refused)
+  // Whole videos decode here, one per thread, apart from the image work pool so a long video
+  // never holds up image requests.
+  ThreadPool* pool = nullptr;
+  media::VideoLimits limits;
+  // Fired when a draining server's deadline passes: videos still decoding end with 503 draining.
+  const CancelToken* shutdown = nullptr;
+  // Null: not observed. sightline_video_stage_seconds{task, stage}: time per stage;
+  // sightline_video_tasks_total{task, outcome}: tasks ended (ok, error, cancelled,
+  // deadline_exceeded, draining); sightline_video_tasks_active{task}: decoding now;
+  // sightline_video_frames_decoded_total{task}: frames through the decoder.
+  observability::Family<observability::Histogram>* stage_seconds = nullptr;
+  observability::Family<observability::Counter>* tasks = nullptr;
+  observability::Family<observability::Gauge>* active = nullptr;
+  observability::Family<observability::Counter>* frames = nullptr;
+};
+
+// Registers the families above on `registry` and points `deps` at them.
+void RegisterVideoMetrics(observability::MetricsRegistry& registry, VideoTaskDeps& deps);
+
+struct VideoSource {
+  enum class Kind { kBytes, kUrl, kPath };
+  Kind kind = Kind::kBytes;
+  std::shared_ptr<const std::string> bytes;  // kBytes
+  std::string value;                         // the URL or the path
+  std::string label = "video";               // names the input in errors
+};
+
+// The request's end, or the server's, checked per frame: kCancelled on hang-up,
+// kDeadlineExceeded past the deadline, kUnavailable (draining) when the server stops.
+Status VideoInterrupted(const VideoTaskDeps& deps, const RequestContextPtr& context);
+
+// sightline_video_stage_seconds{task, stage}.
+void ObserveVideoStage(const VideoTaskDeps& deps, const char* task, const char* stage, double ms);
+
+using VideoWork = std::function<void(media::VideoInput input, double download_ms)>;
+
+// Resolves `source` (errors go to `fail` at once or from the fetch pool), then runs `work` on the
+// video pool with the active gauge held. `fail` and the work's own end must each count the task's
+// outcome through CountVideoOutcome once.
+void RunVideoTask(const VideoTaskDeps& deps, const char* task, VideoSource source, const RequestContextPtr& context,
+                  VideoWork work, std::function<void(Status)> fail);
+
+// sightline_video_tasks_total{task, outcome} by how `status` ended the task.
+void CountVideoOutcome(const VideoTaskDeps& deps, const char* task, const Status& status);
+
+inline double MsBetween(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace sightline::tasks
