@@ -242,3 +242,139 @@ def test_hanging_up_stops_decoding(video_server):
     assert metric_sum(after, "sightline_video_tasks_active") == 0
     assert metric_sum(after, "sightline_video_frames_decoded_total") - \
         metric_sum(before, "sightline_video_frames_decoded_total") < 15000
+
+
+# ---- summaries ---------------------------------------------------------------------------------
+
+def summarize(s, payload, params="", **headers):
+    r = requests.post(s.url + "/v1/videos/summarize" + params, json=payload, headers=headers, timeout=120)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def photo_means():
+    """Each photo's downscaled pixels, to tell which photo a keyframe shows."""
+    import numpy as np
+    from PIL import Image
+    from conftest import PHOTOS
+    out = {}
+    for name in ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg"):
+        img = Image.open(os.path.join(PHOTOS, name)).convert("RGB")
+        w, h = img.size
+        crop = img.crop((w * 0.2, h * 0.2, w * 0.8, h * 0.8)).resize((32, 18))
+        out[name.split(".")[0]] = np.asarray(crop, dtype=np.float32)
+    return out
+
+
+def test_keyframes_come_from_their_own_shots_and_show_them(video_server):
+    import io
+
+    import numpy as np
+    from PIL import Image
+    a = summarize(video_server, {"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"), "captions": False,
+                                 "thumbnail_size": 160}).json()
+    assert a["object"] == "video.summary"
+    shots, keyframes = a["shots"], a["keyframes"]
+    assert len(shots) == 4 and len(keyframes) == 4
+    photos = photo_means()
+    for shot, photo in zip(shots, ("astronaut", "coffee", "chelsea", "rocket")):
+        (k,) = [keyframes[i] for i in shot["keyframes"]]
+        assert shot["start_frame"] <= k["frame"] <= shot["end_frame"]
+        assert k["duplicate_of"] is None and k["sharpness"] > 0
+        head, _, data = k["thumbnail"].partition(",")
+        assert head == "data:image/jpeg;base64"
+        thumb = Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
+        assert max(thumb.size) == 160
+        small = np.asarray(thumb.resize((32, 18)), dtype=np.float32)
+        nearest = min(photos, key=lambda n: np.abs(photos[n] - small).mean())
+        assert nearest == photo, (shot["index"], nearest)
+    assert a["caption_model"] is None and a["summary"] == {"method": "none", "text": None}
+    assert a["duplicates"] == []
+
+
+def test_a_scene_shown_twice_is_dropped_as_a_duplicate_of_the_first(video_server):
+    a = summarize(video_server, {"video_path": os.path.join(VIDEOS, "same_scene_twice.mp4"), "keyframes": "none"}).json()
+    assert [s["start_frame"] for s in a["shots"]] == [0, 40, 80]
+    kept = [k for k in a["keyframes"] if k["duplicate_of"] is None]
+    assert [k["shot"] for k in kept] == [0, 1]
+    (dup,) = a["duplicates"]
+    assert a["keyframes"][dup["keyframe"]]["shot"] == 2 and a["keyframes"][dup["duplicate_of"]]["shot"] == 0
+    assert dup["similarity"] >= 0.85
+    assert a["dedupe_method"] == "perceptual_hash"
+    assert all("thumbnail" not in k for k in a["keyframes"])
+    # Captions of the kept keyframes only, through the loaded captioner; the timeline summary
+    # quotes them with their times.
+    assert a["caption_model"] == "captioner-tiny"
+    assert all(("caption" in k) == (k["duplicate_of"] is None) for k in a["keyframes"])
+    assert a["summary"]["method"] == "extractive"
+    assert a["summary"]["text"].startswith("[00:00:00] ")
+    # Without dedupe every keyframe is kept.
+    b = summarize(video_server, {"video_path": os.path.join(VIDEOS, "same_scene_twice.mp4"), "keyframes": "none",
+                                 "dedupe": False, "captions": False}).json()
+    assert b["duplicates"] == [] and b["dedupe_method"] == "none"
+
+
+def test_long_shots_get_a_keyframe_per_stretch(video_server):
+    a = summarize(video_server, {"video_path": os.path.join(VIDEOS, "long_60s.mp4"), "captions": False,
+                                 "keyframes": "none", "detector": "content", "threshold": 255,
+                                 "long_shot_len": 10, "keyframes_per_shot": 4, "dedupe": False}).json()
+    (shot,) = a["shots"]  # no cut can reach the threshold: one 60 s shot
+    assert len(shot["keyframes"]) == 4
+    times = [a["keyframes"][i]["time"] for i in shot["keyframes"]]
+    assert times == sorted(times) and times[-1] - times[0] > 20
+
+
+def test_summary_timing_block_stage_events_and_the_describer_route(video_server):
+    s = video_server
+    r = summarize(s, {"video_path": os.path.join(VIDEOS, "cuts_vp9.webm"), "keyframes": "none"})
+    timing = r.json()["timing"]
+    for stage in ("download_ms", "probe_ms", "decode_ms", "shot_detection_ms", "keyframes_ms", "dedupe_ms",
+                  "embedding_ms", "captioning_ms", "summary_ms", "tags_ms", "total_ms"):
+        assert timing[stage] >= 0, timing
+    assert timing["captioning_ms"] > 0 and timing["total_ms"] >= timing["decode_ms"]
+    assert "captioning;dur=" in r.headers["Server-Timing"]
+    # stream=true: a stage event as each stage ends, then the summary.
+    with requests.post(s.url + "/v1/videos/summarize", json={"video_path": os.path.join(VIDEOS, "cuts_vp9.webm"),
+                                                              "keyframes": "none", "stream": True},
+                       stream=True, timeout=120) as st:
+        assert st.status_code == 200 and st.headers["Content-Type"].startswith("text/event-stream")
+        events = []
+        name = None
+        for line in st.iter_lines(decode_unicode=True):
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line[6:])))
+    stages = [d["stage"] for n, d in events if n == "stage"]
+    assert stages == ["probe", "decode", "shot_detection", "dedupe", "keyframes", "captioning", "summary"], stages
+    assert events[-1][0] == "summary" and events[-1][1]["object"] == "video.summary"
+    # The describer's route answers the same shape.
+    r = requests.post(s.url + "/summarize_video", json={"video_path": os.path.join(VIDEOS, "cuts_vp9.webm"),
+                                                        "captions": False}, timeout=120)
+    assert r.status_code == 200 and [x["start_frame"] for x in r.json()["shots"]] == [0, 50, 100, 150]
+
+
+def test_summary_parameters_and_errors(video_server, make_server):
+    s = video_server
+    for payload, says in [({"keyframes": "png"}, "keyframes"), ({"thumbnail_size": 9}, "thumbnail_size"),
+                          ({"dedupe_threshold": 2}, "dedupe_threshold"), ({"captions": "maybe"}, "captions"),
+                          ({"model": "nope"}, "no captioning model named 'nope'"), ({"colour": 1}, "unknown parameter")]:
+        payload["video_path"] = os.path.join(VIDEOS, "cuts_h264.mp4")
+        r = requests.post(s.url + "/v1/videos/summarize", json=payload, timeout=60)
+        assert r.status_code in (400, 404), (payload, r.text)
+        assert says in r.json()["error"]["message"], (payload, r.text)
+    r = requests.post(s.url + "/v1/videos/summarize", data=video("audio_only.m4a"), headers={"Content-Type": "audio/mp4"},
+                      timeout=60)
+    assert r.status_code == 415
+    r = requests.post(s.url + "/v1/videos/summarize", data=video("audio_only.m4a"),
+                      headers={"Content-Type": "video/mp4"}, timeout=60)
+    assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_video"
+    # --captions off: summaries never caption.
+    off = make_server("--captions", "off", "--allow-path", VIDEOS)
+    a = requests.post(off.url + "/v1/videos/summarize", json={"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"),
+                                                              "keyframes": "none"}, timeout=60).json()
+    assert a["caption_model"] is None and all("caption" not in k for k in a["keyframes"])
+    webp = requests.post(s.url + "/v1/videos/summarize", json={"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"),
+                                                               "captions": False, "thumbnail_format": "webp"},
+                         timeout=60).json()
+    assert webp["keyframes"][0]["thumbnail"].startswith("data:image/webp;base64,")
