@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/caption_command.h"
+#include "app/summarize_video_command.h"
 #include "app/pull_command.h"
 #include "app/remove_bg_command.h"
 #include "app/serve_command.h"
@@ -143,6 +144,21 @@ int main(int argc, char** argv) {
   c->add_option("--num-beams", co.generation.num_beams, "Beam search with this many beams");
   c->add_option("--seed", co.generation.seed, "Sample, reproducibly, with this seed");
   c->add_option("--temperature", co.generation.temperature, "Sampling temperature");
+  sightline::app::SummarizeVideoOptions sv;
+  auto* v = cli.add_subcommand("summarize-video",
+                               "Summarize a video file (no server): shots, keyframes, captions, summary as JSON");
+  v->add_option("file", sv.input, "Video file")->required()->check(CLI::ExistingFile);
+  v->add_option("--model-repository,-m", sv.model_repository, "Model repository (captioners)")
+      ->capture_default_str();
+  v->add_option("--detector", sv.detector, "adaptive | content | threshold")->capture_default_str();
+  v->add_option("--threshold", sv.params.detector.threshold, "The detector's threshold");
+  v->add_option("--min-shot-len", sv.params.detector.min_shot_s, "Shortest shot, seconds")->capture_default_str();
+  v->add_option("--keyframes", sv.keyframes, "base64 (thumbnails in the answer) | none")->capture_default_str();
+  v->add_option("--thumbnail-size", sv.params.thumbnail_size, "Thumbnails' longer side")->capture_default_str();
+  v->add_flag("--no-captions", sv.no_captions, "Do not caption keyframes");
+  v->add_option("--model", sv.params.caption_model, "Captioning model folder (default: the first)");
+  v->add_option("--prompt", sv.params.caption.prompt, "Caption prompt");
+  v->add_option("--max-new-tokens", sv.params.caption.generation.max_new_tokens, "Caption tokens at most");
   sightline::app::PullOptions po;
   auto* p = cli.add_subcommand("pull",
                                "Download a model from a Hugging Face-compatible hub (HF_ENDPOINT, HF_TOKEN)");
@@ -159,6 +175,7 @@ int main(int argc, char** argv) {
   if (r->parsed()) return sightline::app::RunRemoveBg(rb);
   if (c->parsed()) return sightline::app::RunCaption(co);
   if (p->parsed()) return sightline::app::RunPull(po);
+  if (v->parsed()) return sightline::app::RunSummarizeVideo(sv);
   if (s->parsed()) return sightline::app::RunServe(serve);
   return 0;
 }

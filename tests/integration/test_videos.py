@@ -378,3 +378,18 @@ def test_summary_parameters_and_errors(video_server, make_server):
                                                                "captions": False, "thumbnail_format": "webp"},
                          timeout=60).json()
     assert webp["keyframes"][0]["thumbnail"].startswith("data:image/webp;base64,")
+
+
+def test_summarize_video_runs_offline_as_a_command():
+    import subprocess
+    from conftest import BIN
+    out = subprocess.run([BIN, "summarize-video", os.path.join(VIDEOS, "same_scene_twice.mp4"), "-m", FIXTURES,
+                          "--keyframes", "base64", "--thumbnail-size", "64"], capture_output=True, timeout=300)
+    assert out.returncode == 0, out.stderr.decode()
+    a = json.loads(out.stdout)
+    assert a["object"] == "video.summary" and len(a["shots"]) == 3
+    assert a["caption_model"] == "captioner-tiny" and len(a["duplicates"]) == 1
+    assert all(k["thumbnail"].startswith("data:image/jpeg;base64,") for k in a["keyframes"] if k["duplicate_of"] is None)
+    bad = subprocess.run([BIN, "summarize-video", os.path.join(VIDEOS, "audio_only.m4a"), "--no-captions"],
+                         capture_output=True, timeout=60)
+    assert bad.returncode == 1 and b"no video stream" in bad.stderr

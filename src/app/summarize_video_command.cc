@@ -1,0 +1,51 @@
+#include "app/summarize_video_command.h"
+
+#include <cstdio>
+
+#include "app/offline_models.h"
+#include "core/thread_pool.h"
+#include "http/video_codec.h"
+
+namespace sightline::app {
+
+int RunSummarizeVideo(const SummarizeVideoOptions& o) {
+  auto fail = [](const std::string& msg) {
+    std::fprintf(stderr, "sightline summarize-video: %s\n", msg.c_str());
+    return 1;
+  };
+  tasks::SummarizeVideoParams params = o.params;
+  auto kind = media::ParseShotDetector(o.detector);
+  if (!kind.ok()) return fail(kind.status().message());
+  params.detector.kind = *kind;
+  if (o.keyframes != "base64" && o.keyframes != "none") return fail("--keyframes must be base64 or none");
+  params.thumbnails = o.keyframes == "base64";
+  params.captions = !o.no_captions;
+  Status valid = tasks::ValidateSummarizeVideoParams(params);
+  if (!valid.ok()) return fail(valid.message());
+
+  std::unique_ptr<OfflineModels> offline;
+  std::unique_ptr<tasks::Captioners> captioners;
+  if (params.captions) {
+    auto loaded = LoadOfflineModels(o.model_repository, /*adaptive_quality=*/false);
+    if (!loaded.ok()) return fail(loaded.status().message());
+    offline = std::move(loaded).value();
+    auto c = tasks::Captioners::Load(*offline->models, media::DecodeLimits{});
+    if (!c.ok()) return fail(c.status().message());
+    captioners = std::move(c).value();
+  }
+  ThreadPool work(2, "sl-work");
+  tasks::SummarizeVideoDeps deps;
+  deps.captioners = captioners.get();
+  deps.work_pool = &work;
+  media::VideoInput input;
+  input.path = o.input;
+  input.label = o.input;
+  auto summary = tasks::SummarizeVideoNow(deps, std::move(input), params, BackgroundContext("summarize-video"));
+  work.WaitIdle();
+  if (offline) offline->models->Drain(std::chrono::milliseconds(1000));
+  if (!summary.ok()) return fail(summary.status().message());
+  std::printf("%s\n", http::EncodeVideoSummary(*summary, params).c_str());
+  return 0;
+}
+
+}  // namespace sightline::app
