@@ -109,6 +109,12 @@ int main(int argc, char** argv) {
   s->add_option("--video-max-dimension", serve.video_max_dimension, "Largest video width or height accepted")
       ->capture_default_str()
       ->check(CLI::Range(16, 16384));
+  s->add_option("--max-upload-mb", serve.max_upload_mb,
+                "Largest video body in MiB (streamed to a temporary file, never held in memory)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 24));
+  s->add_option("--upload-dir", serve.upload_dir, "Where video bodies are written while their request lasts")
+      ->check(CLI::ExistingDirectory);
   s->add_option("--video-max-frames", serve.video_max_frames, "Most frames decoded from one video")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 32));

@@ -95,6 +95,11 @@ int RunServe(const ServeOptions& o) {
   so.io_threads = o.http_threads;
   so.max_connections = o.max_connections;
   so.max_body_bytes = o.max_body_mb << 20;
+  if (!o.upload_dir.empty()) {
+    so.upload_dir = o.upload_dir;
+  } else if (const char* tmp = std::getenv("TMPDIR"); tmp && *tmp) {
+    so.upload_dir = tmp;
+  }
   so.max_header_bytes = o.max_header_kb << 10;
   so.read_timeout = std::chrono::milliseconds(o.read_timeout_ms);
   auto server = http::HttpServer::Create(so, startup_routes, access.value(), metrics, *log);
@@ -186,6 +191,7 @@ int RunServe(const ServeOptions& o) {
   video.captioners = captioners.value().get();
   video.captions_disabled = clip_deps.captions_disabled;
   video.work_pool = &decode_pool;
+  video.max_upload_bytes = static_cast<uint64_t>(o.max_upload_mb) << 20;
   http::AddVideoRoutes(routes, video);
 
   server.value()->SetRoutes(routes);

@@ -42,6 +42,8 @@ struct ServeOptions {
   double video_max_duration_s = 3 * 3600.0;
   int video_max_dimension = 8192;        // width and height of the coded frame
   int64_t video_max_frames = 1'000'000;
+  size_t max_upload_mb = 2048;  // video bodies, streamed to --upload-dir
+  std::string upload_dir;       // default: $TMPDIR, else /tmp
 };
 
 int RunServe(const ServeOptions& options);

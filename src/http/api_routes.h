@@ -65,6 +65,7 @@ struct VideoRouteDeps {
   const tasks::Captioners* captioners = nullptr;
   bool captions_disabled = false;
   ThreadPool* work_pool = nullptr;  // caption decoding
+  uint64_t max_upload_bytes = 2048ull << 20;  // video bodies, streamed to a temporary file
 };
 
 void AddSystemRoutes(RouteTable& routes, const SystemRouteDeps& deps);

@@ -1,9 +1,15 @@
 #include "http/http_types.h"
 
+#include <unistd.h>
+
 #include <charconv>
 #include <optional>
 
 namespace sightline::http {
+
+UploadFile::~UploadFile() {
+  if (!path.empty()) ::unlink(path.c_str());
+}
 
 std::string_view HttpRequest::Header(std::string_view lower_name) const {
   for (const auto& [k, v] : headers)

@@ -19,6 +19,18 @@
 
 namespace sightline::http {
 
+// A request body the transport wrote to a temporary file instead of memory (routes with
+// Route::body_file_limit: videos). The file is removed when the last holder lets go — the
+// request, and any task still reading it.
+struct UploadFile {
+  std::string path;
+  uint64_t size = 0;
+  UploadFile() = default;
+  UploadFile(const UploadFile&) = delete;
+  UploadFile& operator=(const UploadFile&) = delete;
+  ~UploadFile();
+};
+
 struct HttpRequest {
   std::string method;                                        // "GET", "POST", ...
   std::string target;                                        // raw request target
@@ -31,6 +43,8 @@ struct HttpRequest {
   // them from the socket straight into this buffer, so a handler can move it into a Tensor
   // instead of copying 600 KB per image. Null when the body was not split.
   std::shared_ptr<TensorBuffer> body_tail;
+  // The body, when the route takes bodies as files (Route::body_file_limit); `body` is empty then.
+  std::shared_ptr<UploadFile> body_file;
   std::string remote_ip;
   std::string request_id;
   TraceContext trace;  // from `traceparent`, or a new trace (the transport sets it)

@@ -28,6 +28,10 @@ struct Route {
   // Lower-case name of a header holding a byte count N: the transport keeps the body's first N
   // bytes in HttpRequest::body and reads the rest into HttpRequest::body_tail. Empty: no split.
   std::string body_split_header;
+  // Non-zero: bodies (plain or chunked) are streamed to a temporary file in
+  // ServerOptions::upload_dir, up to this many bytes (over it: 413), instead of memory, and reach
+  // the handler as HttpRequest::body_file. Zero: in memory, up to ServerOptions::max_body_bytes.
+  uint64_t body_file_limit = 0;
 };
 
 struct RouteMatch {

@@ -3,10 +3,14 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/http/file_body.hpp>
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
+#include <filesystem>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -171,7 +175,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void Read() {
     header_parser_.emplace();
     header_parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
-    header_parser_->body_limit(server_.options.max_body_bytes);
+    // No limit yet: it depends on the route (in memory or to a file), checked once it is known.
+    header_parser_->body_limit(boost::none);
+    body_limit_ = server_.options.max_body_bytes;
     current_path_.reset();
     // A refused connection gets a short wait for its header: it holds a socket the limit counts.
     stream_.expires_after(refusal_ ? std::min<std::chrono::steady_clock::duration>(
@@ -197,8 +203,8 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = false;
     Status s = InvalidArgument("malformed HTTP request: " + ec.message());
     if (ec == bhttp::error::body_limit)
-      s = Status(StatusCode::kPayloadTooLarge, "request body exceeds the limit of " +
-                                                   std::to_string(server_.options.max_body_bytes) + " bytes");
+      s = Status(StatusCode::kPayloadTooLarge,
+                 "request body exceeds the limit of " + std::to_string(body_limit_) + " bytes");
     if (ec == bhttp::error::header_limit)
       s = InvalidArgument("request headers exceed the limit of " +
                           std::to_string(server_.options.max_header_bytes) + " bytes");
@@ -304,6 +310,17 @@ class Session : public std::enable_shared_from_this<Session> {
     // A body of known length is read (or discarded) without Beast's body parser.
     std::optional<uint64_t> length;
     if (const auto cl = header_parser_->content_length(); cl && !header_parser_->chunked()) length = *cl;
+    const bool to_file = match_.route && match_.route->body_file_limit > 0;
+    if (to_file) body_limit_ = match_.route->body_file_limit;
+    if (!early && length && *length > body_limit_) {
+      // Declared over the limit: refused before a byte of it is read, and the connection closed
+      // rather than the body drained.
+      server_.metrics.http_rejected.WithLabels({"body_too_large"}).Inc();
+      close_unread = true;
+      early = ErrorResponse(Status(StatusCode::kPayloadTooLarge,
+                                   "request body exceeds the limit of " + std::to_string(body_limit_) + " bytes"),
+                            match_.route ? match_.route->style : StyleForPath(head_.path));
+    }
     if (early) {
       if (expect_continue || close_unread) {  // the body is not read: answer and close
         keep_alive_ = false;
@@ -316,7 +333,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return Write(std::move(*early));
       }
       discard_parser_.emplace(std::move(*header_parser_));
-      discard_parser_->body_limit(server_.options.max_body_bytes);
+      discard_parser_->body_limit(body_limit_);
       bhttp::async_read(
           stream_, buffer_, *discard_parser_,
           [self = shared_from_this(), r = std::move(*early)](beast::error_code ec, std::size_t) mutable {
@@ -325,12 +342,13 @@ class Session : public std::enable_shared_from_this<Session> {
           });
       return;
     }
+    if (to_file) return ReadBodyToFile(expect_continue);
     const bool direct = length.has_value();
     if (direct) {
       PrepareDirectBody(*length);
     } else {
       body_parser_.emplace(std::move(*header_parser_));
-      body_parser_->body_limit(server_.options.max_body_bytes);
+      body_parser_->body_limit(body_limit_);
     }
     if (expect_continue) {
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
@@ -417,6 +435,61 @@ class Session : public std::enable_shared_from_this<Session> {
     if (bytes == receive_low_water_) return;
     ::setsockopt(stream_.socket().native_handle(), SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes);
     receive_low_water_ = bytes;
+  }
+
+  // A file route's body, plain or chunked, goes to a temporary file as it arrives (Beast's
+  // file_body writes each parsed piece), with the read timeout renewed per piece: a large upload
+  // on a slow link is not cut off while it keeps moving, and never sits in memory.
+  void ReadBodyToFile(bool expect_continue) {
+    auto upload = std::make_shared<UploadFile>();
+    std::string pattern = server_.options.upload_dir + "/sightline-upload-XXXXXX";
+    const int fd = ::mkstemp(pattern.data());
+    beast::error_code ec;
+    if (fd >= 0) {
+      ::close(fd);
+      upload->path = pattern;
+      file_parser_.emplace(std::move(*header_parser_));
+      file_parser_->body_limit(body_limit_);
+      file_parser_->get().body().open(upload->path.c_str(), beast::file_mode::write, ec);
+    }
+    if (fd < 0 || ec) {
+      keep_alive_ = false;
+      return Write(ErrorResponse(Status(StatusCode::kUnavailable, "cannot store the upload in " +
+                                                                      server_.options.upload_dir),
+                                 match_.route->style));
+    }
+    upload_ = std::move(upload);
+    if (expect_continue) {
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
+      bhttp::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+        if (ec) return self->Close();
+        self->ReadFileChunk();
+      });
+      return;
+    }
+    ReadFileChunk();
+  }
+
+  void ReadFileChunk() {
+    if (file_parser_->is_done()) return OnFileBody();  // an empty body is done at its header
+    stream_.expires_after(server_.options.read_timeout);
+    bhttp::async_read_some(stream_, buffer_, *file_parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) self->upload_.reset();  // the partial file goes with it
+      if (self->HandleReadError(ec, true)) return;
+      self->ReadFileChunk();
+    });
+  }
+
+  void OnFileBody() {
+    auto msg = file_parser_->release();
+    msg.body().close();
+    keep_alive_ = msg.keep_alive();
+    HttpRequest req = std::move(head_);
+    std::error_code size_ec;
+    req.body_file = std::move(upload_);
+    req.body_file->size = std::filesystem::file_size(req.body_file->path, size_ec);
+    file_parser_.reset();
+    Dispatch(std::move(req));
   }
 
   void ReadBody() {
@@ -800,6 +873,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::empty_body>> header_parser_;
   std::optional<bhttp::request_parser<bhttp::string_body>> body_parser_;
   std::optional<bhttp::request_parser<DiscardBody>> discard_parser_;
+  std::optional<bhttp::request_parser<bhttp::file_body>> file_parser_;
+  std::shared_ptr<UploadFile> upload_;  // a file route's body being written
+  uint64_t body_limit_ = 0;             // the request's: max_body_bytes, or its route's file limit
   std::array<asio::mutable_buffer, 2> direct_parts_;
   asio::mutable_buffer pending_tail_;  // the tail's part, held back until the head is whole
   size_t head_target_ = 0;             // the head's declared length

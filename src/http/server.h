@@ -28,6 +28,8 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{30'000};  // whole request, and keep-alive idle
   std::chrono::milliseconds write_timeout{30'000};
   std::string server_header = "sightline";
+  // Where bodies of file routes (Route::body_file_limit) are written while their request lasts.
+  std::string upload_dir = "/tmp";
 };
 
 class HttpServer {

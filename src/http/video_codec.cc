@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "core/base64.h"
+#include "core/mapped_file.h"
 #include "core/utf8.h"
 #include "http/image_request.h"
 #include "http/multipart.h"
@@ -104,8 +105,30 @@ Result<VideoRequest> ParseVideoRequest(const HttpRequest& req) {
   VideoRequest out;
   std::vector<VideoSource> found;
   const std::string ct = Lower(req.Header("content-type"));
-  const std::string_view body = req.body;
-  if (ct.rfind("multipart/form-data", 0) == 0) {
+  std::string_view body = req.body;
+  // A body the transport wrote to a file: a raw video is opened there in place; a multipart or
+  // JSON body is mapped and parsed like one in memory, its video part a view of the mapping.
+  std::shared_ptr<const void> owner;
+  if (req.body_file) {
+    if (ct.rfind("video/", 0) == 0 || ct.rfind("application/octet-stream", 0) == 0) {
+      if (req.body_file->size == 0) return InvalidVideo("the request body is empty (0 bytes)");
+      VideoSource s;
+      s.kind = VideoSource::Kind::kUpload;
+      s.value = req.body_file->path;
+      s.owner = req.body_file;
+      s.label = "body";
+      found.push_back(std::move(s));
+      body = {};
+    } else {
+      ASSIGN_OR_RETURN(auto mapped, MappedFile::Open(req.body_file->path));
+      body = mapped->bytes();
+      owner = std::make_shared<std::pair<std::shared_ptr<UploadFile>, std::shared_ptr<const MappedFile>>>(
+          req.body_file, std::move(mapped));
+    }
+  }
+  if (!found.empty()) {
+    // the raw upload: parameters come from the query alone
+  } else if (ct.rfind("multipart/form-data", 0) == 0) {
     ASSIGN_OR_RETURN(auto boundary, MultipartBoundary(req.Header("content-type")));
     ASSIGN_OR_RETURN(auto parts, ParseMultipart(body, boundary));
     for (const auto& p : parts) {
@@ -114,7 +137,15 @@ Result<VideoRequest> ParseVideoRequest(const HttpRequest& req) {
       if (file) {
         const std::string label = "file '" + ToValidUtf8(p.filename.empty() ? p.name : p.filename) + "'";
         if (p.body.empty()) return InvalidVideo(label + " is empty (0 bytes)");
-        found.push_back(Bytes(p.body, label));
+        if (owner) {  // a view of the mapped upload, not a copy
+          VideoSource v;
+          v.view = p.body;
+          v.owner = owner;
+          v.label = label;
+          found.push_back(std::move(v));
+        } else {
+          found.push_back(Bytes(p.body, label));
+        }
       } else if (p.name == "video_url" || p.name == "video_path") {
         found.push_back(Named(p.name == "video_url" ? VideoSource::Kind::kUrl : VideoSource::Kind::kPath,
                               std::string(p.body), p.name));

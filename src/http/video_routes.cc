@@ -66,16 +66,25 @@ void Summarize(const VideoRouteDeps& deps, const HttpRequest& req, Responder res
 }  // namespace
 
 void AddVideoRoutes(RouteTable& routes, const VideoRouteDeps& deps) {
-  routes.Add("POST", "/v1/videos/summarize",
-             [deps](const HttpRequest& req, const PathParams&, Responder respond) {
-               Summarize(deps, req, std::move(respond));
-             });
-  routes.Add("POST", "/summarize_video", [deps](const HttpRequest& req, const PathParams&, Responder respond) {
-    Summarize(deps, req, std::move(respond));
-  });
-  routes.Add("POST", "/v1/videos/shots", [deps](const HttpRequest& req, const PathParams&, Responder respond) {
-    Shots(deps, req, std::move(respond));
-  });
+  // Video bodies stream to a temporary file (--max-upload-mb), never held whole in memory.
+  routes
+      .Add("POST", "/v1/videos/summarize",
+           [deps](const HttpRequest& req, const PathParams&, Responder respond) {
+             Summarize(deps, req, std::move(respond));
+           })
+      .body_file_limit = deps.max_upload_bytes;
+  routes
+      .Add("POST", "/summarize_video",
+           [deps](const HttpRequest& req, const PathParams&, Responder respond) {
+             Summarize(deps, req, std::move(respond));
+           })
+      .body_file_limit = deps.max_upload_bytes;
+  routes
+      .Add("POST", "/v1/videos/shots",
+           [deps](const HttpRequest& req, const PathParams&, Responder respond) {
+             Shots(deps, req, std::move(respond));
+           })
+      .body_file_limit = deps.max_upload_bytes;
 }
 
 }  // namespace sightline::http

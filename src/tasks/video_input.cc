@@ -56,11 +56,21 @@ void RunVideoTask(const VideoTaskDeps& deps, const char* task, VideoSource sourc
   };
   switch (source.kind) {
     case VideoSource::Kind::kBytes: {
-      if (!source.bytes || source.bytes->empty())
+      const size_t size = source.bytes ? source.bytes->size() : source.view.size();
+      if (size == 0)
         return fail(Status(StatusCode::kInvalidArgument, source.label + " is empty (0 bytes)")
                         .WithKind(ErrorKind::kInvalidVideo));
       media::VideoInput input;
       input.bytes = std::move(source.bytes);
+      input.view = source.view;
+      input.owner = std::move(source.owner);
+      input.label = source.label;
+      return run(std::move(input), 0);
+    }
+    case VideoSource::Kind::kUpload: {
+      media::VideoInput input;
+      input.path = source.value;
+      input.owner = std::move(source.owner);
       input.label = source.label;
       return run(std::move(input), 0);
     }

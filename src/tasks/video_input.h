@@ -43,9 +43,14 @@ struct VideoTaskDeps {
 void RegisterVideoMetrics(observability::MetricsRegistry& registry, VideoTaskDeps& deps);
 
 struct VideoSource {
-  enum class Kind { kBytes, kUrl, kPath };
+  // kBytes: in memory (`bytes`, or `view` kept alive by `owner`); kUrl / kPath: named by the
+  // client (`value`); kUpload: a file the transport wrote (`value`, kept by `owner`), opened in
+  // place with no path policy (the client did not name it).
+  enum class Kind { kBytes, kUrl, kPath, kUpload };
   Kind kind = Kind::kBytes;
-  std::shared_ptr<const std::string> bytes;  // kBytes
+  std::shared_ptr<const std::string> bytes;
+  std::string_view view;
+  std::shared_ptr<const void> owner;
   std::string value;                         // the URL or the path
   std::string label = "video";               // names the input in errors
 };

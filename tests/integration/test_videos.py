@@ -393,3 +393,64 @@ def test_summarize_video_runs_offline_as_a_command():
     bad = subprocess.run([BIN, "summarize-video", os.path.join(VIDEOS, "audio_only.m4a"), "--no-captions"],
                          capture_output=True, timeout=60)
     assert bad.returncode == 1 and b"no video stream" in bad.stderr
+
+
+# ---- uploads stream to a bounded temporary file --------------------------------------------------
+
+def test_video_uploads_stream_to_a_temporary_file_that_goes_with_the_request(make_server, tmp_path):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    # --max-body-mb 1 bounds bodies held in memory; video bodies bypass it (a 1.3 MB MJPEG AVI).
+    s = make_server("--max-body-mb", "1", "--max-upload-mb", "40", "--upload-dir", str(uploads))
+    body = video("cuts_mjpeg.avi")
+    assert len(body) > 1 << 20
+    assert starts(shots(s, body, "video/x-msvideo")) == [50, 100, 150]
+    # Multipart and chunked bodies too; the multipart's video is read from the mapped file.
+    r = requests.post(s.url + "/v1/videos/shots", files={"file": ("a.avi", body, "video/x-msvideo")}, timeout=60)
+    assert r.status_code == 200 and starts(r.json()) == [50, 100, 150], r.text
+
+    def chunks():
+        for i in range(0, len(body), 100_000):
+            yield body[i:i + 100_000]
+
+    r = requests.post(s.url + "/v1/videos/shots", data=chunks(), headers={"Content-Type": "video/x-msvideo"},
+                      timeout=60)
+    assert r.status_code == 200 and starts(r.json()) == [50, 100, 150], r.text
+    assert list(uploads.iterdir()) == []  # each file went with its request
+    # Image routes keep the in-memory limit.
+    r = requests.post(s.url + "/v1/remove-background", data=body, headers={"Content-Type": "image/png"}, timeout=60)
+    assert r.status_code == 413
+
+    # While a long upload is decoded its file exists; a hang-up ends the task and removes it.
+    before = s.metrics()
+    long_body = video("long_10min.mp4")
+    with contextlib.closing(socket.create_connection(("127.0.0.1", s.port))) as sock:
+        sock.sendall(b"POST /v1/videos/shots HTTP/1.1\r\nHost: x\r\nContent-Type: video/mp4\r\n"
+                     b"Content-Length: " + str(len(long_body)).encode() + b"\r\n\r\n" + long_body)
+        wait_until(lambda: metric_sum(s.metrics(), "sightline_video_frames_decoded_total") -
+                   metric_sum(before, "sightline_video_frames_decoded_total") > 0, what="decoding to start")
+        (stored,) = list(uploads.iterdir())
+        assert stored.stat().st_size == len(long_body)
+    wait_until(lambda: metric_sum(s.metrics(), "sightline_video_tasks_total", outcome="cancelled") -
+               metric_sum(before, "sightline_video_tasks_total", outcome="cancelled") == 1, what="the hang-up")
+    wait_until(lambda: list(uploads.iterdir()) == [], what="the upload to be removed")
+
+
+def test_a_video_over_the_upload_limit_is_refused_before_it_is_read(make_server, tmp_path):
+    s = make_server("--max-upload-mb", "1", "--upload-dir", str(tmp_path))
+    body = video("cuts_mjpeg.avi")
+    r = requests.post(s.url + "/v1/videos/shots", data=body, headers={"Content-Type": "video/x-msvideo"}, timeout=60)
+    assert r.status_code == 413 and "exceeds the limit of 1048576 bytes" in r.json()["error"]["message"], r.text
+
+    def chunks():
+        for i in range(0, len(body), 100_000):
+            yield body[i:i + 100_000]
+
+    try:
+        r = requests.post(s.url + "/v1/videos/shots", data=chunks(), headers={"Content-Type": "video/x-msvideo"},
+                          timeout=60)
+        assert r.status_code == 413, r.text
+    except requests.ConnectionError:
+        pass  # the server may close while the client is still sending: the answer is then lost
+    wait_until(lambda: list(tmp_path.iterdir()) == [], what="the partial upload to be removed")
+    assert requests.get(s.url + "/healthz", timeout=5).status_code == 200

@@ -111,7 +111,7 @@ struct VideoDecoder::State {
       size_t n = std::fread(out, 1, static_cast<size_t>(size), s->file);
       return n == 0 ? AVERROR_EOF : static_cast<int>(n);
     }
-    const std::string& bytes = *s->input.bytes;
+    const std::string_view bytes = s->input.data();
     if (s->position >= bytes.size()) return AVERROR_EOF;
     size_t n = std::min(static_cast<size_t>(size), bytes.size() - s->position);
     std::memcpy(out, bytes.data() + s->position, n);
@@ -120,7 +120,7 @@ struct VideoDecoder::State {
   }
   static int64_t Seek(void* opaque, int64_t offset, int whence) {
     auto* s = static_cast<State*>(opaque);
-    const int64_t size = s->file ? s->file_size : static_cast<int64_t>(s->input.bytes->size());
+    const int64_t size = s->file ? s->file_size : static_cast<int64_t>(s->input.data().size());
     if (whence & AVSEEK_SIZE) return size;
     whence &= ~AVSEEK_FORCE;
     int64_t current = s->file ? static_cast<int64_t>(std::ftell(s->file)) : static_cast<int64_t>(s->position);
@@ -152,10 +152,8 @@ Result<std::unique_ptr<VideoDecoder>> VideoDecoder::Open(VideoInput input, const
     std::fseek(s->file, 0, SEEK_END);
     s->file_size = std::ftell(s->file);
     std::fseek(s->file, 0, SEEK_SET);
-  } else if (!s->input.bytes) {
-    return InvalidVideo(label + " is empty");
   }
-  const int64_t size = s->file ? s->file_size : static_cast<int64_t>(s->input.bytes->size());
+  const int64_t size = s->file ? s->file_size : static_cast<int64_t>(s->input.data().size());
   if (size <= 0) return InvalidVideo(label + " is empty (0 bytes)");
 
   auto* buffer = static_cast<uint8_t*>(av_malloc(kIoBufferSize));

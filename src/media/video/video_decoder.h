@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -34,7 +35,11 @@ namespace sightline::media {
 struct VideoInput {
   std::string path;                          // non-empty: read this file
   std::shared_ptr<const std::string> bytes;  // otherwise: these bytes
+  std::string_view view;                     // or bytes held by `owner` (a mapped upload)
+  std::shared_ptr<const void> owner;         // keeps `view` (or a temporary `path`) alive
   std::string label = "video";               // names the input in error messages
+
+  std::string_view data() const { return bytes ? std::string_view(*bytes) : view; }
 };
 
 struct VideoLimits {
