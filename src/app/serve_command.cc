@@ -192,6 +192,9 @@ int RunServe(const ServeOptions& o) {
   video.captions_disabled = clip_deps.captions_disabled;
   video.work_pool = &decode_pool;
   video.max_upload_bytes = static_cast<uint64_t>(o.max_upload_mb) << 20;
+  auto classifiers = tasks::ImageClassifiers::Load(*models.value());
+  if (!classifiers.ok()) return fail_serving(classifiers.status());
+  video.safety = classifiers.value()->Find(tasks::ImageClassifier::Role::kSafety);
   http::AddVideoRoutes(routes, video);
 
   server.value()->SetRoutes(routes);

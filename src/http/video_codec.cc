@@ -274,10 +274,10 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
       {"detector", "threshold", "min_shot_len", "min_scene_len", "adaptive_threshold", "window_width",
        "min_content_val", "fade_bias", "keyframes", "thumbnail_size", "thumbnail_format", "keyframe_size",
        "keyframes_per_shot", "long_shot_len", "dedupe", "dedupe_threshold", "captions", "model", "prompt",
-       "max_new_tokens", "stream"},
+       "max_new_tokens", "stream", "safety"},
       "detector, threshold, min_shot_len, adaptive_threshold, window_width, min_content_val, fade_bias, keyframes, "
       "thumbnail_size, thumbnail_format, keyframe_size, keyframes_per_shot, long_shot_len, dedupe, "
-      "dedupe_threshold, captions, model, prompt, max_new_tokens, stream"));
+      "dedupe_threshold, captions, model, prompt, max_new_tokens, stream, safety"));
   SummarizeRequest out;
   auto& p = out.params;
   RETURN_IF_ERROR(ParseDetectorFields(r, p.detector));
@@ -304,6 +304,7 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
   p.caption.prompt = Field(r, "prompt");
   ASSIGN_OR_RETURN(p.caption.generation.max_new_tokens, IntField(r, "max_new_tokens", 1, tasks::kMaxNewTokensLimit));
   ASSIGN_OR_RETURN(out.stream, Flag(r, "stream", false));
+  ASSIGN_OR_RETURN(p.safety, Flag(r, "safety", true));
   RETURN_IF_ERROR(tasks::ValidateSummarizeVideoParams(p));
   return out;
 }
@@ -352,6 +353,14 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
       ko["caption_error"] = ErrorObject(k.caption_status);
     else if (!k.caption.empty())
       ko["caption"] = k.caption;
+    if (k.safety_checked) {
+      if (!k.safety_status.ok())
+        ko["safety"] = json::object{{"error", ErrorObject(k.safety_status)}};
+      else
+        ko["safety"] = json::object{{"unsafe_probability", Round(k.unsafe_probability)},
+                                    {"top_label", k.safety_label},
+                                    {"flagged", k.unsafe_probability >= v.safety_threshold}};
+    }
     keyframes.push_back(std::move(ko));
   }
   o["keyframes"] = std::move(keyframes);
@@ -361,6 +370,29 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
     o["caption_model"] = nullptr;
   else
     o["caption_model"] = v.caption_model;
+  json::object safety;
+  if (v.safety_model.empty()) {
+    safety["model"] = nullptr;
+  } else {
+    safety["model"] = v.safety_model;
+    safety["threshold"] = Round(v.safety_threshold);
+    json::array flagged;
+    double max_p = 0;
+    for (size_t i = 0; i < v.keyframes.size(); ++i) {
+      const auto& k = v.keyframes[i];
+      if (!k.safety_checked || !k.safety_status.ok()) continue;
+      max_p = std::max(max_p, k.unsafe_probability);
+      if (k.unsafe_probability >= v.safety_threshold)
+        flagged.push_back(json::object{{"keyframe", static_cast<int64_t>(i)},
+                                       {"time", Round(k.time_s)},
+                                       {"timecode", media::SmpteTimecode(k.time_s, fps)},
+                                       {"unsafe_probability", Round(k.unsafe_probability)}});
+    }
+    safety["flagged"] = !flagged.empty();
+    safety["max_unsafe_probability"] = Round(max_p);
+    safety["flagged_keyframes"] = std::move(flagged);
+  }
+  o["safety"] = std::move(safety);
   json::object summary;
   summary["method"] = v.summary_method;
   if (v.summary.empty())
@@ -372,7 +404,8 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
   o["timing"] = json::object{{"download_ms", Round(t.download_ms)},     {"probe_ms", Round(t.probe_ms)},
                              {"decode_ms", Round(t.decode_ms)},         {"shot_detection_ms", Round(t.shot_detection_ms)},
                              {"keyframes_ms", Round(t.keyframes_ms)},   {"dedupe_ms", Round(t.dedupe_ms)},
-                             {"embedding_ms", Round(t.embedding_ms)},   {"captioning_ms", Round(t.captioning_ms)},
+                             {"embedding_ms", Round(t.embedding_ms)},   {"safety_ms", Round(t.safety_ms)},
+                             {"captioning_ms", Round(t.captioning_ms)},
                              {"summary_ms", Round(t.summary_ms)},       {"tags_ms", Round(t.tags_ms)},
                              {"total_ms", Round(t.total_ms)}};
   return json::serialize(o);
@@ -382,10 +415,10 @@ std::string VideoSummaryServerTiming(const tasks::VideoSummaryTiming& t) {
   char text[512];
   std::snprintf(text, sizeof(text),
                 "download;dur=%.3f, probe;dur=%.3f, decode;dur=%.3f, shot_detection;dur=%.3f, keyframes;dur=%.3f, "
-                "dedupe;dur=%.3f, embedding;dur=%.3f, captioning;dur=%.3f, summary;dur=%.3f, tags;dur=%.3f, "
-                "total;dur=%.3f",
+                "dedupe;dur=%.3f, embedding;dur=%.3f, safety;dur=%.3f, captioning;dur=%.3f, summary;dur=%.3f, "
+                "tags;dur=%.3f, total;dur=%.3f",
                 t.download_ms, t.probe_ms, t.decode_ms, t.shot_detection_ms, t.keyframes_ms, t.dedupe_ms,
-                t.embedding_ms, t.captioning_ms, t.summary_ms, t.tags_ms, t.total_ms);
+                t.embedding_ms, t.safety_ms, t.captioning_ms, t.summary_ms, t.tags_ms, t.total_ms);
   return text;
 }
 

@@ -82,7 +82,10 @@ Result<Image> ResizeForModel(const Image& image, const PreprocessSpec& spec) {
   int left = 0, top = 0;
   switch (spec.resize) {
     case ResizeMode::kStretch: {
-      ASSIGN_OR_RETURN(img, ResizeTo(std::move(img), fx, fy));
+      const double c = spec.crop_fraction > 0 && spec.crop_fraction <= 1 ? spec.crop_fraction : 1.0;
+      ASSIGN_OR_RETURN(img, ResizeTo(std::move(img), fx / c, fy / c));
+      left = -(img->Xsize - spec.width) / 2;
+      top = -(img->Ysize - spec.height) / 2;
       break;
     }
     case ResizeMode::kShortestEdgeCenterCrop: {

@@ -31,6 +31,9 @@ struct PreprocessSpec {
   Layout layout = Layout::kNchw;
   DataType dtype = DataType::kFp32;  // kFp32 or kFp16
   uint8_t pad = 0;                   // letterbox background, all channels
+  // kStretch only: stretch to (width, height) / crop_fraction, then keep the centre width x height
+  // (open_nsfw's reference: 256x256, then the centre 224x224 = 0.875). 1: plain stretch.
+  double crop_fraction = 1.0;
 };
 
 // Resizes (alpha is dropped: models take 3 channels) and normalises into a [1,3,H,W] or

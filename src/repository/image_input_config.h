@@ -20,6 +20,7 @@ struct ImageInputConfig {
   std::string channel_order = "RGB";  // | "BGR"
   std::string layout = "NCHW";        // | "NHWC"
   int pad = 0;                        // letterbox background
+  double crop_fraction = 1.0;         // stretch: to size / crop_fraction, then the centre crop
 };
 
 }  // namespace sightline::repository

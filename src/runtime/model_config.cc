@@ -29,7 +29,7 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
   RETURN_IF_ERROR(r.String("variant", &cfg.variant));
   RETURN_IF_ERROR(r.String("version", &cfg.version));
   RETURN_IF_ERROR(r.Bool("warmup", &cfg.warmup));
-  RETURN_IF_ERROR(r.OneOf("task", {"", "background_removal"}, &cfg.task));
+  RETURN_IF_ERROR(r.OneOf("task", {"", "background_removal", "image_classification"}, &cfg.task));
   {
     ASSIGN_OR_RETURN(auto db, r.Object("dynamic_batching"));
     if (db) {
@@ -110,6 +110,10 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
       RETURN_IF_ERROR(ii->OneOf("channel_order", {"RGB", "BGR"}, &c.channel_order));
       RETURN_IF_ERROR(ii->OneOf("layout", {"NCHW", "NHWC"}, &c.layout));
       RETURN_IF_ERROR(ii->Int("pad", 0, 255, &c.pad));
+      RETURN_IF_ERROR(ii->Number("crop_fraction", &c.crop_fraction));
+      if (!(c.crop_fraction > 0 && c.crop_fraction <= 1)) return ii->Error("crop_fraction", "must be in (0, 1]");
+      if (c.crop_fraction != 1 && c.resize != "stretch")
+        return ii->Error("crop_fraction", "applies to resize \"stretch\" only");
       RETURN_IF_ERROR(ii->RejectUnknown());
       cfg.image_input = c;
     }

@@ -60,7 +60,9 @@ struct ModelConfig {
   bool warmup = true;
   std::optional<ImageInputConfig> image_input;
   // What the model is for, beyond raw tensors: "background_removal" makes it serve
-  // /v1/remove-background (input: image_input; output: a [.., 1, H, W] foreground probability).
+  // /v1/remove-background (input: image_input; output: a [.., 1, H, W] foreground probability);
+  // "image_classification": an image classifier (its `classification` block, tasks/
+  // image_classifier.h) that video summaries use for safety flags or labels.
   std::string task;
   // Hugging Face layout only (set by the loader, not read from sightline.json): the folder that
   // holds both towers, and which tower this is ("vision" | "text").

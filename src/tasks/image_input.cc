@@ -20,6 +20,7 @@ media::PreprocessSpec PreprocessSpecFor(const runtime::ImageInputConfig& c, Data
   s.layout = c.layout == "NHWC" ? media::Layout::kNhwc : media::Layout::kNchw;
   s.dtype = dtype;
   s.pad = static_cast<uint8_t>(c.pad);
+  s.crop_fraction = c.crop_fraction;
   return s;
 }
 

@@ -170,6 +170,41 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   stage("keyframes", out.timing.keyframes_ms);
   RETURN_IF_ERROR(VideoInterrupted(vd, context));
 
+  // Safety: every kept keyframe through the safety classifier, all in flight together.
+  const auto t_safety = Clock::now();
+  if (params.safety && deps.safety && deps.work_pool) {
+    out.safety_model = deps.safety->model->config.name;
+    out.safety_threshold = deps.safety->threshold;
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t pending = 0;
+    for (size_t i = 0; i < out.keyframes.size(); ++i) {
+      if (out.keyframes[i].duplicate_of >= 0) continue;
+      {
+        std::lock_guard lock(mu);
+        ++pending;
+      }
+      ClassifyImage(*deps.safety, *deps.work_pool, images[i], context,
+                    [&, i](Result<std::vector<LabelProbability>> r) {
+                      std::lock_guard lock(mu);
+                      auto& k = out.keyframes[i];
+                      k.safety_checked = true;
+                      if (r.ok()) {
+                        k.unsafe_probability = UnsafeProbability(*deps.safety, *r);
+                        k.safety_label = r->front().label;
+                      } else {
+                        k.safety_status = r.status();
+                      }
+                      if (--pending == 0) cv.notify_all();
+                    });
+    }
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return pending == 0; });
+    out.timing.safety_ms = Ms(Clock::now() - t_safety);
+    stage("safety", out.timing.safety_ms);
+  }
+  RETURN_IF_ERROR(VideoInterrupted(vd, context));
+
   // Captions: every kept keyframe in flight at once, so the encoder's batcher and the decoder's
   // step-level scheduler batch them; this thread waits for the last.
   const auto t_captions = Clock::now();

@@ -5,8 +5,10 @@
 //   earlier kept one are dropped as its duplicates) -> captioning (each kept keyframe through the
 //   generation engine, all in flight together so the batchers batch them) -> summary (an
 //   extractive timeline of the captions) -> the answer, with thumbnails on request.
-// Not yet: CLIP embeddings for dedupe, safety flags, ImageNet labels, vibe tags, a VLM-written
-// summary, TransNetV2 (their timing fields read 0 and the answer says which stages ran).
+//   Safety: each kept keyframe through the safety classifier (tasks/image_classifier.h, e.g.
+//   Yahoo's open_nsfw), flagged at its threshold, and the video flagged when any keyframe is.
+// Not yet: CLIP embeddings for dedupe, ImageNet labels, vibe tags, a VLM-written summary,
+// TransNetV2 (their timing fields read 0 and the answer says which stages ran).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,7 @@
 #include "media/video/keyframes.h"
 #include "media/video/shot_detection.h"
 #include "tasks/caption.h"
+#include "tasks/image_classifier.h"
 #include "tasks/video_input.h"
 
 namespace sightline::tasks {
@@ -26,6 +29,7 @@ struct SummarizeVideoDeps {
   VideoTaskDeps video;
   const Captioners* captioners = nullptr;  // null or empty: no captions, the summary says so
   ThreadPool* work_pool = nullptr;         // caption decoding and post-processing
+  const ImageClassifier* safety = nullptr;  // null: no safety flags, the answer says so
 };
 
 struct SummarizeVideoParams {
@@ -42,6 +46,7 @@ struct SummarizeVideoParams {
   bool captions = true;
   std::string caption_model;  // "" = the first captioner
   CaptionParams caption;      // prompt and generation settings
+  bool safety = true;         // safety flags per kept keyframe, when a safety classifier is loaded
   // Progress: called after each stage with its name and milliseconds (on the video pool).
   std::function<void(const std::string& stage, double ms)> on_stage;
 };
@@ -60,11 +65,16 @@ struct VideoKeyframe {
   std::string thumbnail;   // encoded, when asked and kept
   std::string caption;     // when captioned
   Status caption_status;   // a caption that failed fails only its keyframe
+  // Safety: the classifier's unsafe probability and its top label, when it ran.
+  bool safety_checked = false;
+  double unsafe_probability = 0;
+  std::string safety_label;
+  Status safety_status;
 };
 
 struct VideoSummaryTiming {
   double download_ms = 0, probe_ms = 0, decode_ms = 0, shot_detection_ms = 0, keyframes_ms = 0, dedupe_ms = 0,
-         embedding_ms = 0, captioning_ms = 0, summary_ms = 0, tags_ms = 0, total_ms = 0;
+         embedding_ms = 0, safety_ms = 0, captioning_ms = 0, summary_ms = 0, tags_ms = 0, total_ms = 0;
 };
 
 struct VideoSummary {
@@ -79,6 +89,8 @@ struct VideoSummary {
   std::string caption_model;   // empty: no captions
   std::string summary_method;  // "extractive" (a timeline of the captions) or "none"
   std::string summary;
+  std::string safety_model;   // empty: no safety classifier ran
+  double safety_threshold = 0;
   VideoSummaryTiming timing;
 };
 

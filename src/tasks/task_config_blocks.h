@@ -7,12 +7,13 @@
 #include <string>
 
 #include "tasks/adaptive_quality_config.h"
+#include "tasks/image_classifier.h"
 #include "tasks/zero_shot_config.h"
 
 namespace sightline::tasks {
 
 inline std::set<std::string> TaskConfigBlocks() {
-  return {kZeroShotBlock, kAdaptiveQualityBlock};
+  return {kZeroShotBlock, kAdaptiveQualityBlock, kClassificationBlock};
 }
 
 }  // namespace sightline::tasks

