@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
   v->add_option("--keyframes", sv.keyframes, "base64 (thumbnails in the answer) | none")->capture_default_str();
   v->add_option("--thumbnail-size", sv.params.thumbnail_size, "Thumbnails' longer side")->capture_default_str();
   v->add_flag("--no-captions", sv.no_captions, "Do not caption keyframes");
+  v->add_flag("--no-safety", sv.no_safety, "Do not run the safety classifier");
   v->add_option("--model", sv.params.caption_model, "Captioning model folder (default: the first)");
   v->add_option("--prompt", sv.params.caption.prompt, "Caption prompt");
   v->add_option("--max-new-tokens", sv.params.caption.generation.max_new_tokens, "Caption tokens at most");

@@ -20,23 +20,30 @@ int RunSummarizeVideo(const SummarizeVideoOptions& o) {
   if (o.keyframes != "base64" && o.keyframes != "none") return fail("--keyframes must be base64 or none");
   params.thumbnails = o.keyframes == "base64";
   params.captions = !o.no_captions;
+  params.safety = !o.no_safety;
   Status valid = tasks::ValidateSummarizeVideoParams(params);
   if (!valid.ok()) return fail(valid.message());
 
+  // The repository's captioner and safety classifier, when captions or safety flags are wanted.
   std::unique_ptr<OfflineModels> offline;
   std::unique_ptr<tasks::Captioners> captioners;
-  if (params.captions) {
+  std::unique_ptr<tasks::ImageClassifiers> classifiers;
+  if (params.captions || params.safety) {
     auto loaded = LoadOfflineModels(o.model_repository, /*adaptive_quality=*/false);
     if (!loaded.ok()) return fail(loaded.status().message());
     offline = std::move(loaded).value();
     auto c = tasks::Captioners::Load(*offline->models, media::DecodeLimits{});
     if (!c.ok()) return fail(c.status().message());
     captioners = std::move(c).value();
+    auto k = tasks::ImageClassifiers::Load(*offline->models);
+    if (!k.ok()) return fail(k.status().message());
+    classifiers = std::move(k).value();
   }
   ThreadPool work(2, "sl-work");
   tasks::SummarizeVideoDeps deps;
-  deps.captioners = captioners.get();
+  deps.captioners = params.captions ? captioners.get() : nullptr;
   deps.work_pool = &work;
+  deps.safety = classifiers && params.safety ? classifiers->Find(tasks::ImageClassifier::Role::kSafety) : nullptr;
   media::VideoInput input;
   input.path = o.input;
   input.label = o.input;

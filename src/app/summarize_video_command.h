@@ -1,6 +1,7 @@
 // `sightline summarize-video FILE [options]`: the /v1/videos/summarize pipeline on a local file,
 // no server — shots, keyframes, duplicates dropped, captions from the repository's first
-// captioner (when it has one and --no-captions is not given), the summary and the timing block —
+// captioner (when it has one and --no-captions is not given), safety flags from its safety
+// classifier (unless --no-safety), the summary and the timing block —
 // printed as the route's JSON answer.
 #pragma once
 
@@ -15,6 +16,7 @@ struct SummarizeVideoOptions {
   std::string model_repository = "models";
   std::string detector = "adaptive";
   bool no_captions = false;
+  bool no_safety = false;
   std::string keyframes = "none";  // base64 | none
   tasks::SummarizeVideoParams params;
 };

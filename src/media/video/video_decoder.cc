@@ -474,6 +474,7 @@ Status VideoDecoder::DecodeFramesAt(const std::vector<double>& times, int width,
   // Far-apart times are reached by seeking (to the key frame before each, then decoding forward);
   // near ones by decoding on.
   constexpr double kSeekGap = 3.0;
+  const double skip_ahead = std::max(0.5, 16 * half_step);  // at least 8 frames ahead
   auto seek_to = [&](double t) {
     const int64_t ts = origin + static_cast<int64_t>(std::floor(t / time_base));
     av_seek_frame(s.format, s.stream, ts, AVSEEK_FLAG_BACKWARD);
@@ -490,6 +491,11 @@ Status VideoDecoder::DecodeFramesAt(const std::vector<double>& times, int width,
           const double t = ts == AV_NOPTS_VALUE ? (last_time < 0 ? 0 : last_time + 2 * half_step)
                                                 : static_cast<double>(ts - origin) * time_base;
           last_time = t;
+          // Far from the next wanted frame, frames no other frame refers to (B-frames, mostly)
+          // are not decoded at all: skipping them changes no other frame, and halves the work of
+          // decoding on between keyframes. Near it (frame threading delays a switch by a few
+          // frames), everything is decoded again.
+          s.codec->skip_frame = times[next] - t > skip_ahead ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
           if (times[next] - t > kSeekGap && seeked_for != next) {
             seek = stop = true;
             return Status::Ok();
@@ -505,11 +511,15 @@ Status VideoDecoder::DecodeFramesAt(const std::vector<double>& times, int width,
           return Status::Ok();
         },
         nullptr);
-    RETURN_IF_ERROR(pumped);
+    if (!pumped.ok()) {
+      s.codec->skip_frame = AVDISCARD_DEFAULT;
+      return pumped;
+    }
     if (!seek) break;  // the end of the stream: later times have no frame
     seeked_for = next;
     seek_to(times[next]);
   }
+  s.codec->skip_frame = AVDISCARD_DEFAULT;
   return Status::Ok();
 }
 
