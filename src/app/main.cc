@@ -163,6 +163,8 @@ int main(int argc, char** argv) {
   v->add_option("--thumbnail-size", sv.params.thumbnail_size, "Thumbnails' longer side")->capture_default_str();
   v->add_flag("--no-captions", sv.no_captions, "Do not caption keyframes");
   v->add_flag("--no-safety", sv.no_safety, "Do not run the safety classifier");
+  v->add_option("--dedupe-method", sv.params.dedupe_method, "auto | clip | perceptual_hash")->capture_default_str();
+  v->add_option("--dedupe-threshold", sv.params.dedupe_threshold, "Similarity that makes a duplicate (0-1)");
   v->add_option("--model", sv.params.caption_model, "Captioning model folder (default: the first)");
   v->add_option("--prompt", sv.params.caption.prompt, "Caption prompt");
   v->add_option("--max-new-tokens", sv.params.caption.generation.max_new_tokens, "Caption tokens at most");

@@ -195,6 +195,7 @@ int RunServe(const ServeOptions& o) {
   auto classifiers = tasks::ImageClassifiers::Load(*models.value());
   if (!classifiers.ok()) return fail_serving(classifiers.status());
   video.safety = classifiers.value()->Find(tasks::ImageClassifier::Role::kSafety);
+  video.clip = clip.value().get();
   http::AddVideoRoutes(routes, video);
 
   server.value()->SetRoutes(routes);

@@ -28,7 +28,7 @@ int RunSummarizeVideo(const SummarizeVideoOptions& o) {
   std::unique_ptr<OfflineModels> offline;
   std::unique_ptr<tasks::Captioners> captioners;
   std::unique_ptr<tasks::ImageClassifiers> classifiers;
-  if (params.captions || params.safety) {
+  if (params.captions || params.safety || params.tags || params.dedupe_method != "perceptual_hash") {
     auto loaded = LoadOfflineModels(o.model_repository, /*adaptive_quality=*/false);
     if (!loaded.ok()) return fail(loaded.status().message());
     offline = std::move(loaded).value();
@@ -40,10 +40,18 @@ int RunSummarizeVideo(const SummarizeVideoOptions& o) {
     classifiers = std::move(k).value();
   }
   ThreadPool work(2, "sl-work");
+  // CLIP, when the repository has one: dedupe by image embeddings and vibe tags.
+  std::unique_ptr<tasks::ClipService> clip;
+  if (offline) {
+    auto c = tasks::ClipService::Create(*offline->models, work, offline->registry, {});
+    if (!c.ok()) return fail(c.status().message());
+    clip = std::move(c).value();
+  }
   tasks::SummarizeVideoDeps deps;
   deps.captioners = params.captions ? captioners.get() : nullptr;
   deps.work_pool = &work;
   deps.safety = classifiers && params.safety ? classifiers->Find(tasks::ImageClassifier::Role::kSafety) : nullptr;
+  deps.clip = clip.get();
   media::VideoInput input;
   input.path = o.input;
   input.label = o.input;

@@ -67,6 +67,7 @@ struct VideoRouteDeps {
   ThreadPool* work_pool = nullptr;  // caption decoding
   uint64_t max_upload_bytes = 2048ull << 20;  // video bodies, streamed to a temporary file
   const tasks::ImageClassifier* safety = nullptr;  // summaries' safety flags (null: none)
+  tasks::ClipService* clip = nullptr;              // summaries' CLIP dedupe and tags (null: none)
 };
 
 void AddSystemRoutes(RouteTable& routes, const SystemRouteDeps& deps);

@@ -88,6 +88,16 @@ Status ParseJson(std::string_view body, VideoRequest& out, std::vector<VideoSour
       out.fields.emplace_back(key, v.get_bool() ? "true" : "false");
     } else if (v.is_number()) {
       out.fields.emplace_back(key, json::serialize(v));
+    } else if (v.is_array()) {
+      std::string joined;
+      std::vector<std::string> items;
+      for (const auto& item : v.get_array()) {
+        if (!item.is_string()) return InvalidArgument("'" + key + "' must be a list of strings");
+        joined += (joined.empty() ? "" : ",") + std::string(item.get_string());
+        items.emplace_back(item.get_string());
+      }
+      out.fields.emplace_back(key, joined);
+      out.lists.emplace_back(key, std::move(items));
     } else if (!v.is_null()) {
       return InvalidArgument("'" + key + "' has an unsupported JSON type");
     }
@@ -274,10 +284,11 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
       {"detector", "threshold", "min_shot_len", "min_scene_len", "adaptive_threshold", "window_width",
        "min_content_val", "fade_bias", "keyframes", "thumbnail_size", "thumbnail_format", "keyframe_size",
        "keyframes_per_shot", "long_shot_len", "dedupe", "dedupe_threshold", "captions", "model", "prompt",
-       "max_new_tokens", "stream", "safety"},
+       "max_new_tokens", "stream", "safety", "dedupe_method", "tags", "tag_labels", "top_tags"},
       "detector, threshold, min_shot_len, adaptive_threshold, window_width, min_content_val, fade_bias, keyframes, "
       "thumbnail_size, thumbnail_format, keyframe_size, keyframes_per_shot, long_shot_len, dedupe, "
-      "dedupe_threshold, captions, model, prompt, max_new_tokens, stream, safety"));
+      "dedupe_method, dedupe_threshold, captions, model, prompt, max_new_tokens, stream, safety, tags, "
+      "tag_labels, top_tags"));
   SummarizeRequest out;
   auto& p = out.params;
   RETURN_IF_ERROR(ParseDetectorFields(r, p.detector));
@@ -305,6 +316,27 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
   ASSIGN_OR_RETURN(p.caption.generation.max_new_tokens, IntField(r, "max_new_tokens", 1, tasks::kMaxNewTokensLimit));
   ASSIGN_OR_RETURN(out.stream, Flag(r, "stream", false));
   ASSIGN_OR_RETURN(p.safety, Flag(r, "safety", true));
+  ASSIGN_OR_RETURN(p.tags, Flag(r, "tags", true));
+  if (const std::string m = Field(r, "dedupe_method"); !m.empty()) p.dedupe_method = m;
+  ASSIGN_OR_RETURN(auto top, IntField(r, "top_tags", 1, 100));
+  if (top) p.top_tags = *top;
+  bool listed = false;
+  for (const auto& [k, v] : r.lists)
+    if (k == "tag_labels") {
+      p.tag_labels = v;
+      listed = true;
+    }
+  if (!listed) {
+    const std::string labels = Field(r, "tag_labels");
+    for (size_t start = 0; !labels.empty() && start <= labels.size();) {
+      const size_t comma = std::min(labels.find(',', start), labels.size());
+      std::string label = labels.substr(start, comma - start);
+      while (!label.empty() && label.front() == ' ') label.erase(label.begin());
+      while (!label.empty() && label.back() == ' ') label.pop_back();
+      if (!label.empty()) p.tag_labels.push_back(std::move(label));
+      start = comma + 1;
+    }
+  }
   RETURN_IF_ERROR(tasks::ValidateSummarizeVideoParams(p));
   return out;
 }
@@ -353,6 +385,14 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
       ko["caption_error"] = ErrorObject(k.caption_status);
     else if (!k.caption.empty())
       ko["caption"] = k.caption;
+    if (!k.tags_status.ok()) {
+      ko["tags_error"] = ErrorObject(k.tags_status);
+    } else if (!k.tags.empty()) {
+      json::array top;
+      for (size_t t = 0; t < std::min<size_t>(3, k.tags.size()); ++t)
+        top.push_back(json::object{{"label", k.tags[t].label}, {"probability", Round(k.tags[t].probability)}});
+      ko["tags"] = std::move(top);
+    }
     if (k.safety_checked) {
       if (!k.safety_status.ok())
         ko["safety"] = json::object{{"error", ErrorObject(k.safety_status)}};
@@ -366,6 +406,14 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
   o["keyframes"] = std::move(keyframes);
   o["duplicates"] = std::move(dropped);
   o["dedupe_method"] = v.dedupe_method;
+  if (v.dedupe_method != "none") o["dedupe_threshold"] = Round(v.dedupe_threshold);
+  if (v.clip_model.empty())
+    o["clip_model"] = nullptr;
+  else
+    o["clip_model"] = v.clip_model;
+  json::array tags;
+  for (const auto& t : v.tags) tags.push_back(json::object{{"label", t.label}, {"confidence", Round(t.confidence)}});
+  o["tags"] = std::move(tags);
   if (v.caption_model.empty())
     o["caption_model"] = nullptr;
   else

@@ -21,6 +21,8 @@ namespace sightline::http {
 struct VideoRequest {
   tasks::VideoSource source;
   std::vector<std::pair<std::string, std::string>> fields;  // parameters, in arrival order
+  // JSON arrays of strings (tag_labels) as lists; `fields` holds them comma-joined too.
+  std::vector<std::pair<std::string, std::vector<std::string>>> lists;
 };
 
 // Errors: kInvalidArgument (400) for no video, more than one, malformed JSON/multipart/base64;
@@ -37,9 +39,11 @@ std::string EncodeVideoShotsResponse(const tasks::VideoShotsResult& result);
 
 // The summarize routes' parameters: the shot parameters above, and keyframes (base64 | none),
 // thumbnail_size, thumbnail_format (jpeg | webp | png), keyframe_size, keyframes_per_shot,
-// long_shot_len (seconds), dedupe (true | false), dedupe_threshold (0-1), captions (true |
-// false), model (the captioner), prompt, max_new_tokens, stream (true: progress as Server-Sent
-// Events). Unknown parameters are a 400 naming them.
+// long_shot_len (seconds), dedupe (true | false), dedupe_method (auto | clip |
+// perceptual_hash), dedupe_threshold (0-1), captions (true | false), model (the captioner),
+// prompt, max_new_tokens, safety (true | false), tags (true | false), tag_labels (a JSON list, or
+// comma-separated), top_tags, stream (true: progress as Server-Sent Events). Unknown parameters
+// are a 400 naming them.
 struct SummarizeRequest {
   tasks::SummarizeVideoParams params;
   bool stream = false;

@@ -37,7 +37,7 @@ void Summarize(const VideoRouteDeps& deps, const HttpRequest& req, Responder res
   auto request = ParseSummarizeParams(*parsed);
   if (!request.ok()) return respond(ErrorResponse(request.status(), ApiStyle::kV1));
   tasks::SummarizeVideoDeps task_deps{deps.video, deps.captions_disabled ? nullptr : deps.captioners,
-                                      deps.work_pool, deps.safety};
+                                      deps.work_pool, deps.safety, deps.clip};
   if (deps.captions_disabled) request->params.captions = false;
   std::shared_ptr<EventStream> events;
   if (request->stream) {

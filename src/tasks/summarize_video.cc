@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 
 namespace sightline::tasks {
@@ -29,7 +30,36 @@ std::string TimelineSummary(const std::vector<VideoKeyframe>& keyframes, double 
   return out;
 }
 
+// Waits for `n` callbacks that may run on any thread.
+class Latch {
+ public:
+  void Add() {
+    std::lock_guard lock(mu_);
+    ++pending_;
+  }
+  void Done() {
+    std::lock_guard lock(mu_);
+    if (--pending_ == 0) cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return pending_ == 0; });
+  }
+  std::mutex& mu() { return mu_; }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t pending_ = 0;
+};
+
 }  // namespace
+
+std::vector<std::string> DefaultVideoTags() {
+  return {"calm",      "energetic", "joyful",  "dramatic", "dark",   "bright and colorful", "nature",
+          "city",      "indoors",   "outdoors", "people",  "animals", "sports",             "music",
+          "food",      "travel",    "technology", "vintage"};
+}
 
 Status ValidateSummarizeVideoParams(const SummarizeVideoParams& p) {
   RETURN_IF_ERROR(media::ValidateShotDetectorOptions(p.detector));
@@ -37,8 +67,14 @@ Status ValidateSummarizeVideoParams(const SummarizeVideoParams& p) {
   if (p.keyframe_size < 32 || p.keyframe_size > 2048) return InvalidArgument("keyframe_size must be between 32 and 2048");
   if (p.thumbnail_size < 16 || p.thumbnail_size > 2048)
     return InvalidArgument("thumbnail_size must be between 16 and 2048");
-  if (!std::isfinite(p.dedupe_threshold) || p.dedupe_threshold < 0 || p.dedupe_threshold > 1)
+  if (!std::isfinite(p.dedupe_threshold) || p.dedupe_threshold > 1)
     return InvalidArgument("dedupe_threshold must be between 0 and 1");
+  if (p.dedupe_method != "auto" && p.dedupe_method != "clip" && p.dedupe_method != "perceptual_hash")
+    return InvalidArgument("dedupe_method must be auto, clip or perceptual_hash, not '" + p.dedupe_method + "'");
+  if (p.top_tags < 1 || p.top_tags > 100) return InvalidArgument("top_tags must be between 1 and 100");
+  if (p.tag_labels.size() > 256) return InvalidArgument("tag_labels takes at most 256 labels");
+  for (const auto& l : p.tag_labels)
+    if (l.empty() || l.size() > 200) return InvalidArgument("tag_labels must be non-empty, at most 200 bytes each");
   return Status::Ok();
 }
 
@@ -133,9 +169,53 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   }
   out.timing.keyframes_ms = Ms(Clock::now() - t_key) + Ms(measuring);
 
+  // The keyframes as JPEG for the models that take encoded images (CLIP, captioners).
+  const ClipFamily* clip = deps.clip && !deps.clip->empty() ? deps.clip->Find("") : nullptr;
+  if (params.dedupe_method == "clip" && !clip)
+    return FailedPrecondition("dedupe_method clip needs a CLIP model in the repository");
+  const bool want_captions = params.captions && deps.captioners && !deps.captioners->empty() && deps.work_pool;
+  std::vector<std::shared_ptr<const std::string>> jpegs(out.keyframes.size());
+  if (clip || want_captions) {
+    for (size_t i = 0; i < images.size(); ++i) {
+      auto jpeg = media::EncodeImage(images[i], media::ImageFormat::kJpeg, 92);
+      if (!jpeg.ok()) return jpeg.status();
+      jpegs[i] = std::make_shared<const std::string>(std::move(jpeg).value());
+    }
+  }
+
+  // Embedding: every keyframe through CLIP's vision tower (cached by content; tags reuse them).
+  const auto t_embed = Clock::now();
+  const bool clip_dedupe = params.dedupe && clip && params.dedupe_method != "perceptual_hash";
+  std::vector<Embedding> embeddings(out.keyframes.size());
+  if (clip_dedupe) {
+    out.clip_model = clip->name;
+    Latch latch;
+    Status failed;
+    TensorInferOptions o;
+    o.context = context;
+    for (size_t i = 0; i < out.keyframes.size(); ++i) {
+      latch.Add();
+      deps.clip->EmbedImage(*clip, jpegs[i], o, [&, i](Result<ImageEmbedding> r) {
+        {
+          std::lock_guard lock(latch.mu());
+          if (r.ok())
+            embeddings[i] = std::move(r.value().embedding);
+          else if (failed.ok())
+            failed = r.status();
+        }
+        latch.Done();
+      });
+    }
+    latch.Wait();
+    RETURN_IF_ERROR(failed);
+    out.timing.embedding_ms = Ms(Clock::now() - t_embed);
+    stage("embedding", out.timing.embedding_ms);
+  }
+
   // Dedupe: a keyframe alike an earlier kept one is its duplicate.
   const auto t_dedupe = Clock::now();
-  out.dedupe_method = params.dedupe ? "perceptual_hash" : "none";
+  out.dedupe_method = !params.dedupe ? "none" : clip_dedupe ? "clip" : "perceptual_hash";
+  out.dedupe_threshold = params.dedupe_threshold >= 0 ? params.dedupe_threshold : clip_dedupe ? 0.95 : 0.85;
   for (size_t i = 0; i < out.keyframes.size(); ++i) {
     auto& k = out.keyframes[i];
     k.hash = media::DifferenceHash(images[i].pixels.data(), images[i].width, images[i].height);
@@ -143,8 +223,15 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
     double best = -1;
     for (size_t j = 0; j < i; ++j) {
       if (out.keyframes[j].duplicate_of >= 0) continue;
-      const double similarity = 1.0 - media::HammingDistance(k.hash, out.keyframes[j].hash) / 64.0;
-      if (similarity >= params.dedupe_threshold && similarity > best) {
+      double similarity = 0;
+      if (clip_dedupe) {
+        const auto& a = embeddings[i];
+        const auto& b = embeddings[j];
+        for (size_t d = 0; d < std::min(a.size(), b.size()); ++d) similarity += static_cast<double>(a[d]) * b[d];
+      } else {
+        similarity = 1.0 - media::HammingDistance(k.hash, out.keyframes[j].hash) / 64.0;
+      }
+      if (similarity >= out.dedupe_threshold && similarity > best) {
         best = similarity;
         k.duplicate_of = static_cast<int>(j);
         k.similarity = similarity;
@@ -208,8 +295,7 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   // Captions: every kept keyframe in flight at once, so the encoder's batcher and the decoder's
   // step-level scheduler batch them; this thread waits for the last.
   const auto t_captions = Clock::now();
-  const CaptionerFamily* family =
-      params.captions && deps.captioners && deps.work_pool ? deps.captioners->Find(params.caption_model) : nullptr;
+  const CaptionerFamily* family = want_captions ? deps.captioners->Find(params.caption_model) : nullptr;
   if (params.captions && deps.captioners && !params.caption_model.empty() && !family)
     return NotFound("no captioning model named '" + params.caption_model + "'");
   if (family) {
@@ -220,17 +306,11 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
     size_t pending = 0;
     for (size_t i = 0; i < out.keyframes.size(); ++i) {
       if (out.keyframes[i].duplicate_of >= 0) continue;
-      auto jpeg = media::EncodeImage(images[i], media::ImageFormat::kJpeg, 92);
-      if (!jpeg.ok()) {
-        out.keyframes[i].caption_status = jpeg.status();
-        continue;
-      }
       {
         std::lock_guard lock(mu);
         ++pending;
       }
-      CaptionOne(*deps.captioners, *family, *deps.work_pool,
-                 std::make_shared<const std::string>(std::move(jpeg).value()), job, i, context,
+      CaptionOne(*deps.captioners, *family, *deps.work_pool, jpegs[i], job, i, context,
                  [&, i](CaptionedImage c, StageTiming) {
                    std::lock_guard lock(mu);
                    out.keyframes[i].caption_status = c.status;
@@ -243,6 +323,58 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   }
   out.timing.captioning_ms = Ms(Clock::now() - t_captions);
   if (family) stage("captioning", out.timing.captioning_ms);
+  RETURN_IF_ERROR(VideoInterrupted(vd, context));
+
+  // Vibe tags: CLIP zero-shot per kept keyframe, weighted by the time each keyframe stands for
+  // (its share of its shot, plus the shares of the keyframes that repeat it).
+  const auto t_tags = Clock::now();
+  if (params.tags && clip) {
+    out.clip_model = clip->name;
+    const std::vector<std::string> labels = params.tag_labels.empty() ? DefaultVideoTags() : params.tag_labels;
+    Latch latch;
+    TensorInferOptions o;
+    o.context = context;
+    for (size_t i = 0; i < out.keyframes.size(); ++i) {
+      if (out.keyframes[i].duplicate_of >= 0) continue;
+      latch.Add();
+      deps.clip->Classify(*clip, jpegs[i], labels, "", o, [&, i](Result<std::vector<LabelScore>> r) {
+        {
+          std::lock_guard lock(latch.mu());
+          if (r.ok())
+            out.keyframes[i].tags = std::move(r).value();
+          else
+            out.keyframes[i].tags_status = r.status();
+        }
+        latch.Done();
+      });
+    }
+    latch.Wait();
+    std::vector<double> weight(out.keyframes.size(), 0);
+    for (size_t i = 0; i < out.keyframes.size(); ++i) {
+      const auto& k = out.keyframes[i];
+      size_t in_shot = 0;
+      for (const auto& other : out.keyframes) in_shot += other.shot == k.shot;
+      const auto& shot = out.shots[static_cast<size_t>(k.shot)];
+      const double share = (shot.end_s - shot.start_s) / static_cast<double>(std::max<size_t>(1, in_shot));
+      weight[k.duplicate_of >= 0 ? static_cast<size_t>(k.duplicate_of) : i] += share;
+    }
+    std::map<std::string, double> total;
+    double weights = 0;
+    for (size_t i = 0; i < out.keyframes.size(); ++i) {
+      const auto& k = out.keyframes[i];
+      if (k.duplicate_of >= 0 || k.tags.empty()) continue;
+      weights += weight[i];
+      for (const auto& t : k.tags) total[t.label] += weight[i] * t.probability;
+    }
+    if (weights > 0) {
+      for (const auto& [label, sum] : total) out.tags.push_back({label, sum / weights});
+      std::stable_sort(out.tags.begin(), out.tags.end(),
+                       [](const VideoTag& a, const VideoTag& b) { return a.confidence > b.confidence; });
+      if (out.tags.size() > static_cast<size_t>(params.top_tags)) out.tags.resize(static_cast<size_t>(params.top_tags));
+    }
+    out.timing.tags_ms = Ms(Clock::now() - t_tags);
+    stage("tags", out.timing.tags_ms);
+  }
   RETURN_IF_ERROR(VideoInterrupted(vd, context));
 
   const auto t_summary = Clock::now();

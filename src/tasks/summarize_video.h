@@ -7,8 +7,9 @@
 //   extractive timeline of the captions) -> the answer, with thumbnails on request.
 //   Safety: each kept keyframe through the safety classifier (tasks/image_classifier.h, e.g.
 //   Yahoo's open_nsfw), flagged at its threshold, and the video flagged when any keyframe is.
-// Not yet: CLIP embeddings for dedupe, ImageNet labels, vibe tags, a VLM-written summary,
-// TransNetV2 (their timing fields read 0 and the answer says which stages ran).
+//   With a CLIP model: keyframes embedded (the embedding stage), dedupe by their cosine, and vibe
+//   tags by zero-shot over a label set, aggregated over the video.
+// Not yet: ImageNet labels, a VLM-written summary, TransNetV2.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include "media/video/keyframes.h"
 #include "media/video/shot_detection.h"
 #include "tasks/caption.h"
+#include "tasks/clip.h"
 #include "tasks/image_classifier.h"
 #include "tasks/video_input.h"
 
@@ -30,7 +32,11 @@ struct SummarizeVideoDeps {
   const Captioners* captioners = nullptr;  // null or empty: no captions, the summary says so
   ThreadPool* work_pool = nullptr;         // caption decoding and post-processing
   const ImageClassifier* safety = nullptr;  // null: no safety flags, the answer says so
+  ClipService* clip = nullptr;              // null or empty: perceptual-hash dedupe, no tags
 };
+
+// Vibe tags asked of CLIP when a request names none.
+std::vector<std::string> DefaultVideoTags();
 
 struct SummarizeVideoParams {
   media::ShotDetectorOptions detector;
@@ -40,9 +46,18 @@ struct SummarizeVideoParams {
   int thumbnail_size = 256;  // longer side, pixels
   media::ImageFormat thumbnail_format = media::ImageFormat::kJpeg;
   bool dedupe = true;
-  // Similarity at or above which a keyframe is a duplicate of an earlier kept one: 1 - the
-  // Hamming distance of their 64-bit perceptual hashes / 64.
-  double dedupe_threshold = 0.85;
+  // "auto": CLIP image-embedding cosine when a CLIP model is loaded, else the perceptual hash;
+  // "clip" (a 400 without CLIP) or "perceptual_hash".
+  std::string dedupe_method = "auto";
+  // Similarity at or above which a keyframe is a duplicate of an earlier kept one: CLIP's cosine
+  // of their image embeddings, or 1 - the Hamming distance of their 64-bit perceptual hashes / 64.
+  // Unset (< 0): 0.95 for CLIP, 0.85 for the hash.
+  double dedupe_threshold = -1;
+  // Vibe tags: CLIP zero-shot over `tag_labels` (empty: DefaultVideoTags()) per kept keyframe,
+  // aggregated over the video weighted by the time each keyframe stands for; `top_tags` reported.
+  bool tags = true;
+  std::vector<std::string> tag_labels;
+  int top_tags = 5;
   bool captions = true;
   std::string caption_model;  // "" = the first captioner
   CaptionParams caption;      // prompt and generation settings
@@ -70,6 +85,13 @@ struct VideoKeyframe {
   double unsafe_probability = 0;
   std::string safety_label;
   Status safety_status;
+  std::vector<LabelScore> tags;  // CLIP zero-shot, highest first (kept keyframes)
+  Status tags_status;
+};
+
+struct VideoTag {
+  std::string label;
+  double confidence = 0;  // time-weighted mean probability over the kept keyframes
 };
 
 struct VideoSummaryTiming {
@@ -85,7 +107,10 @@ struct VideoSummary {
   int64_t corrupt_packets = 0;
   std::vector<media::Shot> shots;
   std::vector<VideoKeyframe> keyframes;
-  std::string dedupe_method;   // "perceptual_hash" or "none"
+  std::string dedupe_method;   // "clip", "perceptual_hash" or "none"
+  double dedupe_threshold = 0;
+  std::string clip_model;      // empty: no CLIP stage ran
+  std::vector<VideoTag> tags;  // top_tags, highest first
   std::string caption_model;   // empty: no captions
   std::string summary_method;  // "extractive" (a timeline of the captions) or "none"
   std::string summary;

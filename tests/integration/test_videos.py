@@ -272,7 +272,7 @@ def test_keyframes_come_from_their_own_shots_and_show_them(video_server):
     import numpy as np
     from PIL import Image
     a = summarize(video_server, {"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"), "captions": False,
-                                 "thumbnail_size": 160}).json()
+                                 "thumbnail_size": 160, "dedupe_method": "perceptual_hash"}).json()
     assert a["object"] == "video.summary"
     shots, keyframes = a["shots"], a["keyframes"]
     assert len(shots) == 4 and len(keyframes) == 4
@@ -293,7 +293,8 @@ def test_keyframes_come_from_their_own_shots_and_show_them(video_server):
 
 
 def test_a_scene_shown_twice_is_dropped_as_a_duplicate_of_the_first(video_server):
-    a = summarize(video_server, {"video_path": os.path.join(VIDEOS, "same_scene_twice.mp4"), "keyframes": "none"}).json()
+    a = summarize(video_server, {"video_path": os.path.join(VIDEOS, "same_scene_twice.mp4"), "keyframes": "none",
+                                 "dedupe_method": "perceptual_hash"}).json()
     assert [s["start_frame"] for s in a["shots"]] == [0, 40, 80]
     kept = [k for k in a["keyframes"] if k["duplicate_of"] is None]
     assert [k["shot"] for k in kept] == [0, 1]
@@ -346,7 +347,8 @@ def test_summary_timing_block_stage_events_and_the_describer_route(video_server)
             elif line.startswith("data: "):
                 events.append((name, json.loads(line[6:])))
     stages = [d["stage"] for n, d in events if n == "stage"]
-    assert stages == ["probe", "decode", "shot_detection", "dedupe", "keyframes", "captioning", "summary"], stages
+    assert stages == ["probe", "decode", "shot_detection", "embedding", "dedupe", "keyframes", "captioning", "tags",
+                      "summary"], stages
     assert events[-1][0] == "summary" and events[-1][1]["object"] == "video.summary"
     # The describer's route answers the same shape.
     r = requests.post(s.url + "/summarize_video", json={"video_path": os.path.join(VIDEOS, "cuts_vp9.webm"),
@@ -384,7 +386,8 @@ def test_summarize_video_runs_offline_as_a_command():
     import subprocess
     from conftest import BIN
     out = subprocess.run([BIN, "summarize-video", os.path.join(VIDEOS, "same_scene_twice.mp4"), "-m", FIXTURES,
-                          "--keyframes", "base64", "--thumbnail-size", "64"], capture_output=True, timeout=300)
+                          "--keyframes", "base64", "--thumbnail-size", "64", "--dedupe-method", "perceptual_hash"],
+                         capture_output=True, timeout=300)
     assert out.returncode == 0, out.stderr.decode()
     a = json.loads(out.stdout)
     assert a["object"] == "video.summary" and len(a["shots"]) == 3
@@ -538,3 +541,43 @@ def test_a_classifier_whose_labels_do_not_fit_its_output_stops_start_up(tmp_path
         with pytest.raises(RuntimeError) as failed:
             Server(repo=str(repo))
         assert says in str(failed.value) and "open_nsfw/sightline.json" in str(failed.value), str(failed.value)[-500:]
+
+
+def test_with_clip_keyframes_are_deduplicated_by_embedding_and_the_video_gets_vibe_tags(video_server):
+    s = video_server
+    path = os.path.join(VIDEOS, "same_scene_twice.mp4")
+    # The repeated scene is the same picture to CLIP (cosine 1 within rounding): dropped even at
+    # a threshold no two different photos reach.
+    a = summarize(s, {"video_path": path, "keyframes": "none", "captions": False, "dedupe_threshold": 0.999,
+                      "tag_labels": ["a cat", "a cup of coffee", "a rocket"], "top_tags": 2}).json()
+    assert a["dedupe_method"] == "clip" and a["clip_model"] == "clip-tiny" and a["dedupe_threshold"] == 0.999
+    assert [(d["keyframe"], d["duplicate_of"]) for d in a["duplicates"]] == [(2, 0)]
+    assert a["duplicates"][0]["similarity"] >= 0.999
+    # Tags: each kept keyframe's top three, and the video's top_tags, time-weighted over the
+    # kept keyframes (the repeated scene's time counts for the keyframe it repeats).
+    kept = [k for k in a["keyframes"] if k["duplicate_of"] is None]
+    for k in kept:
+        probs = [t["probability"] for t in k["tags"]]
+        assert probs == sorted(probs, reverse=True) and {t["label"] for t in k["tags"]} <= {"a cat", "a cup of coffee", "a rocket"}
+    assert len(a["tags"]) == 2
+    assert [t["confidence"] for t in a["tags"]] == sorted((t["confidence"] for t in a["tags"]), reverse=True)
+    weights = {0: 1.6 + 1.6, 1: 1.6}  # keyframe 0 stands for shots 0 and 2
+    full = {}
+    b = summarize(s, {"video_path": path, "keyframes": "none", "captions": False, "dedupe_threshold": 0.999,
+                      "tag_labels": ["a cat", "a cup of coffee", "a rocket"], "top_tags": 3}).json()
+    for k in b["keyframes"]:
+        if k["duplicate_of"] is None:
+            for t in k["tags"]:
+                full[t["label"]] = full.get(t["label"], 0) + weights[k["index"]] * t["probability"]
+    for t in b["tags"]:
+        assert abs(t["confidence"] - full[t["label"]] / 4.8) < 0.003, (t, full)
+    # Off switches, and the default label set.
+    c = summarize(s, {"video_path": path, "keyframes": "none", "captions": False, "tags": False,
+                      "dedupe_method": "perceptual_hash"}).json()
+    assert c["tags"] == [] and c["clip_model"] is None and c["dedupe_method"] == "perceptual_hash"
+    d = summarize(s, {"video_path": path, "keyframes": "none", "captions": False}).json()
+    assert len(d["tags"]) == 5 and all(t["label"] in (
+        "calm", "energetic", "joyful", "dramatic", "dark", "bright and colorful", "nature", "city", "indoors",
+        "outdoors", "people", "animals", "sports", "music", "food", "travel", "technology", "vintage") for t in d["tags"])
+    r = requests.post(s.url + "/v1/videos/summarize", json={"video_path": path, "dedupe_method": "ssim"}, timeout=30)
+    assert r.status_code == 400 and "dedupe_method" in r.json()["error"]["message"]
