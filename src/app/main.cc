@@ -7,10 +7,10 @@
 #include <CLI/CLI.hpp>
 
 #include "app/caption_command.h"
-#include "app/summarize_video_command.h"
 #include "app/pull_command.h"
 #include "app/remove_bg_command.h"
 #include "app/serve_command.h"
+#include "app/summarize_video_command.h"
 
 int main(int argc, char** argv) {
   // Large per-request buffers (decoded images, 1024x1024 tensors, model outputs) come and go with
@@ -151,19 +151,23 @@ int main(int argc, char** argv) {
   c->add_option("--seed", co.generation.seed, "Sample, reproducibly, with this seed");
   c->add_option("--temperature", co.generation.temperature, "Sampling temperature");
   sightline::app::SummarizeVideoOptions sv;
-  auto* v = cli.add_subcommand("summarize-video",
-                               "Summarize a video file (no server): shots, keyframes, captions, summary as JSON");
+  auto* v = cli.add_subcommand(
+      "summarize-video", "Summarize a video file (no server): shots, keyframes, captions, summary as JSON");
   v->add_option("file", sv.input, "Video file")->required()->check(CLI::ExistingFile);
   v->add_option("--model-repository,-m", sv.model_repository, "Model repository (captioners)")
       ->capture_default_str();
   v->add_option("--detector", sv.detector, "adaptive | content | threshold")->capture_default_str();
   v->add_option("--threshold", sv.params.detector.threshold, "The detector's threshold");
-  v->add_option("--min-shot-len", sv.params.detector.min_shot_s, "Shortest shot, seconds")->capture_default_str();
-  v->add_option("--keyframes", sv.keyframes, "base64 (thumbnails in the answer) | none")->capture_default_str();
-  v->add_option("--thumbnail-size", sv.params.thumbnail_size, "Thumbnails' longer side")->capture_default_str();
+  v->add_option("--min-shot-len", sv.params.detector.min_shot_s, "Shortest shot, seconds")
+      ->capture_default_str();
+  v->add_option("--keyframes", sv.keyframes, "base64 (thumbnails in the answer) | none")
+      ->capture_default_str();
+  v->add_option("--thumbnail-size", sv.params.thumbnail_size, "Thumbnails' longer side")
+      ->capture_default_str();
   v->add_flag("--no-captions", sv.no_captions, "Do not caption keyframes");
   v->add_flag("--no-safety", sv.no_safety, "Do not run the safety classifier");
-  v->add_option("--dedupe-method", sv.params.dedupe_method, "auto | clip | perceptual_hash")->capture_default_str();
+  v->add_option("--dedupe-method", sv.params.dedupe_method, "auto | clip | perceptual_hash")
+      ->capture_default_str();
   v->add_option("--dedupe-threshold", sv.params.dedupe_threshold, "Similarity that makes a duplicate (0-1)");
   v->add_option("--model", sv.params.caption_model, "Captioning model folder (default: the first)");
   v->add_option("--prompt", sv.params.caption.prompt, "Caption prompt");

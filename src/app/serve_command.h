@@ -40,7 +40,7 @@ struct ServeOptions {
   int video_workers = 2;                 // videos decoded at once (each its own pool thread)
   int video_decode_threads = 2;          // libavcodec threads per video
   double video_max_duration_s = 3 * 3600.0;
-  int video_max_dimension = 8192;        // width and height of the coded frame
+  int video_max_dimension = 8192;  // width and height of the coded frame
   int64_t video_max_frames = 1'000'000;
   size_t max_upload_mb = 2048;  // video bodies, streamed to --upload-dir
   std::string upload_dir;       // default: $TMPDIR, else /tmp

@@ -50,12 +50,14 @@ int RunSummarizeVideo(const SummarizeVideoOptions& o) {
   tasks::SummarizeVideoDeps deps;
   deps.captioners = params.captions ? captioners.get() : nullptr;
   deps.work_pool = &work;
-  deps.safety = classifiers && params.safety ? classifiers->Find(tasks::ImageClassifier::Role::kSafety) : nullptr;
+  deps.safety =
+      classifiers && params.safety ? classifiers->Find(tasks::ImageClassifier::Role::kSafety) : nullptr;
   deps.clip = clip.get();
   media::VideoInput input;
   input.path = o.input;
   input.label = o.input;
-  auto summary = tasks::SummarizeVideoNow(deps, std::move(input), params, BackgroundContext("summarize-video"));
+  auto summary =
+      tasks::SummarizeVideoNow(deps, std::move(input), params, BackgroundContext("summarize-video"));
   work.WaitIdle();
   if (offline) offline->models->Drain(std::chrono::milliseconds(1000));
   if (!summary.ok()) return fail(summary.status().message());

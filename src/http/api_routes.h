@@ -64,8 +64,8 @@ struct VideoRouteDeps {
   // Summaries caption keyframes with the first captioner (null or --captions off: no captions).
   const tasks::Captioners* captioners = nullptr;
   bool captions_disabled = false;
-  ThreadPool* work_pool = nullptr;  // caption decoding
-  uint64_t max_upload_bytes = 2048ull << 20;  // video bodies, streamed to a temporary file
+  ThreadPool* work_pool = nullptr;                 // caption decoding
+  uint64_t max_upload_bytes = 2048ull << 20;       // video bodies, streamed to a temporary file
   const tasks::ImageClassifier* safety = nullptr;  // summaries' safety flags (null: none)
   tasks::ClipService* clip = nullptr;              // summaries' CLIP dedupe and tags (null: none)
 };

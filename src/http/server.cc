@@ -10,12 +10,12 @@
 #include <unistd.h>
 
 #include <array>
-#include <filesystem>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -317,8 +317,8 @@ class Session : public std::enable_shared_from_this<Session> {
       // rather than the body drained.
       server_.metrics.http_rejected.WithLabels({"body_too_large"}).Inc();
       close_unread = true;
-      early = ErrorResponse(Status(StatusCode::kPayloadTooLarge,
-                                   "request body exceeds the limit of " + std::to_string(body_limit_) + " bytes"),
+      early = ErrorResponse(Status(StatusCode::kPayloadTooLarge, "request body exceeds the limit of " +
+                                                                     std::to_string(body_limit_) + " bytes"),
                             match_.route ? match_.route->style : StyleForPath(head_.path));
     }
     if (early) {
@@ -454,17 +454,18 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (fd < 0 || ec) {
       keep_alive_ = false;
-      return Write(ErrorResponse(Status(StatusCode::kUnavailable, "cannot store the upload in " +
-                                                                      server_.options.upload_dir),
-                                 match_.route->style));
+      return Write(ErrorResponse(
+          Status(StatusCode::kUnavailable, "cannot store the upload in " + server_.options.upload_dir),
+          match_.route->style));
     }
     upload_ = std::move(upload);
     if (expect_continue) {
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
-      bhttp::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
-        if (ec) return self->Close();
-        self->ReadFileChunk();
-      });
+      bhttp::async_write(stream_, *cont,
+                         [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+                           if (ec) return self->Close();
+                           self->ReadFileChunk();
+                         });
       return;
     }
     ReadFileChunk();
@@ -473,11 +474,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadFileChunk() {
     if (file_parser_->is_done()) return OnFileBody();  // an empty body is done at its header
     stream_.expires_after(server_.options.read_timeout);
-    bhttp::async_read_some(stream_, buffer_, *file_parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) self->upload_.reset();  // the partial file goes with it
-      if (self->HandleReadError(ec, true)) return;
-      self->ReadFileChunk();
-    });
+    bhttp::async_read_some(stream_, buffer_, *file_parser_,
+                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                             if (ec) self->upload_.reset();  // the partial file goes with it
+                             if (self->HandleReadError(ec, true)) return;
+                             self->ReadFileChunk();
+                           });
   }
 
   void OnFileBody() {

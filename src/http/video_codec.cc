@@ -9,9 +9,9 @@
 #include "core/base64.h"
 #include "core/mapped_file.h"
 #include "core/utf8.h"
+#include "http/error_json.h"
 #include "http/image_request.h"
 #include "http/multipart.h"
-#include "http/error_json.h"
 #include "http/request_fields.h"
 
 namespace sightline::http {
@@ -183,12 +183,14 @@ Result<VideoRequest> ParseVideoRequest(const HttpRequest& req) {
   }
   if (found.empty())
     return InvalidArgument(
-        "send one video: a video/* body, a multipart file, or JSON with video (base64), video_url or video_path");
+        "send one video: a video/* body, a multipart file, or JSON with video (base64), video_url or "
+        "video_path");
   if (found.size() > 1)
     return InvalidArgument("send one video per request; got " + std::to_string(found.size()));
   for (const auto& [k, v] : out.fields)
     if (!IsValidUtf8(k) || !IsValidUtf8(v))
-      return InvalidArgument("field '" + ToValidUtf8(k) + "' is not valid UTF-8").WithKind(ErrorKind::kInvalidText);
+      return InvalidArgument("field '" + ToValidUtf8(k) + "' is not valid UTF-8")
+          .WithKind(ErrorKind::kInvalidText);
   out.source = std::move(found.front());
   return out;
 }
@@ -269,8 +271,8 @@ json::object VideoValue(const media::VideoInfo& v, double decoded_duration, int6
 
 Result<tasks::DetectShotsParams> ParseShotParams(const VideoRequest& r) {
   RETURN_IF_ERROR(RejectUnknown(r,
-                                {"detector", "threshold", "min_shot_len", "min_scene_len", "adaptive_threshold",
-                                 "window_width", "min_content_val", "fade_bias"},
+                                {"detector", "threshold", "min_shot_len", "min_scene_len",
+                                 "adaptive_threshold", "window_width", "min_content_val", "fade_bias"},
                                 "detector, threshold, min_shot_len (min_scene_len), adaptive_threshold, "
                                 "window_width, min_content_val, fade_bias"));
   tasks::DetectShotsParams p;
@@ -281,11 +283,34 @@ Result<tasks::DetectShotsParams> ParseShotParams(const VideoRequest& r) {
 Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
   RETURN_IF_ERROR(RejectUnknown(
       r,
-      {"detector", "threshold", "min_shot_len", "min_scene_len", "adaptive_threshold", "window_width",
-       "min_content_val", "fade_bias", "keyframes", "thumbnail_size", "thumbnail_format", "keyframe_size",
-       "keyframes_per_shot", "long_shot_len", "dedupe", "dedupe_threshold", "captions", "model", "prompt",
-       "max_new_tokens", "stream", "safety", "dedupe_method", "tags", "tag_labels", "top_tags"},
-      "detector, threshold, min_shot_len, adaptive_threshold, window_width, min_content_val, fade_bias, keyframes, "
+      {"detector",
+       "threshold",
+       "min_shot_len",
+       "min_scene_len",
+       "adaptive_threshold",
+       "window_width",
+       "min_content_val",
+       "fade_bias",
+       "keyframes",
+       "thumbnail_size",
+       "thumbnail_format",
+       "keyframe_size",
+       "keyframes_per_shot",
+       "long_shot_len",
+       "dedupe",
+       "dedupe_threshold",
+       "captions",
+       "model",
+       "prompt",
+       "max_new_tokens",
+       "stream",
+       "safety",
+       "dedupe_method",
+       "tags",
+       "tag_labels",
+       "top_tags"},
+      "detector, threshold, min_shot_len, adaptive_threshold, window_width, min_content_val, fade_bias, "
+      "keyframes, "
       "thumbnail_size, thumbnail_format, keyframe_size, keyframes_per_shot, long_shot_len, dedupe, "
       "dedupe_method, dedupe_threshold, captions, model, prompt, max_new_tokens, stream, safety, tags, "
       "tag_labels, top_tags"));
@@ -293,7 +318,8 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
   auto& p = out.params;
   RETURN_IF_ERROR(ParseDetectorFields(r, p.detector));
   if (const std::string k = Field(r, "keyframes"); !k.empty()) {
-    if (k != "base64" && k != "none") return InvalidArgument("keyframes must be base64 or none, not '" + k + "'");
+    if (k != "base64" && k != "none")
+      return InvalidArgument("keyframes must be base64 or none, not '" + k + "'");
     p.thumbnails = k == "base64";
   }
   ASSIGN_OR_RETURN(auto thumb, IntField(r, "thumbnail_size", 16, 2048));
@@ -313,7 +339,8 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
   ASSIGN_OR_RETURN(p.captions, Flag(r, "captions", true));
   p.caption_model = Field(r, "model");
   p.caption.prompt = Field(r, "prompt");
-  ASSIGN_OR_RETURN(p.caption.generation.max_new_tokens, IntField(r, "max_new_tokens", 1, tasks::kMaxNewTokensLimit));
+  ASSIGN_OR_RETURN(p.caption.generation.max_new_tokens,
+                   IntField(r, "max_new_tokens", 1, tasks::kMaxNewTokensLimit));
   ASSIGN_OR_RETURN(out.stream, Flag(r, "stream", false));
   ASSIGN_OR_RETURN(p.safety, Flag(r, "safety", true));
   ASSIGN_OR_RETURN(p.tags, Flag(r, "tags", true));
@@ -390,7 +417,8 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
     } else if (!k.tags.empty()) {
       json::array top;
       for (size_t t = 0; t < std::min<size_t>(3, k.tags.size()); ++t)
-        top.push_back(json::object{{"label", k.tags[t].label}, {"probability", Round(k.tags[t].probability)}});
+        top.push_back(
+            json::object{{"label", k.tags[t].label}, {"probability", Round(k.tags[t].probability)}});
       ko["tags"] = std::move(top);
     }
     if (k.safety_checked) {
@@ -412,7 +440,8 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
   else
     o["clip_model"] = v.clip_model;
   json::array tags;
-  for (const auto& t : v.tags) tags.push_back(json::object{{"label", t.label}, {"confidence", Round(t.confidence)}});
+  for (const auto& t : v.tags)
+    tags.push_back(json::object{{"label", t.label}, {"confidence", Round(t.confidence)}});
   o["tags"] = std::move(tags);
   if (v.caption_model.empty())
     o["caption_model"] = nullptr;
@@ -449,24 +478,30 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
     summary["text"] = v.summary;
   o["summary"] = std::move(summary);
   const auto& t = v.timing;
-  o["timing"] = json::object{{"download_ms", Round(t.download_ms)},     {"probe_ms", Round(t.probe_ms)},
-                             {"decode_ms", Round(t.decode_ms)},         {"shot_detection_ms", Round(t.shot_detection_ms)},
-                             {"keyframes_ms", Round(t.keyframes_ms)},   {"dedupe_ms", Round(t.dedupe_ms)},
-                             {"embedding_ms", Round(t.embedding_ms)},   {"safety_ms", Round(t.safety_ms)},
+  o["timing"] = json::object{{"download_ms", Round(t.download_ms)},
+                             {"probe_ms", Round(t.probe_ms)},
+                             {"decode_ms", Round(t.decode_ms)},
+                             {"shot_detection_ms", Round(t.shot_detection_ms)},
+                             {"keyframes_ms", Round(t.keyframes_ms)},
+                             {"dedupe_ms", Round(t.dedupe_ms)},
+                             {"embedding_ms", Round(t.embedding_ms)},
+                             {"safety_ms", Round(t.safety_ms)},
                              {"captioning_ms", Round(t.captioning_ms)},
-                             {"summary_ms", Round(t.summary_ms)},       {"tags_ms", Round(t.tags_ms)},
+                             {"summary_ms", Round(t.summary_ms)},
+                             {"tags_ms", Round(t.tags_ms)},
                              {"total_ms", Round(t.total_ms)}};
   return json::serialize(o);
 }
 
 std::string VideoSummaryServerTiming(const tasks::VideoSummaryTiming& t) {
   char text[512];
-  std::snprintf(text, sizeof(text),
-                "download;dur=%.3f, probe;dur=%.3f, decode;dur=%.3f, shot_detection;dur=%.3f, keyframes;dur=%.3f, "
-                "dedupe;dur=%.3f, embedding;dur=%.3f, safety;dur=%.3f, captioning;dur=%.3f, summary;dur=%.3f, "
-                "tags;dur=%.3f, total;dur=%.3f",
-                t.download_ms, t.probe_ms, t.decode_ms, t.shot_detection_ms, t.keyframes_ms, t.dedupe_ms,
-                t.embedding_ms, t.safety_ms, t.captioning_ms, t.summary_ms, t.tags_ms, t.total_ms);
+  std::snprintf(
+      text, sizeof(text),
+      "download;dur=%.3f, probe;dur=%.3f, decode;dur=%.3f, shot_detection;dur=%.3f, keyframes;dur=%.3f, "
+      "dedupe;dur=%.3f, embedding;dur=%.3f, safety;dur=%.3f, captioning;dur=%.3f, summary;dur=%.3f, "
+      "tags;dur=%.3f, total;dur=%.3f",
+      t.download_ms, t.probe_ms, t.decode_ms, t.shot_detection_ms, t.keyframes_ms, t.dedupe_ms,
+      t.embedding_ms, t.safety_ms, t.captioning_ms, t.summary_ms, t.tags_ms, t.total_ms);
   return text;
 }
 

@@ -21,8 +21,8 @@ void Shots(const VideoRouteDeps& deps, const HttpRequest& req, Responder respond
   if (!parsed.ok()) return respond(ErrorResponse(parsed.status(), ApiStyle::kV1));
   auto params = ParseShotParams(*parsed);
   if (!params.ok()) return respond(ErrorResponse(params.status(), ApiStyle::kV1));
-  tasks::DetectShots(deps.video, std::move(parsed->source), std::move(params).value(), MakeRequestContext(req),
-                     [respond](Result<tasks::VideoShotsResult> r) {
+  tasks::DetectShots(deps.video, std::move(parsed->source), std::move(params).value(),
+                     MakeRequestContext(req), [respond](Result<tasks::VideoShotsResult> r) {
                        if (!r.ok()) return respond(ErrorResponse(r.status(), ApiStyle::kV1));
                        HttpResponse out;
                        out.body = EncodeVideoShotsResponse(*r);
@@ -49,8 +49,8 @@ void Summarize(const VideoRouteDeps& deps, const HttpRequest& req, Responder res
     };
   }
   const tasks::SummarizeVideoParams params = request->params;
-  tasks::SummarizeVideo(task_deps, std::move(parsed->source), std::move(request->params), MakeRequestContext(req),
-                        [respond, events, params](Result<tasks::VideoSummary> r) {
+  tasks::SummarizeVideo(task_deps, std::move(parsed->source), std::move(request->params),
+                        MakeRequestContext(req), [respond, events, params](Result<tasks::VideoSummary> r) {
                           if (!r.ok())
                             return events ? events->Fail(r.status())
                                           : respond(ErrorResponse(r.status(), ApiStyle::kV1));

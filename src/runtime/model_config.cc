@@ -111,7 +111,8 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
       RETURN_IF_ERROR(ii->OneOf("layout", {"NCHW", "NHWC"}, &c.layout));
       RETURN_IF_ERROR(ii->Int("pad", 0, 255, &c.pad));
       RETURN_IF_ERROR(ii->Number("crop_fraction", &c.crop_fraction));
-      if (!(c.crop_fraction > 0 && c.crop_fraction <= 1)) return ii->Error("crop_fraction", "must be in (0, 1]");
+      if (!(c.crop_fraction > 0 && c.crop_fraction <= 1))
+        return ii->Error("crop_fraction", "must be in (0, 1]");
       if (c.crop_fraction != 1 && c.resize != "stretch")
         return ii->Error("crop_fraction", "applies to resize \"stretch\" only");
       RETURN_IF_ERROR(ii->RejectUnknown());

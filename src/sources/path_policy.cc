@@ -36,8 +36,10 @@ Result<std::string> PathPolicy::Locate(const std::string& path, const std::strin
   bool allowed = false;
   if (!ec)
     for (const auto& r : roots_) allowed |= Under(resolved, r);
-  if (!allowed) return Status(StatusCode::kForbidden, field + " '" + path + "' is outside the allowed directories");
-  if (!fs::is_regular_file(resolved, ec)) return NotFound(field + " '" + path + "' does not exist or is not a file");
+  if (!allowed)
+    return Status(StatusCode::kForbidden, field + " '" + path + "' is outside the allowed directories");
+  if (!fs::is_regular_file(resolved, ec))
+    return NotFound(field + " '" + path + "' does not exist or is not a file");
   return resolved.string();
 }
 

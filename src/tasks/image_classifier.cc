@@ -18,7 +18,8 @@ Result<ImageClassifier> ReadClassifier(scheduling::ServedModel& model) {
   auto block = cfg.task_blocks.find(kClassificationBlock);
   if (block == cfg.task_blocks.end())
     return FailedPrecondition(file + ": task image_classification needs a classification block (its labels)");
-  if (!cfg.image_input) return FailedPrecondition(file + ": task image_classification needs an image_input block");
+  if (!cfg.image_input)
+    return FailedPrecondition(file + ": task image_classification needs an image_input block");
   ASSIGN_OR_RETURN(auto obj, repository::ParseConfigObject(block->second, file));
   repository::FieldReader r(obj, file, kClassificationBlock);
   ImageClassifier c;
@@ -48,8 +49,8 @@ Result<ImageClassifier> ReadClassifier(scheduling::ServedModel& model) {
   if (outs.empty()) return FailedPrecondition(file + ": the classifier has no outputs");
   const auto& shape = outs.front().shape;
   if (!shape.empty() && shape.back() > 0 && static_cast<size_t>(shape.back()) != c.labels.size())
-    return r.Error("labels", "lists " + std::to_string(c.labels.size()) + " labels but output '" + outs.front().name +
-                                 "' has " + std::to_string(shape.back()));
+    return r.Error("labels", "lists " + std::to_string(c.labels.size()) + " labels but output '" +
+                                 outs.front().name + "' has " + std::to_string(shape.back()));
   return c;
 }
 
@@ -72,7 +73,8 @@ const ImageClassifier* ImageClassifiers::Find(ImageClassifier::Role role) const 
 }
 
 void ClassifyImage(const ImageClassifier& c, ThreadPool& pool, const media::Image& image,
-                   const RequestContextPtr& context, std::function<void(Result<std::vector<LabelProbability>>)> done) {
+                   const RequestContextPtr& context,
+                   std::function<void(Result<std::vector<LabelProbability>>)> done) {
   const auto& ii = *c.model->config.image_input;
   const auto* input = c.model->signature.FindInput(ii.input);
   if (!input) return done(FailedPrecondition("classifier input '" + ii.input + "' is not in the model"));
@@ -85,8 +87,7 @@ void ClassifyImage(const ImageClassifier& c, ThreadPool& pool, const media::Imag
   options.outputs = {c.model->signature.outputs.front().name};
   const ImageClassifier* cls = &c;
   Status s = SubmitTensorInference(
-      *c.model, std::move(inputs), options,
-      OnPool(pool, [cls, done](Result<scheduling::InferResult> r) {
+      *c.model, std::move(inputs), options, OnPool(pool, [cls, done](Result<scheduling::InferResult> r) {
         if (!r.ok()) return done(r.status());
         const Tensor& out = r.value().outputs.front();
         const size_t n = cls->labels.size();

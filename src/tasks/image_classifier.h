@@ -54,7 +54,8 @@ class ImageClassifiers {
 // Classifies one decoded image: preprocessing (the model's image_input) on the calling thread,
 // the model's batcher, then `done` on `pool` with every label's probability, highest first.
 void ClassifyImage(const ImageClassifier& classifier, ThreadPool& pool, const media::Image& image,
-                   const RequestContextPtr& context, std::function<void(Result<std::vector<LabelProbability>>)> done);
+                   const RequestContextPtr& context,
+                   std::function<void(Result<std::vector<LabelProbability>>)> done);
 
 // A safety classifier's unsafe probability: the sum over its unsafe labels.
 double UnsafeProbability(const ImageClassifier& classifier, const std::vector<LabelProbability>& scores);

@@ -56,25 +56,28 @@ class Latch {
 }  // namespace
 
 std::vector<std::string> DefaultVideoTags() {
-  return {"calm",      "energetic", "joyful",  "dramatic", "dark",   "bright and colorful", "nature",
-          "city",      "indoors",   "outdoors", "people",  "animals", "sports",             "music",
-          "food",      "travel",    "technology", "vintage"};
+  return {"calm",   "energetic", "joyful",  "dramatic", "dark",       "bright and colorful",
+          "nature", "city",      "indoors", "outdoors", "people",     "animals",
+          "sports", "music",     "food",    "travel",   "technology", "vintage"};
 }
 
 Status ValidateSummarizeVideoParams(const SummarizeVideoParams& p) {
   RETURN_IF_ERROR(media::ValidateShotDetectorOptions(p.detector));
   RETURN_IF_ERROR(media::ValidateKeyframeOptions(p.keyframes));
-  if (p.keyframe_size < 32 || p.keyframe_size > 2048) return InvalidArgument("keyframe_size must be between 32 and 2048");
+  if (p.keyframe_size < 32 || p.keyframe_size > 2048)
+    return InvalidArgument("keyframe_size must be between 32 and 2048");
   if (p.thumbnail_size < 16 || p.thumbnail_size > 2048)
     return InvalidArgument("thumbnail_size must be between 16 and 2048");
   if (!std::isfinite(p.dedupe_threshold) || p.dedupe_threshold > 1)
     return InvalidArgument("dedupe_threshold must be between 0 and 1");
   if (p.dedupe_method != "auto" && p.dedupe_method != "clip" && p.dedupe_method != "perceptual_hash")
-    return InvalidArgument("dedupe_method must be auto, clip or perceptual_hash, not '" + p.dedupe_method + "'");
+    return InvalidArgument("dedupe_method must be auto, clip or perceptual_hash, not '" + p.dedupe_method +
+                           "'");
   if (p.top_tags < 1 || p.top_tags > 100) return InvalidArgument("top_tags must be between 1 and 100");
   if (p.tag_labels.size() > 256) return InvalidArgument("tag_labels takes at most 256 labels");
   for (const auto& l : p.tag_labels)
-    if (l.empty() || l.size() > 200) return InvalidArgument("tag_labels must be non-empty, at most 200 bytes each");
+    if (l.empty() || l.size() > 200)
+      return InvalidArgument("tag_labels must be non-empty, at most 200 bytes each");
   return Status::Ok();
 }
 
@@ -173,7 +176,8 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   const ClipFamily* clip = deps.clip && !deps.clip->empty() ? deps.clip->Find("") : nullptr;
   if (params.dedupe_method == "clip" && !clip)
     return FailedPrecondition("dedupe_method clip needs a CLIP model in the repository");
-  const bool want_captions = params.captions && deps.captioners && !deps.captioners->empty() && deps.work_pool;
+  const bool want_captions =
+      params.captions && deps.captioners && !deps.captioners->empty() && deps.work_pool;
   std::vector<std::shared_ptr<const std::string>> jpegs(out.keyframes.size());
   if (clip || want_captions) {
     for (size_t i = 0; i < images.size(); ++i) {
@@ -227,7 +231,8 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
       if (clip_dedupe) {
         const auto& a = embeddings[i];
         const auto& b = embeddings[j];
-        for (size_t d = 0; d < std::min(a.size(), b.size()); ++d) similarity += static_cast<double>(a[d]) * b[d];
+        for (size_t d = 0; d < std::min(a.size(), b.size()); ++d)
+          similarity += static_cast<double>(a[d]) * b[d];
       } else {
         similarity = 1.0 - media::HammingDistance(k.hash, out.keyframes[j].hash) / 64.0;
       }
@@ -330,7 +335,8 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   const auto t_tags = Clock::now();
   if (params.tags && clip) {
     out.clip_model = clip->name;
-    const std::vector<std::string> labels = params.tag_labels.empty() ? DefaultVideoTags() : params.tag_labels;
+    const std::vector<std::string> labels =
+        params.tag_labels.empty() ? DefaultVideoTags() : params.tag_labels;
     Latch latch;
     TensorInferOptions o;
     o.context = context;
@@ -370,7 +376,8 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
       for (const auto& [label, sum] : total) out.tags.push_back({label, sum / weights});
       std::stable_sort(out.tags.begin(), out.tags.end(),
                        [](const VideoTag& a, const VideoTag& b) { return a.confidence > b.confidence; });
-      if (out.tags.size() > static_cast<size_t>(params.top_tags)) out.tags.resize(static_cast<size_t>(params.top_tags));
+      if (out.tags.size() > static_cast<size_t>(params.top_tags))
+        out.tags.resize(static_cast<size_t>(params.top_tags));
     }
     out.timing.tags_ms = Ms(Clock::now() - t_tags);
     stage("tags", out.timing.tags_ms);

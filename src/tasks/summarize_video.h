@@ -29,8 +29,8 @@ namespace sightline::tasks {
 
 struct SummarizeVideoDeps {
   VideoTaskDeps video;
-  const Captioners* captioners = nullptr;  // null or empty: no captions, the summary says so
-  ThreadPool* work_pool = nullptr;         // caption decoding and post-processing
+  const Captioners* captioners = nullptr;   // null or empty: no captions, the summary says so
+  ThreadPool* work_pool = nullptr;          // caption decoding and post-processing
   const ImageClassifier* safety = nullptr;  // null: no safety flags, the answer says so
   ClipService* clip = nullptr;              // null or empty: perceptual-hash dedupe, no tags
 };
@@ -41,8 +41,8 @@ std::vector<std::string> DefaultVideoTags();
 struct SummarizeVideoParams {
   media::ShotDetectorOptions detector;
   media::KeyframeOptions keyframes;
-  int keyframe_size = 512;  // width of the keyframes the models see (never up)
-  bool thumbnails = true;   // keyframes=base64: each kept keyframe encoded in the answer
+  int keyframe_size = 512;   // width of the keyframes the models see (never up)
+  bool thumbnails = true;    // keyframes=base64: each kept keyframe encoded in the answer
   int thumbnail_size = 256;  // longer side, pixels
   media::ImageFormat thumbnail_format = media::ImageFormat::kJpeg;
   bool dedupe = true;
@@ -74,12 +74,12 @@ struct VideoKeyframe {
   int64_t frame = 0;
   double time_s = 0;
   double sharpness = 0;
-  uint64_t hash = 0;       // dHash
-  int duplicate_of = -1;   // index of the kept keyframe it repeats; -1: kept
-  double similarity = 0;   // to that keyframe
-  std::string thumbnail;   // encoded, when asked and kept
-  std::string caption;     // when captioned
-  Status caption_status;   // a caption that failed fails only its keyframe
+  uint64_t hash = 0;      // dHash
+  int duplicate_of = -1;  // index of the kept keyframe it repeats; -1: kept
+  double similarity = 0;  // to that keyframe
+  std::string thumbnail;  // encoded, when asked and kept
+  std::string caption;    // when captioned
+  Status caption_status;  // a caption that failed fails only its keyframe
   // Safety: the classifier's unsafe probability and its top label, when it ran.
   bool safety_checked = false;
   double unsafe_probability = 0;
@@ -107,14 +107,14 @@ struct VideoSummary {
   int64_t corrupt_packets = 0;
   std::vector<media::Shot> shots;
   std::vector<VideoKeyframe> keyframes;
-  std::string dedupe_method;   // "clip", "perceptual_hash" or "none"
+  std::string dedupe_method;  // "clip", "perceptual_hash" or "none"
   double dedupe_threshold = 0;
   std::string clip_model;      // empty: no CLIP stage ran
   std::vector<VideoTag> tags;  // top_tags, highest first
   std::string caption_model;   // empty: no captions
   std::string summary_method;  // "extractive" (a timeline of the captions) or "none"
   std::string summary;
-  std::string safety_model;   // empty: no safety classifier ran
+  std::string safety_model;  // empty: no safety classifier ran
   double safety_threshold = 0;
   VideoSummaryTiming timing;
 };

@@ -16,14 +16,16 @@ const char* Outcome(const Status& s) {
 }  // namespace
 
 void RegisterVideoMetrics(observability::MetricsRegistry& registry, VideoTaskDeps& deps) {
-  deps.stage_seconds = &registry.AddHistogram(
-      "sightline_video_stage_seconds",
-      "Time per stage of video tasks (probe, decode, shot_detection, keyframes, dedupe, captioning, summary, total)",
-      {"task", "stage"}, observability::ExponentialBuckets(0.001, 2.5, 14));
+  deps.stage_seconds =
+      &registry.AddHistogram("sightline_video_stage_seconds",
+                             "Time per stage of video tasks (probe, decode, shot_detection, keyframes, "
+                             "dedupe, captioning, summary, total)",
+                             {"task", "stage"}, observability::ExponentialBuckets(0.001, 2.5, 14));
   deps.tasks = &registry.AddCounter("sightline_video_tasks_total", "Video tasks ended, by task and outcome",
                                     {"task", "outcome"});
   deps.active = &registry.AddGauge("sightline_video_tasks_active", "Video tasks decoding now", {"task"});
-  deps.frames = &registry.AddCounter("sightline_video_frames_decoded_total", "Video frames decoded", {"task"});
+  deps.frames =
+      &registry.AddCounter("sightline_video_frames_decoded_total", "Video frames decoded", {"task"});
 }
 
 Status VideoInterrupted(const VideoTaskDeps& deps, const RequestContextPtr& context) {
@@ -32,7 +34,8 @@ Status VideoInterrupted(const VideoTaskDeps& deps, const RequestContextPtr& cont
   if (!context) return Status::Ok();
   if (context->cancelled()) return Status(StatusCode::kCancelled, "client went away");
   if (context->expired())
-    return Status(StatusCode::kDeadlineExceeded, "the request's deadline passed while the video was processed");
+    return Status(StatusCode::kDeadlineExceeded,
+                  "the request's deadline passed while the video was processed");
   return Status::Ok();
 }
 
@@ -44,8 +47,8 @@ void CountVideoOutcome(const VideoTaskDeps& deps, const char* task, const Status
   if (deps.tasks) deps.tasks->WithLabels({task, Outcome(status)}).Inc();
 }
 
-void RunVideoTask(const VideoTaskDeps& deps, const char* task, VideoSource source, const RequestContextPtr& context,
-                  VideoWork work, std::function<void(Status)> fail) {
+void RunVideoTask(const VideoTaskDeps& deps, const char* task, VideoSource source,
+                  const RequestContextPtr& context, VideoWork work, std::function<void(Status)> fail) {
   if (!deps.pool) return fail(Internal("no video pool"));
   auto run = [deps, task, work](media::VideoInput input, double download_ms) {
     deps.pool->Submit([deps, task, work, download_ms, input = std::move(input)]() mutable {
@@ -76,7 +79,8 @@ void RunVideoTask(const VideoTaskDeps& deps, const char* task, VideoSource sourc
     }
     case VideoSource::Kind::kPath: {
       if (!deps.paths)
-        return fail(Status(StatusCode::kForbidden, "video_path is disabled: start the server with --allow-path DIR"));
+        return fail(
+            Status(StatusCode::kForbidden, "video_path is disabled: start the server with --allow-path DIR"));
       auto located = deps.paths->Locate(source.value, "video_path");
       if (!located.ok()) return fail(located.status());
       media::VideoInput input;
@@ -85,7 +89,8 @@ void RunVideoTask(const VideoTaskDeps& deps, const char* task, VideoSource sourc
       return run(std::move(input), 0);
     }
     case VideoSource::Kind::kUrl: {
-      if (!deps.sources) return fail(Status(StatusCode::kForbidden, "this server does not take video_url sources"));
+      if (!deps.sources)
+        return fail(Status(StatusCode::kForbidden, "this server does not take video_url sources"));
       sources::ImageSource fetch;
       fetch.kind = sources::ImageSource::Kind::kUrl;
       fetch.value = source.value;
@@ -96,7 +101,8 @@ void RunVideoTask(const VideoTaskDeps& deps, const char* task, VideoSource sourc
                               if (!bytes.ok()) {
                                 Status s = bytes.status();
                                 // The resolver calls empty bytes an invalid image; here they are a video.
-                                if (s.kind() == ErrorKind::kInvalidImage) s.WithKind(ErrorKind::kInvalidVideo);
+                                if (s.kind() == ErrorKind::kInvalidImage)
+                                  s.WithKind(ErrorKind::kInvalidVideo);
                                 return fail(s);
                               }
                               media::VideoInput input;

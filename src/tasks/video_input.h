@@ -51,8 +51,8 @@ struct VideoSource {
   std::shared_ptr<const std::string> bytes;
   std::string_view view;
   std::shared_ptr<const void> owner;
-  std::string value;                         // the URL or the path
-  std::string label = "video";               // names the input in errors
+  std::string value;            // the URL or the path
+  std::string label = "video";  // names the input in errors
 };
 
 // The request's end, or the server's, checked per frame: kCancelled on hang-up,
@@ -67,8 +67,8 @@ using VideoWork = std::function<void(media::VideoInput input, double download_ms
 // Resolves `source` (errors go to `fail` at once or from the fetch pool), then runs `work` on the
 // video pool with the active gauge held. `fail` and the work's own end must each count the task's
 // outcome through CountVideoOutcome once.
-void RunVideoTask(const VideoTaskDeps& deps, const char* task, VideoSource source, const RequestContextPtr& context,
-                  VideoWork work, std::function<void(Status)> fail);
+void RunVideoTask(const VideoTaskDeps& deps, const char* task, VideoSource source,
+                  const RequestContextPtr& context, VideoWork work, std::function<void(Status)> fail);
 
 // sightline_video_tasks_total{task, outcome} by how `status` ended the task.
 void CountVideoOutcome(const VideoTaskDeps& deps, const char* task, const Status& status);

@@ -32,7 +32,7 @@ struct DetectShotsParams {
 struct VideoShotsResult {
   media::VideoInfo video;
   media::ShotDetectorKind detector = media::ShotDetectorKind::kAdaptive;
-  int64_t frames = 0;          // decoded
+  int64_t frames = 0;             // decoded
   double decoded_duration_s = 0;  // last frame's time plus one frame
   int64_t corrupt_packets = 0;    // skipped inside an otherwise readable stream
   std::vector<media::Shot> shots;

@@ -36,12 +36,15 @@ double FrameSharpness(const AnalysisFrame& f) {
 Status ValidateKeyframeOptions(const KeyframeOptions& o) {
   if (!std::isfinite(o.long_shot_s) || o.long_shot_s < 1 || o.long_shot_s > 3600)
     return InvalidArgument("long_shot_len must be between 1 and 3600 seconds");
-  if (o.max_per_shot < 1 || o.max_per_shot > 32) return InvalidArgument("keyframes_per_shot must be between 1 and 32");
+  if (o.max_per_shot < 1 || o.max_per_shot > 32)
+    return InvalidArgument("keyframes_per_shot must be between 1 and 32");
   return Status::Ok();
 }
 
-std::vector<KeyframeChoice> ChooseKeyframes(const std::vector<Shot>& shots, const std::vector<double>& sharpness,
-                                            const std::vector<double>& times, const KeyframeOptions& options) {
+std::vector<KeyframeChoice> ChooseKeyframes(const std::vector<Shot>& shots,
+                                            const std::vector<double>& sharpness,
+                                            const std::vector<double>& times,
+                                            const KeyframeOptions& options) {
   std::vector<KeyframeChoice> out;
   const auto frames = static_cast<int64_t>(std::min(sharpness.size(), times.size()));
   for (const Shot& shot : shots) {
@@ -49,8 +52,8 @@ std::vector<KeyframeChoice> ChooseKeyframes(const std::vector<Shot>& shots, cons
     const int64_t last = std::clamp<int64_t>(shot.end_frame, first, frames - 1);
     if (frames == 0) break;
     const double length = shot.end_s - shot.start_s;
-    const int pieces = std::clamp(static_cast<int>(std::ceil(length / options.long_shot_s - 1e-9)), 1,
-                                  options.max_per_shot);
+    const int pieces =
+        std::clamp(static_cast<int>(std::ceil(length / options.long_shot_s - 1e-9)), 1, options.max_per_shot);
     const int64_t count = last - first + 1;
     for (int p = 0; p < pieces; ++p) {
       int64_t lo = first + count * p / pieces;
@@ -63,7 +66,8 @@ std::vector<KeyframeChoice> ChooseKeyframes(const std::vector<Shot>& shots, cons
       int64_t best = lo;
       for (int64_t i = lo; i <= hi; ++i)
         if (sharpness[static_cast<size_t>(i)] > sharpness[static_cast<size_t>(best)]) best = i;
-      out.push_back({shot.index, best, times[static_cast<size_t>(best)], sharpness[static_cast<size_t>(best)]});
+      out.push_back(
+          {shot.index, best, times[static_cast<size_t>(best)], sharpness[static_cast<size_t>(best)]});
     }
   }
   return out;

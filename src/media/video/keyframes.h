@@ -36,7 +36,8 @@ struct KeyframeChoice {
 };
 
 // `sharpness` and `times` are per decoded frame (index = frame). In shot order, then time order.
-std::vector<KeyframeChoice> ChooseKeyframes(const std::vector<Shot>& shots, const std::vector<double>& sharpness,
+std::vector<KeyframeChoice> ChooseKeyframes(const std::vector<Shot>& shots,
+                                            const std::vector<double>& sharpness,
                                             const std::vector<double>& times, const KeyframeOptions& options);
 
 // dHash of an RGB image (packed rows, stride width*3): a 9x8 area-averaged luma thumbnail, one

@@ -19,7 +19,8 @@ uint64_t SumAbsDiff(const uint8_t* __restrict a, const uint8_t* __restrict b, si
   for (size_t start = 0; start < n; start += (1u << 20)) {
     const size_t end = std::min(n, start + (1u << 20));
     uint32_t sum = 0;
-    for (size_t i = start; i < end; ++i) sum += static_cast<uint32_t>(std::abs(static_cast<int>(a[i]) - static_cast<int>(b[i])));
+    for (size_t i = start; i < end; ++i)
+      sum += static_cast<uint32_t>(std::abs(static_cast<int>(a[i]) - static_cast<int>(b[i])));
     total += sum;
   }
   return total;
@@ -33,7 +34,9 @@ bool AtLeast(double elapsed, double length) {
 }
 
 double MeanAbsDiff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
-  return a.empty() ? 0.0 : static_cast<double>(SumAbsDiff(a.data(), b.data(), a.size())) / static_cast<double>(a.size());
+  return a.empty()
+             ? 0.0
+             : static_cast<double>(SumAbsDiff(a.data(), b.data(), a.size())) / static_cast<double>(a.size());
 }
 
 // ContentDetector's frame score: 0 for the first frame, then the mean of the H, S and V deltas.
@@ -248,7 +251,8 @@ Status ValidateShotDetectorOptions(const ShotDetectorOptions& o) {
     return InvalidArgument("min_shot_len must be between 0 and 3600 seconds");
   if (!std::isfinite(o.adaptive_threshold) || o.adaptive_threshold <= 0 || o.adaptive_threshold > 255)
     return InvalidArgument("adaptive_threshold must be above 0 and at most 255");
-  if (o.window_width < 1 || o.window_width > 100) return InvalidArgument("window_width must be between 1 and 100");
+  if (o.window_width < 1 || o.window_width > 100)
+    return InvalidArgument("window_width must be between 1 and 100");
   if (!std::isfinite(o.min_content_val) || o.min_content_val < 0 || o.min_content_val > 255)
     return InvalidArgument("min_content_val must be between 0 and 255");
   if (!std::isfinite(o.fade_bias) || o.fade_bias < -1 || o.fade_bias > 1)

@@ -75,7 +75,7 @@ struct Shot {
   int64_t start_frame = 0;
   int64_t end_frame = 0;  // inclusive: the shot's last frame
   double start_s = 0;
-  double end_s = 0;  // exclusive: where the next shot starts (or the video ends)
+  double end_s = 0;      // exclusive: where the next shot starts (or the video ends)
   double cut_score = 0;  // the score of the cut that began it (0 for the first shot)
 };
 

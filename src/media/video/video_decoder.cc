@@ -86,7 +86,7 @@ struct VideoDecoder::State {
   AVFormatContext* format = nullptr;
   AVCodecContext* codec = nullptr;
   SwsContext* scaler = nullptr;  // decoded frame -> YUV 4:2:0 at analysis size
-  SwsContext* to_rgb = nullptr;   // -> packed RGB
+  SwsContext* to_rgb = nullptr;  // -> packed RGB
   AVPacket* packet = nullptr;
   AVFrame* frame = nullptr;
   int stream = -1;
@@ -168,13 +168,14 @@ Result<std::unique_ptr<VideoDecoder>> VideoDecoder::Open(VideoInput input, const
   const AVInputFormat* probed = nullptr;
   int r = av_probe_input_buffer2(s->io, &probed, "", nullptr, 0, 1 << 20);
   if (r < 0 || !probed)
-    return InvalidVideo(label + " is not a video Sightline can read (" + kContainersHuman + "): " +
-                        (s->last_error.empty() ? AvError(r) : s->last_error));
+    return InvalidVideo(label + " is not a video Sightline can read (" + kContainersHuman +
+                        "): " + (s->last_error.empty() ? AvError(r) : s->last_error));
   if (av_match_list(probed->name, kContainerWhitelist, ',') <= 0) {
     std::string name = probed->name;
     const bool image = name.find("_pipe") != std::string::npos || name.rfind("image2", 0) == 0;
-    return InvalidVideo(label + (image ? " is an image (" + name + "), not a video"
-                                       : " is in a container Sightline does not read (" + name + ")") +
+    return InvalidVideo(label +
+                        (image ? " is an image (" + name + "), not a video"
+                               : " is in a container Sightline does not read (" + name + ")") +
                         "; send " + kContainersHuman);
   }
 
@@ -191,8 +192,8 @@ Result<std::unique_ptr<VideoDecoder>> VideoDecoder::Open(VideoInput input, const
                         (s->last_error.empty() ? AvError(r) : s->last_error));
   r = avformat_find_stream_info(s->format, nullptr);
   if (r < 0)
-    return InvalidVideo(label + ": its streams cannot be read: " +
-                        (s->last_error.empty() ? AvError(r) : s->last_error));
+    return InvalidVideo(
+        label + ": its streams cannot be read: " + (s->last_error.empty() ? AvError(r) : s->last_error));
 
   const AVCodec* decoder = nullptr;
   r = av_find_best_stream(s->format, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
@@ -211,7 +212,8 @@ Result<std::unique_ptr<VideoDecoder>> VideoDecoder::Open(VideoInput input, const
   s->stream = r;
   AVStream* st = s->format->streams[r];
   if (st->disposition & AV_DISPOSITION_ATTACHED_PIC)
-    return InvalidVideo(label + " has only a cover picture, no video stream" + (has_audio ? " (audio only)" : ""));
+    return InvalidVideo(label + " has only a cover picture, no video stream" +
+                        (has_audio ? " (audio only)" : ""));
   // Only this stream's packets are demuxed further.
   for (unsigned i = 0; i < s->format->nb_streams; ++i)
     if (static_cast<int>(i) != r) s->format->streams[i]->discard = AVDISCARD_ALL;
@@ -268,8 +270,8 @@ Result<std::unique_ptr<VideoDecoder>> VideoDecoder::Open(VideoInput input, const
   s->codec->pkt_timebase = st->time_base;
   r = avcodec_open2(s->codec, decoder, nullptr);
   if (r < 0)
-    return InvalidVideo(label + ": its " + info.codec + " stream cannot be decoded: " +
-                        (s->last_error.empty() ? AvError(r) : s->last_error));
+    return InvalidVideo(label + ": its " + info.codec +
+                        " stream cannot be decoded: " + (s->last_error.empty() ? AvError(r) : s->last_error));
   s->packet = av_packet_alloc();
   s->frame = av_frame_alloc();
   if (!s->packet || !s->frame) return Internal("out of memory opening " + label);
@@ -286,7 +288,8 @@ class VideoDecoder::Converter {
  public:
   Converter(const VideoInfo& info, int width) : rotation_(info.rotation) {
     out_w_ = std::clamp(width, 1, info.width);
-    out_h_ = std::max(1, static_cast<int>(std::lround(static_cast<double>(info.height) * out_w_ / info.width)));
+    out_h_ =
+        std::max(1, static_cast<int>(std::lround(static_cast<double>(info.height) * out_w_ / info.width)));
     const bool turned = rotation_ % 180 != 0;
     scaled_w_ = turned ? out_h_ : out_w_;  // before rotation
     scaled_h_ = turned ? out_w_ : out_h_;
@@ -314,8 +317,9 @@ class VideoDecoder::Converter {
     // Two steps, as measured faster (~30% of the whole decode on 320x180 H.264): scale in planar
     // YUV 4:2:0 (swscale's vector paths), then convert at the small size (its unscaled YUV->RGB
     // path), instead of one scaling straight to packed RGB (its scalar output path).
-    scaler_ = sws_getCachedContext(scaler_, f->width, f->height, static_cast<AVPixelFormat>(f->format), scaled_w_,
-                                   scaled_h_, AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr, nullptr);
+    scaler_ =
+        sws_getCachedContext(scaler_, f->width, f->height, static_cast<AVPixelFormat>(f->format), scaled_w_,
+                             scaled_h_, AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr, nullptr);
     to_rgb_ = sws_getCachedContext(to_rgb_, scaled_w_, scaled_h_, AV_PIX_FMT_YUV420P, scaled_w_, scaled_h_,
                                    AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr);
     if (!scaler_ || !to_rgb_) return nullptr;
@@ -327,7 +331,8 @@ class VideoDecoder::Converter {
     sws_scale(to_rgb_, mid, mid_stride, 0, scaled_h_, dst, dst_stride);
     const size_t row = static_cast<size_t>(scaled_w_) * 3;
     for (int y = 0; y < scaled_h_; ++y)
-      std::memcpy(&scaled_[static_cast<size_t>(y) * row], &padded_[static_cast<size_t>(y) * rgb_stride_], row);
+      std::memcpy(&scaled_[static_cast<size_t>(y) * row], &padded_[static_cast<size_t>(y) * rgb_stride_],
+                  row);
     if (!rotation_) return scaled_.data();
     // Turn the small frame clockwise: output (x, y) reads the scaled frame at the source point.
     for (int y = 0; y < out_h_; ++y) {
@@ -435,7 +440,8 @@ Status VideoDecoder::DecodeFrames(int analysis_width, const FrameSink& sink) {
           if (t <= last_time) t = last_time + 1e-6;
         }
         if (t > limits_.max_duration_s)
-          return OverLimit(label + " runs past " + Fixed(limits_.max_duration_s) + " s (--video-max-duration-s)");
+          return OverLimit(label + " runs past " + Fixed(limits_.max_duration_s) +
+                           " s (--video-max-duration-s)");
         last_time = t;
         const uint8_t* pixels = converter.Convert(f);
         if (!pixels) return InvalidVideo(label + ": a frame's pixel format cannot be converted");
@@ -503,8 +509,8 @@ Status VideoDecoder::DecodeFramesAt(const std::vector<double>& times, int width,
           while (next < times.size() && t >= times[next] - half_step) {
             const uint8_t* pixels = converter.Convert(f);
             if (!pixels) return InvalidVideo(s.input.label + ": a frame's pixel format cannot be converted");
-            RETURN_IF_ERROR(sink(AnalysisFrame{static_cast<int64_t>(next), t, converter.width(), converter.height(),
-                                               pixels}));
+            RETURN_IF_ERROR(sink(
+                AnalysisFrame{static_cast<int64_t>(next), t, converter.width(), converter.height(), pixels}));
             ++next;
           }
           if (next == times.size()) stop = true;

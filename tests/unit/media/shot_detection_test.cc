@@ -48,7 +48,8 @@ TEST(ShotDetection, EveryDetectorFindsPySceneDetectsCutsOnTheSameFrames) {
     if (auto* v = o.if_contains("threshold")) options.threshold = v->to_number<double>();
     if (auto* v = o.if_contains("min_shot_s")) options.min_shot_s = v->to_number<double>();
     if (auto* v = o.if_contains("adaptive_threshold")) options.adaptive_threshold = v->to_number<double>();
-    if (auto* v = o.if_contains("window_width")) options.window_width = static_cast<int>(v->to_number<double>());
+    if (auto* v = o.if_contains("window_width"))
+      options.window_width = static_cast<int>(v->to_number<double>());
     if (auto* v = o.if_contains("min_content_val")) options.min_content_val = v->to_number<double>();
     if (auto* v = o.if_contains("fade_bias")) options.fade_bias = v->to_number<double>();
     ASSERT_TRUE(ValidateShotDetectorOptions(options).ok());

@@ -63,8 +63,9 @@ TEST(VideoDecoder, EveryContainerAndCodecDecodesEveryFrameAtAnalysisSizeWithTime
                              : std::string(e.at("codec").as_string()) == "libx265"    ? "hevc"
                              : std::string(e.at("codec").as_string()) == "libvpx-vp9" ? "vp9"
                              : std::string(e.at("codec").as_string()) == "libvpx"     ? "vp8"
-                             : std::string(e.at("codec").as_string()) == "libaom-av1" ? "av1"
-                                                                                      : std::string(e.at("codec").as_string()));
+                             : std::string(e.at("codec").as_string()) == "libaom-av1"
+                                 ? "av1"
+                                 : std::string(e.at("codec").as_string()));
     EXPECT_EQ(d->info.width, 320);
     EXPECT_EQ(d->info.height, 180);
     EXPECT_NEAR(d->info.frame_rate, 25.0, 1e-6);
@@ -124,10 +125,12 @@ TEST(VideoDecoder, BadInputsAreClearErrorsNamingTheCause) {
   const BadCase cases[] = {
       {"truncated.mp4", StatusCode::kInvalidArgument, ErrorKind::kInvalidVideo, "truncated"},
       {"empty.mp4", StatusCode::kInvalidArgument, ErrorKind::kInvalidVideo, "empty"},
-      {"audio_only.m4a", StatusCode::kInvalidArgument, ErrorKind::kInvalidVideo, "no video stream (audio only)"},
+      {"audio_only.m4a", StatusCode::kInvalidArgument, ErrorKind::kInvalidVideo,
+       "no video stream (audio only)"},
       {"image.jpg", StatusCode::kInvalidArgument, ErrorKind::kInvalidVideo, "is an image"},
       {"noise.mp4", StatusCode::kInvalidArgument, ErrorKind::kInvalidVideo, "not a video"},
-      {"huge_dimensions.avi", StatusCode::kPayloadTooLarge, ErrorKind::kLimitExceeded, "--video-max-dimension"},
+      {"huge_dimensions.avi", StatusCode::kPayloadTooLarge, ErrorKind::kLimitExceeded,
+       "--video-max-dimension"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.file);
@@ -183,11 +186,14 @@ TEST(VideoDecoder, AnalysisFramesAreNeverScaledUp) {
   auto decoder = VideoDecoder::Open(input, {});
   ASSERT_TRUE(decoder.ok());
   int w = 0, h = 0;
-  ASSERT_TRUE((*decoder)->DecodeFrames(1000, [&](const AnalysisFrame& f) {
-    w = f.width;
-    h = f.height;
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE((*decoder)
+                  ->DecodeFrames(1000,
+                                 [&](const AnalysisFrame& f) {
+                                   w = f.width;
+                                   h = f.height;
+                                   return Status::Ok();
+                                 })
+                  .ok());
   EXPECT_EQ(w, 320);
   EXPECT_EQ(h, 180);
 }
@@ -217,22 +223,30 @@ TEST(VideoDecoder, FramesFetchedByTimeAreTheFramesOfTheFullPass) {
     ASSERT_TRUE(decoder.ok());
     std::vector<double> times;
     std::vector<std::vector<uint8_t>> all;
-    ASSERT_TRUE((*decoder)->DecodeFrames(128, [&](const AnalysisFrame& f) {
-      times.push_back(f.time_s);
-      all.emplace_back(f.rgb, f.rgb + static_cast<size_t>(f.width) * f.height * 3);
-      return Status::Ok();
-    }).ok());
+    ASSERT_TRUE((*decoder)
+                    ->DecodeFrames(128,
+                                   [&](const AnalysisFrame& f) {
+                                     times.push_back(f.time_s);
+                                     all.emplace_back(f.rgb,
+                                                      f.rgb + static_cast<size_t>(f.width) * f.height * 3);
+                                     return Status::Ok();
+                                   })
+                    .ok());
     std::vector<size_t> want = {0, 3, 51, 52, times.size() / 2, times.size() - 1};
     std::vector<double> at;
     for (size_t i : want) at.push_back(times[i]);
     at.push_back(times.back() + 10);  // past the end: no frame
     std::vector<std::vector<uint8_t>> got(at.size());
     std::vector<double> got_times(at.size(), -1);
-    ASSERT_TRUE((*decoder)->DecodeFramesAt(at, 128, [&](const AnalysisFrame& f) {
-      got[static_cast<size_t>(f.index)].assign(f.rgb, f.rgb + static_cast<size_t>(f.width) * f.height * 3);
-      got_times[static_cast<size_t>(f.index)] = f.time_s;
-      return Status::Ok();
-    }).ok());
+    ASSERT_TRUE((*decoder)
+                    ->DecodeFramesAt(at, 128,
+                                     [&](const AnalysisFrame& f) {
+                                       got[static_cast<size_t>(f.index)].assign(
+                                           f.rgb, f.rgb + static_cast<size_t>(f.width) * f.height * 3);
+                                       got_times[static_cast<size_t>(f.index)] = f.time_s;
+                                       return Status::Ok();
+                                     })
+                    .ok());
     for (size_t k = 0; k < want.size(); ++k) {
       EXPECT_NEAR(got_times[k], times[want[k]], 1e-3) << "frame " << want[k];
       EXPECT_TRUE(got[k] == all[want[k]]) << "frame " << want[k];
