@@ -102,34 +102,39 @@ Status ParseJson(std::string_view body, ImageRequest& out) {
       RETURN_IF_ERROR(AddJsonImages(v, ImageSource::Kind::kUrl, key, out));
     } else if (key == "image_path" || key == "image_paths") {
       RETURN_IF_ERROR(AddJsonImages(v, ImageSource::Kind::kPath, key, out));
-    } else if (v.is_string()) {
-      out.fields.emplace_back(key, std::string(v.get_string()));
-    } else if (v.is_bool()) {
-      out.fields.emplace_back(key, v.get_bool() ? "true" : "false");
-    } else if (v.is_int64() || v.is_uint64()) {
-      out.fields.emplace_back(key, json::serialize(v));
-    } else if (v.is_double()) {
-      out.fields.emplace_back(key, json::serialize(v));
-    } else if (v.is_array()) {
-      // A list of words (effects, labels) travels as "a,b,c".
-      std::string joined;
-      std::vector<std::string> items;
-      for (const auto& item : v.get_array()) {
-        if (!item.is_string()) return InvalidArgument("'" + key + "' must be a list of strings");
-        if (!joined.empty()) joined += ',';
-        joined += std::string(item.get_string());
-        items.emplace_back(item.get_string());
-      }
-      out.fields.emplace_back(key, joined);
-      out.lists.emplace_back(key, std::move(items));
-    } else if (!v.is_null()) {
-      return InvalidArgument("'" + key + "' has an unsupported JSON type");
+    } else {
+      RETURN_IF_ERROR(AddJsonParameter(key, v, out.fields, out.lists));
     }
   }
   return Status::Ok();
 }
 
 }  // namespace
+
+Status AddJsonParameter(const std::string& key, const json::value& v, Fields& fields, FieldLists& lists) {
+  if (v.is_string()) {
+    fields.emplace_back(key, std::string(v.get_string()));
+  } else if (v.is_bool()) {
+    fields.emplace_back(key, v.get_bool() ? "true" : "false");
+  } else if (v.is_number()) {
+    fields.emplace_back(key, json::serialize(v));
+  } else if (v.is_array()) {
+    // A list of words (effects, labels) travels as "a,b,c" too.
+    std::string joined;
+    std::vector<std::string> items;
+    for (const auto& item : v.get_array()) {
+      if (!item.is_string()) return InvalidArgument("'" + key + "' must be a list of strings");
+      if (!joined.empty()) joined += ',';
+      joined += std::string(item.get_string());
+      items.emplace_back(item.get_string());
+    }
+    fields.emplace_back(key, joined);
+    lists.emplace_back(key, std::move(items));
+  } else if (!v.is_null()) {
+    return InvalidArgument("'" + key + "' has an unsupported JSON type");
+  }
+  return Status::Ok();
+}
 
 std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view q) {
   std::vector<std::pair<std::string, std::string>> out;

@@ -12,9 +12,22 @@
 #include "http/http_types.h"
 #include "sources/image_source.h"
 
+namespace boost::json {
+class value;
+}
+
 namespace sightline::http {
 
 using sources::ImageSource;
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+using FieldLists = std::vector<std::pair<std::string, std::vector<std::string>>>;
+
+// One JSON member that is a parameter into `fields` as text: a string, a bool ("true"/"false"), a
+// number, or a list of strings (comma-joined in `fields`, whole in `lists`); null is skipped.
+// Errors: kInvalidArgument naming the key (another type, a list with non-strings).
+Status AddJsonParameter(const std::string& key, const boost::json::value& v, Fields& fields,
+                        FieldLists& lists);
 
 struct ImageRequest {
   std::vector<ImageSource> images;

@@ -82,24 +82,8 @@ Status ParseJson(std::string_view body, VideoRequest& out, std::vector<VideoSour
         found.push_back(Named(key == "video_url" ? VideoSource::Kind::kUrl : VideoSource::Kind::kPath,
                               std::string(text), key));
       }
-    } else if (v.is_string()) {
-      out.fields.emplace_back(key, std::string(v.get_string()));
-    } else if (v.is_bool()) {
-      out.fields.emplace_back(key, v.get_bool() ? "true" : "false");
-    } else if (v.is_number()) {
-      out.fields.emplace_back(key, json::serialize(v));
-    } else if (v.is_array()) {
-      std::string joined;
-      std::vector<std::string> items;
-      for (const auto& item : v.get_array()) {
-        if (!item.is_string()) return InvalidArgument("'" + key + "' must be a list of strings");
-        joined += (joined.empty() ? "" : ",") + std::string(item.get_string());
-        items.emplace_back(item.get_string());
-      }
-      out.fields.emplace_back(key, joined);
-      out.lists.emplace_back(key, std::move(items));
-    } else if (!v.is_null()) {
-      return InvalidArgument("'" + key + "' has an unsupported JSON type");
+    } else {
+      RETURN_IF_ERROR(AddJsonParameter(key, v, out.fields, out.lists));
     }
   }
   return Status::Ok();

@@ -267,31 +267,27 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   if (params.safety && deps.safety && deps.work_pool) {
     out.safety_model = deps.safety->model->config.name;
     out.safety_threshold = deps.safety->threshold;
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t pending = 0;
+    Latch latch;
     for (size_t i = 0; i < out.keyframes.size(); ++i) {
       if (out.keyframes[i].duplicate_of >= 0) continue;
-      {
-        std::lock_guard lock(mu);
-        ++pending;
-      }
+      latch.Add();
       ClassifyImage(*deps.safety, *deps.work_pool, images[i], context,
                     [&, i](Result<std::vector<LabelProbability>> r) {
-                      std::lock_guard lock(mu);
-                      auto& k = out.keyframes[i];
-                      k.safety_checked = true;
-                      if (r.ok()) {
-                        k.unsafe_probability = UnsafeProbability(*deps.safety, *r);
-                        k.safety_label = r->front().label;
-                      } else {
-                        k.safety_status = r.status();
+                      {
+                        std::lock_guard lock(latch.mu());
+                        auto& k = out.keyframes[i];
+                        k.safety_checked = true;
+                        if (r.ok()) {
+                          k.unsafe_probability = UnsafeProbability(*deps.safety, *r);
+                          k.safety_label = r->front().label;
+                        } else {
+                          k.safety_status = r.status();
+                        }
                       }
-                      if (--pending == 0) cv.notify_all();
+                      latch.Done();
                     });
     }
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return pending == 0; });
+    latch.Wait();
     out.timing.safety_ms = Ms(Clock::now() - t_safety);
     stage("safety", out.timing.safety_ms);
   }
@@ -306,25 +302,21 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   if (family) {
     ASSIGN_OR_RETURN(CaptionJob job, PrepareCaption(*family, params.caption));
     out.caption_model = family->name;
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t pending = 0;
+    Latch latch;
     for (size_t i = 0; i < out.keyframes.size(); ++i) {
       if (out.keyframes[i].duplicate_of >= 0) continue;
-      {
-        std::lock_guard lock(mu);
-        ++pending;
-      }
+      latch.Add();
       CaptionOne(*deps.captioners, *family, *deps.work_pool, jpegs[i], job, i, context,
                  [&, i](CaptionedImage c, StageTiming) {
-                   std::lock_guard lock(mu);
-                   out.keyframes[i].caption_status = c.status;
-                   if (c.status.ok()) out.keyframes[i].caption = std::move(c.text);
-                   if (--pending == 0) cv.notify_all();
+                   {
+                     std::lock_guard lock(latch.mu());
+                     out.keyframes[i].caption_status = c.status;
+                     if (c.status.ok()) out.keyframes[i].caption = std::move(c.text);
+                   }
+                   latch.Done();
                  });
     }
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return pending == 0; });
+    latch.Wait();
   }
   out.timing.captioning_ms = Ms(Clock::now() - t_captions);
   if (family) stage("captioning", out.timing.captioning_ms);
