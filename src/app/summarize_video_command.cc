@@ -53,6 +53,7 @@ int RunSummarizeVideo(const SummarizeVideoOptions& o) {
   deps.safety =
       classifiers && params.safety ? classifiers->Find(tasks::ImageClassifier::Role::kSafety) : nullptr;
   deps.clip = clip.get();
+  deps.labeler = classifiers ? classifiers->Find(tasks::ImageClassifier::Role::kLabels) : nullptr;
   media::VideoInput input;
   input.path = o.input;
   input.label = o.input;

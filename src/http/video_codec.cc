@@ -292,12 +292,14 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
        "dedupe_method",
        "tags",
        "tag_labels",
-       "top_tags"},
+       "top_tags",
+       "labels",
+       "top_labels"},
       "detector, threshold, min_shot_len, adaptive_threshold, window_width, min_content_val, fade_bias, "
       "keyframes, "
       "thumbnail_size, thumbnail_format, keyframe_size, keyframes_per_shot, long_shot_len, dedupe, "
       "dedupe_method, dedupe_threshold, captions, model, prompt, max_new_tokens, stream, safety, tags, "
-      "tag_labels, top_tags"));
+      "tag_labels, top_tags, labels, top_labels"));
   SummarizeRequest out;
   auto& p = out.params;
   RETURN_IF_ERROR(ParseDetectorFields(r, p.detector));
@@ -328,6 +330,9 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
   ASSIGN_OR_RETURN(out.stream, Flag(r, "stream", false));
   ASSIGN_OR_RETURN(p.safety, Flag(r, "safety", true));
   ASSIGN_OR_RETURN(p.tags, Flag(r, "tags", true));
+  ASSIGN_OR_RETURN(p.labels, Flag(r, "labels", true));
+  ASSIGN_OR_RETURN(auto top_labels, IntField(r, "top_labels", 1, 100));
+  if (top_labels) p.top_labels = *top_labels;
   if (const std::string m = Field(r, "dedupe_method"); !m.empty()) p.dedupe_method = m;
   ASSIGN_OR_RETURN(auto top, IntField(r, "top_tags", 1, 100));
   if (top) p.top_tags = *top;
@@ -365,6 +370,12 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
     for (size_t i = 0; i < v.keyframes.size(); ++i)
       if (v.keyframes[i].shot == s.index) kf.push_back(static_cast<int64_t>(i));
     so["keyframes"] = std::move(kf);
+    if (!v.labels_model.empty() && static_cast<size_t>(s.index) < v.shot_labels.size()) {
+      json::array labels;
+      for (const auto& l : v.shot_labels[static_cast<size_t>(s.index)])
+        labels.push_back(json::object{{"label", l.label}, {"confidence", Round(l.confidence)}});
+      so["labels"] = std::move(labels);
+    }
     shots.push_back(std::move(so));
   }
   o["shots"] = std::move(shots);
@@ -419,6 +430,10 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
   o["duplicates"] = std::move(dropped);
   o["dedupe_method"] = v.dedupe_method;
   if (v.dedupe_method != "none") o["dedupe_threshold"] = Round(v.dedupe_threshold);
+  if (v.labels_model.empty())
+    o["labels_model"] = nullptr;
+  else
+    o["labels_model"] = v.labels_model;
   if (v.clip_model.empty())
     o["clip_model"] = nullptr;
   else
@@ -462,18 +477,14 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
     summary["text"] = v.summary;
   o["summary"] = std::move(summary);
   const auto& t = v.timing;
-  o["timing"] = json::object{{"download_ms", Round(t.download_ms)},
-                             {"probe_ms", Round(t.probe_ms)},
-                             {"decode_ms", Round(t.decode_ms)},
-                             {"shot_detection_ms", Round(t.shot_detection_ms)},
-                             {"keyframes_ms", Round(t.keyframes_ms)},
-                             {"dedupe_ms", Round(t.dedupe_ms)},
-                             {"embedding_ms", Round(t.embedding_ms)},
-                             {"safety_ms", Round(t.safety_ms)},
-                             {"captioning_ms", Round(t.captioning_ms)},
-                             {"summary_ms", Round(t.summary_ms)},
-                             {"tags_ms", Round(t.tags_ms)},
-                             {"total_ms", Round(t.total_ms)}};
+  o["timing"] =
+      json::object{{"download_ms", Round(t.download_ms)},   {"probe_ms", Round(t.probe_ms)},
+                   {"decode_ms", Round(t.decode_ms)},       {"shot_detection_ms", Round(t.shot_detection_ms)},
+                   {"keyframes_ms", Round(t.keyframes_ms)}, {"dedupe_ms", Round(t.dedupe_ms)},
+                   {"embedding_ms", Round(t.embedding_ms)}, {"safety_ms", Round(t.safety_ms)},
+                   {"labels_ms", Round(t.labels_ms)},       {"captioning_ms", Round(t.captioning_ms)},
+                   {"summary_ms", Round(t.summary_ms)},     {"tags_ms", Round(t.tags_ms)},
+                   {"total_ms", Round(t.total_ms)}};
   return json::serialize(o);
 }
 
@@ -482,10 +493,10 @@ std::string VideoSummaryServerTiming(const tasks::VideoSummaryTiming& t) {
   std::snprintf(
       text, sizeof(text),
       "download;dur=%.3f, probe;dur=%.3f, decode;dur=%.3f, shot_detection;dur=%.3f, keyframes;dur=%.3f, "
-      "dedupe;dur=%.3f, embedding;dur=%.3f, safety;dur=%.3f, captioning;dur=%.3f, summary;dur=%.3f, "
-      "tags;dur=%.3f, total;dur=%.3f",
+      "dedupe;dur=%.3f, embedding;dur=%.3f, safety;dur=%.3f, labels;dur=%.3f, captioning;dur=%.3f, "
+      "summary;dur=%.3f, tags;dur=%.3f, total;dur=%.3f",
       t.download_ms, t.probe_ms, t.decode_ms, t.shot_detection_ms, t.keyframes_ms, t.dedupe_ms,
-      t.embedding_ms, t.safety_ms, t.captioning_ms, t.summary_ms, t.tags_ms, t.total_ms);
+      t.embedding_ms, t.safety_ms, t.labels_ms, t.captioning_ms, t.summary_ms, t.tags_ms, t.total_ms);
   return text;
 }
 

@@ -36,8 +36,9 @@ void Summarize(const VideoRouteDeps& deps, const HttpRequest& req, Responder res
   if (!parsed.ok()) return respond(ErrorResponse(parsed.status(), ApiStyle::kV1));
   auto request = ParseSummarizeParams(*parsed);
   if (!request.ok()) return respond(ErrorResponse(request.status(), ApiStyle::kV1));
-  tasks::SummarizeVideoDeps task_deps{deps.video, deps.captions_disabled ? nullptr : deps.captioners,
-                                      deps.work_pool, deps.safety, deps.clip};
+  tasks::SummarizeVideoDeps task_deps{deps.video,     deps.captions_disabled ? nullptr : deps.captioners,
+                                      deps.work_pool, deps.safety,
+                                      deps.clip,      deps.labeler};
   if (deps.captions_disabled) request->params.captions = false;
   std::shared_ptr<EventStream> events;
   if (request->stream) {

@@ -74,6 +74,7 @@ Status ValidateSummarizeVideoParams(const SummarizeVideoParams& p) {
     return InvalidArgument("dedupe_method must be auto, clip or perceptual_hash, not '" + p.dedupe_method +
                            "'");
   if (p.top_tags < 1 || p.top_tags > 100) return InvalidArgument("top_tags must be between 1 and 100");
+  if (p.top_labels < 1 || p.top_labels > 100) return InvalidArgument("top_labels must be between 1 and 100");
   if (p.tag_labels.size() > 256) return InvalidArgument("tag_labels takes at most 256 labels");
   for (const auto& l : p.tag_labels)
     if (l.empty() || l.size() > 200)
@@ -290,6 +291,51 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
     latch.Wait();
     out.timing.safety_ms = Ms(Clock::now() - t_safety);
     stage("safety", out.timing.safety_ms);
+  }
+  RETURN_IF_ERROR(VideoInterrupted(vd, context));
+
+  // Labels: every kept keyframe through the labels classifier; a shot's labels are the mean of
+  // its keyframes' (a repeated keyframe lends its original's).
+  const auto t_labels = Clock::now();
+  if (params.labels && deps.labeler && deps.work_pool) {
+    out.labels_model = deps.labeler->model->config.name;
+    Latch latch;
+    for (size_t i = 0; i < out.keyframes.size(); ++i) {
+      if (out.keyframes[i].duplicate_of >= 0) continue;
+      latch.Add();
+      ClassifyImage(*deps.labeler, *deps.work_pool, images[i], context,
+                    [&, i](Result<std::vector<LabelProbability>> r) {
+                      {
+                        std::lock_guard lock(latch.mu());
+                        if (r.ok())
+                          out.keyframes[i].labels = std::move(r).value();
+                        else
+                          out.keyframes[i].labels_status = r.status();
+                      }
+                      latch.Done();
+                    });
+    }
+    latch.Wait();
+    out.shot_labels.assign(out.shots.size(), {});
+    for (const auto& shot : out.shots) {
+      std::map<std::string, double> sum;
+      int n = 0;
+      for (const auto& k : out.keyframes) {
+        if (k.shot != shot.index) continue;
+        const auto& source = k.duplicate_of >= 0 ? out.keyframes[static_cast<size_t>(k.duplicate_of)] : k;
+        if (source.labels.empty()) continue;
+        ++n;
+        for (const auto& l : source.labels) sum[l.label] += l.probability;
+      }
+      auto& labels = out.shot_labels[static_cast<size_t>(shot.index)];
+      for (const auto& [label, total] : sum) labels.push_back({label, total / n});
+      std::stable_sort(labels.begin(), labels.end(),
+                       [](const VideoTag& a, const VideoTag& b) { return a.confidence > b.confidence; });
+      if (labels.size() > static_cast<size_t>(params.top_labels))
+        labels.resize(static_cast<size_t>(params.top_labels));
+    }
+    out.timing.labels_ms = Ms(Clock::now() - t_labels);
+    stage("labels", out.timing.labels_ms);
   }
   RETURN_IF_ERROR(VideoInterrupted(vd, context));
 

@@ -9,7 +9,9 @@
 //   Yahoo's open_nsfw), flagged at its threshold, and the video flagged when any keyframe is.
 //   With a CLIP model: keyframes embedded (the embedding stage), dedupe by their cosine, and vibe
 //   tags by zero-shot over a label set, aggregated over the video.
-// Not yet: ImageNet labels, a VLM-written summary, TransNetV2.
+//   Labels per shot from an ImageNet classifier (EfficientNet-Lite0), as video-understanding APIs
+//   give.
+// Not yet: a VLM-written summary, TransNetV2.
 #pragma once
 
 #include <cstdint>
@@ -29,10 +31,11 @@ namespace sightline::tasks {
 
 struct SummarizeVideoDeps {
   VideoTaskDeps video;
-  const Captioners* captioners = nullptr;   // null or empty: no captions, the summary says so
-  ThreadPool* work_pool = nullptr;          // caption decoding and post-processing
-  const ImageClassifier* safety = nullptr;  // null: no safety flags, the answer says so
-  ClipService* clip = nullptr;              // null or empty: perceptual-hash dedupe, no tags
+  const Captioners* captioners = nullptr;    // null or empty: no captions, the summary says so
+  ThreadPool* work_pool = nullptr;           // caption decoding and post-processing
+  const ImageClassifier* safety = nullptr;   // null: no safety flags, the answer says so
+  ClipService* clip = nullptr;               // null or empty: perceptual-hash dedupe, no tags
+  const ImageClassifier* labeler = nullptr;  // ImageNet-style labels per shot (null: none)
 };
 
 // Vibe tags asked of CLIP when a request names none.
@@ -58,6 +61,10 @@ struct SummarizeVideoParams {
   bool tags = true;
   std::vector<std::string> tag_labels;
   int top_tags = 5;
+  // Labels per shot from the labels classifier (EfficientNet-Lite0 over ImageNet's classes): the
+  // mean of its keyframes' probabilities, `top_labels` of them.
+  bool labels = true;
+  int top_labels = 3;
   bool captions = true;
   std::string caption_model;  // "" = the first captioner
   CaptionParams caption;      // prompt and generation settings
@@ -87,6 +94,8 @@ struct VideoKeyframe {
   Status safety_status;
   std::vector<LabelScore> tags;  // CLIP zero-shot, highest first (kept keyframes)
   Status tags_status;
+  std::vector<LabelProbability> labels;  // the labels classifier's, highest first (kept keyframes)
+  Status labels_status;
 };
 
 struct VideoTag {
@@ -96,7 +105,8 @@ struct VideoTag {
 
 struct VideoSummaryTiming {
   double download_ms = 0, probe_ms = 0, decode_ms = 0, shot_detection_ms = 0, keyframes_ms = 0, dedupe_ms = 0,
-         embedding_ms = 0, safety_ms = 0, captioning_ms = 0, summary_ms = 0, tags_ms = 0, total_ms = 0;
+         embedding_ms = 0, safety_ms = 0, labels_ms = 0, captioning_ms = 0, summary_ms = 0, tags_ms = 0,
+         total_ms = 0;
 };
 
 struct VideoSummary {
@@ -109,10 +119,12 @@ struct VideoSummary {
   std::vector<VideoKeyframe> keyframes;
   std::string dedupe_method;  // "clip", "perceptual_hash" or "none"
   double dedupe_threshold = 0;
-  std::string clip_model;      // empty: no CLIP stage ran
-  std::vector<VideoTag> tags;  // top_tags, highest first
-  std::string caption_model;   // empty: no captions
-  std::string summary_method;  // "extractive" (a timeline of the captions) or "none"
+  std::string clip_model;                          // empty: no CLIP stage ran
+  std::vector<VideoTag> tags;                      // top_tags, highest first
+  std::string labels_model;                        // empty: no labels classifier ran
+  std::vector<std::vector<VideoTag>> shot_labels;  // per shot, top_labels, highest first
+  std::string caption_model;                       // empty: no captions
+  std::string summary_method;                      // "extractive" (a timeline of the captions) or "none"
   std::string summary;
   std::string safety_model;  // empty: no safety classifier ran
   double safety_threshold = 0;

@@ -605,3 +605,27 @@ def test_on_real_footage_the_cuts_are_pyscenedetects_own(make_server, name):
         # F1 of cut positions within one frame (the issue's agreement measure), target 0.95.
         f1 = 2 * matched / (len(got) + len(want))
         assert f1 >= 0.95, (detector, f1, got, want)
+
+
+def test_shots_get_imagenet_labels_from_the_real_efficientnet(make_server, tmp_path):
+    """EfficientNet-Lite0, converted at set-up from its PyPI wheel (scripts/efficientnet_lite0_onnx.py):
+    each shot's labels are its keyframes' classes; the cat shot is a cat, the coffee shot coffee."""
+    from conftest import MODELS
+    if not os.path.exists(os.path.join(MODELS, "efficientnet_lite0", "model.onnx")):
+        pytest.fail("models/efficientnet_lite0 is missing: run scripts/fetch_video_models.py --repo models")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    os.symlink(os.path.abspath(os.path.join(MODELS, "efficientnet_lite0")), repo / "efficientnet_lite0")
+    s = make_server("--allow-path", VIDEOS, repo=str(repo))
+    a = summarize(s, {"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"), "keyframes": "none",
+                      "top_labels": 3}).json()
+    assert a["labels_model"] == "efficientnet_lite0" and a["timing"]["labels_ms"] > 0
+    shots = a["shots"]
+    for shot in shots:
+        confidences = [label["confidence"] for label in shot["labels"]]
+        assert len(confidences) == 3 and confidences == sorted(confidences, reverse=True)
+    cats = {"Egyptian cat", "tabby", "tiger cat", "Persian cat", "Siamese cat", "lynx"}
+    assert shots[2]["labels"][0]["label"] in cats, shots[2]["labels"]  # chelsea.png
+    assert shots[1]["labels"][0]["label"] in {"espresso", "cup", "coffee mug", "consomme"}, shots[1]["labels"]
+    b = summarize(s, {"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"), "keyframes": "none", "labels": False}).json()
+    assert b["labels_model"] is None and all("labels" not in sh for sh in b["shots"])
