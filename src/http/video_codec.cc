@@ -209,6 +209,23 @@ Status ParseDetectorFields(const VideoRequest& r, media::ShotDetectorOptions& d)
   return media::ValidateShotDetectorOptions(d);
 }
 
+// A list parameter: a JSON list of strings, or comma-separated text (a form field, the query).
+std::vector<std::string> ListField(const VideoRequest& r, const std::string& name) {
+  for (const auto& [k, v] : r.lists)
+    if (k == name) return v;
+  std::vector<std::string> out;
+  const std::string text = Field(r, name);
+  for (size_t start = 0; !text.empty() && start <= text.size();) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    std::string item = text.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(std::move(item));
+    start = comma + 1;
+  }
+  return out;
+}
+
 Result<bool> Flag(const VideoRequest& r, const char* name, bool fallback) {
   const std::string v = Field(r, name);
   if (v.empty()) return fallback;
@@ -294,12 +311,14 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
        "tag_labels",
        "top_tags",
        "labels",
-       "top_labels"},
+       "top_labels",
+       "safety_labels",
+       "safety_threshold"},
       "detector, threshold, min_shot_len, adaptive_threshold, window_width, min_content_val, fade_bias, "
       "keyframes, "
       "thumbnail_size, thumbnail_format, keyframe_size, keyframes_per_shot, long_shot_len, dedupe, "
       "dedupe_method, dedupe_threshold, captions, model, prompt, max_new_tokens, stream, safety, tags, "
-      "tag_labels, top_tags, labels, top_labels"));
+      "tag_labels, top_tags, labels, top_labels, safety_labels, safety_threshold"));
   SummarizeRequest out;
   auto& p = out.params;
   RETURN_IF_ERROR(ParseDetectorFields(r, p.detector));
@@ -331,28 +350,15 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
   ASSIGN_OR_RETURN(p.safety, Flag(r, "safety", true));
   ASSIGN_OR_RETURN(p.tags, Flag(r, "tags", true));
   ASSIGN_OR_RETURN(p.labels, Flag(r, "labels", true));
+  ASSIGN_OR_RETURN(auto safety_threshold, NumberField(r, "safety_threshold"));
+  if (safety_threshold) p.safety_threshold = *safety_threshold;
   ASSIGN_OR_RETURN(auto top_labels, IntField(r, "top_labels", 1, 100));
   if (top_labels) p.top_labels = *top_labels;
   if (const std::string m = Field(r, "dedupe_method"); !m.empty()) p.dedupe_method = m;
   ASSIGN_OR_RETURN(auto top, IntField(r, "top_tags", 1, 100));
   if (top) p.top_tags = *top;
-  bool listed = false;
-  for (const auto& [k, v] : r.lists)
-    if (k == "tag_labels") {
-      p.tag_labels = v;
-      listed = true;
-    }
-  if (!listed) {
-    const std::string labels = Field(r, "tag_labels");
-    for (size_t start = 0; !labels.empty() && start <= labels.size();) {
-      const size_t comma = std::min(labels.find(',', start), labels.size());
-      std::string label = labels.substr(start, comma - start);
-      while (!label.empty() && label.front() == ' ') label.erase(label.begin());
-      while (!label.empty() && label.back() == ' ') label.pop_back();
-      if (!label.empty()) p.tag_labels.push_back(std::move(label));
-      start = comma + 1;
-    }
-  }
+  p.tag_labels = ListField(r, "tag_labels");
+  p.safety_labels = ListField(r, "safety_labels");
   RETURN_IF_ERROR(tasks::ValidateSummarizeVideoParams(p));
   return out;
 }
@@ -451,6 +457,7 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
     safety["model"] = nullptr;
   } else {
     safety["model"] = v.safety_model;
+    safety["method"] = v.safety_method;
     safety["threshold"] = Round(v.safety_threshold);
     json::array flagged;
     double max_p = 0;

@@ -55,6 +55,10 @@ class Latch {
 
 }  // namespace
 
+std::vector<std::string> DefaultUnsafeLabels() {
+  return {"nudity", "sexual content", "graphic violence", "blood and gore", "weapons"};
+}
+
 std::vector<std::string> DefaultVideoTags() {
   return {"calm",   "energetic", "joyful",  "dramatic", "dark",       "bright and colorful",
           "nature", "city",      "indoors", "outdoors", "people",     "animals",
@@ -75,6 +79,12 @@ Status ValidateSummarizeVideoParams(const SummarizeVideoParams& p) {
                            "'");
   if (p.top_tags < 1 || p.top_tags > 100) return InvalidArgument("top_tags must be between 1 and 100");
   if (p.top_labels < 1 || p.top_labels > 100) return InvalidArgument("top_labels must be between 1 and 100");
+  if (!std::isfinite(p.safety_threshold) || p.safety_threshold <= 0 || p.safety_threshold > 1)
+    return InvalidArgument("safety_threshold must be above 0 and at most 1");
+  if (p.safety_labels.size() > 64) return InvalidArgument("safety_labels takes at most 64 labels");
+  for (const auto& l : p.safety_labels)
+    if (l.empty() || l.size() > 200 || l == kSafeLabel)
+      return InvalidArgument("safety_labels must be non-empty, at most 200 bytes, and not the safe label");
   if (p.tag_labels.size() > 256) return InvalidArgument("tag_labels takes at most 256 labels");
   for (const auto& l : p.tag_labels)
     if (l.empty() || l.size() > 200)
@@ -267,6 +277,7 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   const auto t_safety = Clock::now();
   if (params.safety && deps.safety && deps.work_pool) {
     out.safety_model = deps.safety->model->config.name;
+    out.safety_method = "classifier";
     out.safety_threshold = deps.safety->threshold;
     Latch latch;
     for (size_t i = 0; i < out.keyframes.size(); ++i) {
@@ -287,6 +298,42 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
                       }
                       latch.Done();
                     });
+    }
+    latch.Wait();
+    out.timing.safety_ms = Ms(Clock::now() - t_safety);
+    stage("safety", out.timing.safety_ms);
+  } else if (params.safety && clip) {
+    // No safety classifier: CLIP zero-shot over a safe label and the unsafe ones; a keyframe's
+    // unsafe probability is everything but the safe label's.
+    out.safety_model = clip->name;
+    out.safety_method = "clip_zero_shot";
+    out.safety_threshold = params.safety_threshold;
+    std::vector<std::string> labels = {kSafeLabel};
+    for (const auto& l : params.safety_labels.empty() ? DefaultUnsafeLabels() : params.safety_labels)
+      labels.push_back(l);
+    Latch latch;
+    TensorInferOptions o;
+    o.context = context;
+    for (size_t i = 0; i < out.keyframes.size(); ++i) {
+      if (out.keyframes[i].duplicate_of >= 0) continue;
+      latch.Add();
+      deps.clip->Classify(*clip, jpegs[i], labels, "", o, [&, i](Result<std::vector<LabelScore>> r) {
+        {
+          std::lock_guard lock(latch.mu());
+          auto& k = out.keyframes[i];
+          k.safety_checked = true;
+          if (r.ok()) {
+            double safe = 0;
+            for (const auto& l : *r)
+              if (l.label == kSafeLabel) safe = l.probability;
+            k.unsafe_probability = 1.0 - safe;
+            k.safety_label = r->front().label;
+          } else {
+            k.safety_status = r.status();
+          }
+        }
+        latch.Done();
+      });
     }
     latch.Wait();
     out.timing.safety_ms = Ms(Clock::now() - t_safety);

@@ -40,6 +40,10 @@ struct SummarizeVideoDeps {
 
 // Vibe tags asked of CLIP when a request names none.
 std::vector<std::string> DefaultVideoTags();
+// Safety by CLIP zero-shot (no safety classifier loaded): the safe label, and the unsafe ones
+// asked when a request names none.
+inline constexpr const char* kSafeLabel = "a safe, ordinary image";
+std::vector<std::string> DefaultUnsafeLabels();
 
 struct SummarizeVideoParams {
   media::ShotDetectorOptions detector;
@@ -68,7 +72,12 @@ struct SummarizeVideoParams {
   bool captions = true;
   std::string caption_model;  // "" = the first captioner
   CaptionParams caption;      // prompt and generation settings
-  bool safety = true;         // safety flags per kept keyframe, when a safety classifier is loaded
+  // Safety flags per kept keyframe: from the safety classifier when one is loaded, else CLIP
+  // zero-shot over kSafeLabel and `safety_labels` (empty: DefaultUnsafeLabels()), flagged at
+  // `safety_threshold` (the classifier's own threshold applies to it).
+  bool safety = true;
+  std::vector<std::string> safety_labels;
+  double safety_threshold = 0.5;
   // Progress: called after each stage with its name and milliseconds (on the video pool).
   std::function<void(const std::string& stage, double ms)> on_stage;
 };
@@ -126,7 +135,8 @@ struct VideoSummary {
   std::string caption_model;                       // empty: no captions
   std::string summary_method;                      // "extractive" (a timeline of the captions) or "none"
   std::string summary;
-  std::string safety_model;  // empty: no safety classifier ran
+  std::string safety_model;   // empty: no safety check ran
+  std::string safety_method;  // "classifier" or "clip_zero_shot"
   double safety_threshold = 0;
   VideoSummaryTiming timing;
 };

@@ -347,8 +347,8 @@ def test_summary_timing_block_stage_events_and_the_describer_route(video_server)
             elif line.startswith("data: "):
                 events.append((name, json.loads(line[6:])))
     stages = [d["stage"] for n, d in events if n == "stage"]
-    assert stages == ["probe", "decode", "shot_detection", "embedding", "dedupe", "keyframes", "captioning", "tags",
-                      "summary"], stages
+    assert stages == ["probe", "decode", "shot_detection", "embedding", "dedupe", "keyframes", "safety", "captioning",
+                      "tags", "summary"], stages
     assert events[-1][0] == "summary" and events[-1][1]["object"] == "video.summary"
     # The describer's route answers the same shape.
     r = requests.post(s.url + "/summarize_video", json={"video_path": os.path.join(VIDEOS, "cuts_vp9.webm"),
@@ -510,7 +510,7 @@ def test_summaries_flag_keyframes_by_the_safety_classifier(make_server, safety_r
     a = summarize(s, {"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"), "keyframes": "none",
                       "captions": False}).json()
     safety = a["safety"]
-    assert safety["model"] == "open_nsfw" and safety["threshold"] == 0.01
+    assert safety["model"] == "open_nsfw" and safety["method"] == "classifier" and safety["threshold"] == 0.01
     kept = [k for k in a["keyframes"] if k["duplicate_of"] is None]
     flags = [k["safety"]["flagged"] for k in kept]
     for k in kept:
@@ -629,3 +629,24 @@ def test_shots_get_imagenet_labels_from_the_real_efficientnet(make_server, tmp_p
     assert shots[1]["labels"][0]["label"] in {"espresso", "cup", "coffee mug", "consomme"}, shots[1]["labels"]
     b = summarize(s, {"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"), "keyframes": "none", "labels": False}).json()
     assert b["labels_model"] is None and all("labels" not in sh for sh in b["shots"])
+
+
+def test_without_a_safety_classifier_clip_zero_shot_flags_keyframes(video_server):
+    """The fixture repository has CLIP and no safety classifier: the alternative is CLIP zero-shot
+    over a safe label and the unsafe ones (random weights here, so only the arithmetic is checked)."""
+    path = os.path.join(VIDEOS, "cuts_h264.mp4")
+    a = summarize(video_server, {"video_path": path, "keyframes": "none", "captions": False, "tags": False,
+                                 "dedupe_method": "perceptual_hash", "safety_labels": ["violence", "nudity"],
+                                 "safety_threshold": 0.6}).json()
+    safety = a["safety"]
+    assert safety["model"] == "clip-tiny" and safety["method"] == "clip_zero_shot" and safety["threshold"] == 0.6
+    kept = [k for k in a["keyframes"] if k["duplicate_of"] is None]
+    assert len(kept) == 4
+    for k in kept:
+        p = k["safety"]["unsafe_probability"]
+        assert 0 <= p <= 1 and k["safety"]["flagged"] == (p >= 0.6)
+        assert k["safety"]["top_label"] in ("a safe, ordinary image", "violence", "nudity")
+    assert safety["flagged"] == any(k["safety"]["flagged"] for k in kept)
+    r = requests.post(video_server.url + "/v1/videos/summarize",
+                      json={"video_path": path, "safety_threshold": 0}, timeout=30)
+    assert r.status_code == 400 and "safety_threshold" in r.json()["error"]["message"]
