@@ -650,3 +650,15 @@ def test_without_a_safety_classifier_clip_zero_shot_flags_keyframes(video_server
     r = requests.post(video_server.url + "/v1/videos/summarize",
                       json={"video_path": path, "safety_threshold": 0}, timeout=30)
     assert r.status_code == 400 and "safety_threshold" in r.json()["error"]["message"]
+
+
+def test_a_deadline_stops_a_summary_too(video_server):
+    s = video_server
+    before = s.metrics()
+    r = requests.post(s.url + "/v1/videos/summarize", json={"video_path": os.path.join(VIDEOS, "long_10min.mp4")},
+                      headers={"X-Request-Timeout-Ms": "400"}, timeout=60)
+    assert r.status_code == 504, r.text
+    wait_until(lambda: metric_sum(s.metrics(), "sightline_video_tasks_total", task="summarize",
+                                  outcome="deadline_exceeded") -
+               metric_sum(before, "sightline_video_tasks_total", task="summarize", outcome="deadline_exceeded") == 1,
+               what="the summary to end by its deadline")
