@@ -244,6 +244,14 @@ def main():
     # Rawvideo frames 9000 px wide in AVI: a real, decodable stream over the 8192 limit.
     run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=9000x16:d=0.2",
          "-c:v", "rawvideo", "-pix_fmt", "gray", os.path.join(args.out, "huge_dimensions.avi")])
+    # Matroska with audio longer than its video (a valid file, not truncated), and Matroska holding
+    # audio with only a cover picture.
+    run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-t", "2", "-i",
+         "testsrc=size=64x48:rate=25", "-f", "lavfi", "-t", "8", "-i", "sine", "-map", "0", "-map", "1",
+         "-c:v", "libx264", "-c:a", "aac", os.path.join(args.out, "long_audio.mkv")])
+    run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-t", "3", "-i", "sine", "-i",
+         os.path.join(args.photos, "rocket.jpg"), "-map", "0", "-map", "1", "-c:a", "aac", "-c:v", "mjpeg",
+         "-disposition:v:0", "attached_pic", os.path.join(args.out, "audio_with_cover.mkv")])
     # Random bytes named like a video.
     open(os.path.join(args.out, "noise.mp4"), "wb").write(np.random.default_rng(7).bytes(50_000))
 

@@ -188,9 +188,12 @@ Status ParseDetectorFields(const VideoRequest& r, media::ShotDetectorOptions& d)
   ASSIGN_OR_RETURN(auto threshold, NumberField(r, "threshold"));
   if (threshold) {
     if (*threshold < 0) return InvalidArgument("threshold must be between 0 and 255");
-    if (d.kind == media::ShotDetectorKind::kAdaptive)
-      d.adaptive_threshold = *threshold;  // the adaptive detector's one threshold is its ratio
-    else
+    if (d.kind == media::ShotDetectorKind::kAdaptive) {
+      // The adaptive detector's one threshold is its ratio (PySceneDetect's detect-adaptive).
+      if (*threshold <= 0 || *threshold > 255)
+        return InvalidArgument("threshold (the adaptive detector's ratio) must be above 0 and at most 255");
+      d.adaptive_threshold = *threshold;
+    } else
       d.threshold = *threshold;
   }
   ASSIGN_OR_RETURN(auto min_len, NumberField(r, "min_shot_len"));
@@ -340,7 +343,11 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
   if (long_len) p.keyframes.long_shot_s = *long_len;
   ASSIGN_OR_RETURN(p.dedupe, Flag(r, "dedupe", true));
   ASSIGN_OR_RETURN(auto dedupe_threshold, NumberField(r, "dedupe_threshold"));
-  if (dedupe_threshold) p.dedupe_threshold = *dedupe_threshold;
+  if (dedupe_threshold) {
+    if (*dedupe_threshold < 0 || *dedupe_threshold > 1)
+      return InvalidArgument("dedupe_threshold must be between 0 and 1");
+    p.dedupe_threshold = *dedupe_threshold;
+  }
   ASSIGN_OR_RETURN(p.captions, Flag(r, "captions", true));
   p.caption_model = Field(r, "model");
   p.caption.prompt = Field(r, "prompt");

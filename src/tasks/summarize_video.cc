@@ -150,7 +150,10 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   std::vector<double> at;
   for (const auto& c : choices) at.push_back(c.time_s);
   std::vector<media::Image> images(choices.size());
-  RETURN_IF_ERROR(decoder->DecodeFramesAt(at, params.keyframe_size, [&](const media::AnalysisFrame& f) {
+  // At keyframe size, or larger when thumbnails are asked larger (models resize for themselves).
+  const int decode_width =
+      params.thumbnails ? std::max(params.keyframe_size, params.thumbnail_size) : params.keyframe_size;
+  RETURN_IF_ERROR(decoder->DecodeFramesAt(at, decode_width, [&](const media::AnalysisFrame& f) {
     RETURN_IF_ERROR(VideoInterrupted(vd, context));
     media::Image& image = images[static_cast<size_t>(f.index)];
     image.width = f.width;

@@ -148,6 +148,7 @@ def test_parameters_are_checked_and_named(video_server):
     ("image.jpg", 400, "invalid_video", "is an image"),
     ("noise.mp4", 400, "invalid_video", "not a video"),
     ("huge_dimensions.avi", 413, "limit_exceeded", "--video-max-dimension"),
+    ("audio_with_cover.mkv", 400, "invalid_video", "only a cover picture"),
 ])
 def test_bad_videos_are_clear_4xx_and_the_server_stays_up(video_server, name, status, kind, says):
     s = video_server
@@ -662,3 +663,24 @@ def test_a_deadline_stops_a_summary_too(video_server):
                                   outcome="deadline_exceeded") -
                metric_sum(before, "sightline_video_tasks_total", task="summarize", outcome="deadline_exceeded") == 1,
                what="the summary to end by its deadline")
+
+
+def test_found_by_review_audio_longer_than_video_names_and_ranges(video_server):
+    s = video_server
+    # Matroska's duration is the container's, its audio's here: 2 s of video is not "truncated".
+    a = shots(s, video("long_audio.mkv"), "video/x-matroska")
+    assert a["video"]["frames"] == 50 and a["video"]["has_audio"] is True
+    path = os.path.join(VIDEOS, "cuts_h264.mp4")
+    for payload, says in [({"dedupe_threshold": -0.5}, "dedupe_threshold must be between 0 and 1"),
+                          ({"threshold": 0}, "threshold (the adaptive detector's ratio)")]:
+        r = requests.post(s.url + "/v1/videos/summarize", json={"video_path": path, **payload}, timeout=30)
+        assert r.status_code == 400 and says in r.json()["error"]["message"], r.text
+    r = requests.post(s.url + "/v1/videos/shots", json={"video_url": "ftp://127.0.0.1/x.mp4"}, timeout=30)
+    assert r.status_code == 403 and r.json()["error"]["message"].startswith("video_url "), r.text
+    # Thumbnails larger than the models' keyframes are decoded at their own size.
+    b = summarize(s, {"video_path": path, "captions": False, "keyframe_size": 32, "thumbnail_size": 200,
+                      "dedupe_method": "perceptual_hash"}).json()
+    import io
+    from PIL import Image
+    thumb = Image.open(io.BytesIO(base64.b64decode(b["keyframes"][0]["thumbnail"].split(",", 1)[1])))
+    assert max(thumb.size) == 200, thumb.size

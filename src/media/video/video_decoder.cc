@@ -230,12 +230,14 @@ Result<std::unique_ptr<VideoDecoder>> VideoDecoder::Open(VideoInput input, const
   info.container = s->format->iformat->name;
   info.codec = avcodec_get_name(par->codec_id);
   info.has_audio = has_audio;
-  if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+  if (st->duration != AV_NOPTS_VALUE && st->duration > 0) {
     info.duration_s = static_cast<double>(st->duration) * av_q2d(st->time_base);
-  else if (s->format->duration != AV_NOPTS_VALUE && s->format->duration > 0)
+    info.duration_is_video = true;
+  } else if (s->format->duration != AV_NOPTS_VALUE && s->format->duration > 0)
     info.duration_s = static_cast<double>(s->format->duration) / AV_TIME_BASE;
   if (!std::isfinite(info.duration_s) || info.duration_s < 0) info.duration_s = 0;
-  if (info.duration_s > limits.max_duration_s)
+  // (A container's duration may be its audio's: then the decoded frames are what the limit checks.)
+  if ((info.duration_is_video || !has_audio) && info.duration_s > limits.max_duration_s)
     return OverLimit(label + " lasts " + Fixed(info.duration_s) + " s, over the limit of " +
                      Fixed(limits.max_duration_s) + " s (--video-max-duration-s)");
   AVRational rate = av_guess_frame_rate(s->format, st, nullptr);
@@ -457,7 +459,14 @@ Status VideoDecoder::DecodeFrames(int analysis_width, const FrameSink& sink) {
                         (s.last_error.empty() ? std::string() : " (" + s.last_error + ")"));
   // A file cut short: its header promises far more than its packets hold.
   const double covered = last_time + frame_step;
-  if (info_.duration_s >= 1.0 && covered < 0.75 * info_.duration_s)
+  // A lone picture beside audio is cover art (Matroska attachments do not say so), not a video.
+  static constexpr const char* kImageCodecs[] = {"mjpeg", "png", "bmp", "gif", "webp", "tiff"};
+  if (index == 1 && info_.has_audio &&
+      std::any_of(std::begin(kImageCodecs), std::end(kImageCodecs),
+                  [&](const char* c) { return info_.codec == c; }))
+    return InvalidVideo(label + " has only a cover picture, no video stream (audio only)");
+  if ((info_.duration_is_video || !info_.has_audio) && info_.duration_s >= 1.0 &&
+      covered < 0.75 * info_.duration_s)
     return InvalidVideo(label + " is truncated or corrupt: its frames end at " + Fixed(covered, 2) +
                         " s of the " + Fixed(info_.duration_s, 2) + " s its header declares" +
                         (read_failed ? " (a read error ended it)" : ""));

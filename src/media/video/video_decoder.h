@@ -56,8 +56,11 @@ struct VideoInfo {
   std::string codec;      // e.g. "h264"
   int width = 0;          // displayed (after rotation)
   int height = 0;
-  int rotation = 0;         // degrees clockwise applied to decoded frames: 0, 90, 180 or 270
-  double duration_s = 0;    // declared; 0 when unknown
+  int rotation = 0;       // degrees clockwise applied to decoded frames: 0, 90, 180 or 270
+  double duration_s = 0;  // declared; 0 when unknown
+  // The declared duration is the video stream's own, not the container's (which also spans
+  // audio that may run longer): only then can a short read be called truncated.
+  bool duration_is_video = false;
   double frame_rate = 0;    // average frames per second (r_frame_rate when unknown)
   int64_t frame_count = 0;  // declared; 0 when unknown
   bool has_audio = false;
