@@ -252,6 +252,18 @@ def main():
     run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-t", "3", "-i", "sine", "-i",
          os.path.join(args.photos, "rocket.jpg"), "-map", "0", "-map", "1", "-c:a", "aac", "-c:v", "mjpeg",
          "-disposition:v:0", "attached_pic", os.path.join(args.out, "audio_with_cover.mkv")])
+    # A header that claims 12000x12000: two 16x16 raw frames whose AVI main header (avih) and
+    # stream format (strf BITMAPINFOHEADER) are patched, so only the header is huge.
+    tiny = os.path.join(args.out, "tiny_raw.avi")
+    run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=16x16:d=0.2",
+         "-c:v", "rawvideo", "-pix_fmt", "gray", tiny])
+    import struct
+    data = bytearray(open(tiny, "rb").read())
+    avih, strf = data.find(b"avih"), data.find(b"strf")
+    struct.pack_into("<II", data, avih + 8 + 32, 12000, 12000)  # dwWidth, dwHeight
+    struct.pack_into("<ii", data, strf + 8 + 4, 12000, 12000)   # biWidth, biHeight
+    open(os.path.join(args.out, "huge_dimensions_header.avi"), "wb").write(bytes(data))
+    os.remove(tiny)
     # Random bytes named like a video.
     open(os.path.join(args.out, "noise.mp4"), "wb").write(np.random.default_rng(7).bytes(50_000))
 

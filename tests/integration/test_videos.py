@@ -149,6 +149,7 @@ def test_parameters_are_checked_and_named(video_server):
     ("noise.mp4", 400, "invalid_video", "not a video"),
     ("huge_dimensions.avi", 413, "limit_exceeded", "--video-max-dimension"),
     ("audio_with_cover.mkv", 400, "invalid_video", "only a cover picture"),
+    ("huge_dimensions_header.avi", 413, "limit_exceeded", "12000x12000"),
 ])
 def test_bad_videos_are_clear_4xx_and_the_server_stays_up(video_server, name, status, kind, says):
     s = video_server
