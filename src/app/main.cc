@@ -100,6 +100,9 @@ int main(int argc, char** argv) {
   s->add_option("--video-workers", serve.video_workers, "Videos decoded at once (one thread each)")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  s->add_option("--video-queue", serve.video_queue, "Videos waiting for a worker at most (more: 503)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   s->add_option("--video-decode-threads", serve.video_decode_threads, "Decoder threads per video")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

@@ -187,6 +187,8 @@ int RunServe(const ServeOptions& o) {
   video.video.limits.max_width = video.video.limits.max_height = o.video_max_dimension;
   video.video.limits.max_frames = o.video_max_frames;
   video.video.limits.threads = o.video_decode_threads;
+  video.video.max_waiting = o.video_queue;
+  video.video.workers = o.video_workers;
   tasks::RegisterVideoMetrics(registry, video.video);
   video.captioners = captioners.value().get();
   video.captions_disabled = clip_deps.captions_disabled;

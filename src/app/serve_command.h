@@ -38,6 +38,7 @@ struct ServeOptions {
   int malloc_trim_interval_ms = 10'000;  // core/heap_trimmer.h; 0 = off
   size_t malloc_trim_min_free_mb = 16;   // trim only when this much is free inside malloc's arenas
   int video_workers = 2;                 // videos decoded at once (each its own pool thread)
+  int video_queue = 32;                  // videos waiting for a worker at most (then 503)
   int video_decode_threads = 2;          // libavcodec threads per video
   double video_max_duration_s = 3 * 3600.0;
   int video_max_dimension = 8192;  // width and height of the coded frame

@@ -26,6 +26,8 @@ void RegisterVideoMetrics(observability::MetricsRegistry& registry, VideoTaskDep
   deps.active = &registry.AddGauge("sightline_video_tasks_active", "Video tasks decoding now", {"task"});
   deps.frames =
       &registry.AddCounter("sightline_video_frames_decoded_total", "Video frames decoded", {"task"});
+  deps.waiting =
+      &registry.AddGauge("sightline_video_tasks_waiting", "Video tasks waiting for a worker").WithLabels({});
 }
 
 Status VideoInterrupted(const VideoTaskDeps& deps, const RequestContextPtr& context) {
@@ -50,8 +52,22 @@ void CountVideoOutcome(const VideoTaskDeps& deps, const char* task, const Status
 void RunVideoTask(const VideoTaskDeps& deps, const char* task, VideoSource source,
                   const RequestContextPtr& context, VideoWork work, std::function<void(Status)> fail) {
   if (!deps.pool) return fail(Internal("no video pool"));
-  auto run = [deps, task, work](media::VideoInput input, double download_ms) {
+  auto run = [deps, task, work, fail](media::VideoInput input, double download_ms) {
+    // Admission: a bounded line in front of the pool. Each waiting video holds its upload (on disk)
+    // and a pool slot's worth of future work; past the bound the client is told when to retry.
+    const int ahead = deps.queued->fetch_add(1);
+    if (ahead >= deps.max_waiting) {
+      deps.queued->fetch_sub(1);
+      return fail(Status(StatusCode::kOverloaded, "the video queue is full (" +
+                                                      std::to_string(deps.max_waiting) +
+                                                      " waiting, --video-queue); retry later")
+                      .WithKind(ErrorKind::kQueueFull)
+                      .WithRetryAfter(std::max(1.0, static_cast<double>(ahead) / std::max(1, deps.workers))));
+    }
+    if (deps.waiting) deps.waiting->Inc();
     deps.pool->Submit([deps, task, work, download_ms, input = std::move(input)]() mutable {
+      deps.queued->fetch_sub(1);
+      if (deps.waiting) deps.waiting->Dec();
       if (deps.active) deps.active->WithLabels({task}).Inc();
       work(std::move(input), download_ms);
       if (deps.active) deps.active->WithLabels({task}).Dec();

@@ -4,6 +4,7 @@
 // work on the video pool, and counts how it ended.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -29,6 +30,11 @@ struct VideoTaskDeps {
   media::VideoLimits limits;
   // Fired when a draining server's deadline passes: videos still decoding end with 503 draining.
   const CancelToken* shutdown = nullptr;
+  // Videos waiting for a pool thread at most (--video-queue); one more is a 503 queue_full with
+  // Retry-After, never an unbounded backlog. `queued` counts them (shared by every copy of deps).
+  int max_waiting = 32;
+  int workers = 2;  // the pool's threads, for the Retry-After estimate
+  std::shared_ptr<std::atomic<int>> queued = std::make_shared<std::atomic<int>>(0);
   // Null: not observed. sightline_video_stage_seconds{task, stage}: time per stage;
   // sightline_video_tasks_total{task, outcome}: tasks ended (ok, error, cancelled,
   // deadline_exceeded, draining); sightline_video_tasks_active{task}: decoding now;
@@ -37,6 +43,7 @@ struct VideoTaskDeps {
   observability::Family<observability::Counter>* tasks = nullptr;
   observability::Family<observability::Gauge>* active = nullptr;
   observability::Family<observability::Counter>* frames = nullptr;
+  observability::Gauge* waiting = nullptr;  // sightline_video_tasks_waiting: in the line
 };
 
 // Registers the families above on `registry` and points `deps` at them.

@@ -685,3 +685,29 @@ def test_found_by_review_audio_longer_than_video_names_and_ranges(video_server):
     from PIL import Image
     thumb = Image.open(io.BytesIO(base64.b64decode(b["keyframes"][0]["thumbnail"].split(",", 1)[1])))
     assert max(thumb.size) == 200, thumb.size
+
+
+def test_a_full_video_queue_answers_503_with_retry_after_and_takes_work_again(make_server):
+    s = make_server("--video-workers", "1", "--video-queue", "1", "--allow-path", VIDEOS)
+    body = json.dumps({"video_path": os.path.join(VIDEOS, "long_10min.mp4")}).encode()
+    request = (b"POST /v1/videos/shots HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+               + str(len(body)).encode() + b"\r\n\r\n" + body)
+    first = socket.create_connection(("127.0.0.1", s.port))
+    second = socket.create_connection(("127.0.0.1", s.port))
+    try:
+        first.sendall(request)
+        wait_until(lambda: metric_sum(s.metrics(), "sightline_video_tasks_active") == 1, what="the worker to start")
+        second.sendall(request)
+        wait_until(lambda: metric_sum(s.metrics(), "sightline_video_tasks_waiting") == 1, what="one video waiting")
+        r = requests.post(s.url + "/v1/videos/shots", data=body, headers={"Content-Type": "application/json"},
+                          timeout=30)
+        assert r.status_code == 503 and r.json()["error"]["type"] == "queue_full", r.text
+        assert "--video-queue" in r.json()["error"]["message"] and int(r.headers["Retry-After"]) >= 1
+    finally:
+        first.close()
+        second.close()
+    # Both hang-ups end their tasks; the line is empty again and takes work.
+    wait_until(lambda: metric_sum(s.metrics(), "sightline_video_tasks_total", outcome="cancelled") == 2,
+               what="both hang-ups")
+    assert metric_sum(s.metrics(), "sightline_video_tasks_waiting") == 0
+    assert starts(shots(s, video("cuts_h264.mp4"))) == [50, 100, 150]
