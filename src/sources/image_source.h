@@ -17,6 +17,8 @@ struct ImageSource {
   // An item of a list that could not be read from the request itself (empty, bad base64): it
   // fails alone, with this error, when resolved; its neighbours go on.
   Status error;
+  // The parameter a URL came in, named by fetch errors (empty: image_url).
+  std::string field;
 };
 
 }  // namespace sightline::sources

@@ -20,6 +20,7 @@ void SourceResolver::Resolve(ImageSource src, const RequestContextPtr& context, 
       fc.deadline = context->deadline;
       fc.traceparent = context->trace.ToTraceparent();
     }
+    if (!src.field.empty()) fc.field = src.field;
     Result<std::string> bytes = src.kind == ImageSource::Kind::kUrl
                                     ? fetcher_->Fetch(src.value, fc)
                                     : paths_->Read(src.value, fetcher_->options().max_bytes);

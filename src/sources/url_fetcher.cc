@@ -60,10 +60,10 @@ struct UrlParts {
   long port = 0;
 };
 
-Result<UrlParts> SplitUrl(const std::string& url) {
+Result<UrlParts> SplitUrl(const std::string& url, const std::string& field) {
   std::unique_ptr<CURLU, void (*)(CURLU*)> u(curl_url(), curl_url_cleanup);
   if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK)
-    return InvalidArgument("image_url '" + url + "' is not a valid URL");
+    return InvalidArgument(field + " '" + url + "' is not a valid URL");
   UrlParts parts;
   auto get = [&](CURLUPart part, std::string* out, unsigned flags) {
     char* v = nullptr;
@@ -74,12 +74,12 @@ Result<UrlParts> SplitUrl(const std::string& url) {
   };
   std::string port;
   if (!get(CURLUPART_SCHEME, &parts.scheme, 0))
-    return InvalidArgument("image_url '" + url + "' has no scheme");
+    return InvalidArgument(field + " '" + url + "' has no scheme");
   if (parts.scheme != "http" && parts.scheme != "https")
     return Status(StatusCode::kForbidden,
-                  "image_url scheme '" + parts.scheme + "' is not allowed (http, https)");
+                  field + " scheme '" + parts.scheme + "' is not allowed (http, https)");
   if (!get(CURLUPART_HOST, &parts.host, 0) || !get(CURLUPART_PORT, &port, CURLU_DEFAULT_PORT))
-    return InvalidArgument("image_url '" + url + "' has no host");
+    return InvalidArgument(field + " '" + url + "' has no host");
   parts.port = std::strtol(port.c_str(), nullptr, 10);
   return parts;
 }
@@ -97,6 +97,7 @@ UrlFetcher::UrlFetcher(FetchOptions options) : options_(std::move(options)) {
 }
 
 Result<std::string> UrlFetcher::Fetch(const std::string& first_url, const FetchContext& context) const {
+  const std::string& field = context.field;
   if (aborted_.load(std::memory_order_relaxed))
     return Status(StatusCode::kUnavailable, "the server is shutting down").WithKind(ErrorKind::kDraining);
   const auto own_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
@@ -106,12 +107,12 @@ Result<std::string> UrlFetcher::Fetch(const std::string& first_url, const FetchC
   const auto deadline = request_bound ? context.deadline : own_deadline;
   auto timed_out = [&] {
     return request_bound ? Status(StatusCode::kDeadlineExceeded,
-                                  "the request's deadline passed while fetching image_url")
-                         : Status(StatusCode::kBadGateway, "image_url timed out");
+                                  "the request's deadline passed while fetching " + field)
+                         : Status(StatusCode::kBadGateway, field + " timed out");
   };
   std::string url = first_url;
   for (int hop = 0;; ++hop) {
-    ASSIGN_OR_RETURN(UrlParts parts, SplitUrl(url));
+    ASSIGN_OR_RETURN(UrlParts parts, SplitUrl(url, field));
     // Resolve once, check every address, then pin the connection to the one we checked.
     std::string host = parts.host;
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
@@ -120,7 +121,7 @@ Result<std::string> UrlFetcher::Fetch(const std::string& first_url, const FetchC
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* res = nullptr;
     if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res)
-      return Status(StatusCode::kBadGateway, "image_url host '" + host + "' does not resolve");
+      return Status(StatusCode::kBadGateway, field + " host '" + host + "' does not resolve");
     std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, freeaddrinfo);
     std::string pinned;
     for (addrinfo* ai = res; ai; ai = ai->ai_next) {
@@ -136,12 +137,12 @@ Result<std::string> UrlFetcher::Fetch(const std::string& first_url, const FetchC
       bool allowed = !IsInternalAddress(ip);
       for (const auto& c : options_.allowed_private) allowed |= c.Contains(ip);
       if (!allowed)
-        return Status(StatusCode::kForbidden, "image_url host '" + host + "' resolves to " + FormatIp(ip) +
+        return Status(StatusCode::kForbidden, field + " host '" + host + "' resolves to " + FormatIp(ip) +
                                                   ", an internal address; fetches there are not allowed");
       if (pinned.empty()) pinned = ai->ai_family == AF_INET6 ? "[" + std::string(text) + "]" : text;
     }
     if (pinned.empty())
-      return Status(StatusCode::kBadGateway, "image_url host '" + host + "' has no usable address");
+      return Status(StatusCode::kBadGateway, field + " host '" + host + "' has no usable address");
 
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -178,7 +179,7 @@ Result<std::string> UrlFetcher::Fetch(const std::string& first_url, const FetchC
     const CURLcode rc = curl_easy_perform(c);
     if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED)
       return Status(StatusCode::kPayloadTooLarge,
-                    "image_url body is over the " + std::to_string(options_.max_bytes) + "-byte fetch limit");
+                    field + " body is over the " + std::to_string(options_.max_bytes) + "-byte fetch limit");
     if (rc == CURLE_ABORTED_BY_CALLBACK)
       return aborted_.load(std::memory_order_relaxed)
                  ? Status(StatusCode::kUnavailable, "the server is shutting down")
@@ -186,22 +187,21 @@ Result<std::string> UrlFetcher::Fetch(const std::string& first_url, const FetchC
                  : Status(StatusCode::kCancelled, "client went away");
     if (rc == CURLE_OPERATION_TIMEDOUT) return timed_out();
     if (rc != CURLE_OK)
-      return Status(StatusCode::kBadGateway,
-                    std::string("image_url fetch failed: ") + curl_easy_strerror(rc));
+      return Status(StatusCode::kBadGateway, field + " fetch failed: " + curl_easy_strerror(rc));
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 300 && code < 400) {
       char* location = nullptr;
       curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location);
-      if (!location) return Status(StatusCode::kBadGateway, "image_url redirect without a Location");
+      if (!location) return Status(StatusCode::kBadGateway, field + " redirect without a Location");
       if (hop >= options_.max_redirects)
         return Status(StatusCode::kBadGateway,
-                      "image_url redirected more than " + std::to_string(options_.max_redirects) + " times");
+                      field + " redirected more than " + std::to_string(options_.max_redirects) + " times");
       url = location;  // checked again at the top of the loop
       continue;
     }
     if (code < 200 || code >= 300)
-      return Status(StatusCode::kBadGateway, "image_url answered HTTP " + std::to_string(code));
+      return Status(StatusCode::kBadGateway, field + " answered HTTP " + std::to_string(code));
     return std::move(t.body);
   }
 }

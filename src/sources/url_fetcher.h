@@ -34,7 +34,8 @@ bool IsInternalAddress(const IpAddress& address);
 struct FetchContext {
   const CancelToken* cancel = nullptr;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  std::string traceparent;  // empty: none sent
+  std::string traceparent;          // empty: none sent
+  std::string field = "image_url";  // the request parameter that named the URL, for errors
 };
 
 class UrlFetcher {

@@ -111,24 +111,22 @@ void RunVideoTask(const VideoTaskDeps& deps, const char* task, VideoSource sourc
       fetch.kind = sources::ImageSource::Kind::kUrl;
       fetch.value = source.value;
       fetch.label = "video_url";
+      fetch.field = "video_url";  // fetch errors name the parameter the client used
       const auto fetch_start = Clock::now();
-      deps.sources->Resolve(
-          std::move(fetch), context,
-          [run, fail, fetch_start, label = source.label](Result<sources::Bytes> bytes) {
-            if (!bytes.ok()) {
-              Status s = bytes.status();
-              // The resolver calls empty bytes an invalid image; here they are a video.
-              if (s.kind() == ErrorKind::kInvalidImage) s.WithKind(ErrorKind::kInvalidVideo);
-              // The fetcher names the image parameter; this one is video_url.
-              if (s.message().rfind("image_url", 0) == 0)
-                s = Status(s.code(), "video_url" + s.message().substr(9)).WithKind(s.kind());
-              return fail(s);
-            }
-            media::VideoInput input;
-            input.bytes = std::move(bytes).value();
-            input.label = label;
-            run(std::move(input), MsBetween(fetch_start, Clock::now()));
-          });
+      deps.sources->Resolve(std::move(fetch), context,
+                            [run, fail, fetch_start, label = source.label](Result<sources::Bytes> bytes) {
+                              if (!bytes.ok()) {
+                                Status s = bytes.status();
+                                // The resolver calls empty bytes an invalid image; here they are a video.
+                                if (s.kind() == ErrorKind::kInvalidImage)
+                                  s.WithKind(ErrorKind::kInvalidVideo);
+                                return fail(s);
+                              }
+                              media::VideoInput input;
+                              input.bytes = std::move(bytes).value();
+                              input.label = label;
+                              run(std::move(input), MsBetween(fetch_start, Clock::now()));
+                            });
       return;
     }
   }
