@@ -43,22 +43,6 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// base64 text or a data: URI ("data:image/png;base64,...").
-Result<std::string> DecodeInlineImage(std::string_view text, const std::string& label) {
-  if (text.substr(0, 5) == "data:") {
-    const size_t comma = text.find(',');
-    if (comma == std::string_view::npos) return InvalidImage(label + ": data: URI without a ','");
-    const std::string meta = Lower(text.substr(5, comma - 5));
-    if (meta.size() < 7 || meta.compare(meta.size() - 7, 7, ";base64") != 0)
-      return InvalidImage(label + ": data: URI must be base64-encoded");
-    text = text.substr(comma + 1);
-  }
-  auto bytes = Base64Decode(text);
-  if (!bytes) return InvalidImage(label + ": not valid base64 or a data: URI");
-  if (bytes->empty()) return InvalidImage(label + " is empty (0 bytes)");
-  return std::move(*bytes);
-}
-
 Status AddJsonImages(const json::value& v, ImageSource::Kind kind, const std::string& key,
                      ImageRequest& out) {
   auto add_one = [&](const json::value& item, const std::string& label) -> Status {
@@ -68,7 +52,7 @@ Status AddJsonImages(const json::value& v, ImageSource::Kind kind, const std::st
     src.kind = kind;
     src.label = label;
     if (kind == ImageSource::Kind::kBytes) {
-      auto bytes = DecodeInlineImage(s, label);
+      auto bytes = DecodeInlineBytes(s, label, ErrorKind::kInvalidImage);
       if (bytes.ok())
         src.value = std::move(bytes).value();
       else
@@ -110,6 +94,24 @@ Status ParseJson(std::string_view body, ImageRequest& out) {
 }
 
 }  // namespace
+
+Result<std::string> DecodeInlineBytes(std::string_view text, const std::string& label, ErrorKind kind) {
+  auto invalid = [&](std::string m) {
+    return Status(StatusCode::kInvalidArgument, std::move(m)).WithKind(kind);
+  };
+  if (text.substr(0, 5) == "data:") {
+    const size_t comma = text.find(',');
+    if (comma == std::string_view::npos) return invalid(label + ": data: URI without a ','");
+    const std::string meta = Lower(text.substr(5, comma - 5));
+    if (meta.size() < 7 || meta.compare(meta.size() - 7, 7, ";base64") != 0)
+      return invalid(label + ": data: URI must be base64-encoded");
+    text = text.substr(comma + 1);
+  }
+  auto bytes = Base64Decode(text);
+  if (!bytes) return invalid(label + ": not valid base64 or a data: URI");
+  if (bytes->empty()) return invalid(label + " is empty (0 bytes)");
+  return std::move(*bytes);
+}
 
 Status AddJsonParameter(const std::string& key, const json::value& v, Fields& fields, FieldLists& lists) {
   if (v.is_string()) {

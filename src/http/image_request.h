@@ -23,6 +23,10 @@ using sources::ImageSource;
 using Fields = std::vector<std::pair<std::string, std::string>>;
 using FieldLists = std::vector<std::pair<std::string, std::vector<std::string>>>;
 
+// Base64 text or a data: URI ("data:image/png;base64,...") to its bytes. Errors:
+// kInvalidArgument of `kind` naming `label` (malformed, not base64, empty).
+Result<std::string> DecodeInlineBytes(std::string_view text, const std::string& label, ErrorKind kind);
+
 // One JSON member that is a parameter into `fields` as text: a string, a bool ("true"/"false"), a
 // number, or a list of strings (comma-joined in `fields`, whole in `lists`); null is skipped.
 // Errors: kInvalidArgument naming the key (another type, a list with non-strings).

@@ -47,19 +47,9 @@ VideoSource Named(VideoSource::Kind kind, std::string value, std::string label) 
 }
 
 Result<VideoSource> InlineVideo(std::string_view text) {
-  if (text.substr(0, 5) == "data:") {
-    const size_t comma = text.find(',');
-    if (comma == std::string_view::npos) return InvalidVideo("video: data: URI without a ','");
-    const std::string meta = Lower(text.substr(5, comma - 5));
-    if (meta.size() < 7 || meta.compare(meta.size() - 7, 7, ";base64") != 0)
-      return InvalidVideo("video: data: URI must be base64-encoded");
-    text = text.substr(comma + 1);
-  }
-  auto bytes = Base64Decode(text);
-  if (!bytes) return InvalidVideo("video: not valid base64 or a data: URI");
-  if (bytes->empty()) return InvalidVideo("video is empty (0 bytes)");
+  ASSIGN_OR_RETURN(auto bytes, DecodeInlineBytes(text, "video", ErrorKind::kInvalidVideo));
   VideoSource s;
-  s.bytes = std::make_shared<const std::string>(std::move(*bytes));
+  s.bytes = std::make_shared<const std::string>(std::move(bytes));
   s.label = "video";
   return s;
 }
