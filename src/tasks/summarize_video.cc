@@ -1,5 +1,7 @@
 #include "tasks/summarize_video.h"
 
+#include "tasks/video_shots.h"
+
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -12,7 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr const char* kTask = "summarize";
-constexpr int kAnalysisWidth = 256;  // PySceneDetect's downscale target
 
 double Ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
@@ -126,46 +127,30 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   };
   const auto start = Clock::now();
   VideoSummary out;
-  out.detector = params.detector.kind;
 
-  // Probe.
-  auto opened = media::VideoDecoder::Open(std::move(input), vd.limits);
-  if (!opened.ok()) return opened.status();
-  auto decoder = std::move(opened).value();
-  out.video = decoder->info();
-  out.timing.probe_ms = Ms(Clock::now() - start);
-  stage("probe", out.timing.probe_ms);
-
-  // One pass: shots, and each frame's sharpness for choosing keyframes.
-  auto detector = media::MakeShotDetector(params.detector);
-  std::vector<double> times, sharpness;
-  Clock::duration detecting{}, measuring{};
-  observability::Counter* frames = vd.frames ? &vd.frames->WithLabels({kTask}) : nullptr;
-  const auto decode_start = Clock::now();
-  Status decoded = decoder->DecodeFrames(kAnalysisWidth, [&](const media::AnalysisFrame& frame) {
-    RETURN_IF_ERROR(VideoInterrupted(vd, context));
-    if (frames) frames->Inc();
-    const auto t0 = Clock::now();
-    times.push_back(frame.time_s);
-    detector->Push(frame);
-    const auto t1 = Clock::now();
-    sharpness.push_back(media::FrameSharpness(frame));
-    detecting += t1 - t0;
-    measuring += Clock::now() - t1;
-    return Status::Ok();
-  });
-  RETURN_IF_ERROR(decoded);
-  const auto decode_total = Clock::now() - decode_start;
-  const auto t_cuts = Clock::now();
-  const double step = out.video.frame_rate > 0 ? 1.0 / out.video.frame_rate : 0.04;
-  out.decoded_duration_s = times.back() + step;
-  out.shots = media::ShotsFromCuts(detector->Finish(), times, out.decoded_duration_s);
-  detecting += Clock::now() - t_cuts;
-  out.frames = static_cast<int64_t>(times.size());
-  out.timing.shot_detection_ms = Ms(detecting);
-  out.timing.decode_ms = Ms(decode_total) - Ms(detecting) - Ms(measuring);
-  stage("decode", out.timing.decode_ms);
-  stage("shot_detection", out.timing.shot_detection_ms);
+  // Probe, then one pass: shots, and each frame's sharpness for choosing keyframes.
+  std::vector<double> sharpness;
+  DetectShotsParams shot_params;
+  shot_params.detector = params.detector;
+  ASSIGN_OR_RETURN(ShotPass pass, RunShotPass(vd, kTask, std::move(input), shot_params, context,
+                                              [&](const media::AnalysisFrame& f) {
+                                                sharpness.push_back(media::FrameSharpness(f));
+                                              }));
+  auto& decoder = pass.decoder;
+  const std::vector<double>& times = pass.times;
+  out.detector = pass.result.detector;
+  out.video = pass.result.video;
+  out.frames = pass.result.frames;
+  out.decoded_duration_s = pass.result.decoded_duration_s;
+  out.shots = std::move(pass.result.shots);
+  out.timing.probe_ms = pass.result.timing.probe_ms;
+  out.timing.decode_ms = pass.result.timing.decode_ms;
+  out.timing.shot_detection_ms = pass.result.timing.shot_detection_ms;
+  if (params.on_stage) {
+    params.on_stage("probe", out.timing.probe_ms);
+    params.on_stage("decode", out.timing.decode_ms);
+    params.on_stage("shot_detection", out.timing.shot_detection_ms);
+  }
 
   // Keyframes, decoded again at keyframe size.
   const auto t_key = Clock::now();
@@ -207,7 +192,7 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
     }
     images.resize(j);
   }
-  out.timing.keyframes_ms = Ms(Clock::now() - t_key) + Ms(measuring);
+  out.timing.keyframes_ms = Ms(Clock::now() - t_key) + pass.per_frame_ms;
 
   // The keyframes as JPEG for the models that take encoded images (CLIP, captioners).
   const ClipFamily* clip = deps.clip && !deps.clip->empty() ? deps.clip->Find("") : nullptr;

@@ -13,55 +13,65 @@ double Ms(Clock::duration d) {
 
 }  // namespace
 
-Result<VideoShotsResult> DetectShotsNow(const VideoTaskDeps& deps, media::VideoInput input,
-                                        const DetectShotsParams& params, const RequestContextPtr& context) {
+Result<ShotPass> RunShotPass(const VideoTaskDeps& deps, const char* task, media::VideoInput input,
+                             const DetectShotsParams& params, const RequestContextPtr& context,
+                             const std::function<void(const media::AnalysisFrame&)>& per_frame) {
   RETURN_IF_ERROR(media::ValidateShotDetectorOptions(params.detector));
   if (params.analysis_width < 16 || params.analysis_width > 1920)
     return InvalidArgument("analysis_width must be between 16 and 1920");
   RETURN_IF_ERROR(VideoInterrupted(deps, context));
   const auto start = Clock::now();
-  VideoShotsResult result;
+  ShotPass pass;
+  VideoShotsResult& result = pass.result;
   result.detector = params.detector.kind;
 
   auto opened = media::VideoDecoder::Open(std::move(input), deps.limits);
   if (!opened.ok()) return opened.status();
-  auto decoder = std::move(opened).value();
-  result.video = decoder->info();
+  pass.decoder = std::move(opened).value();
+  result.video = pass.decoder->info();
   result.timing.probe_ms = Ms(Clock::now() - start);
 
   auto detector = media::MakeShotDetector(params.detector);
-  std::vector<double> times;
-  Clock::duration detecting{};
-  double last_time = 0;
+  Clock::duration detecting{}, measuring{};
   const auto decode_start = Clock::now();
-  observability::Counter* frames = deps.frames ? &deps.frames->WithLabels({"shots"}) : nullptr;
-  Status decoded = decoder->DecodeFrames(params.analysis_width, [&](const media::AnalysisFrame& frame) {
+  observability::Counter* frames = deps.frames ? &deps.frames->WithLabels({task}) : nullptr;
+  RETURN_IF_ERROR(pass.decoder->DecodeFrames(params.analysis_width, [&](const media::AnalysisFrame& frame) {
     RETURN_IF_ERROR(VideoInterrupted(deps, context));
     if (frames) frames->Inc();
     const auto t0 = Clock::now();
-    times.push_back(frame.time_s);
-    last_time = frame.time_s;
+    pass.times.push_back(frame.time_s);
     detector->Push(frame);
-    detecting += Clock::now() - t0;
+    const auto t1 = Clock::now();
+    detecting += t1 - t0;
+    if (per_frame) {
+      per_frame(frame);
+      measuring += Clock::now() - t1;
+    }
     return Status::Ok();
-  });
-  if (!decoded.ok()) return decoded;
+  }));
   const auto decode_total = Clock::now() - decode_start;
   const auto t0 = Clock::now();
-  std::vector<media::Cut> cuts = detector->Finish();
   const double step = result.video.frame_rate > 0 ? 1.0 / result.video.frame_rate : 0.04;
-  result.decoded_duration_s = last_time + step;
-  result.shots = media::ShotsFromCuts(cuts, times, result.decoded_duration_s);
+  result.decoded_duration_s = pass.times.back() + step;
+  result.shots = media::ShotsFromCuts(detector->Finish(), pass.times, result.decoded_duration_s);
   detecting += Clock::now() - t0;
-  result.frames = static_cast<int64_t>(times.size());
-  result.corrupt_packets = decoder->corrupt_packets();
+  result.frames = static_cast<int64_t>(pass.times.size());
+  result.corrupt_packets = pass.decoder->corrupt_packets();
   result.timing.shot_detection_ms = Ms(detecting);
-  result.timing.decode_ms = Ms(decode_total) - Ms(detecting);
-  result.timing.total_ms = Ms(Clock::now() - start);
-  ObserveVideoStage(deps, "shots", "probe", result.timing.probe_ms);
-  ObserveVideoStage(deps, "shots", "decode", result.timing.decode_ms);
-  ObserveVideoStage(deps, "shots", "shot_detection", result.timing.shot_detection_ms);
-  return result;
+  result.timing.decode_ms = Ms(decode_total) - Ms(detecting) - Ms(measuring);
+  pass.per_frame_ms = Ms(measuring);
+  ObserveVideoStage(deps, task, "probe", result.timing.probe_ms);
+  ObserveVideoStage(deps, task, "decode", result.timing.decode_ms);
+  ObserveVideoStage(deps, task, "shot_detection", result.timing.shot_detection_ms);
+  return pass;
+}
+
+Result<VideoShotsResult> DetectShotsNow(const VideoTaskDeps& deps, media::VideoInput input,
+                                        const DetectShotsParams& params, const RequestContextPtr& context) {
+  const auto start = Clock::now();
+  ASSIGN_OR_RETURN(ShotPass pass, RunShotPass(deps, "shots", std::move(input), params, context));
+  pass.result.timing.total_ms = Ms(Clock::now() - start);
+  return std::move(pass.result);
 }
 
 void DetectShots(const VideoTaskDeps& deps, VideoSource source, DetectShotsParams params,

@@ -39,6 +39,20 @@ struct VideoShotsResult {
   VideoStageTiming timing;
 };
 
+// The one decode pass every video task starts with: the decoder opened (the probe), then every
+// frame at analysis size through the shot detector and, when given, `per_frame` (timed apart,
+// as per_frame_ms, and not counted in decode_ms). `task` labels the frames metric. The decoder
+// stays open for later passes (keyframes).
+struct ShotPass {
+  VideoShotsResult result;  // timing: probe, decode, shot_detection
+  std::unique_ptr<media::VideoDecoder> decoder;
+  std::vector<double> times;  // each decoded frame's time
+  double per_frame_ms = 0;
+};
+Result<ShotPass> RunShotPass(const VideoTaskDeps& deps, const char* task, media::VideoInput input,
+                             const DetectShotsParams& params, const RequestContextPtr& context,
+                             const std::function<void(const media::AnalysisFrame&)>& per_frame = nullptr);
+
 // Calls `done` exactly once, from the video pool (or inline for errors found at once).
 // Errors: the source's (403/404 for paths, 4xx/502/504 for URLs), the decoder's (400
 // invalid_video, 413 limit_exceeded), the options' (400), kCancelled on hang-up,
