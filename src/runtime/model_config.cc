@@ -29,7 +29,8 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
   RETURN_IF_ERROR(r.String("variant", &cfg.variant));
   RETURN_IF_ERROR(r.String("version", &cfg.version));
   RETURN_IF_ERROR(r.Bool("warmup", &cfg.warmup));
-  RETURN_IF_ERROR(r.OneOf("task", {"", "background_removal", "image_classification"}, &cfg.task));
+  RETURN_IF_ERROR(r.OneOf(
+      "task", {"", "background_removal", "image_classification", "shot_boundary_detection"}, &cfg.task));
   {
     ASSIGN_OR_RETURN(auto db, r.Object("dynamic_batching"));
     if (db) {

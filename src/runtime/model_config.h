@@ -62,7 +62,8 @@ struct ModelConfig {
   // What the model is for, beyond raw tensors: "background_removal" makes it serve
   // /v1/remove-background (input: image_input; output: a [.., 1, H, W] foreground probability);
   // "image_classification": an image classifier (its `classification` block, tasks/
-  // image_classifier.h) that video summaries use for safety flags or labels.
+  // image_classifier.h) that video summaries use for safety flags or labels;
+  // "shot_boundary_detection": TransNetV2, for detector=transnetv2 (tasks/shot_boundary_model.h).
   std::string task;
   // Hugging Face layout only (set by the loader, not read from sightline.json): the folder that
   // holds both towers, and which tower this is ("vision" | "text").

@@ -461,6 +461,7 @@ void SummarizeVideo(const SummarizeVideoDeps& deps, VideoSource source, Summariz
     done(std::move(r));
   };
   Status valid = ValidateSummarizeVideoParams(params);
+  if (valid.ok()) valid = ValidateDetectorAvailable(deps.video, params.detector);
   if (!valid.ok()) return finish(valid);
   const auto start = Clock::now();
   RunVideoTask(

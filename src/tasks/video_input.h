@@ -19,6 +19,10 @@
 #include "sources/path_policy.h"
 #include "sources/source_resolver.h"
 
+namespace sightline::scheduling {
+struct ServedModel;
+}
+
 namespace sightline::tasks {
 
 struct VideoTaskDeps {
@@ -28,6 +32,8 @@ struct VideoTaskDeps {
   // never holds up image requests.
   ThreadPool* pool = nullptr;
   media::VideoLimits limits;
+  // detector=transnetv2 runs here (tasks/shot_boundary_model.h); null: that detector is refused.
+  scheduling::ServedModel* shot_model = nullptr;
   // Fired when a draining server's deadline passes: videos still decoding end with 503 draining.
   const CancelToken* shutdown = nullptr;
   // Videos waiting for a pool thread at most (--video-queue); one more is a 503 queue_full with

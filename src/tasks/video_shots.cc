@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "tasks/shot_boundary_model.h"
+
 namespace sightline::tasks {
 namespace {
 
@@ -13,10 +15,19 @@ double Ms(Clock::duration d) {
 
 }  // namespace
 
+Status ValidateDetectorAvailable(const VideoTaskDeps& deps, const media::ShotDetectorOptions& detector) {
+  RETURN_IF_ERROR(media::ValidateShotDetectorOptions(detector));
+  if (detector.kind == media::ShotDetectorKind::kTransNetV2 && !deps.shot_model)
+    return InvalidArgument(
+        "detector transnetv2 needs a shot_boundary_detection model (TransNetV2) in the model repository; "
+        "none is loaded (scripts/fetch_video_models.py converts it)");
+  return Status::Ok();
+}
+
 Result<ShotPass> RunShotPass(const VideoTaskDeps& deps, const char* task, media::VideoInput input,
                              const DetectShotsParams& params, const RequestContextPtr& context,
                              const std::function<void(const media::AnalysisFrame&)>& per_frame) {
-  RETURN_IF_ERROR(media::ValidateShotDetectorOptions(params.detector));
+  RETURN_IF_ERROR(ValidateDetectorAvailable(deps, params.detector));
   if (params.analysis_width < 16 || params.analysis_width > 1920)
     return InvalidArgument("analysis_width must be between 16 and 1920");
   RETURN_IF_ERROR(VideoInterrupted(deps, context));
@@ -31,7 +42,12 @@ Result<ShotPass> RunShotPass(const VideoTaskDeps& deps, const char* task, media:
   result.video = pass.decoder->info();
   result.timing.probe_ms = Ms(Clock::now() - start);
 
-  auto detector = media::MakeShotDetector(params.detector);
+  std::unique_ptr<media::ShotDetector> detector;
+  if (params.detector.kind == media::ShotDetectorKind::kTransNetV2)
+    detector = std::make_unique<media::TransNetV2Detector>(params.detector,
+                                                           ShotBoundaryRunner(*deps.shot_model, context));
+  else
+    detector = media::MakeShotDetector(params.detector);
   Clock::duration detecting{}, measuring{};
   const auto decode_start = Clock::now();
   observability::Counter* frames = deps.frames ? &deps.frames->WithLabels({task}) : nullptr;
@@ -41,6 +57,7 @@ Result<ShotPass> RunShotPass(const VideoTaskDeps& deps, const char* task, media:
     const auto t0 = Clock::now();
     pass.times.push_back(frame.time_s);
     detector->Push(frame);
+    RETURN_IF_ERROR(detector->status());
     const auto t1 = Clock::now();
     detecting += t1 - t0;
     if (per_frame) {
@@ -50,15 +67,18 @@ Result<ShotPass> RunShotPass(const VideoTaskDeps& deps, const char* task, media:
     return Status::Ok();
   }));
   const auto decode_total = Clock::now() - decode_start;
+  const auto detecting_in_loop = detecting;
   const auto t0 = Clock::now();
   const double step = result.video.frame_rate > 0 ? 1.0 / result.video.frame_rate : 0.04;
   result.decoded_duration_s = pass.times.back() + step;
-  result.shots = media::ShotsFromCuts(detector->Finish(), pass.times, result.decoded_duration_s);
+  auto cuts = detector->Finish();
+  RETURN_IF_ERROR(detector->status());
+  result.shots = media::ShotsFromCuts(cuts, pass.times, result.decoded_duration_s);
   detecting += Clock::now() - t0;
   result.frames = static_cast<int64_t>(pass.times.size());
   result.corrupt_packets = pass.decoder->corrupt_packets();
   result.timing.shot_detection_ms = Ms(detecting);
-  result.timing.decode_ms = Ms(decode_total) - Ms(detecting) - Ms(measuring);
+  result.timing.decode_ms = Ms(decode_total) - Ms(detecting_in_loop) - Ms(measuring);
   pass.per_frame_ms = Ms(measuring);
   ObserveVideoStage(deps, task, "probe", result.timing.probe_ms);
   ObserveVideoStage(deps, task, "decode", result.timing.decode_ms);
@@ -81,7 +101,7 @@ void DetectShots(const VideoTaskDeps& deps, VideoSource source, DetectShotsParam
     CountVideoOutcome(deps, "shots", r.status());
     done(std::move(r));
   };
-  Status valid = media::ValidateShotDetectorOptions(params.detector);
+  Status valid = ValidateDetectorAvailable(deps, params.detector);
   if (!valid.ok()) return finish(valid);
   const auto start = Clock::now();
   RunVideoTask(

@@ -39,6 +39,9 @@ struct VideoShotsResult {
   VideoStageTiming timing;
 };
 
+// The detector's options, and for transnetv2 that the repository has the model. Errors: 400.
+Status ValidateDetectorAvailable(const VideoTaskDeps& deps, const media::ShotDetectorOptions& detector);
+
 // The one decode pass every video task starts with: the decoder opened (the probe), then every
 // frame at analysis size through the shot detector and, when given, `per_frame` (timed apart,
 // as per_frame_ms, and not counted in decode_ms). `task` labels the frames metric. The decoder

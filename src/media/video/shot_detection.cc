@@ -1,5 +1,6 @@
 #include "media/video/shot_detection.h"
 
+#include "media/video/flash_filter.h"
 #include "media/video/hsv_kernel.h"
 
 #include <algorithm>
@@ -24,13 +25,6 @@ uint64_t SumAbsDiff(const uint8_t* __restrict a, const uint8_t* __restrict b, si
     total += sum;
   }
   return total;
-}
-
-// Times are differences of timestamps: 1.8 - 1.6 is 0.19999999999999996, which must still meet a
-// 0.2 s minimum as PySceneDetect's frame counts do.
-constexpr double kTimeEpsilon = 1e-6;
-bool AtLeast(double elapsed, double length) {
-  return elapsed >= length - kTimeEpsilon;
 }
 
 double MeanAbsDiff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
@@ -61,56 +55,6 @@ class ContentScore {
  private:
   bool has_previous_ = false;
   std::vector<uint8_t> h_, s_, v_, ph_, ps_, pv_;
-};
-
-// PySceneDetect's FlashFilter in MERGE mode, its length in seconds: cuts closer than the minimum
-// shot length are merged into one placed at the last frame above the threshold.
-class FlashFilterMerge {
- public:
-  explicit FlashFilterMerge(double length_s) : length_s_(length_s) {}
-
-  std::optional<double> Filter(double t, bool above, int64_t frame, int64_t* cut_frame) {
-    if (length_s_ <= 0) {
-      if (above) *cut_frame = frame;
-      return above ? std::optional<double>(t) : std::nullopt;
-    }
-    if (!last_above_) {
-      last_above_ = t;
-      last_above_frame_ = frame;
-    }
-    const bool min_length_met = AtLeast(t - *last_above_, length_s_);
-    if (above) {
-      last_above_ = t;
-      last_above_frame_ = frame;
-    }
-    if (merge_triggered_) {
-      if (min_length_met && !above && AtLeast(*last_above_ - merge_start_, length_s_)) {
-        merge_triggered_ = false;
-        *cut_frame = last_above_frame_;
-        return *last_above_;
-      }
-      return std::nullopt;
-    }
-    if (!above) return std::nullopt;
-    if (min_length_met) {
-      merge_enabled_ = true;
-      *cut_frame = frame;
-      return t;
-    }
-    if (merge_enabled_) {
-      merge_triggered_ = true;
-      merge_start_ = t;
-    }
-    return std::nullopt;
-  }
-
- private:
-  double length_s_;
-  std::optional<double> last_above_;
-  int64_t last_above_frame_ = 0;
-  bool merge_enabled_ = false;
-  bool merge_triggered_ = false;
-  double merge_start_ = 0;
 };
 
 class ContentDetector final : public ShotDetector {
@@ -233,6 +177,7 @@ const char* ShotDetectorName(ShotDetectorKind kind) {
     case ShotDetectorKind::kAdaptive: return "adaptive";
     case ShotDetectorKind::kContent: return "content";
     case ShotDetectorKind::kThreshold: return "threshold";
+    case ShotDetectorKind::kTransNetV2: return "transnetv2";
   }
   return "adaptive";
 }
@@ -241,12 +186,15 @@ Result<ShotDetectorKind> ParseShotDetector(const std::string& name) {
   if (name == "adaptive") return ShotDetectorKind::kAdaptive;
   if (name == "content") return ShotDetectorKind::kContent;
   if (name == "threshold") return ShotDetectorKind::kThreshold;
-  return InvalidArgument("detector '" + name + "' is not one of adaptive, content, threshold");
+  if (name == "transnetv2") return ShotDetectorKind::kTransNetV2;
+  return InvalidArgument("detector '" + name + "' is not one of adaptive, content, threshold, transnetv2");
 }
 
 Status ValidateShotDetectorOptions(const ShotDetectorOptions& o) {
   if (!(o.threshold < 0 || (std::isfinite(o.threshold) && o.threshold <= 255)))
     return InvalidArgument("threshold must be between 0 and 255");
+  if (o.kind == ShotDetectorKind::kTransNetV2 && o.threshold > 1)
+    return InvalidArgument("threshold for detector transnetv2 is a probability, between 0 and 1");
   if (!std::isfinite(o.min_shot_s) || o.min_shot_s < 0 || o.min_shot_s > 3600)
     return InvalidArgument("min_shot_len must be between 0 and 3600 seconds");
   if (!std::isfinite(o.adaptive_threshold) || o.adaptive_threshold <= 0 || o.adaptive_threshold > 255)
@@ -264,6 +212,7 @@ std::unique_ptr<ShotDetector> MakeShotDetector(const ShotDetectorOptions& option
   switch (options.kind) {
     case ShotDetectorKind::kContent: return std::make_unique<ContentDetector>(options);
     case ShotDetectorKind::kThreshold: return std::make_unique<ThresholdDetector>(options);
+    case ShotDetectorKind::kTransNetV2: return nullptr;
     case ShotDetectorKind::kAdaptive: break;
   }
   return std::make_unique<AdaptiveDetector>(options);

@@ -14,6 +14,9 @@
 //              out (below) and the next fade in (at or above) make one cut between them, placed by
 //              `fade_bias` (-1 at the fade out, 0 in the middle, +1 at the fade in).
 //
+//   transnetv2 TransNetV2, a shot-boundary network (media/video/transnetv2_detector.h): made by
+//              the task layer, which runs the model; MakeShotDetector answers null for it.
+//
 // Frames are the analysis size (256 wide, as PySceneDetect downscales); sizes must not change.
 #pragma once
 
@@ -27,16 +30,17 @@
 
 namespace sightline::media {
 
-enum class ShotDetectorKind { kAdaptive, kContent, kThreshold };
+enum class ShotDetectorKind { kAdaptive, kContent, kThreshold, kTransNetV2 };
 
-// "adaptive", "content", "threshold"; parse errors are kInvalidArgument naming the choices.
+// "adaptive", "content", "threshold", "transnetv2"; parse errors are kInvalidArgument naming the choices.
 const char* ShotDetectorName(ShotDetectorKind kind);
 Result<ShotDetectorKind> ParseShotDetector(const std::string& name);
 
 struct ShotDetectorOptions {
   ShotDetectorKind kind = ShotDetectorKind::kAdaptive;
   // content: the HSV score a cut needs (0-255); threshold: the mean intensity of a faded frame
-  // (0-255). Unset (< 0): the detector's default, 27 or 12.
+  // (0-255); transnetv2: the probability a transition frame exceeds (0-1). Unset (< 0): the
+  // detector's default, 27, 12 or 0.5.
   double threshold = -1;
   double min_shot_s = 0.6;  // no shot shorter than this (PySceneDetect CLI's 0.6 s)
   double adaptive_threshold = 3.0;
@@ -61,9 +65,11 @@ class ShotDetector {
   virtual void Push(const AnalysisFrame& frame) = 0;
   // After the last frame: every cut, in order.
   virtual std::vector<Cut> Finish() = 0;
+  // Why detection failed (a model-backed detector's run): checked after Push and Finish.
+  virtual Status status() const { return Status::Ok(); }
 };
 
-// Options must be valid (ValidateShotDetectorOptions).
+// Options must be valid (ValidateShotDetectorOptions). Null for kTransNetV2 (needs a model).
 std::unique_ptr<ShotDetector> MakeShotDetector(const ShotDetectorOptions& options);
 
 // OpenCV's 8-bit COLOR_RGB2HSV (fixed-point, H in [0, 180)), which ContentDetector scores on;
