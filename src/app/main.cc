@@ -176,6 +176,11 @@ int main(int argc, char** argv) {
   v->add_option("--model", sv.params.caption_model, "Captioning model folder (default: the first)");
   v->add_option("--prompt", sv.params.caption.prompt, "Caption prompt");
   v->add_option("--max-new-tokens", sv.params.caption.generation.max_new_tokens, "Caption tokens at most");
+  v->add_option("--summary-method", sv.params.summary_method, "auto | vlm | extractive")
+      ->capture_default_str();
+  v->add_option("--summary-model", sv.params.summary_model, "Vision-language model for the summary");
+  v->add_option("--summary-max-tokens", sv.params.summary_max_tokens, "Summary tokens at most")
+      ->capture_default_str();
   sightline::app::PullOptions po;
   auto* p = cli.add_subcommand("pull",
                                "Download a model from a Hugging Face-compatible hub (HF_ENDPOINT, HF_TOKEN)");

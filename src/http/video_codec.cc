@@ -306,12 +306,17 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
        "labels",
        "top_labels",
        "safety_labels",
-       "safety_threshold"},
+       "safety_threshold",
+       "summary_method",
+       "summary_model",
+       "summary_max_tokens"},
       "detector, threshold, min_shot_len, adaptive_threshold, window_width, min_content_val, fade_bias, "
       "keyframes, "
       "thumbnail_size, thumbnail_format, keyframe_size, keyframes_per_shot, long_shot_len, dedupe, "
       "dedupe_method, dedupe_threshold, captions, model, prompt, max_new_tokens, stream, safety, tags, "
-      "tag_labels, top_tags, labels, top_labels, safety_labels, safety_threshold"));
+      "tag_labels, top_tags, labels, top_labels, safety_labels, safety_threshold, summary_method, "
+      "summary_model, "
+      "summary_max_tokens"));
   SummarizeRequest out;
   auto& p = out.params;
   RETURN_IF_ERROR(ParseDetectorFields(r, p.detector));
@@ -354,6 +359,10 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
   if (const std::string m = Field(r, "dedupe_method"); !m.empty()) p.dedupe_method = m;
   ASSIGN_OR_RETURN(auto top, IntField(r, "top_tags", 1, 100));
   if (top) p.top_tags = *top;
+  if (const std::string m = Field(r, "summary_method"); !m.empty()) p.summary_method = m;
+  p.summary_model = Field(r, "summary_model");
+  ASSIGN_OR_RETURN(auto summary_tokens, IntField(r, "summary_max_tokens", 1, tasks::kMaxNewTokensLimit));
+  if (summary_tokens) p.summary_max_tokens = *summary_tokens;
   p.tag_labels = ListField(r, "tag_labels");
   p.safety_labels = ListField(r, "safety_labels");
   RETURN_IF_ERROR(tasks::ValidateSummarizeVideoParams(p));
@@ -479,6 +488,13 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
     summary["text"] = nullptr;
   else
     summary["text"] = v.summary;
+  if (v.summary_method == "vlm") {
+    summary["model"] = v.summary_model;
+    summary["prompt"] = v.summary_prompt;
+  } else {
+    summary["model"] = nullptr;
+  }
+  if (!v.summary_status.ok()) summary["error"] = v.summary_status.message();
   o["summary"] = std::move(summary);
   const auto& t = v.timing;
   o["timing"] =

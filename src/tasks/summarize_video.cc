@@ -77,6 +77,41 @@ void ForEachKeyframe(const std::vector<VideoKeyframe>& keyframes, bool kept_only
   latch.Wait();
 }
 
+// The vision-language model a summary is asked of: by name, or the first; null when none.
+const CaptionerFamily* SummaryModel(const SummarizeVideoDeps& deps, const SummarizeVideoParams& params) {
+  if (params.summary_method == "extractive" || !params.captions || !deps.captioners || !deps.work_pool)
+    return nullptr;
+  for (const auto& name : deps.captioners->names()) {
+    const CaptionerFamily* f = deps.captioners->Find(name);
+    if (f->kind == CaptionerFamily::Kind::kVisionLanguage &&
+        (params.summary_model.empty() || params.summary_model == name))
+      return f;
+  }
+  return nullptr;
+}
+
+// The summary prompt over `lines` of the timeline; while it is over the model's context, every
+// other line is left out (the first and last kept).
+Result<std::pair<CaptionJob, std::string>> SummaryJob(const CaptionerFamily& family,
+                                                      std::vector<std::string> lines, int max_tokens) {
+  for (;;) {
+    std::string prompt = std::string(kVideoSummaryIntro) + "\n";
+    for (const auto& l : lines) prompt += l + "\n";
+    prompt += kVideoSummaryAsk;
+    CaptionParams p;
+    p.prompt = prompt;
+    p.generation.max_new_tokens = max_tokens;
+    p.generation.min_new_tokens = 1;  // an answer, never an empty summary
+    auto job = PrepareCaption(family, p);
+    if (job.ok()) return std::make_pair(std::move(job).value(), std::move(prompt));
+    if (job.status().kind() != ErrorKind::kInvalidText || lines.size() <= 1) return job.status();
+    std::vector<std::string> fewer;
+    for (size_t i = 0; i < lines.size(); i += 2) fewer.push_back(lines[i]);
+    if (fewer.size() > 1 && fewer.back() != lines.back()) fewer.back() = lines.back();
+    lines = std::move(fewer);
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> DefaultUnsafeLabels() {
@@ -109,6 +144,10 @@ Status ValidateSummarizeVideoParams(const SummarizeVideoParams& p) {
   for (const auto& l : p.safety_labels)
     if (l.empty() || l.size() > 200 || l == kSafeLabel)
       return InvalidArgument("safety_labels must be non-empty, at most 200 bytes, and not the safe label");
+  if (p.summary_method != "auto" && p.summary_method != "vlm" && p.summary_method != "extractive")
+    return InvalidArgument("summary_method must be auto, vlm or extractive, not '" + p.summary_method + "'");
+  if (p.summary_max_tokens < 1 || p.summary_max_tokens > kMaxNewTokensLimit)
+    return InvalidArgument("summary_max_tokens must be between 1 and " + std::to_string(kMaxNewTokensLimit));
   if (p.tag_labels.size() > 256) return InvalidArgument("tag_labels takes at most 256 labels");
   for (const auto& l : p.tag_labels)
     if (l.empty() || l.size() > 200)
@@ -120,6 +159,13 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
                                        const SummarizeVideoParams& params, const RequestContextPtr& context) {
   RETURN_IF_ERROR(ValidateSummarizeVideoParams(params));
   RETURN_IF_ERROR(VideoInterrupted(deps.video, context));
+  const CaptionerFamily* summarizer = SummaryModel(deps, params);
+  if (params.summary_method == "vlm" && !summarizer)
+    return InvalidArgument(params.summary_model.empty()
+                               ? "summary_method vlm needs captions and a vision-language model in the "
+                                 "repository; none is loaded"
+                               : "summary_method vlm: no vision-language model named '" +
+                                     params.summary_model + "'");
   const VideoTaskDeps& vd = deps.video;
   auto stage = [&](const char* name, double ms) {
     ObserveVideoStage(vd, kTask, name, ms);
@@ -448,6 +494,49 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   const auto t_summary = Clock::now();
   out.summary = TimelineSummary(out.keyframes, out.video.frame_rate);
   out.summary_method = out.summary.empty() ? "none" : "extractive";
+  if (summarizer && !out.summary.empty()) {
+    // Shown the captioned keyframe of the longest shot, asked over the timeline.
+    size_t shown = out.keyframes.size();
+    double longest = -1;
+    for (size_t i = 0; i < out.keyframes.size(); ++i) {
+      const auto& k = out.keyframes[i];
+      if (k.duplicate_of >= 0 || k.caption.empty() || !jpegs[i]) continue;
+      const auto& shot = out.shots[static_cast<size_t>(k.shot)];
+      if (shot.end_s - shot.start_s > longest) {
+        longest = shot.end_s - shot.start_s;
+        shown = i;
+      }
+    }
+    std::vector<std::string> lines;
+    for (size_t at = 0; at < out.summary.size();) {
+      const size_t end = std::min(out.summary.find('\n', at), out.summary.size());
+      lines.push_back(out.summary.substr(at, end - at));
+      at = end + 1;
+    }
+    auto job = SummaryJob(*summarizer, std::move(lines), params.summary_max_tokens);
+    if (!job.ok()) {
+      out.summary_status = job.status();
+    } else if (shown < out.keyframes.size()) {
+      const std::vector<VideoKeyframe> one(1);  // ForEachKeyframe's wait, for the one call
+      ForEachKeyframe(one, false, [&](size_t, const Finish& finish) {
+        CaptionOne(*deps.captioners, *summarizer, *deps.work_pool, jpegs[shown], job->first, 0, context,
+                   [&, finish](CaptionedImage c, StageTiming) {
+                     finish([&] {
+                       if (!c.status.ok()) {
+                         out.summary_status = c.status;
+                       } else if (c.text.empty()) {
+                         out.summary_status = Internal("the model's summary was empty");
+                       } else {
+                         out.summary = std::move(c.text);
+                         out.summary_method = "vlm";
+                         out.summary_model = summarizer->name;
+                         out.summary_prompt = job->second;
+                       }
+                     });
+                   });
+      });
+    }
+  }
   out.timing.summary_ms = Ms(Clock::now() - t_summary);
   stage("summary", out.timing.summary_ms);
   out.timing.total_ms = Ms(Clock::now() - start);

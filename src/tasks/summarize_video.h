@@ -3,8 +3,10 @@
 //   keyframes (per shot its sharpest frame, one per long stretch of a long shot; those frames
 //   decoded again at keyframe size by seeking) -> dedupe (perceptual hash: keyframes alike an
 //   earlier kept one are dropped as its duplicates) -> captioning (each kept keyframe through the
-//   generation engine, all in flight together so the batchers batch them) -> summary (an
-//   extractive timeline of the captions) -> the answer, with thumbnails on request.
+//   generation engine, all in flight together so the batchers batch them) -> summary (the
+//   vision-language model's, prompted with the ordered, timestamped captions and shown the keyframe
+//   of the longest shot; else an extractive timeline of the captions) -> the answer, with
+//   thumbnails on request.
 //   Safety: each kept keyframe through the safety classifier (tasks/image_classifier.h, e.g.
 //   Yahoo's open_nsfw), flagged at its threshold, and the video flagged when any keyframe is.
 //   With a CLIP model: keyframes embedded (the embedding stage), dedupe by their cosine, and vibe
@@ -12,7 +14,6 @@
 //   Labels per shot from an ImageNet classifier (EfficientNet-Lite0), as video-understanding APIs
 //   give.
 // Shots come from any detector, TransNetV2 included (tasks/shot_boundary_model.h).
-// Not yet: a VLM-written summary.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +45,13 @@ std::vector<std::string> DefaultVideoTags();
 // Safety by CLIP zero-shot (no safety classifier loaded): the safe label, and the unsafe ones
 // asked when a request names none.
 inline constexpr const char* kSafeLabel = "a safe, ordinary image";
+// What the vision-language model is asked for a summary: this, the timeline ("[00:00:02] a cat on
+// a sofa" per kept keyframe, in order), then kVideoSummaryAsk.
+inline constexpr const char* kVideoSummaryIntro =
+    "This image is a keyframe of a video. These are captions of the video's keyframes, in order, each "
+    "with its time:";
+inline constexpr const char* kVideoSummaryAsk =
+    "Summarize what happens in the video in two or three sentences.";
 std::vector<std::string> DefaultUnsafeLabels();
 
 struct SummarizeVideoParams {
@@ -73,6 +81,12 @@ struct SummarizeVideoParams {
   bool captions = true;
   std::string caption_model;  // "" = the first captioner
   CaptionParams caption;      // prompt and generation settings
+  // The summary: "auto" (the vision-language model's when one is loaded and there are captions,
+  // else the extractive timeline), "vlm" (a 400 without a vision-language model or captions),
+  // "extractive". A timeline too long for the model's context keeps evenly spaced lines.
+  std::string summary_method = "auto";
+  std::string summary_model;  // "" = the first vision-language model
+  int summary_max_tokens = 128;
   // Safety flags per kept keyframe: from the safety classifier when one is loaded, else CLIP
   // zero-shot over kSafeLabel and `safety_labels` (empty: DefaultUnsafeLabels()), flagged at
   // `safety_threshold` (the classifier's own threshold applies to it).
@@ -134,10 +148,13 @@ struct VideoSummary {
   std::string labels_model;                        // empty: no labels classifier ran
   std::vector<std::vector<VideoTag>> shot_labels;  // per shot, top_labels, highest first
   std::string caption_model;                       // empty: no captions
-  std::string summary_method;                      // "extractive" (a timeline of the captions) or "none"
+  std::string summary_method;  // "vlm", "extractive" (a timeline of the captions) or "none"
   std::string summary;
-  std::string safety_model;   // empty: no safety check ran
-  std::string safety_method;  // "classifier" or "clip_zero_shot"
+  std::string summary_model;   // the vision-language model that wrote it ("vlm")
+  std::string summary_prompt;  // what it was asked ("vlm")
+  Status summary_status;       // a failed VLM summary: why (the extractive one is given instead)
+  std::string safety_model;    // empty: no safety check ran
+  std::string safety_method;   // "classifier" or "clip_zero_shot"
   double safety_threshold = 0;
   VideoSummaryTiming timing;
 };

@@ -297,13 +297,13 @@ def test_keyframes_come_from_their_own_shots_and_show_them(video_server):
         small = np.asarray(thumb.resize((32, 18)), dtype=np.float32)
         nearest = min(photos, key=lambda n: np.abs(photos[n] - small).mean())
         assert nearest == photo, (shot["index"], nearest)
-    assert a["caption_model"] is None and a["summary"] == {"method": "none", "text": None}
+    assert a["caption_model"] is None and a["summary"] == {"method": "none", "text": None, "model": None}
     assert a["duplicates"] == []
 
 
 def test_a_scene_shown_twice_is_dropped_as_a_duplicate_of_the_first(video_server):
     a = summarize(video_server, {"video_path": os.path.join(VIDEOS, "same_scene_twice.mp4"), "keyframes": "none",
-                                 "dedupe_method": "perceptual_hash"}).json()
+                                 "dedupe_method": "perceptual_hash", "summary_method": "extractive"}).json()
     assert [s["start_frame"] for s in a["shots"]] == [0, 40, 80]
     kept = [k for k in a["keyframes"] if k["duplicate_of"] is None]
     assert [k["shot"] for k in kept] == [0, 1]
@@ -793,3 +793,63 @@ def test_summarize_video_command_cuts_with_transnetv2(transnet_repo):
     assert out.returncode == 0, out.stderr.decode()
     a = json.loads(out.stdout)
     assert a["detector"] == "transnetv2" and [sh["start_frame"] for sh in a["shots"][1:]] == [50, 100, 150]
+
+
+# ---- a summary written by the vision-language model --------------------------------------------
+
+@pytest.fixture(scope="module")
+def vlm_video_server(tmp_path_factory):
+    """The tiny vision-language model (random weights, FastVLM's layout) as captioner and summarizer."""
+    from conftest import Server
+    repo = tmp_path_factory.mktemp("vlm-video-repo")
+    os.symlink(os.path.abspath(os.path.join(FIXTURES, "vlm-tiny")), repo / "vlm-tiny")
+    s = Server("--allow-path", VIDEOS, repo=str(repo))
+    yield s
+    s.stop()
+
+
+def test_the_vision_language_model_writes_the_summary_from_the_timestamped_captions(vlm_video_server):
+    s = vlm_video_server
+    body = {"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"), "keyframes": "none", "max_new_tokens": 6,
+            "summary_max_tokens": 12}
+    a = summarize(s, body).json()
+    summary = a["summary"]
+    assert summary["method"] == "vlm" and summary["model"] == "vlm-tiny" and a["caption_model"] == "vlm-tiny"
+    assert summary["text"] and "error" not in summary
+    # Asked over every kept keyframe's caption, in time order, each with its time.
+    kept = [k for k in a["keyframes"] if k["duplicate_of"] is None and k["caption"]]
+    lines = summary["prompt"].split("\n")
+    assert lines[0].startswith("This image is a keyframe of a video.") and lines[-1].startswith("Summarize")
+    timeline = lines[1:-1]
+    assert len(timeline) >= 2
+    for line in timeline:
+        stamp, caption = line[1:9], line[11:]
+        assert line[0] == "[" and line[9:11] == "] "
+        assert any(k["caption"] == caption and k["timecode"].startswith(stamp) for k in kept), (line, kept)
+    assert timeline == sorted(timeline)
+    # The extractive summary is that timeline; generation is greedy, so the same request answers alike.
+    e = summarize(s, dict(body, summary_method="extractive")).json()["summary"]
+    assert e["method"] == "extractive" and e["model"] is None and e["text"].split("\n") == timeline
+    assert summarize(s, body).json()["summary"]["text"] == summary["text"]
+    # Its length is the summary's own limit.
+    short = summarize(s, dict(body, summary_max_tokens=2)).json()["summary"]
+    assert short["method"] == "vlm" and 0 < len(short["text"]) <= len(summary["text"])
+    # Captions off: nothing to summarize from.
+    assert summarize(s, dict(body, captions=False)).json()["summary"] == {"method": "none", "text": None,
+                                                                          "model": None}
+    for extra, says in [({"summary_method": "abstract"}, "summary_method"),
+                        ({"summary_max_tokens": 0}, "summary_max_tokens"),
+                        ({"summary_method": "vlm", "summary_model": "nope"}, "no vision-language model named 'nope'"),
+                        ({"summary_method": "vlm", "captions": False}, "needs captions")]:
+        r = requests.post(s.url + "/v1/videos/summarize", json=dict(body, **extra), timeout=60)
+        assert r.status_code == 400 and says in r.json()["error"]["message"], (extra, r.text)
+
+
+def test_without_a_vision_language_model_the_summary_is_extractive_and_vlm_is_refused(make_server, tmp_path):
+    os.symlink(os.path.abspath(os.path.join(FIXTURES, "captioner-tiny")), tmp_path / "captioner-tiny")
+    s = make_server("--allow-path", VIDEOS, repo=str(tmp_path))
+    body = {"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"), "keyframes": "none", "max_new_tokens": 4}
+    a = summarize(s, body).json()
+    assert a["caption_model"] == "captioner-tiny" and a["summary"]["method"] == "extractive"
+    r = requests.post(s.url + "/v1/videos/summarize", json=dict(body, summary_method="vlm"), timeout=60)
+    assert r.status_code == 400 and "vision-language model" in r.json()["error"]["message"], r.text
