@@ -105,8 +105,10 @@ void TransNetV2Detector::Submit(int64_t window) {
     --in_flight_;
     cv_.notify_all();
   });
-  // Frames before the next window's first are no longer needed.
-  const int64_t keep_from = std::max<int64_t>(0, (window + 1) * kTransNetV2Stride - kTransNetV2Context);
+  // Frames before the next window's first are no longer needed; the last one always is (it pads
+  // the end of every later window).
+  const int64_t keep_from =
+      std::min(frames_ - 1, std::max<int64_t>(0, (window + 1) * kTransNetV2Stride - kTransNetV2Context));
   if (keep_from > base_) {
     buffer_.erase(buffer_.begin(),
                   buffer_.begin() + static_cast<ptrdiff_t>((keep_from - base_) * kTransNetV2FrameBytes));
