@@ -3,19 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 
 #include "media/video/flash_filter.h"
 
 namespace sightline::media {
-namespace {
-
-// Source spans covered by each of `out` output cells over `in` source cells: per output cell,
-// the (index, weight) of every source cell it overlaps, weights summing to 1.
-struct Span {
-  int first = 0;
-  std::vector<float> weights;
-};
-std::vector<Span> AreaSpans(int in, int out) {
+std::vector<TransNetV2Resizer::Span> TransNetV2Resizer::Spans(int in, int out) {
   std::vector<Span> spans(static_cast<size_t>(out));
   const double scale = static_cast<double>(in) / out;
   for (int o = 0; o < out; ++o) {
@@ -30,29 +23,31 @@ std::vector<Span> AreaSpans(int in, int out) {
   return spans;
 }
 
-}  // namespace
+TransNetV2Resizer::TransNetV2Resizer(int width, int height)
+    : width_(width),
+      height_(height),
+      xs_(Spans(width, kTransNetV2Width)),
+      ys_(Spans(height, kTransNetV2Height)) {}
 
-void ResizeToTransNetV2(const uint8_t* rgb, int width, int height, uint8_t* out) {
-  const auto xs = AreaSpans(width, kTransNetV2Width);
-  const auto ys = AreaSpans(height, kTransNetV2Height);
-  std::vector<float> row(static_cast<size_t>(kTransNetV2Width) * 3);
+void TransNetV2Resizer::Resize(const uint8_t* rgb, uint8_t* out) const {
+  float row[kTransNetV2Width * 3];
   for (int oy = 0; oy < kTransNetV2Height; ++oy) {
-    std::fill(row.begin(), row.end(), 0.0f);
-    const Span& sy = ys[static_cast<size_t>(oy)];
+    std::fill(std::begin(row), std::end(row), 0.0f);
+    const Span& sy = ys_[static_cast<size_t>(oy)];
     for (size_t j = 0; j < sy.weights.size(); ++j) {
-      const uint8_t* src = rgb + static_cast<size_t>(sy.first + static_cast<int>(j)) * width * 3;
+      const uint8_t* src = rgb + static_cast<size_t>(sy.first + static_cast<int>(j)) * width_ * 3;
       for (int ox = 0; ox < kTransNetV2Width; ++ox) {
-        const Span& sx = xs[static_cast<size_t>(ox)];
+        const Span& sx = xs_[static_cast<size_t>(ox)];
         float acc[3] = {0, 0, 0};
         for (size_t i = 0; i < sx.weights.size(); ++i) {
           const uint8_t* p = src + static_cast<size_t>(sx.first + static_cast<int>(i)) * 3;
           for (int c = 0; c < 3; ++c) acc[c] += sx.weights[i] * p[c];
         }
-        for (int c = 0; c < 3; ++c) row[static_cast<size_t>(ox) * 3 + c] += sy.weights[j] * acc[c];
+        for (int c = 0; c < 3; ++c) row[ox * 3 + c] += sy.weights[j] * acc[c];
       }
     }
     uint8_t* dst = out + static_cast<size_t>(oy) * kTransNetV2Width * 3;
-    for (size_t i = 0; i < row.size(); ++i)
+    for (int i = 0; i < kTransNetV2Width * 3; ++i)
       dst[i] = static_cast<uint8_t>(std::clamp(std::lround(row[i]), 0L, 255L));
   }
 }
@@ -119,7 +114,9 @@ void TransNetV2Detector::Submit(int64_t window) {
 void TransNetV2Detector::Push(const AnalysisFrame& frame) {
   const size_t at = buffer_.size();
   buffer_.resize(at + kTransNetV2FrameBytes);
-  ResizeToTransNetV2(frame.rgb, frame.width, frame.height, buffer_.data() + at);
+  if (!resizer_ || resizer_->width() != frame.width || resizer_->height() != frame.height)
+    resizer_.emplace(frame.width, frame.height);
+  resizer_->Resize(frame.rgb, buffer_.data() + at);
   times_.push_back(frame.time_s);
   ++frames_;
   // Window k is complete once its last padded frame, 50k + 74, has been decoded.

@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "core/status.h"
@@ -43,9 +44,26 @@ inline constexpr size_t kTransNetV2FrameBytes = size_t{kTransNetV2Width} * kTran
 using TransNetV2Runner =
     std::function<void(TensorBuffer window, std::function<void(Result<std::vector<float>>)> done)>;
 
-// Area-averaged downscale of an RGB image (packed rows) to 48x27, as cv2.resize INTER_AREA: each
-// output pixel is the mean of the source area it covers, partial pixels weighted by coverage.
-void ResizeToTransNetV2(const uint8_t* rgb, int width, int height, uint8_t* out);
+// Area-averaged downscale of RGB images (packed rows) of one size to 48x27, as cv2.resize
+// INTER_AREA: each output pixel is the mean of the source area it covers, partial pixels weighted
+// by coverage. The weights are worked out once per source size.
+class TransNetV2Resizer {
+ public:
+  TransNetV2Resizer(int width, int height);
+  int width() const { return width_; }
+  int height() const { return height_; }
+  // `rgb`: width x height x 3; `out`: kTransNetV2FrameBytes.
+  void Resize(const uint8_t* rgb, uint8_t* out) const;
+
+ private:
+  struct Span {  // the source cells one output cell covers: the first, and each one's weight
+    int first = 0;
+    std::vector<float> weights;
+  };
+  static std::vector<Span> Spans(int in, int out);
+  int width_, height_;
+  std::vector<Span> xs_, ys_;
+};
 
 class TransNetV2Detector final : public ShotDetector {
  public:
@@ -68,6 +86,7 @@ class TransNetV2Detector final : public ShotDetector {
   double threshold_;
   double min_shot_s_;
   TransNetV2Runner runner_;
+  std::optional<TransNetV2Resizer> resizer_;  // for the analysis frames' size
   int64_t frames_ = 0;
   int64_t next_window_ = 0;
   int64_t base_ = 0;             // the first frame buffer_ holds

@@ -159,7 +159,7 @@ TEST(TransNetV2Detector, ResizeAveragesTheAreaEachOutputPixelCovers) {
       for (int c = 0; c < 3; ++c)
         big[(static_cast<size_t>(y) * 96 + x) * 3 + c] = static_cast<uint8_t>((x + y) % 2 ? 100 : 50 + c);
   std::vector<uint8_t> out(kTransNetV2FrameBytes);
-  ResizeToTransNetV2(big.data(), 96, 54, out.data());
+  TransNetV2Resizer(96, 54).Resize(big.data(), out.data());
   for (size_t i = 0; i < out.size(); i += 3) {
     EXPECT_EQ(out[i], 75);      // (50 + 100) / 2
     EXPECT_EQ(out[i + 2], 76);  // (52 + 100) / 2
@@ -170,7 +170,7 @@ TEST(TransNetV2Detector, ResizeAveragesTheAreaEachOutputPixelCovers) {
     for (int x = 0; x < 72; ++x)
       for (int c = 0; c < 3; ++c)
         wide[(static_cast<size_t>(y) * 72 + x) * 3 + c] = static_cast<uint8_t>(x * 3);
-  ResizeToTransNetV2(wide.data(), 72, 27, out.data());
+  TransNetV2Resizer(72, 27).Resize(wide.data(), out.data());
   EXPECT_EQ(out[0], 1);  // (0 * 1 + 3 * 0.5) / 1.5
   EXPECT_EQ(out[3], 5);  // (3 * 0.5 + 6 * 1) / 1.5
 }
