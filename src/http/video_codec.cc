@@ -315,8 +315,7 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
       "thumbnail_size, thumbnail_format, keyframe_size, keyframes_per_shot, long_shot_len, dedupe, "
       "dedupe_method, dedupe_threshold, captions, model, prompt, max_new_tokens, stream, safety, tags, "
       "tag_labels, top_tags, labels, top_labels, safety_labels, safety_threshold, summary_method, "
-      "summary_model, "
-      "summary_max_tokens"));
+      "summary_model, summary_max_tokens"));
   SummarizeRequest out;
   auto& p = out.params;
   RETURN_IF_ERROR(ParseDetectorFields(r, p.detector));

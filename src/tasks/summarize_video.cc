@@ -6,6 +6,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 
@@ -19,16 +20,23 @@ double Ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
 
-// "[00:01:02] a cat on a sofa\n..." from the kept keyframes' captions in time order; a caption
+// "[00:01:02] a cat on a sofa", ... from the kept keyframes' captions in time order; a caption
 // equal to the one before it adds nothing and is left out.
-std::string TimelineSummary(const std::vector<VideoKeyframe>& keyframes, double frame_rate) {
-  std::string out, previous;
+std::vector<std::string> TimelineLines(const std::vector<VideoKeyframe>& keyframes, double frame_rate) {
+  std::vector<std::string> lines;
+  std::string previous;
   for (const auto& k : keyframes) {
     if (k.duplicate_of >= 0 || k.caption.empty() || k.caption == previous) continue;
     std::string stamp = media::SmpteTimecode(k.time_s, frame_rate).substr(0, 8);
-    out += (out.empty() ? "" : "\n") + ("[" + stamp + "] " + k.caption);
+    lines.push_back("[" + stamp + "] " + k.caption);
     previous = k.caption;
   }
+  return lines;
+}
+
+std::string JoinLines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += (out.empty() ? "" : "\n") + l;
   return out;
 }
 
@@ -492,9 +500,10 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   RETURN_IF_ERROR(VideoInterrupted(vd, context));
 
   const auto t_summary = Clock::now();
-  out.summary = TimelineSummary(out.keyframes, out.video.frame_rate);
+  std::vector<std::string> timeline = TimelineLines(out.keyframes, out.video.frame_rate);
+  out.summary = JoinLines(timeline);
   out.summary_method = out.summary.empty() ? "none" : "extractive";
-  if (summarizer && !out.summary.empty()) {
+  if (summarizer && !timeline.empty()) {
     // Shown the captioned keyframe of the longest shot, asked over the timeline.
     size_t shown = out.keyframes.size();
     double longest = -1;
@@ -507,34 +516,26 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
         shown = i;
       }
     }
-    std::vector<std::string> lines;
-    for (size_t at = 0; at < out.summary.size();) {
-      const size_t end = std::min(out.summary.find('\n', at), out.summary.size());
-      lines.push_back(out.summary.substr(at, end - at));
-      at = end + 1;
-    }
-    auto job = SummaryJob(*summarizer, std::move(lines), params.summary_max_tokens);
+    auto job = SummaryJob(*summarizer, std::move(timeline), params.summary_max_tokens);
     if (!job.ok()) {
       out.summary_status = job.status();
     } else if (shown < out.keyframes.size()) {
-      const std::vector<VideoKeyframe> one(1);  // ForEachKeyframe's wait, for the one call
-      ForEachKeyframe(one, false, [&](size_t, const Finish& finish) {
-        CaptionOne(*deps.captioners, *summarizer, *deps.work_pool, jpegs[shown], job->first, 0, context,
-                   [&, finish](CaptionedImage c, StageTiming) {
-                     finish([&] {
-                       if (!c.status.ok()) {
-                         out.summary_status = c.status;
-                       } else if (c.text.empty()) {
-                         out.summary_status = Internal("the model's summary was empty");
-                       } else {
-                         out.summary = std::move(c.text);
-                         out.summary_method = "vlm";
-                         out.summary_model = summarizer->name;
-                         out.summary_prompt = job->second;
-                       }
-                     });
-                   });
-      });
+      // The callback keeps the promise alive while it sets it (it runs on the work pool).
+      auto answered = std::make_shared<std::promise<CaptionedImage>>();
+      auto answer = answered->get_future();
+      CaptionOne(*deps.captioners, *summarizer, *deps.work_pool, jpegs[shown], job->first, 0, context,
+                 [answered](CaptionedImage c, StageTiming) { answered->set_value(std::move(c)); });
+      CaptionedImage c = answer.get();
+      if (!c.status.ok()) {
+        out.summary_status = c.status;
+      } else if (c.text.empty()) {
+        out.summary_status = Internal("the model's summary was empty");
+      } else {
+        out.summary = std::move(c.text);
+        out.summary_method = "vlm";
+        out.summary_model = summarizer->name;
+        out.summary_prompt = std::move(job->second);
+      }
     }
   }
   out.timing.summary_ms = Ms(Clock::now() - t_summary);
