@@ -129,6 +129,19 @@ def wait_until(predicate, timeout=60, what="the condition"):
         time.sleep(0.02)
 
 
+def wait_delivered(sock, timeout=30):
+    """Waits until the peer's kernel holds every byte sent on `sock` (SIOCOUTQ, nothing unsent or
+    unacknowledged), so the next piece a test sends reaches the server separately, however loaded
+    the machine."""
+    import fcntl
+    import struct
+    import termios
+
+    def unsent():
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+    wait_until(lambda: unsent() == 0, timeout=timeout, what="the piece to reach the server")
+
+
 def metric_sum(metrics, prefix, **labels):
     """Sum of every sample whose name starts with `prefix` and carries all `labels`."""
     return sum(v for name, v in metrics.items()

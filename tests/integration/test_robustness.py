@@ -12,7 +12,7 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import FIXTURES, MODELS, SANITIZED, Server, infer_body, wait_until
+from conftest import FIXTURES, MODELS, SANITIZED, Server, infer_body, wait_delivered, wait_until
 
 GOOD = infer_body([{"name": "INPUT0", "shape": [1, 16], "datatype": "FP32", "data": [1] * 16},
                    {"name": "INPUT1", "shape": [1, 16], "datatype": "FP32", "data": [2] * 16}])
@@ -408,7 +408,7 @@ def test_large_body_arriving_in_pieces_is_answered_promptly(server):
     cuts = [0, 300, 70000, 150000, len(req)]
     for a, b in zip(cuts, cuts[1:]):
         s.sendall(req[a:b])
-        time.sleep(0.15)  # paces the client only: the pieces must arrive as separate reads
+        wait_delivered(s)  # the pieces must arrive separately
     t0 = time.time()
     head, payload = ResponseReader(s).next()
     assert time.time() - t0 < 2, "the last piece of the body did not wake the server"
@@ -558,7 +558,7 @@ def test_declared_body_lengths_cost_memory_only_as_bytes_arrive(server):
     c.sendall(head)
     for a, b in zip(cuts, cuts[1:]):
         c.sendall(body[a:b])
-        time.sleep(0.05)  # paces the client only: the pieces must arrive as separate reads
+        wait_delivered(c)  # the pieces must arrive separately
     answer_head, payload = ResponseReader(c).next()
     assert answer_head.startswith(b"HTTP/1.1 200"), answer_head + payload[:300]
     assert len(json.loads(payload)["data"]) == 1200
