@@ -1,6 +1,8 @@
 #include "tasks/shot_boundary_model.h"
 
+#include <atomic>
 #include <cstring>
+#include <memory>
 
 #include "tasks/tensor_inference.h"
 
@@ -38,7 +40,9 @@ Result<scheduling::ServedModel*> FindShotBoundaryModel(const scheduling::ModelRe
 }
 
 media::TransNetV2Runner ShotBoundaryRunner(scheduling::ServedModel& model, RequestContextPtr context) {
-  return [&model, context](TensorBuffer window, std::function<void(Result<std::vector<float>>)> done) {
+  auto admitted = std::make_shared<std::atomic<bool>>(false);
+  return [&model, context, admitted](TensorBuffer window,
+                                     std::function<void(Result<std::vector<float>>)> done) {
     Tensor input;
     input.name = model.signature.inputs.front().name;
     input.dtype = DataType::kUint8;
@@ -49,8 +53,9 @@ media::TransNetV2Runner ShotBoundaryRunner(scheduling::ServedModel& model, Reque
     TensorInferOptions options;
     options.context = context;
     options.outputs = {kOutput};
-    // A video's windows after its first are parts of one admitted request.
-    options.continuation = true;
+    // The first window is admitted like any request (an overloaded model refuses it before much
+    // of the video is decoded); the later ones are parts of that admitted request.
+    options.continuation = admitted->exchange(true);
     // The callback only copies 100 floats and wakes the video thread that waits for them, so it
     // runs on the batcher thread rather than hopping through a pool.
     Status s =

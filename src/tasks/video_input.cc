@@ -1,5 +1,7 @@
 #include "tasks/video_input.h"
 
+#include <optional>
+
 namespace sightline::tasks {
 namespace {
 
@@ -28,6 +30,11 @@ void RegisterVideoMetrics(observability::MetricsRegistry& registry, VideoTaskDep
       &registry.AddCounter("sightline_video_frames_decoded_total", "Video frames decoded", {"task"});
   deps.waiting =
       &registry.AddGauge("sightline_video_tasks_waiting", "Video tasks waiting for a worker").WithLabels({});
+  deps.left_line =
+      &registry
+           .AddCounter("sightline_video_tasks_left_line_total",
+                       "Waiting video tasks that gave up their place (client gone, deadline passed)")
+           .WithLabels({});
 }
 
 Status VideoInterrupted(const VideoTaskDeps& deps, const RequestContextPtr& context) {
@@ -52,24 +59,52 @@ void CountVideoOutcome(const VideoTaskDeps& deps, const char* task, const Status
 void RunVideoTask(const VideoTaskDeps& deps, const char* task, VideoSource source,
                   const RequestContextPtr& context, VideoWork work, std::function<void(Status)> fail) {
   if (!deps.pool) return fail(Internal("no video pool"));
-  auto run = [deps, task, work, fail](media::VideoInput input, double download_ms) {
+  auto run = [deps, task, work, fail, context](media::VideoInput input, double download_ms) {
     // Admission: a bounded line in front of the pool. Each waiting video holds its upload (on disk)
     // and a pool slot's worth of future work; past the bound the client is told when to retry.
-    const int ahead = deps.queued->fetch_add(1);
-    if (ahead >= deps.max_waiting) {
-      deps.queued->fetch_sub(1);
+    // Videos nobody waits for any more (hung up, past their deadline) leave the line first.
+    auto& line = *deps.line;
+    uint64_t ticket = 0;
+    size_t ahead = 0;
+    {
+      std::lock_guard lock(line.mu);
+      const auto now = Clock::now();
+      const size_t left = line.waiting.remove_if([now](const VideoTaskDeps::Line::Place& p) {
+        return p.context && (p.context->cancelled() || p.context->expired(now));
+      });
+      if (deps.left_line && left > 0) deps.left_line->Inc(static_cast<double>(left));
+      ahead = line.waiting.size();
+      if (ahead < static_cast<size_t>(deps.max_waiting)) {
+        ticket = line.next_ticket++;
+        line.waiting.push_back({ticket, context, std::move(input)});
+      }
+      if (deps.waiting) deps.waiting->Set(static_cast<double>(line.waiting.size()));
+    }
+    if (ahead >= static_cast<size_t>(deps.max_waiting))
       return fail(Status(StatusCode::kOverloaded, "the video queue is full (" +
                                                       std::to_string(deps.max_waiting) +
                                                       " waiting, --video-queue); retry later")
                       .WithKind(ErrorKind::kQueueFull)
                       .WithRetryAfter(std::max(1.0, static_cast<double>(ahead) / std::max(1, deps.workers))));
-    }
-    if (deps.waiting) deps.waiting->Inc();
-    deps.pool->Submit([deps, task, work, download_ms, input = std::move(input)]() mutable {
-      deps.queued->fetch_sub(1);
-      if (deps.waiting) deps.waiting->Dec();
+    deps.pool->Submit([deps, task, work, fail, context, download_ms, ticket] {
+      std::optional<media::VideoInput> taken;
+      {
+        auto& line = *deps.line;
+        std::lock_guard lock(line.mu);
+        for (auto it = line.waiting.begin(); it != line.waiting.end(); ++it)
+          if (it->ticket == ticket) {
+            taken = std::move(it->input);
+            line.waiting.erase(it);
+            break;
+          }
+        if (deps.waiting) deps.waiting->Set(static_cast<double>(line.waiting.size()));
+      }
+      if (!taken) {  // left the line: its client hung up or its deadline passed
+        Status why = VideoInterrupted(deps, context);
+        return fail(why.ok() ? Status(StatusCode::kCancelled, "client went away") : why);
+      }
       if (deps.active) deps.active->WithLabels({task}).Inc();
-      work(std::move(input), download_ms);
+      work(std::move(*taken), download_ms);
       if (deps.active) deps.active->WithLabels({task}).Dec();
     });
   };

@@ -7,7 +7,9 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/cancel_token.h"
@@ -37,10 +39,23 @@ struct VideoTaskDeps {
   // Fired when a draining server's deadline passes: videos still decoding end with 503 draining.
   const CancelToken* shutdown = nullptr;
   // Videos waiting for a pool thread at most (--video-queue); one more is a 503 queue_full with
-  // Retry-After, never an unbounded backlog. `queued` counts them (shared by every copy of deps).
+  // Retry-After, never an unbounded backlog. `line` holds them (shared by every copy of deps).
   int max_waiting = 32;
   int workers = 2;  // the pool's threads, for the Retry-After estimate
-  std::shared_ptr<std::atomic<int>> queued = std::make_shared<std::atomic<int>>(0);
+  struct Line {
+    std::mutex mu;
+    // The waiting videos: one whose client hung up or whose deadline passed gives up its place,
+    // and its input (an upload's file goes with it), as soon as another video asks for one; its
+    // pool task then only reports how it ended.
+    struct Place {
+      uint64_t ticket;
+      RequestContextPtr context;
+      media::VideoInput input;
+    };
+    std::list<Place> waiting;
+    uint64_t next_ticket = 0;
+  };
+  std::shared_ptr<Line> line = std::make_shared<Line>();
   // Null: not observed. sightline_video_stage_seconds{task, stage}: time per stage;
   // sightline_video_tasks_total{task, outcome}: tasks ended (ok, error, cancelled,
   // deadline_exceeded, draining); sightline_video_tasks_active{task}: decoding now;
@@ -50,6 +65,8 @@ struct VideoTaskDeps {
   observability::Family<observability::Gauge>* active = nullptr;
   observability::Family<observability::Counter>* frames = nullptr;
   observability::Gauge* waiting = nullptr;  // sightline_video_tasks_waiting: in the line
+  // sightline_video_tasks_left_line_total: waiting videos dropped because nobody waited any more.
+  observability::Counter* left_line = nullptr;
 };
 
 // Registers the families above on `registry` and points `deps` at them.

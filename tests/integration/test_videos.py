@@ -701,6 +701,50 @@ def test_a_full_video_queue_answers_503_with_retry_after_and_takes_work_again(ma
     assert starts(shots(s, video("cuts_h264.mp4"))) == [50, 100, 150]
 
 
+def test_a_video_nobody_waits_for_gives_up_its_place_in_the_line(make_server):
+    """Found by review: a waiting video whose deadline passed (or whose client hung up) kept its
+    place, so the next video got 503 queue_full from a line nobody was in."""
+    import time
+    s = make_server("--video-workers", "1", "--video-queue", "1", "--allow-path", VIDEOS)
+    body = json.dumps({"video_path": os.path.join(VIDEOS, "long_10min.mp4")}).encode()
+
+    def request(extra=b""):
+        return (b"POST /v1/videos/shots HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + extra +
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    first = socket.create_connection(("127.0.0.1", s.port))
+    second = socket.create_connection(("127.0.0.1", s.port))
+    second.settimeout(60)
+    try:
+        first.sendall(request())
+        wait_until(lambda: metric_sum(s.metrics(), "sightline_video_tasks_active") == 1, what="the worker to start")
+        second.sendall(request(b"X-Request-Timeout-Ms: 200\r\n"))
+        wait_until(lambda: metric_sum(s.metrics(), "sightline_video_tasks_waiting") == 1, what="one video waiting")
+        # The server had the second request when the gauge showed it: its deadline is past after this.
+        seen = time.time()
+        wait_until(lambda: time.time() > seen + 0.25, what="the second video's deadline to pass")
+        answers = []
+        third = threading.Thread(target=lambda: answers.append(requests.post(
+            s.url + "/v1/videos/shots", data=video("cuts_h264.mp4"), headers={"Content-Type": "video/mp4"},
+            timeout=120)))
+        third.start()
+        # Admitting the third drops the second from the line (or, before the fix, refused the third).
+        wait_until(lambda: answers or metric_sum(s.metrics(), "sightline_video_tasks_left_line_total") == 1,
+                   what="the third video to be admitted or answered")
+        assert not answers, answers[0].text
+        first.close()  # frees the worker: the second ends at once (its deadline), the third runs
+        third.join(120)
+        assert answers and answers[0].status_code == 200, answers and answers[0].text
+        assert starts(answers[0].json()) == [50, 100, 150]
+        head = second.recv(65536)
+        assert head.startswith(b"HTTP/1.1 504"), head[:300]
+    finally:
+        first.close()
+        second.close()
+    wait_until(lambda: metric_sum(s.metrics(), "sightline_video_tasks_total", outcome="deadline_exceeded") == 1,
+               what="the second video's end")
+    assert metric_sum(s.metrics(), "sightline_video_tasks_waiting") == 0
+
+
 # ---- detector=transnetv2: TransNetV2 converted at set-up (scripts/transnetv2_onnx.py) -------------
 
 def transnetv2_model():
