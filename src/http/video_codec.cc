@@ -493,7 +493,7 @@ std::string EncodeVideoSummary(const tasks::VideoSummary& v, const tasks::Summar
   } else {
     summary["model"] = nullptr;
   }
-  if (!v.summary_status.ok()) summary["error"] = v.summary_status.message();
+  if (!v.summary_status.ok()) summary["error"] = ErrorObject(v.summary_status);
   o["summary"] = std::move(summary);
   const auto& t = v.timing;
   o["timing"] =

@@ -85,17 +85,33 @@ void ForEachKeyframe(const std::vector<VideoKeyframe>& keyframes, bool kept_only
   latch.Wait();
 }
 
-// The vision-language model a summary is asked of: by name, or the first; null when none.
-const CaptionerFamily* SummaryModel(const SummarizeVideoDeps& deps, const SummarizeVideoParams& params) {
-  if (params.summary_method == "extractive" || !params.captions || !deps.captioners || !deps.work_pool)
-    return nullptr;
-  for (const auto& name : deps.captioners->names()) {
+// The vision-language model a summary is asked of, and whether it is asked at all (null: the
+// extractive summary). Errors (400) when the request names a model that is not there, asks for
+// vlm without one or without captions, or leaves the model no room for its prompt.
+Result<const CaptionerFamily*> SummaryModel(const SummarizeVideoDeps& deps,
+                                            const SummarizeVideoParams& params) {
+  const CaptionerFamily* vlm = nullptr;
+  for (const auto& name : deps.captioners ? deps.captioners->names() : std::vector<std::string>{}) {
     const CaptionerFamily* f = deps.captioners->Find(name);
     if (f->kind == CaptionerFamily::Kind::kVisionLanguage &&
-        (params.summary_model.empty() || params.summary_model == name))
-      return f;
+        (params.summary_model.empty() || params.summary_model == name)) {
+      vlm = f;
+      break;
+    }
   }
-  return nullptr;
+  if (!params.summary_model.empty() && !vlm)
+    return InvalidArgument("summary_model: no vision-language model named '" + params.summary_model + "'");
+  if (params.summary_method == "vlm" && !vlm)
+    return InvalidArgument(
+        "summary_method vlm needs a vision-language model in the repository; none is loaded");
+  if (params.summary_method == "vlm" && !params.captions)
+    return InvalidArgument("summary_method vlm summarizes the captions: it cannot go with captions=false");
+  if (params.summary_method == "extractive" || !params.captions || !deps.work_pool || !vlm) return nullptr;
+  if (vlm->context_length > 0 && params.summary_max_tokens >= vlm->context_length)
+    return InvalidArgument("summary_max_tokens " + std::to_string(params.summary_max_tokens) +
+                           " leaves no room for the prompt in model '" + vlm->name + "''s context of " +
+                           std::to_string(vlm->context_length) + " positions");
+  return vlm;
 }
 
 // The summary prompt over `lines` of the timeline; while it is over the model's context, every
@@ -167,13 +183,7 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
                                        const SummarizeVideoParams& params, const RequestContextPtr& context) {
   RETURN_IF_ERROR(ValidateSummarizeVideoParams(params));
   RETURN_IF_ERROR(VideoInterrupted(deps.video, context));
-  const CaptionerFamily* summarizer = SummaryModel(deps, params);
-  if (params.summary_method == "vlm" && !summarizer)
-    return InvalidArgument(params.summary_model.empty()
-                               ? "summary_method vlm needs captions and a vision-language model in the "
-                                 "repository; none is loaded"
-                               : "summary_method vlm: no vision-language model named '" +
-                                     params.summary_model + "'");
+  ASSIGN_OR_RETURN(const CaptionerFamily* summarizer, SummaryModel(deps, params));
   const VideoTaskDeps& vd = deps.video;
   auto stage = [&](const char* name, double ms) {
     ObserveVideoStage(vd, kTask, name, ms);
@@ -517,6 +527,7 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
       }
     }
     auto job = SummaryJob(*summarizer, std::move(timeline), params.summary_max_tokens);
+    if (!job.ok() && params.summary_method == "vlm") return job.status();  // asked for: no fallback
     if (!job.ok()) {
       out.summary_status = job.status();
     } else if (shown < out.keyframes.size()) {

@@ -884,7 +884,10 @@ def test_the_vision_language_model_writes_the_summary_from_the_timestamped_capti
     for extra, says in [({"summary_method": "abstract"}, "summary_method"),
                         ({"summary_max_tokens": 0}, "summary_max_tokens"),
                         ({"summary_method": "vlm", "summary_model": "nope"}, "no vision-language model named 'nope'"),
-                        ({"summary_method": "vlm", "captions": False}, "needs captions")]:
+                        ({"summary_model": "nope"}, "no vision-language model named 'nope'"),
+                        ({"summary_model": "captioner-tiny"}, "no vision-language model named"),
+                        ({"summary_max_tokens": 512}, "summary_max_tokens 512 leaves no room"),
+                        ({"summary_method": "vlm", "captions": False}, "captions=false")]:
         r = requests.post(s.url + "/v1/videos/summarize", json=dict(body, **extra), timeout=60)
         assert r.status_code == 400 and says in r.json()["error"]["message"], (extra, r.text)
 
