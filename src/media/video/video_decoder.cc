@@ -34,7 +34,7 @@ thread_local std::string* tl_last_error = nullptr;
 void CaptureLog(void* avcl, int level, const char* fmt, va_list args) {
   if (level > AV_LOG_ERROR || !tl_last_error) return;
   char line[512];
-  int print_prefix = 1;
+  int print_prefix = 0;  // no "[mov,mp4,... @ 0x55d0...]": the error names the container, never an address
   av_log_format_line(avcl, level, fmt, args, line, sizeof(line), &print_prefix);
   std::string text(line);
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
