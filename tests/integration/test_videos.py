@@ -676,17 +676,30 @@ def test_found_by_review_audio_longer_than_video_names_and_ranges(video_server):
     assert max(thumb.size) == 200, thumb.size
 
 
+LONG_VIDEO = json.dumps({"video_path": os.path.join(VIDEOS, "long_10min.mp4")}).encode()
+
+
+def long_shots_request(extra=b""):
+    """A raw /v1/videos/shots request for the 10-minute video (held open on its own socket)."""
+    return (b"POST /v1/videos/shots HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + extra +
+            b"Content-Length: " + str(len(LONG_VIDEO)).encode() + b"\r\n\r\n" + LONG_VIDEO)
+
+
+def occupy_the_one_worker(s):
+    """Starts the long video on a server with one video worker; returns its socket."""
+    first = socket.create_connection(("127.0.0.1", s.port))
+    first.sendall(long_shots_request())
+    wait_until(lambda: metric_sum(s.metrics(), "sightline_video_tasks_active") == 1, what="the worker to start")
+    return first
+
+
 def test_a_full_video_queue_answers_503_with_retry_after_and_takes_work_again(make_server):
     s = make_server("--video-workers", "1", "--video-queue", "1", "--allow-path", VIDEOS)
-    body = json.dumps({"video_path": os.path.join(VIDEOS, "long_10min.mp4")}).encode()
-    request = (b"POST /v1/videos/shots HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
-               + str(len(body)).encode() + b"\r\n\r\n" + body)
-    first = socket.create_connection(("127.0.0.1", s.port))
+    body = LONG_VIDEO
+    first = occupy_the_one_worker(s)
     second = socket.create_connection(("127.0.0.1", s.port))
     try:
-        first.sendall(request)
-        wait_until(lambda: metric_sum(s.metrics(), "sightline_video_tasks_active") == 1, what="the worker to start")
-        second.sendall(request)
+        second.sendall(long_shots_request())
         wait_until(lambda: metric_sum(s.metrics(), "sightline_video_tasks_waiting") == 1, what="one video waiting")
         r = requests.post(s.url + "/v1/videos/shots", data=body, headers={"Content-Type": "application/json"},
                           timeout=30)
@@ -707,18 +720,11 @@ def test_a_video_nobody_waits_for_gives_up_its_place_in_the_line(make_server):
     place, so the next video got 503 queue_full from a line nobody was in."""
     import time
     s = make_server("--video-workers", "1", "--video-queue", "1", "--allow-path", VIDEOS)
-    body = json.dumps({"video_path": os.path.join(VIDEOS, "long_10min.mp4")}).encode()
-
-    def request(extra=b""):
-        return (b"POST /v1/videos/shots HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + extra +
-                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-    first = socket.create_connection(("127.0.0.1", s.port))
+    first = occupy_the_one_worker(s)
     second = socket.create_connection(("127.0.0.1", s.port))
     second.settimeout(60)
     try:
-        first.sendall(request())
-        wait_until(lambda: metric_sum(s.metrics(), "sightline_video_tasks_active") == 1, what="the worker to start")
-        second.sendall(request(b"X-Request-Timeout-Ms: 200\r\n"))
+        second.sendall(long_shots_request(b"X-Request-Timeout-Ms: 200\r\n"))
         wait_until(lambda: metric_sum(s.metrics(), "sightline_video_tasks_waiting") == 1, what="one video waiting")
         # The server had the second request when the gauge showed it: its deadline is past after this.
         seen = time.time()
