@@ -30,6 +30,8 @@ bash scripts/fetch_onnxruntime.sh
 
 if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+# minja, the Jinja engine chat templates are rendered with (from a PyPI sdist; see the script).
+bash scripts/fetch_minja.sh
 
 python3 scripts/fetch_isnet.py --repo models
 # ISNet's fp32 variant from the shipped fp16 weights (faster on CPUs without fp16 arithmetic), then

@@ -37,6 +37,9 @@ BUILD_DIR="$root/build" scripts/build.sh
   --tokenizer "$root/build/fixtures/tokenizers/gpt2/tokenizer.json" >/dev/null
 "$py" scripts/gen_vlm_fixture.py --out "$root/build/fixtures/models" \
   --tokenizer "$root/build/fixtures/tokenizers/qwen2/tokenizer.json" >/dev/null
+# Real models' chat templates rendered by jinja2 the transformers way (the C++ renderer must match).
+"$py" scripts/gen_chat_template_refs.py --templates "$root/third_party/minja/templates" \
+  --out "$root/build/fixtures/tokenizers/chat_templates" >/dev/null
 # Videos with known cuts from the photos (FFmpeg's CLI), and PySceneDetect's own cuts on frames
 # the C++ detectors must cut identically.
 "$py" scripts/gen_video_fixtures.py --photos "$root/build/fixtures/photos" --out "$root/build/fixtures/videos" >/dev/null

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -124,14 +125,22 @@ Result<std::vector<int64_t>> VisionLanguagePrompt(const CaptionerFamily& family,
                  "'; send the image as an image part")
           .WithKind(ErrorKind::kInvalidText);
     images += turns[i].image ? 1 : 0;
-    messages.push_back(
-        {turns[i].role, (turns[i].image ? family.image_token + "\n" : std::string()) + turns[i].text});
+    messages.push_back({turns[i].role, turns[i].text, turns[i].image});
   }
   if (images != 1) return InvalidArgument("messages: exactly one turn must carry the image");
-  ASSIGN_OR_RETURN(std::string text, family.chat_template->Render(messages, /*add_generation_prompt=*/true));
+  text::ChatRenderOptions ro;
+  ro.add_generation_prompt = true;
+  ro.image_text =
+      family.image_token + "\n";  // string-content templates: as LLaVA / FastVLM processors write it
+  ASSIGN_OR_RETURN(std::string text, family.chat_template->Render(messages, ro));
   text::EncodeOptions eo;
   eo.add_special_tokens = false;
-  return family.tokenizer->Encode(text, eo).ids;
+  auto ids = family.tokenizer->Encode(text, eo).ids;
+  // Typed-content templates write the image placeholder themselves; the features need exactly one.
+  if (const auto n = std::count(ids.begin(), ids.end(), family.image_token_id); n != 1)
+    return FailedPrecondition("model '" + family.name + "': its chat template wrote the image token '" +
+                              family.image_token + "' " + std::to_string(n) + " times for one image");
+  return ids;
 }
 
 // The image token repeated once per image feature, as LLaVA processors expand it.

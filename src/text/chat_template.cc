@@ -1,82 +1,179 @@
 #include "text/chat_template.h"
 
+#include <time.h>
+
 #include <boost/json.hpp>
+#include <exception>
+#include <minja/minja.hpp>
+#include <mutex>
+#include <nlohmann/json.hpp>
 
 namespace sightline::text {
+
+using ojson = nlohmann::ordered_json;
+
+struct ChatTemplate::Impl {
+  std::shared_ptr<minja::TemplateNode> root;
+  std::string bos_token;
+  std::string eos_token;
+  bool typed_content = false;
+  // Rendering reads the parsed tree only, but minja does not promise that two renders may share
+  // it; a render takes microseconds, so they take turns.
+  mutable std::mutex render;
+};
+
 namespace {
 
-bool Has(std::string_view s, std::string_view what) {
-  return s.find(what) != std::string_view::npos;
-}
+// transformers' jinja environment: trim_blocks and lstrip_blocks on, trailing newline dropped.
+constexpr minja::Options kHuggingFaceOptions{/*trim_blocks=*/true, /*lstrip_blocks=*/true,
+                                             /*keep_trailing_newline=*/false};
 
-// A Jinja string literal's escapes (the template's '...\n...' texts).
-std::string Unescape(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\\' || i + 1 == s.size()) {
-      out += s[i];
-      continue;
+ojson MessagesJson(const std::vector<ChatMessage>& messages, const ChatRenderOptions& o, bool typed) {
+  ojson out = ojson::array();
+  for (const auto& m : messages) {
+    ojson content;
+    if (typed) {
+      content = ojson::array();
+      if (m.image) content.push_back({{"type", "image"}});
+      content.push_back({{"type", "text"}, {"text", m.text}});
+    } else {
+      content = (m.image ? o.image_text : std::string()) + m.text;
     }
-    const char c = s[++i];
-    out += c == 'n' ? '\n' : c == 't' ? '\t' : c;
+    out.push_back({{"role", m.role}, {"content", std::move(content)}});
   }
   return out;
 }
 
-// The default system prompt a ChatML template writes when the conversation has none: the text of
-// a literal '<|im_start|>system\n...<|im_end|>\n' (Qwen2: "You are a helpful assistant.").
-std::string DefaultSystemPrompt(std::string_view t) {
-  for (const char quote : {'\'', '"'}) {
-    const std::string open = std::string(1, quote) + "<|im_start|>system\\n";
-    for (size_t at = t.find(open); at != std::string_view::npos; at = t.find(open, at + 1)) {
-      const size_t begin = at + open.size();
-      const size_t end = t.find("<|im_end|>", begin);
-      const size_t close = t.find(quote, begin);
-      if (end != std::string_view::npos && close != std::string_view::npos && end < close)
-        return Unescape(t.substr(begin, end - begin));
-    }
+char AsciiUpper(char c) {
+  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+}
+char AsciiLower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+minja::Value StringFilter(std::string name, std::string (*fn)(std::string)) {
+  return minja::Value::callable(
+      [name, fn](const std::shared_ptr<minja::Context>&, minja::ArgumentsValue& args) {
+        args.expectArgs(name, {1, 1}, {0, 0});
+        return minja::Value(fn(args.args[0].to_str()));
+      });
+}
+
+// minja throws; the exception stays inside this file.
+Result<std::string> RenderJson(const ChatTemplate::Impl& t, ojson messages, const ChatRenderOptions& o) {
+  std::lock_guard lock(t.render);
+  try {
+    auto ctx = minja::Context::make(minja::Value(
+        ojson{{"messages", std::move(messages)}, {"add_generation_prompt", o.add_generation_prompt}}));
+    ctx->set("bos_token", t.bos_token);
+    ctx->set("eos_token", t.eos_token);
+    const auto now = o.now.value_or(std::chrono::system_clock::now());
+    // Defined here rather than minja's chat_template's, which calls the non-reentrant localtime.
+    ctx->set("strftime_now", minja::Value::callable(
+                                 [now](const std::shared_ptr<minja::Context>&, minja::ArgumentsValue& args) {
+                                   args.expectArgs("strftime_now", {1, 1}, {0, 0});
+                                   const auto format = args.args[0].get<std::string>();
+                                   const time_t t = std::chrono::system_clock::to_time_t(now);
+                                   struct tm local {};
+                                   localtime_r(&t, &local);
+                                   char buf[256];
+                                   const size_t n = strftime(buf, sizeof buf, format.c_str(), &local);
+                                   return minja::Value(std::string(buf, n));
+                                 }));
+    // Jinja filters minja lacks that chat templates use (SmolVLM's `role | capitalize`), with
+    // Jinja's definitions; ASCII case only (roles and template literals are ASCII).
+    ctx->set("capitalize", StringFilter("capitalize", [](std::string s) {
+               for (size_t i = 0; i < s.size(); ++i) s[i] = i == 0 ? AsciiUpper(s[i]) : AsciiLower(s[i]);
+               return s;
+             }));
+    ctx->set("title", StringFilter("title", [](std::string s) {
+               // Jinja's do_title: a word starts after '-', whitespace, '(', '{', '[' or '<'.
+               bool start = true;
+               for (char& c : s) {
+                 c = start ? AsciiUpper(c) : AsciiLower(c);
+                 start = c == '-' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(' ||
+                         c == '{' || c == '[' || c == '<';
+               }
+               return s;
+             }));
+    ctx->set("tools", minja::Value());  // transformers passes tools=None and documents=None
+    ctx->set("documents", minja::Value());
+    return t.root->render(ctx);
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("chat template: ") + e.what());
   }
+}
+
+// A token as tokenizer_config.json writes it: a string or an AddedToken {"content": ...}.
+std::string TokenText(const boost::json::object& config, const char* key) {
+  const auto* v = config.if_contains(key);
+  if (!v) return {};
+  if (v->is_string()) return std::string(v->as_string());
+  if (const auto* o = v->if_object())
+    if (const auto* c = o->if_contains("content"); c && c->is_string()) return std::string(c->as_string());
   return {};
 }
 
 }  // namespace
 
-Result<ChatTemplate> ChatTemplate::Parse(std::string_view source) {
+Result<ChatTemplate> ChatTemplate::Parse(std::string_view source, std::string bos_token,
+                                         std::string eos_token) {
   const auto head = [&] {
     std::string h(source.substr(0, 80));
     return "'" + h + (source.size() > 80 ? "...'" : "'");
   };
-  const bool chatml =
-      Has(source, "<|im_start|>") && Has(source, "<|im_end|>") &&
-      (Has(source, "message['role']") || Has(source, "message.role") || Has(source, "message[\"role\"]"));
-  // Templates that walk typed content parts ({"type": "image"} ...) place images their own way
-  // (Qwen2-VL's vision tokens, SmolVLM's image grid): not ChatML with a text placeholder.
-  const bool typed_parts = Has(source, "['type']") || Has(source, ".type ") || Has(source, "[\"type\"]");
-  if (!chatml || typed_parts)
+  auto impl = std::make_shared<Impl>();
+  impl->bos_token = std::move(bos_token);
+  impl->eos_token = std::move(eos_token);
+  try {
+    impl->root = minja::Parser::parse(std::string(source), kHuggingFaceOptions);
+  } catch (const std::exception& e) {
+    return FailedPrecondition("chat template " + head() + " does not parse: " + e.what());
+  }
+  // Typed content when a probe in a string is lost and the same probe in a text part is written.
+  const std::string needle = "<User Needle>";
+  ChatRenderOptions probe;
+  probe.add_generation_prompt = false;
+  probe.now = std::chrono::system_clock::from_time_t(0);
+  const auto as_string = RenderJson(*impl, MessagesJson({{"user", needle}}, probe, false), probe);
+  const auto as_parts = RenderJson(*impl, MessagesJson({{"user", needle}}, probe, true), probe);
+  const auto shows = [&](const Result<std::string>& r) {
+    return r.ok() && r->find(needle) != std::string::npos;
+  };
+  impl->typed_content = !shows(as_string) && shows(as_parts);
+  if (!shows(as_string) && !shows(as_parts))
     return FailedPrecondition(
-        "chat template " + head() +
-        " is not supported: Sightline renders ChatML templates (Qwen2, FastVLM) natively, since no "
-        "Jinja engine is packaged for C++; other families are refused rather than guessed");
+        "chat template " + head() + " cannot render a one-message conversation: " +
+        (as_string.ok() ? "the message's text is not in its output" : as_string.status().message()));
   ChatTemplate t;
-  t.family_ = Family::kChatMl;
-  // Only when the template adds it for conversations without a system message.
-  if (Has(source, "messages[0]['role'] != 'system'") || Has(source, "messages[0].role != 'system'") ||
-      Has(source, "messages[0]['role'] == 'system'") || Has(source, "messages[0].role == 'system'"))
-    t.default_system_ = DefaultSystemPrompt(source);
+  t.impl_ = std::move(impl);
   return t;
 }
 
 Result<ChatTemplate> ChatTemplate::FromTokenizerConfig(std::string_view json_text) {
-  boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(json_text, ec);
-  if (ec || !v.is_object()) return InvalidArgument("tokenizer_config.json is not a JSON object");
-  return FromTokenizerConfig(v.as_object());
+  ASSIGN_OR_RETURN(Source source, SourceFromTokenizerConfig(json_text));
+  return Parse(source.text, std::move(source.bos_token), std::move(source.eos_token));
 }
 
 Result<ChatTemplate> ChatTemplate::FromTokenizerConfig(const boost::json::object& config) {
+  ASSIGN_OR_RETURN(Source source, SourceFromTokenizerConfig(config));
+  return Parse(source.text, std::move(source.bos_token), std::move(source.eos_token));
+}
+
+Result<ChatTemplate::Source> ChatTemplate::SourceFromTokenizerConfig(std::string_view json_text) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(json_text, ec);
+  if (ec || !v.is_object()) return InvalidArgument("tokenizer_config.json is not a JSON object");
+  return SourceFromTokenizerConfig(v.as_object());
+}
+
+Result<ChatTemplate::Source> ChatTemplate::SourceFromTokenizerConfig(const boost::json::object& config) {
   const auto* t = config.if_contains("chat_template");
   if (!t || t->is_null()) return NotFound("tokenizer_config.json has no chat_template");
-  if (t->is_string()) return Parse(t->as_string());
+  const auto source = [&](const boost::json::string& text) {
+    return Source{std::string(text), TokenText(config, "bos_token"), TokenText(config, "eos_token")};
+  };
+  if (t->is_string()) return source(t->as_string());
   if (t->is_array()) {
     for (const auto& e : t->as_array()) {
       const auto* o = e.if_object();
@@ -84,7 +181,7 @@ Result<ChatTemplate> ChatTemplate::FromTokenizerConfig(const boost::json::object
       const auto* name = o->if_contains("name");
       const auto* text = o->if_contains("template");
       if (name && name->is_string() && name->as_string() == "default" && text && text->is_string())
-        return Parse(text->as_string());
+        return source(text->as_string());
     }
     return NotFound("tokenizer_config.json's chat_template list has no \"default\" template");
   }
@@ -92,20 +189,19 @@ Result<ChatTemplate> ChatTemplate::FromTokenizerConfig(const boost::json::object
 }
 
 Result<std::string> ChatTemplate::Render(const std::vector<ChatMessage>& messages,
-                                         bool add_generation_prompt) const {
+                                         const ChatRenderOptions& options) const {
   if (messages.empty()) return InvalidArgument("messages: at least one message is needed");
-  std::string out;
   for (size_t i = 0; i < messages.size(); ++i) {
-    const auto& m = messages[i];
-    if (m.role != "system" && m.role != "user" && m.role != "assistant")
-      return InvalidArgument("messages[" + std::to_string(i) + "].role: '" + m.role +
+    const auto& role = messages[i].role;
+    if (role != "system" && role != "user" && role != "assistant")
+      return InvalidArgument("messages[" + std::to_string(i) + "].role: '" + role +
                              "' is not one of system, user, assistant");
-    if (i == 0 && m.role != "system" && !default_system_.empty())
-      out += "<|im_start|>system\n" + default_system_ + "<|im_end|>\n";
-    out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
   }
-  if (add_generation_prompt) out += "<|im_start|>assistant\n";
-  return out;
+  return RenderJson(*impl_, MessagesJson(messages, options, impl_->typed_content), options);
+}
+
+bool ChatTemplate::typed_content() const {
+  return impl_->typed_content;
 }
 
 }  // namespace sightline::text
