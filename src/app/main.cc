@@ -170,6 +170,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   v->add_flag("--no-captions", sv.no_captions, "Do not caption keyframes");
   v->add_flag("--no-safety", sv.no_safety, "Do not run the safety classifier");
+  v->add_option("--safety-model", sv.params.safety_model,
+                "Safety classifier to use (default: the one marked default, e.g. open_nsfw; or nsfwjs)");
   v->add_option("--dedupe-method", sv.params.dedupe_method, "auto | clip | perceptual_hash")
       ->capture_default_str();
   v->add_option("--dedupe-threshold", sv.params.dedupe_threshold, "Similarity that makes a duplicate (0-1)");

@@ -198,6 +198,7 @@ int RunServe(const ServeOptions& o) {
   auto classifiers = tasks::ImageClassifiers::Load(*models.value());
   if (!classifiers.ok()) return fail_serving(classifiers.status());
   video.safety = classifiers.value()->Find(tasks::ImageClassifier::Role::kSafety);
+  video.classifiers = classifiers.value().get();
   video.clip = clip.value().get();
   video.labeler = classifiers.value()->Find(tasks::ImageClassifier::Role::kLabels);
   auto shot_model = tasks::FindShotBoundaryModel(*models.value());

@@ -64,11 +64,12 @@ struct VideoRouteDeps {
   // Summaries caption keyframes with the first captioner (null or --captions off: no captions).
   const tasks::Captioners* captioners = nullptr;
   bool captions_disabled = false;
-  ThreadPool* work_pool = nullptr;                  // caption decoding
-  uint64_t max_upload_bytes = 2048ull << 20;        // video bodies, streamed to a temporary file
-  const tasks::ImageClassifier* safety = nullptr;   // summaries' safety flags (null: none)
-  tasks::ClipService* clip = nullptr;               // summaries' CLIP dedupe and tags (null: none)
-  const tasks::ImageClassifier* labeler = nullptr;  // summaries' labels per shot (null: none)
+  ThreadPool* work_pool = nullptr;                       // caption decoding
+  uint64_t max_upload_bytes = 2048ull << 20;             // video bodies, streamed to a temporary file
+  const tasks::ImageClassifier* safety = nullptr;        // summaries' safety flags (null: none)
+  const tasks::ImageClassifiers* classifiers = nullptr;  // other safety classifiers, by name
+  tasks::ClipService* clip = nullptr;                    // summaries' CLIP dedupe and tags (null: none)
+  const tasks::ImageClassifier* labeler = nullptr;       // summaries' labels per shot (null: none)
 };
 
 void AddSystemRoutes(RouteTable& routes, const SystemRouteDeps& deps);

@@ -307,6 +307,7 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
        "top_labels",
        "safety_labels",
        "safety_threshold",
+       "safety_model",
        "summary_method",
        "summary_model",
        "summary_max_tokens"},
@@ -314,8 +315,8 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
       "keyframes, "
       "thumbnail_size, thumbnail_format, keyframe_size, keyframes_per_shot, long_shot_len, dedupe, "
       "dedupe_method, dedupe_threshold, captions, model, prompt, max_new_tokens, stream, safety, tags, "
-      "tag_labels, top_tags, labels, top_labels, safety_labels, safety_threshold, summary_method, "
-      "summary_model, summary_max_tokens"));
+      "tag_labels, top_tags, labels, top_labels, safety_labels, safety_threshold, safety_model, "
+      "summary_method, summary_model, summary_max_tokens"));
   SummarizeRequest out;
   auto& p = out.params;
   RETURN_IF_ERROR(ParseDetectorFields(r, p.detector));
@@ -360,6 +361,7 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
   if (top) p.top_tags = *top;
   if (const std::string m = Field(r, "summary_method"); !m.empty()) p.summary_method = m;
   p.summary_model = Field(r, "summary_model");
+  p.safety_model = Field(r, "safety_model");
   ASSIGN_OR_RETURN(auto summary_tokens, IntField(r, "summary_max_tokens", 1, tasks::kMaxNewTokensLimit));
   if (summary_tokens) p.summary_max_tokens = *summary_tokens;
   p.tag_labels = ListField(r, "tag_labels");

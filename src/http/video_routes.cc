@@ -36,9 +36,14 @@ void Summarize(const VideoRouteDeps& deps, const HttpRequest& req, Responder res
   if (!parsed.ok()) return respond(ErrorResponse(parsed.status(), ApiStyle::kV1));
   auto request = ParseSummarizeParams(*parsed);
   if (!request.ok()) return respond(ErrorResponse(request.status(), ApiStyle::kV1));
-  tasks::SummarizeVideoDeps task_deps{deps.video,     deps.captions_disabled ? nullptr : deps.captioners,
-                                      deps.work_pool, deps.safety,
-                                      deps.clip,      deps.labeler};
+  tasks::SummarizeVideoDeps task_deps;
+  task_deps.video = deps.video;
+  task_deps.captioners = deps.captions_disabled ? nullptr : deps.captioners;
+  task_deps.work_pool = deps.work_pool;
+  task_deps.safety = deps.safety;
+  task_deps.classifiers = deps.classifiers;
+  task_deps.clip = deps.clip;
+  task_deps.labeler = deps.labeler;
   if (deps.captions_disabled) request->params.captions = false;
   std::shared_ptr<EventStream> events;
   if (request->stream) {

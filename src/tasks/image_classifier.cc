@@ -42,6 +42,7 @@ Result<ImageClassifier> ReadClassifier(scheduling::ServedModel& model) {
   if (c.role == ImageClassifier::Role::kSafety && c.unsafe.empty())
     return r.Error("unsafe_labels", "a safety classifier must say which labels are unsafe");
   RETURN_IF_ERROR(r.Number("threshold", &c.threshold));
+  RETURN_IF_ERROR(r.Bool("default", &c.is_default));
   if (!(c.threshold > 0 && c.threshold <= 1)) return r.Error("threshold", "must be in (0, 1]");
   RETURN_IF_ERROR(r.RejectUnknown());
   // The first output's last dimension must be the labels' count (when the model says it).
@@ -66,10 +67,18 @@ Result<std::unique_ptr<ImageClassifiers>> ImageClassifiers::Load(const schedulin
   return out;
 }
 
-const ImageClassifier* ImageClassifiers::Find(ImageClassifier::Role role) const {
-  for (const auto& c : classifiers_)
-    if (c.role == role) return &c;
-  return nullptr;
+const ImageClassifier* ImageClassifiers::Find(ImageClassifier::Role role, std::string_view name) const {
+  const ImageClassifier* first = nullptr;
+  for (const auto& c : classifiers_) {
+    if (c.role != role) continue;
+    if (!name.empty()) {
+      if (c.model->config.name == name) return &c;
+      continue;
+    }
+    if (c.is_default) return &c;
+    if (!first) first = &c;
+  }
+  return first;
 }
 
 void ClassifyImage(const ImageClassifier& c, ThreadPool& pool, const media::Image& image,

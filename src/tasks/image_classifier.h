@@ -5,13 +5,15 @@
 //                      "outputs": "logits" | "probabilities",  (logits get a softmax)
 //                      "role": "safety" | "labels",
 //                      "unsafe_labels": ["nsfw"],   (role safety: what counts as unsafe)
-//                      "threshold": 0.5}            (role safety: flag at this probability)
+//                      "threshold": 0.5,            (role safety: flag at this probability)
+//                      "default": true}             (the one used when a request names none)
 // The first output holds one score per label, in order. Errors name the file and the field.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/request_context.h"
@@ -32,6 +34,7 @@ struct ImageClassifier {
   Role role = Role::kLabels;
   std::vector<size_t> unsafe;  // indices into labels (safety)
   double threshold = 0.5;
+  bool is_default = false;
 };
 
 struct LabelProbability {
@@ -44,8 +47,9 @@ class ImageClassifiers {
   // Every image_classification model of `models` with its labels. Errors: kFailedPrecondition
   // naming the file and the field (no labels, a count that is not the output's, ...).
   static Result<std::unique_ptr<ImageClassifiers>> Load(const scheduling::ModelRegistry& models);
-  // The first with this role; null when none.
-  const ImageClassifier* Find(ImageClassifier::Role role) const;
+  // The model named `name` with this role; with no name, the one marked "default", else the first
+  // by model name. Null when none.
+  const ImageClassifier* Find(ImageClassifier::Role role, std::string_view name = {}) const;
 
  private:
   std::vector<ImageClassifier> classifiers_;

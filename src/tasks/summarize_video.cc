@@ -85,6 +85,18 @@ void ForEachKeyframe(const std::vector<VideoKeyframe>& keyframes, bool kept_only
   latch.Wait();
 }
 
+// The safety classifier a request names (safety_model), else the default one. Errors (400) when
+// the name is not a loaded safety classifier.
+Result<const ImageClassifier*> SafetyClassifier(const SummarizeVideoDeps& deps,
+                                                const SummarizeVideoParams& params) {
+  if (!params.safety || params.safety_model.empty()) return deps.safety;
+  const ImageClassifier* c = deps.classifiers
+                                 ? deps.classifiers->Find(ImageClassifier::Role::kSafety, params.safety_model)
+                                 : nullptr;
+  if (!c) return InvalidArgument("safety_model: no safety classifier named '" + params.safety_model + "'");
+  return c;
+}
+
 // The vision-language model a summary is asked of, and whether it is asked at all (null: the
 // extractive summary). Errors (400) when the request names a model that is not there, asks for
 // vlm without one or without captions, or leaves the model no room for its prompt.
@@ -184,6 +196,7 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
   RETURN_IF_ERROR(ValidateSummarizeVideoParams(params));
   RETURN_IF_ERROR(VideoInterrupted(deps.video, context));
   ASSIGN_OR_RETURN(const CaptionerFamily* summarizer, SummaryModel(deps, params));
+  ASSIGN_OR_RETURN(const ImageClassifier* safety, SafetyClassifier(deps, params));
   const VideoTaskDeps& vd = deps.video;
   auto stage = [&](const char* name, double ms) {
     ObserveVideoStage(vd, kTask, name, ms);
@@ -345,18 +358,18 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
 
   // Safety: every kept keyframe through the safety classifier, all in flight together.
   const auto t_safety = Clock::now();
-  if (params.safety && deps.safety && deps.work_pool) {
-    out.safety_model = deps.safety->model->config.name;
+  if (params.safety && safety && deps.work_pool) {
+    out.safety_model = safety->model->config.name;
     out.safety_method = "classifier";
-    out.safety_threshold = deps.safety->threshold;
+    out.safety_threshold = safety->threshold;
     ForEachKeyframe(out.keyframes, /*kept_only=*/true, [&](size_t i, const Finish& finish) {
-      ClassifyImage(*deps.safety, *deps.work_pool, images[i], context,
+      ClassifyImage(*safety, *deps.work_pool, images[i], context,
                     [&, i, finish](Result<std::vector<LabelProbability>> r) {
                       finish([&] {
                         auto& k = out.keyframes[i];
                         k.safety_checked = true;
                         if (r.ok()) {
-                          k.unsafe_probability = UnsafeProbability(*deps.safety, *r);
+                          k.unsafe_probability = UnsafeProbability(*safety, *r);
                           k.safety_label = r->front().label;
                         } else {
                           k.safety_status = r.status();

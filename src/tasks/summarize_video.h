@@ -33,11 +33,12 @@ namespace sightline::tasks {
 
 struct SummarizeVideoDeps {
   VideoTaskDeps video;
-  const Captioners* captioners = nullptr;    // null or empty: no captions, the summary says so
-  ThreadPool* work_pool = nullptr;           // caption decoding and post-processing
-  const ImageClassifier* safety = nullptr;   // null: no safety flags, the answer says so
-  ClipService* clip = nullptr;               // null or empty: perceptual-hash dedupe, no tags
-  const ImageClassifier* labeler = nullptr;  // ImageNet-style labels per shot (null: none)
+  const Captioners* captioners = nullptr;   // null or empty: no captions, the summary says so
+  ThreadPool* work_pool = nullptr;          // caption decoding and post-processing
+  const ImageClassifier* safety = nullptr;  // the default one; null: no safety flags, the answer says so
+  const ImageClassifiers* classifiers = nullptr;  // where `safety_model` is looked up
+  ClipService* clip = nullptr;                    // null or empty: perceptual-hash dedupe, no tags
+  const ImageClassifier* labeler = nullptr;       // ImageNet-style labels per shot (null: none)
 };
 
 // Vibe tags asked of CLIP when a request names none.
@@ -91,6 +92,7 @@ struct SummarizeVideoParams {
   // zero-shot over kSafeLabel and `safety_labels` (empty: DefaultUnsafeLabels()), flagged at
   // `safety_threshold` (the classifier's own threshold applies to it).
   bool safety = true;
+  std::string safety_model;  // "" = the default safety classifier (its block's "default": true)
   std::vector<std::string> safety_labels;
   double safety_threshold = 0.5;
   // Progress: called after each stage with its name and milliseconds (on the video pool).

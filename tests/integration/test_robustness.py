@@ -454,10 +454,10 @@ def test_server_listens_while_models_load_and_reports_not_ready(make_server):
     wait_until(lambda: s.proc.poll() is not None or requests.get(s.url + "/readyz").status_code == 200,
                timeout=600 if SANITIZED else 120, what="readiness")
     assert s.proc.poll() is None
-    # The default repository: ISNet, and the video summaries' open_nsfw, EfficientNet-Lite0 and
-    # TransNetV2.
+    # The default repository: ISNet, and the video summaries' open_nsfw, nsfwjs, EfficientNet-Lite0
+    # and TransNetV2.
     assert sorted(m["id"] for m in requests.get(s.url + "/v1/models").json()["data"]) == \
-        ["efficientnet_lite0", "isnet", "open_nsfw", "transnetv2"]
+        ["efficientnet_lite0", "isnet", "nsfwjs", "open_nsfw", "transnetv2"]
     assert requests.get(s.url + "/v2/health/ready").status_code == 200
 
 

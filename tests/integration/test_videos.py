@@ -7,6 +7,7 @@ import http.server
 import json
 import os
 import socket
+import sys
 import threading
 
 import pytest
@@ -490,6 +491,8 @@ def safety_repo(tmp_path_factory):
     cfg["classification"]["threshold"] = 0.01
     json.dump(cfg, open(repo / "open_nsfw" / "sightline.json", "w"))
     os.symlink(os.path.abspath(os.path.join(FIXTURES, "captioner-tiny")), repo / "captioner-tiny")
+    # nsfwjs too (not the default: open_nsfw's block says "default": true).
+    os.symlink(os.path.abspath(os.path.join(MODELS, "nsfwjs")), repo / "nsfwjs")
     return str(repo)
 
 
@@ -505,6 +508,43 @@ def test_open_nsfw_answers_as_its_reference_does(make_server, safety_repo):
         got = float(c.infer("open_nsfw", [x]).as_numpy("outputs")[0][1])
         want = open_nsfw_reference(os.path.join(PHOTOS, name))
         assert abs(got - want) < 0.02, (name, got, want)  # libvips' resampling against PIL's
+
+
+def nsfwjs_reference_tensor(photo_path):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+    import gen_nsfwjs_reference
+    return gen_nsfwjs_reference.photo_tensor(photo_path)
+
+
+def test_nsfwjs_conversion_answers_as_tfjs_does():
+    """The converted file (set-up's scripts/nsfwjs_onnx.py) against nsfwjs's own model run by
+    TF.js on the same tensors (tests/data/nsfwjs_reference.json, scripts/gen_nsfwjs_reference.py)."""
+    import numpy as np
+    import onnxruntime as ort
+    from conftest import MODELS, PHOTOS
+    ref = json.load(open(os.path.join(os.path.dirname(__file__), "..", "data", "nsfwjs_reference.json")))
+    x = np.stack([nsfwjs_reference_tensor(os.path.join(PHOTOS, p)) for p in ref["photos"]])
+    s = ort.InferenceSession(os.path.join(MODELS, "nsfwjs", "model.onnx"), providers=["CPUExecutionProvider"])
+    got = s.run(["dense_3"], {"input_1": x})[0]
+    assert np.abs(got - np.array(ref["probabilities"])).max() < 1e-4
+    assert json.load(open(os.path.join(MODELS, "nsfwjs", "sightline.json")))["classification"]["labels"] == ref["labels"]
+
+
+def test_nsfwjs_served_answers_as_nsfwjs_classify_does(make_server, safety_repo):
+    """Served (libvips stretches the photo to 224x224) against nsfwjs's own classify() in TF.js
+    (bilinear, align corners, no antialiasing): the same top class, probabilities within 0.1 —
+    the resamplers differ, and rocket.jpg sits between Drawing and Neutral."""
+    import numpy as np
+    import tritonclient.http as httpclient
+    from conftest import PHOTOS
+    ref = json.load(open(os.path.join(os.path.dirname(__file__), "..", "data", "nsfwjs_reference.json")))
+    s = make_server(repo=safety_repo)
+    c = httpclient.InferenceServerClient(f"127.0.0.1:{s.port}")
+    for name, want in zip(ref["photos"], ref["classify_probabilities"]):
+        x = httpclient.InferInput("input_1", [1], "BYTES")
+        x.set_data_from_numpy(np.array([open(os.path.join(PHOTOS, name), "rb").read()], dtype=object), binary_data=True)
+        got = c.infer("nsfwjs", [x]).as_numpy("dense_3")[0]
+        assert got.argmax() == np.argmax(want) and np.abs(got - np.array(want)).max() < 0.1, (name, got, want)
 
 
 def test_summaries_flag_keyframes_by_the_safety_classifier(make_server, safety_repo):
@@ -523,10 +563,25 @@ def test_summaries_flag_keyframes_by_the_safety_classifier(make_server, safety_r
     assert [f["keyframe"] for f in safety["flagged_keyframes"]] == [k["index"] for k in kept if k["safety"]["flagged"]]
     assert safety["max_unsafe_probability"] == max(k["safety"]["unsafe_probability"] for k in kept)
     assert a["timing"]["safety_ms"] > 0
+    # The offline command takes the same choice.
+    import subprocess
+    from conftest import BIN
+    cli = subprocess.run([BIN, "summarize-video", os.path.join(VIDEOS, "cuts_h264.mp4"), "-m", safety_repo,
+                          "--no-captions", "--safety-model", "nsfwjs"], capture_output=True, timeout=300)
+    assert cli.returncode == 0, cli.stderr.decode()[-500:]
+    assert json.loads(cli.stdout)["safety"]["model"] == "nsfwjs"
     # safety=false skips it; a repository without a safety classifier says so.
     b = summarize(s, {"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"), "keyframes": "none", "captions": False,
                       "safety": False}).json()
     assert b["safety"] == {"model": None} and all("safety" not in k for k in b["keyframes"])
+    # safety_model picks another safety classifier by name; an unknown name is a 400 naming it.
+    n = summarize(s, {"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"), "keyframes": "none", "captions": False,
+                      "safety_model": "nsfwjs"}).json()
+    assert n["safety"]["model"] == "nsfwjs" and n["safety"]["threshold"] == 0.5
+    assert {k["safety"]["top_label"] for k in n["keyframes"] if k["duplicate_of"] is None} <= {"Neutral", "Drawing"}
+    bad = requests.post(s.url + "/v1/videos/summarize", timeout=120,
+                        json={"video_path": os.path.join(VIDEOS, "cuts_h264.mp4"), "safety_model": "nope"})
+    assert bad.status_code == 400 and "safety_model" in bad.json()["error"]["message"], bad.text
 
 
 def test_a_classifier_whose_labels_do_not_fit_its_output_stops_start_up(tmp_path):
