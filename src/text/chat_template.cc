@@ -2,7 +2,9 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <exception>
 #include <minja/minja.hpp>
 #include <mutex>
@@ -104,6 +106,41 @@ Result<std::string> RenderJson(const ChatTemplate::Impl& t, ojson messages, cons
   }
 }
 
+// Real templates are a few KB (gpt-oss's, among the largest, ~15 KB) and nest under ten levels.
+constexpr size_t kMaxTemplateBytes = 256 * 1024;
+constexpr int kMaxNesting = 64;
+// Probes that take longer or write more than this at load mark a template that would make every
+// request slow or huge.
+constexpr double kMaxProbeSeconds = 1.0;
+constexpr size_t kMaxProbeBytes = 1 << 20;
+
+// The deepest nesting of brackets and of block tags (for/if/macro/... against their end tags),
+// counted over the raw text: string literals are not skipped, which can only over-count.
+int NestingDepth(std::string_view s) {
+  int brackets = 0, blocks = 0, deepest = 0;
+  static constexpr std::string_view kOpeners[] = {"for",    "if",         "macro", "call",
+                                                  "filter", "generation", "raw"};
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '(' || c == '[' || c == '{') ++brackets;
+    if ((c == ')' || c == ']' || c == '}') && brackets > 0) --brackets;
+    if (c == '{' && i + 1 < s.size() && s[i + 1] == '%') {
+      size_t k = i + 2;
+      while (k < s.size() && (s[k] == ' ' || s[k] == '-' || s[k] == '+' || s[k] == '\n')) ++k;
+      const std::string_view word = s.substr(k, std::min<size_t>(12, s.size() - k));
+      const auto starts = [&](std::string_view w) {
+        return word.substr(0, w.size()) == w &&
+               (word.size() == w.size() || !std::isalnum(static_cast<unsigned char>(word[w.size()])));
+      };
+      if (word.substr(0, 3) == "end" && blocks > 0) --blocks;
+      for (auto o : kOpeners)
+        if (starts(o)) ++blocks;
+    }
+    deepest = std::max(deepest, std::max(brackets, blocks));
+  }
+  return deepest;
+}
+
 // A token as tokenizer_config.json writes it: a string or an AddedToken {"content": ...}.
 std::string TokenText(const boost::json::object& config, const char* key) {
   const auto* v = config.if_contains(key);
@@ -122,6 +159,14 @@ Result<ChatTemplate> ChatTemplate::Parse(std::string_view source, std::string bo
     std::string h(source.substr(0, 80));
     return "'" + h + (source.size() > 80 ? "...'" : "'");
   };
+  // minja's parser and renderer recurse per nesting level: bound the nesting before parsing.
+  if (source.size() > kMaxTemplateBytes)
+    return FailedPrecondition("chat template is " + std::to_string(source.size()) + " bytes; more than " +
+                              std::to_string(kMaxTemplateBytes) + " is refused");
+  if (const int depth = NestingDepth(source); depth > kMaxNesting)
+    return FailedPrecondition("chat template " + head() + " nests " + std::to_string(depth) +
+                              " levels deep (brackets or blocks); more than " + std::to_string(kMaxNesting) +
+                              " is refused");
   auto impl = std::make_shared<Impl>();
   impl->bos_token = std::move(bos_token);
   impl->eos_token = std::move(eos_token);
@@ -135,8 +180,17 @@ Result<ChatTemplate> ChatTemplate::Parse(std::string_view source, std::string bo
   ChatRenderOptions probe;
   probe.add_generation_prompt = false;
   probe.now = std::chrono::system_clock::from_time_t(0);
+  const auto started = std::chrono::steady_clock::now();
   const auto as_string = RenderJson(*impl, MessagesJson({{"user", needle}}, probe, false), probe);
   const auto as_parts = RenderJson(*impl, MessagesJson({{"user", needle}}, probe, true), probe);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const size_t written =
+      std::max(as_string.ok() ? as_string->size() : 0, as_parts.ok() ? as_parts->size() : 0);
+  if (seconds > kMaxProbeSeconds || written > kMaxProbeBytes)
+    return FailedPrecondition("chat template " + head() + " takes " + std::to_string(seconds) +
+                              " s and writes " + std::to_string(written) +
+                              " bytes for a one-message conversation; a prompt "
+                              "template that costs more than 1 s or 1 MiB is refused");
   const auto shows = [&](const Result<std::string>& r) {
     return r.ok() && r->find(needle) != std::string::npos;
   };

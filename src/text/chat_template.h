@@ -13,6 +13,12 @@
 // token and a newline, as their processors write) in front of the text. Which kind a template is,
 // is found at load by rendering a probe both ways, as minja's own chat_template does.
 //
+// A template is a program shipped with the model, trusted like its ONNX graph (requests only
+// supply the messages). Still, what would blow minja's recursive parser or make every prompt
+// costly is refused at load: more than 256 KiB of source, nesting deeper than 64 levels, or a
+// one-message probe that takes over 1 s or writes over 1 MiB. Unbounded recursion through a
+// macro that calls itself is not detected (Jinja has no recursion limit either).
+//
 // tests/unit/text/chat_template_test.cc checks the output byte for byte against jinja2 rendering
 // the same template texts (Qwen2's, and the real templates llama.cpp collects:
 // scripts/gen_chat_template_refs.py writes the references).
@@ -51,8 +57,8 @@ struct ChatRenderOptions {
 class ChatTemplate {
  public:
   // The Jinja source, and the tokenizer's BOS/EOS token texts (templates write them as
-  // `bos_token`/`eos_token`). Errors: kFailedPrecondition when the template does not parse or
-  // cannot render a one-message conversation (the reason quoted).
+  // `bos_token`/`eos_token`). Errors: kFailedPrecondition when the template does not parse, is
+  // over the bounds above, or cannot render a one-message conversation (the reason quoted).
   static Result<ChatTemplate> Parse(std::string_view source, std::string bos_token = {},
                                     std::string eos_token = {});
   // From tokenizer_config.json's text: its "chat_template" (a string, or a list of {name,

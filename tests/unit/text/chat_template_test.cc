@@ -170,6 +170,32 @@ TEST(ChatTemplate, ATemplateThatCannotRenderIsRefusedAtLoadWithItsReason) {
             StatusCode::kNotFound);
 }
 
+// minja recurses per nesting level and renders whole strings: what would blow its stack, or
+// make every prompt slow or huge, is refused at load with the reason.
+TEST(ChatTemplate, TemplatesTooDeepTooLargeOrTooCostlyAreRefusedAtLoad) {
+  const std::string echo = "{% for m in messages %}{{ m['content'] }}{% endfor %}";
+  const auto refused = [](const std::string& source, const std::string& says) {
+    auto t = ChatTemplate::Parse(source);
+    ASSERT_FALSE(t.ok()) << source.substr(0, 80);
+    EXPECT_EQ(t.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(t.status().message().find(says), std::string::npos) << t.status().message();
+  };
+  refused("{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}" + echo, "nests");
+  std::string ifs;
+  for (int i = 0; i < 70; ++i) ifs += "{% if true %}";
+  ifs += echo;
+  for (int i = 0; i < 70; ++i) ifs += "{% endif %}";
+  refused(ifs, "nests 71 levels");  // the 70 ifs and the for inside them
+  refused(echo + "{#" + std::string(300 * 1024, 'x') + "#}", "more than 262144 is refused");
+  refused(echo + "{% for i in range(300000) %}xxxxxxxxxx{% endfor %}", "1 MiB");
+  // Real nesting stays well inside the bound.
+  std::string fine;
+  for (int i = 0; i < 20; ++i) fine += "{% if true %}";
+  fine += echo;
+  for (int i = 0; i < 20; ++i) fine += "{% endif %}";
+  EXPECT_TRUE(ChatTemplate::Parse(fine).ok());
+}
+
 // bos_token / eos_token come from tokenizer_config.json, as strings or AddedToken objects.
 TEST(ChatTemplate, TheTokenizersBosAndEosTokensAreTheTemplates) {
   auto t = ChatTemplate::FromTokenizerConfig(
