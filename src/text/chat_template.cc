@@ -107,7 +107,8 @@ Result<std::string> RenderJson(const ChatTemplate::Impl& t, ojson messages, cons
 }
 
 // Real templates are a few KB (gpt-oss's, among the largest, ~15 KB) and nest under ten levels.
-constexpr size_t kMaxTemplateBytes = 256 * 1024;
+constexpr size_t kMaxTemplateBytes =
+    32 * 1024;  // minja's std::regex recursion overflows the stack near 50 KB
 constexpr int kMaxNesting = 64;
 // Probes that take longer or write more than this at load mark a template that would make every
 // request slow or huge.

@@ -15,9 +15,9 @@
 //
 // A template is a program shipped with the model, trusted like its ONNX graph (requests only
 // supply the messages). Still, what would blow minja's recursive parser or make every prompt
-// costly is refused at load: more than 256 KiB of source, nesting deeper than 64 levels, or a
-// one-message probe that takes over 1 s or writes over 1 MiB. Unbounded recursion through a
-// macro that calls itself is not detected (Jinja has no recursion limit either).
+// costly is refused at load: more than 32 KiB of source (minja's regexes overflow the stack on ~50 KB),
+// nesting deeper than 64 levels, or a one-message probe that takes over 1 s or writes over 1 MiB. Unbounded
+// recursion through a macro that calls itself is not detected (Jinja has no recursion limit either).
 //
 // tests/unit/text/chat_template_test.cc checks the output byte for byte against jinja2 rendering
 // the same template texts (Qwen2's, and the real templates llama.cpp collects:
