@@ -16,6 +16,8 @@ import onnxruntime as ort
 from PIL import Image
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from gen_nsfwjs_reference import photo_tensor  # noqa: E402  nsfwjs's input, as the tests build it
 
 
 def session(path):
@@ -61,7 +63,7 @@ def main():
                 im = im.resize((256, 256), Image.BILINEAR).crop((16, 16, 240, 240))
                 x = np.asarray(im, np.float32)[:, :, ::-1] - np.array([104, 117, 123], np.float32)
             else:
-                x = np.asarray(im.resize((224, 224), Image.BILINEAR), np.float32) / 255
+                x = photo_tensor(os.path.join(a.photos, p))
             scores.append(unsafe(cfg, s.run(None, {name: np.ascontiguousarray(x[None])})[0][0]))
         verdicts[m] = [sc >= cfg["classification"]["threshold"] for sc in scores]
         print(f"  unsafe probability per photo: " + ", ".join(f"{p} {sc:.3f}" for p, sc in zip(photos, scores)))

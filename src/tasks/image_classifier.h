@@ -45,7 +45,8 @@ struct LabelProbability {
 class ImageClassifiers {
  public:
   // Every image_classification model of `models` with its labels. Errors: kFailedPrecondition
-  // naming the file and the field (no labels, a count that is not the output's, ...).
+  // naming the file and the field (no labels, a count that is not the output's, two defaults for
+  // one role, ...).
   static Result<std::unique_ptr<ImageClassifiers>> Load(const scheduling::ModelRegistry& models);
   // The model named `name` with this role; with no name, the one marked "default", else the first
   // by model name. Null when none.

@@ -85,15 +85,16 @@ void ForEachKeyframe(const std::vector<VideoKeyframe>& keyframes, bool kept_only
   latch.Wait();
 }
 
-// The safety classifier a request names (safety_model), else the default one. Errors (400) when
-// the name is not a loaded safety classifier.
+// The safety classifier a request names (safety_model), else the default one; null when safety is
+// off or none is loaded. Errors (400) when the name is not a loaded safety classifier.
 Result<const ImageClassifier*> SafetyClassifier(const SummarizeVideoDeps& deps,
                                                 const SummarizeVideoParams& params) {
-  if (!params.safety || params.safety_model.empty()) return deps.safety;
+  if (!params.safety) return nullptr;
   const ImageClassifier* c = deps.classifiers
                                  ? deps.classifiers->Find(ImageClassifier::Role::kSafety, params.safety_model)
                                  : nullptr;
-  if (!c) return InvalidArgument("safety_model: no safety classifier named '" + params.safety_model + "'");
+  if (!c && !params.safety_model.empty())
+    return InvalidArgument("safety_model: no safety classifier named '" + params.safety_model + "'");
   return c;
 }
 
@@ -358,7 +359,7 @@ Result<VideoSummary> SummarizeVideoNow(const SummarizeVideoDeps& deps, media::Vi
 
   // Safety: every kept keyframe through the safety classifier, all in flight together.
   const auto t_safety = Clock::now();
-  if (params.safety && safety && deps.work_pool) {
+  if (safety && deps.work_pool) {
     out.safety_model = safety->model->config.name;
     out.safety_method = "classifier";
     out.safety_threshold = safety->threshold;

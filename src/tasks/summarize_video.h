@@ -33,12 +33,13 @@ namespace sightline::tasks {
 
 struct SummarizeVideoDeps {
   VideoTaskDeps video;
-  const Captioners* captioners = nullptr;   // null or empty: no captions, the summary says so
-  ThreadPool* work_pool = nullptr;          // caption decoding and post-processing
-  const ImageClassifier* safety = nullptr;  // the default one; null: no safety flags, the answer says so
-  const ImageClassifiers* classifiers = nullptr;  // where `safety_model` is looked up
-  ClipService* clip = nullptr;                    // null or empty: perceptual-hash dedupe, no tags
-  const ImageClassifier* labeler = nullptr;       // ImageNet-style labels per shot (null: none)
+  const Captioners* captioners = nullptr;  // null or empty: no captions, the summary says so
+  ThreadPool* work_pool = nullptr;         // caption decoding and post-processing
+  // Safety classifiers (the default one, or `safety_model`); null or none: CLIP zero-shot when CLIP
+  // is loaded, else no safety flags, and the answer says so.
+  const ImageClassifiers* classifiers = nullptr;
+  ClipService* clip = nullptr;               // null or empty: perceptual-hash dedupe, no tags
+  const ImageClassifier* labeler = nullptr;  // ImageNet-style labels per shot (null: none)
 };
 
 // Vibe tags asked of CLIP when a request names none.

@@ -46,11 +46,12 @@ ojson MessagesJson(const std::vector<ChatMessage>& messages, const ChatRenderOpt
   return out;
 }
 
-char AsciiUpper(char c) {
-  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+// The "C" locale's case mapping: ASCII only (roles and template literals are ASCII).
+char Upper(char c) {
+  return static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
 }
-char AsciiLower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+char Lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 }
 
 minja::Value StringFilter(std::string name, std::string (*fn)(std::string)) {
@@ -83,16 +84,16 @@ Result<std::string> RenderJson(const ChatTemplate::Impl& t, ojson messages, cons
                                    return minja::Value(std::string(buf, n));
                                  }));
     // Jinja filters minja lacks that chat templates use (SmolVLM's `role | capitalize`), with
-    // Jinja's definitions; ASCII case only (roles and template literals are ASCII).
+    // Jinja's definitions.
     ctx->set("capitalize", StringFilter("capitalize", [](std::string s) {
-               for (size_t i = 0; i < s.size(); ++i) s[i] = i == 0 ? AsciiUpper(s[i]) : AsciiLower(s[i]);
+               for (size_t i = 0; i < s.size(); ++i) s[i] = i == 0 ? Upper(s[i]) : Lower(s[i]);
                return s;
              }));
     ctx->set("title", StringFilter("title", [](std::string s) {
                // Jinja's do_title: a word starts after '-', whitespace, '(', '{', '[' or '<'.
                bool start = true;
                for (char& c : s) {
-                 c = start ? AsciiUpper(c) : AsciiLower(c);
+                 c = start ? Upper(c) : Lower(c);
                  start = c == '-' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(' ||
                          c == '{' || c == '[' || c == '<';
                }

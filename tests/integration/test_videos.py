@@ -598,6 +598,18 @@ def test_a_classifier_whose_labels_do_not_fit_its_output_stops_start_up(tmp_path
         with pytest.raises(RuntimeError) as failed:
             Server(repo=str(repo))
         assert says in str(failed.value) and "open_nsfw/sightline.json" in str(failed.value), str(failed.value)[-500:]
+    # Two safety classifiers both marked default: refused, naming both.
+    repo = tmp_path / "two-defaults"
+    for name in ("open_nsfw", "nsfwjs"):
+        os.makedirs(repo / name)
+        os.symlink(os.path.abspath(os.path.join(MODELS, name, "model.onnx")), repo / name / "model.onnx")
+        cfg = json.load(open(os.path.join(MODELS, name, "sightline.json")))
+        cfg["classification"]["default"] = True
+        json.dump(cfg, open(repo / name / "sightline.json", "w"))
+    with pytest.raises(RuntimeError) as failed:
+        Server(repo=str(repo))
+    assert "open_nsfw/sightline.json: classification.default: 'nsfwjs' is already the default" in str(failed.value), \
+        str(failed.value)[-500:]
 
 
 def test_with_clip_keyframes_are_deduplicated_by_embedding_and_the_video_gets_vibe_tags(video_server):
