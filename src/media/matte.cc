@@ -24,6 +24,12 @@ Mask MaskFromProbabilities(const float* p, int width, int height) {
   return m;
 }
 
+namespace {
+// Wider than every filter below: the 3x3 rank windows and the sigma-2 blur's mask (vips_gaussmat
+// with min_ampl 0.2 is 7 taps wide for sigma 2).
+constexpr int kCleanUpMinSide = 16;
+}  // namespace
+
 Result<Mask> CleanUpMask(const Mask& mask) {
   RETURN_IF_ERROR(InitializeImageLibrary());
   if (mask.channels != 1 || mask.pixels.size() != static_cast<size_t>(mask.width) * mask.height)
@@ -32,6 +38,16 @@ Result<Mask> CleanUpMask(const Mask& mask) {
                                         VIPS_FORMAT_UCHAR));
   if (!img) return Internal("mask wrap failed: " + TakeVipsError());
   VipsImage* out = nullptr;
+  // vips_rank refuses a window larger than the image ("window too large"), so a mask thinner than
+  // the filters (a 1 x 30000 image) is edge-extended first and cropped back after. Larger masks
+  // go through unpadded, exactly as before.
+  const bool pad = mask.width < kCleanUpMinSide || mask.height < kCleanUpMinSide;
+  if (pad) {
+    if (vips_embed(img.get(), &out, kCleanUpMinSide, kCleanUpMinSide, mask.width + 2 * kCleanUpMinSide,
+                   mask.height + 2 * kCleanUpMinSide, "extend", VIPS_EXTEND_COPY, nullptr) != 0)
+      return Internal("mask pad: " + TakeVipsError());
+    img.reset(out);
+  }
   // Opening = erode (3x3 minimum) then dilate (3x3 maximum).
   if (vips_rank(img.get(), &out, 3, 3, 0, nullptr) != 0) return Internal("mask erode: " + TakeVipsError());
   img.reset(out);
@@ -43,6 +59,12 @@ Result<Mask> CleanUpMask(const Mask& mask) {
   if (vips_moreeq_const1(img.get(), &out, 127.0, nullptr) != 0)
     return Internal("mask threshold: " + TakeVipsError());
   img.reset(out);
+  if (pad) {
+    if (vips_extract_area(img.get(), &out, kCleanUpMinSide, kCleanUpMinSide, mask.width, mask.height,
+                          nullptr) != 0)
+      return Internal("mask crop: " + TakeVipsError());
+    img.reset(out);
+  }
   size_t bytes = 0;
   void* mem = vips_image_write_to_memory(img.get(), &bytes);
   if (!mem) return Internal("mask write: " + TakeVipsError());
