@@ -62,9 +62,18 @@ minja::Value StringFilter(std::string name, std::string (*fn)(std::string)) {
       });
 }
 
+// One render's time budget (minja patched by scripts/patch_minja.py checks it at every node): a
+// prompt that takes longer is a broken template, not a slow request.
+constexpr auto kMaxRenderTime = std::chrono::seconds(1);
+constexpr size_t kMaxErrorBytes = 1024;
+
 // minja throws; the exception stays inside this file.
 Result<std::string> RenderJson(const ChatTemplate::Impl& t, ojson messages, const ChatRenderOptions& o) {
   std::lock_guard lock(t.render);
+  struct DeadlineScope {
+    DeadlineScope() { minja::render_deadline = std::chrono::steady_clock::now() + kMaxRenderTime; }
+    ~DeadlineScope() { minja::render_deadline = std::chrono::steady_clock::time_point::max(); }
+  } deadline;
   try {
     auto ctx = minja::Context::make(minja::Value(
         ojson{{"messages", std::move(messages)}, {"add_generation_prompt", o.add_generation_prompt}}));
@@ -79,9 +88,14 @@ Result<std::string> RenderJson(const ChatTemplate::Impl& t, ojson messages, cons
                                    const time_t t = std::chrono::system_clock::to_time_t(now);
                                    struct tm local {};
                                    localtime_r(&t, &local);
-                                   char buf[256];
-                                   const size_t n = strftime(buf, sizeof buf, format.c_str(), &local);
-                                   return minja::Value(std::string(buf, n));
+                                   // strftime answers 0 when the text does not fit: grow and retry.
+                                   std::string buf;
+                                   for (size_t cap = 256; cap <= 65536; cap *= 4) {
+                                     buf.resize(cap);
+                                     const size_t n = strftime(buf.data(), cap, format.c_str(), &local);
+                                     if (n > 0) return minja::Value(buf.substr(0, n));
+                                   }
+                                   return minja::Value(std::string());
                                  }));
     // Jinja filters minja lacks that chat templates use (SmolVLM's `role | capitalize`), with
     // Jinja's definitions.
@@ -103,7 +117,10 @@ Result<std::string> RenderJson(const ChatTemplate::Impl& t, ojson messages, cons
     ctx->set("documents", minja::Value());
     return t.root->render(ctx);
   } catch (const std::exception& e) {
-    return InvalidArgument(std::string("chat template: ") + e.what());
+    // minja quotes the source lines around the error; a one-line template would quote all of it.
+    std::string what = e.what();
+    if (what.size() > kMaxErrorBytes) what = what.substr(0, kMaxErrorBytes) + "...";
+    return InvalidArgument("chat template: " + what);
   }
 }
 
@@ -183,9 +200,15 @@ Result<ChatTemplate> ChatTemplate::Parse(std::string_view source, std::string bo
   probe.add_generation_prompt = false;
   probe.now = std::chrono::system_clock::from_time_t(0);
   const auto started = std::chrono::steady_clock::now();
+  const auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
   const auto as_string = RenderJson(*impl, MessagesJson({{"user", needle}}, probe, false), probe);
-  const auto as_parts = RenderJson(*impl, MessagesJson({{"user", needle}}, probe, true), probe);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // A probe that ran out of its time budget is not run a second time.
+  const auto as_parts = elapsed() > kMaxProbeSeconds
+                            ? Result<std::string>(as_string.status())
+                            : RenderJson(*impl, MessagesJson({{"user", needle}}, probe, true), probe);
+  const double seconds = elapsed();
   const size_t written =
       std::max(as_string.ok() ? as_string->size() : 0, as_parts.ok() ? as_parts->size() : 0);
   if (seconds > kMaxProbeSeconds || written > kMaxProbeBytes)

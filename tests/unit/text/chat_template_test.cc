@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <pthread.h>
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "captioner_fixture.h"
@@ -187,13 +189,114 @@ TEST(ChatTemplate, TemplatesTooDeepTooLargeOrTooCostlyAreRefusedAtLoad) {
   for (int i = 0; i < 70; ++i) ifs += "{% endif %}";
   refused(ifs, "nests 71 levels");  // the 70 ifs and the for inside them
   refused(echo + "{#" + std::string(40 * 1024, 'x') + "#}", "more than 32768 is refused");
-  refused(echo + "{% for i in range(300000) %}xxxxxxxxxx{% endfor %}", "1 MiB");
+  refused(echo + "{% for i in range(1000) %}{% for j in range(300) %}xxxxxxxxxx{% endfor %}{% endfor %}",
+          "1 MiB");
   // Real nesting stays well inside the bound.
   std::string fine;
   for (int i = 0; i < 20; ++i) fine += "{% if true %}";
   fine += echo;
   for (int i = 0; i < 20; ++i) fine += "{% endif %}";
   EXPECT_TRUE(ChatTemplate::Parse(fine).ok());
+}
+
+// Runs `fn` on a thread with a 2 MiB stack: glibc's default for new threads when RLIMIT_STACK is
+// unlimited, the smallest a request could be rendered on.
+template <typename Fn>
+void OnSmallStack(Fn fn) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 2 << 20);
+  pthread_t thread;
+  auto* arg = new Fn(std::move(fn));
+  ASSERT_EQ(pthread_create(
+                &thread, &attr,
+                [](void* p) -> void* {
+                  std::unique_ptr<Fn> f(static_cast<Fn*>(p));
+                  (*f)();
+                  return nullptr;
+                },
+                arg),
+            0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+}
+
+// minja as patched by scripts/patch_minja.py: what once crashed the process (a stack overflow, a
+// SIGFPE) or held a thread for minutes is an error naming the reason, at load or per request.
+TEST(ChatTemplate, HostileTemplatesAreErrorsNotCrashes) {
+  const std::string echo = "{% for m in messages %}{{ m['content'] }}{% endfor %}";
+  const auto refused = [](const std::string& source, const std::string& says) {
+    auto t = ChatTemplate::Parse(source);
+    ASSERT_FALSE(t.ok()) << source.substr(0, 80);
+    EXPECT_EQ(t.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(t.status().message().find(says), std::string::npos) << t.status().message();
+    EXPECT_LT(t.status().message().size(), 2000u);  // one location quoted, not one per level
+  };
+  OnSmallStack([&] {
+    refused("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}" + echo, "recursion is deeper than");
+    refused("{% for m in messages recursive %}{{ loop(messages) }}{% endfor %}" + echo,
+            "recursion is deeper than");
+  });
+  refused(echo + "{{ 1 // (messages | length - 1) }}", "division or modulo by zero");
+  refused(echo + "{{ 1 / 0 }}", "division by zero");
+  refused(echo + "{{ messages | sum }}", "unknown filter 'sum'");
+  refused(echo +
+              "{% set ns = namespace(x=[]) %}{% for i in range(1000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ "
+              "ns.x }}",
+          "nests deeper than 256");
+  refused(echo + "{{ range(1, 5, 0) }}", "must not be zero");
+  refused(echo + "{{ range(100000000) | length }}", "more than 100000 items");
+  refused(echo + "{{ 'x' * 100000000 }}", "over 16 MiB");
+  // 10^10 iterations: stopped by the one-second render budget, not run to the end.
+  const auto t0 = std::chrono::steady_clock::now();
+  refused(echo + "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+          "costs more than 1 s");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+  // Arithmetic is Python's: true division, floored // and %.
+  auto math = ChatTemplate::Parse(echo + "{{ 7 / 2 }} {{ -7 // 2 }} {{ -7 % 2 }}");
+  ASSERT_TRUE(math.ok()) << math.status().message();
+  auto quotient = math->Render({{"user", "="}}, false);
+  ASSERT_TRUE(quotient.ok()) << quotient.status().message();
+  EXPECT_EQ(*quotient, "=3.5 -4 1");
+
+  // Recursion that grows with the conversation passes the load probe and fails per request,
+  // cleanly, however long the conversation.
+  auto per_message = ChatTemplate::Parse(
+      "{% macro f(ms) %}{% if ms %}{{ ms[0]['content'] }}{{ f(ms[1:]) }}{% endif %}{% endmacro %}"
+      "{{ f(messages) }}");
+  ASSERT_TRUE(per_message.ok()) << per_message.status().message();
+  OnSmallStack([&] {
+    std::vector<ChatMessage> many(5000, {"user", "x"});
+    auto r = per_message->Render(many, false);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("recursion"), std::string::npos) << r.status().message();
+    auto two = per_message->Render({{"user", "a"}, {"assistant", "b"}}, false);
+    ASSERT_TRUE(two.ok()) << two.status().message();
+    EXPECT_EQ(*two, "ab");
+  });
+}
+
+// minja once searched the rest of the template for every token: 1000 sequential blocks took
+// seconds to parse. Linear now; the bound is far above linear and far below quadratic.
+TEST(ChatTemplate, ManySequentialBlocksParseInLinearTime) {
+  std::string source = "{% for m in messages %}{{ m['content'] }}{% endfor %}";
+  while (source.size() < 31 * 1024) source += "{% for x in messages %}{% endfor %}";
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(ChatTemplate::Parse(source).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
+// strftime_now writes what it is asked for, however long (it was cut to nothing past 255 bytes).
+TEST(ChatTemplate, StrftimeNowWritesLongFormats) {
+  auto t = ChatTemplate::Parse("{% for m in messages %}{{ m['content'] }}{% endfor %}{{ strftime_now('" +
+                               std::string(300, 'y') + "%Y') }}");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  ChatRenderOptions o;
+  o.now = std::chrono::system_clock::from_time_t(86400 * 400);  // 1971
+  auto text = t->Render({{"user", "u"}}, o);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "u" + std::string(300, 'y') + "1971");
 }
 
 // bos_token / eos_token come from tokenizer_config.json, as strings or AddedToken objects.

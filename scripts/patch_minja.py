@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Patches the fetched minja.hpp (argument: its path) where untrusted chat templates could hurt the
+server; each change is an exact text replacement that must apply once, so a different minja
+version fails loudly instead of being served unpatched.
+
+1. Linear tokenizing: consumeToken/consumeTokenGroups searched the whole rest of the template for a
+   token that must start at the cursor, so 1000 sequential {% for %} blocks took seconds to parse.
+   std::regex_constants::match_continuous anchors the search; the accepted matches are the same
+   (position 0 was already required).
+2. Bounded render depth: a self-recursive macro ({% macro f() %}{{ f() }}{% endmacro %}) or a
+   recursive loop recursed until the stack overflowed and took the process down. Every level of
+   rendering passes through TemplateNode::render, so a thread-local depth counter there turns it
+   into an error. 200 levels is about 60 macro calls deep; real chat templates nest under 20 and
+   take ~2 KB of stack per level (-O2; several times more under ASan), so 2 MB thread stacks hold.
+3. A time budget: a template that loops for minutes ({% for i in range(10**8) %}) held a request
+   thread (and at load, the load) that long. The caller sets minja::render_deadline for its thread;
+   every node and expression checks it.
+4. No crash on arithmetic or data a request can steer: integer / and % by zero (SIGFPE), and
+   INT64_MIN / -1, now raise as Jinja does; `/` is Jinja's true division (it was integer division);
+   printing a value nested deeper than 256 levels (or a list that contains itself) raises instead
+   of recursing off the stack; range() is capped at 100000 items like jinja2's sandbox
+   (jinja2.sandbox.MAX_RANGE) and string repetition at 16 MiB, which were memory bombs.
+5. An unknown filter is named ("unknown filter 'sum'"), not "Value is not callable: null".
+6. One location per error: every Expression::evaluate and TemplateNode::render level appended the
+   source location (with whole source lines) to the message and rethrew, so a deep failure built a
+   message quadratic in the depth. The innermost location is kept; outer levels rethrow as is.
+"""
+import sys
+
+LOCATED = '''
+// Sightline patch: an error that already names its location is rethrown unchanged by outer levels.
+struct located_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Sightline patch: how deep TemplateNode::render may nest on one thread (see patch_minja.py).
+inline constexpr int kMaxRenderDepth = 200;
+inline thread_local int render_depth = 0;
+// Sightline patch: when rendering on this thread must stop (see patch_minja.py).
+inline thread_local std::chrono::steady_clock::time_point render_deadline =
+    std::chrono::steady_clock::time_point::max();
+inline void check_render_deadline() {
+    if (std::chrono::steady_clock::now() > render_deadline)
+        throw std::runtime_error("template rendering ran past its time budget");
+}
+
+class Context : public std::enable_shared_from_this<Context> {'''
+
+PATCHES = [
+    ("std::regex_search(it, end, match, regex) && match.position() == 0",
+     "std::regex_search(it, end, match, regex, std::regex_constants::match_continuous) && match.position() == 0",
+     2),
+    ("\nclass Context : public std::enable_shared_from_this<Context> {", LOCATED, 1),
+    ('''            return do_evaluate(context);
+        } catch (const std::exception & e) {
+            std::ostringstream out;
+            out << e.what();
+            if (location.source) out << error_location_suffix(*location.source, location.pos);
+            throw std::runtime_error(out.str());''',
+     '''            return do_evaluate(context);
+        } catch (const located_error &) {
+            throw;
+        } catch (const std::exception & e) {
+            std::ostringstream out;
+            out << e.what();
+            if (location.source) out << error_location_suffix(*location.source, location.pos);
+            throw located_error(out.str());''', 1),
+    ('''        try {
+            do_render(out, context);
+        } catch (const LoopControlException & e) {''',
+     '''        struct DepthGuard {
+            DepthGuard() { ++render_depth; }
+            ~DepthGuard() { --render_depth; }
+        } depth_guard;
+        try {
+            check_render_deadline();
+            if (render_depth > kMaxRenderDepth)
+                throw std::runtime_error("template recursion is deeper than " + std::to_string(kMaxRenderDepth) + " levels");
+            do_render(out, context);
+        } catch (const LoopControlException & e) {''', 1),
+    ('''            throw LoopControlException(err.str(), e.control_type);
+        } catch (const std::exception & e) {
+            std::ostringstream err;
+            err << e.what();
+            if (location_.source) err << error_location_suffix(*location_.source, location_.pos);
+            throw std::runtime_error(err.str());''',
+     '''            throw LoopControlException(err.str(), e.control_type);
+        } catch (const located_error &) {
+            throw;
+        } catch (const std::exception & e) {
+            std::ostringstream err;
+            err << e.what();
+            if (location_.source) err << error_location_suffix(*location_.source, location_.pos);
+            throw located_error(err.str());''', 1),
+    ("""        try {
+            return do_evaluate(context);""",
+     """        try {
+            check_render_deadline();
+            return do_evaluate(context);""", 1),
+    ("""              case Op::Div:       return l / r;
+              case Op::MulMul:    return std::pow(l.get<double>(), r.get<double>());
+              case Op::DivDiv:    return l.get<int64_t>() / r.get<int64_t>();
+              case Op::Mod:       return l.get<int64_t>() % r.get<int64_t>();""",
+     """              case Op::Div:
+                  if (r.get<double>() == 0) throw std::runtime_error("division by zero");
+                  return l.get<double>() / r.get<double>();
+              case Op::MulMul:    return std::pow(l.get<double>(), r.get<double>());
+              case Op::DivDiv:
+              case Op::Mod: {
+                  const auto a = l.get<int64_t>(), b = r.get<int64_t>();
+                  if (b == 0) throw std::runtime_error("integer division or modulo by zero");
+                  if (b == -1) return op == Op::DivDiv ? Value(a == INT64_MIN ? a : -a) : Value((int64_t) 0);
+                  // Python floors: -7 // 2 == -4 and -7 % 2 == 1.
+                  int64_t q = a / b, m = a % b;
+                  if (m != 0 && ((m < 0) != (b < 0))) { q -= 1; m += b; }
+                  return op == Op::DivDiv ? Value(q) : Value(m);
+              }""", 1),
+    ("""  void dump(std::ostringstream & out, int indent = -1, int level = 0, bool to_json = false) const {
+""",
+     """  void dump(std::ostringstream & out, int indent = -1, int level = 0, bool to_json = false) const {
+    if (level > 256) throw std::runtime_error("value nests deeper than 256 levels");
+""", 1),
+    ("""      if (is_string() && rhs.is_number_integer()) {
+        std::ostringstream out;""",
+     """      if (is_string() && rhs.is_number_integer()) {
+        if (rhs.get<int64_t>() > 0 && get<std::string>().size() * (double) rhs.get<int64_t>() > (16 << 20))
+          throw std::runtime_error("string repetition over 16 MiB");
+        std::ostringstream out;""", 1),
+    ("""    auto res = Value::array();
+    if (step > 0) {
+      for (int64_t i = start; i < end; i += step) {
+        res.push_back(Value(i));
+      }
+    } else {
+      for (int64_t i = start; i > end; i += step) {
+        res.push_back(Value(i));
+      }
+    }
+    return res;""",
+     """    // A zero step looped forever; a step near INT64_MAX overflowed `i`. Counted instead.
+    if (step == 0) throw std::runtime_error("range() arg 3 must not be zero");
+    const double span = step > 0 ? (double) end - (double) start : (double) start - (double) end;
+    const double count = span <= 0 ? 0 : std::ceil(span / std::abs((double) step));
+    if (count > 100000) throw std::runtime_error("range() of more than 100000 items");
+    auto res = Value::array();
+    for (int64_t k = 0; k < (int64_t) count; ++k) res.push_back(Value(start + k * step));
+    return res;""", 1),
+    ("""              auto target = ce->object->evaluate(context);
+              ArgumentsValue args = ce->args.evaluate(context);""",
+     """              auto target = ce->object->evaluate(context);
+              if (target.is_null()) {
+                if (auto v = dynamic_cast<VariableExpr*>(ce->object.get())) throw std::runtime_error("unknown filter '" + v->get_name() + "'");
+              }
+              ArgumentsValue args = ce->args.evaluate(context);""", 1),
+    ("""              auto callable = part->evaluate(context);
+              ArgumentsValue args;""",
+     """              auto callable = part->evaluate(context);
+              if (callable.is_null()) {
+                if (auto v = dynamic_cast<VariableExpr*>(part.get())) throw std::runtime_error("unknown filter '" + v->get_name() + "'");
+              }
+              ArgumentsValue args;""", 1),
+]
+
+
+def main(path):
+    text = open(path).read()
+    for old, new, count in PATCHES:
+        found = text.count(old)
+        if found != count:
+            sys.exit(f"patch_minja: expected {count} occurrence(s) of {old[:60]!r}..., found {found}")
+        text = text.replace(old, new)
+    open(path, "w").write(text)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
