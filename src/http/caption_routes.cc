@@ -6,6 +6,9 @@
 // each image answered in order with its text, token counts and timing, or its own error.
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <memory>
+#include <mutex>
 
 #include "http/api_routes.h"
 #include "http/error_response.h"
@@ -92,18 +95,27 @@ void ChatCompletions(const CaptionRouteDeps& ctx, const HttpRequest& req, Respon
   params.generation = parsed->generation;
   std::vector<sources::ImageSource> images(static_cast<size_t>(parsed->n), parsed->image);
   std::shared_ptr<EventStream> events;
+  // The stream's first chunks (each choice's role) go out with the first text, not before: until
+  // then an error known before generation (a prompt over the context, an image that does not
+  // decode) is still a plain 4xx answer, not 200 and an error event.
+  std::function<void()> begin;
   if (parsed->stream) {
     events = EventStream::Start(respond);
     const std::string model = family->name;
-    for (int i = 0; i < parsed->n; ++i)
-      events->Send("", EncodeChatChunk(id, created, model, static_cast<size_t>(i), true, "", ""));
-    params.on_text = [events, id, created, model](size_t index, const std::string& chunk) {
+    begin = [events, id, created, model, n = parsed->n, once = std::make_shared<std::once_flag>()] {
+      std::call_once(*once, [&] {
+        for (int i = 0; i < n; ++i)
+          events->Send("", EncodeChatChunk(id, created, model, static_cast<size_t>(i), true, "", ""));
+      });
+    };
+    params.on_text = [events, id, created, model, begin](size_t index, const std::string& chunk) {
+      begin();
       events->Send("", EncodeChatChunk(id, created, model, index, false, chunk, ""));
     };
   }
   tasks::CaptionImages(
       *ctx.captioners, *family, ctx.images, std::move(images), std::move(params), context, nullptr,
-      [respond, events, id, created,
+      [respond, events, begin, id, created,
        include_usage = parsed->include_usage](Result<tasks::CaptionImagesResult> r) {
         if (!r.ok()) return events ? events->Fail(r.status()) : respond(V1Error(r.status()));
         for (const auto& item : r->items)
@@ -113,6 +125,7 @@ void ChatCompletions(const CaptionRouteDeps& ctx, const HttpRequest& req, Respon
           out.body = EncodeChatCompletion(id, created, r->model, r->items);
           return respond(std::move(out));
         }
+        begin();
         size_t completion = 0;
         for (size_t i = 0; i < r->items.size(); ++i) {
           events->Send("", EncodeChatChunk(id, created, r->model, i, false, "", r->items[i].finish_reason));

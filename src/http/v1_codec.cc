@@ -415,7 +415,10 @@ Result<ChatCompletionRequest> ParseChatCompletionRequest(std::string_view body) 
     if (!role || !role->is_string()) return InvalidArgument(where + ".role must be a string");
     const bool user = role->get_string() == "user";
     const auto* content = msg.get_object().if_contains("content");
-    r.messages.push_back({std::string(role->get_string()), "", false});
+    // OpenAI's "developer" role is the system role under a new name (o1 and later models).
+    r.messages.push_back(
+        {role->get_string() == "developer" ? std::string("system") : std::string(role->get_string()), "",
+         false});
     auto add_text = [&](std::string_view t) {
       auto& turn = r.messages.back().text;
       if (!turn.empty()) turn += '\n';

@@ -45,6 +45,8 @@ int64_t ContextLength(const json::object& c) {
   return 0;
 }
 
+Result<std::vector<int64_t>> VisionLanguagePrompt(const CaptionerFamily& family, const CaptionParams& params);
+
 // A vision-language model's chat template, image token and feature count. Errors name the file.
 Status LoadVisionLanguage(CaptionerFamily& f, const std::filesystem::path& dir) {
   ASSIGN_OR_RETURN(f.image_token_id, repository::ReadImageTokenId(dir));
@@ -61,6 +63,10 @@ Status LoadVisionLanguage(CaptionerFamily& f, const std::filesystem::path& dir) 
   const auto& out = f.encoder->signature.outputs;
   if (!out.empty() && out.front().shape.size() == 3 && out.front().shape[1] > 0)
     f.image_features = out.front().shape[1];
+  auto prompt = VisionLanguagePrompt(f, {});
+  if (!prompt.ok())
+    return FailedPrecondition(config.string() + ": the default prompt: " + prompt.status().message());
+  f.default_prompt = std::make_shared<const std::vector<int64_t>>(std::move(prompt).value());
   return Status::Ok();
 }
 
@@ -335,21 +341,26 @@ Result<generation::GenerationParams> ResolveGenerationParams(const CaptionerFami
 Result<CaptionJob> PrepareCaption(const CaptionerFamily& family, const CaptionParams& params) {
   ASSIGN_OR_RETURN(auto gen, ResolveGenerationParams(family, params.generation));
   CaptionJob job;
-  std::shared_ptr<std::vector<int64_t>> prompt;
+  std::shared_ptr<const std::vector<int64_t>> prompt;
   int64_t positions = 0;  // what the prompt takes of the context
   if (family.kind == CaptionerFamily::Kind::kVisionLanguage) {
-    ASSIGN_OR_RETURN(auto ids, VisionLanguagePrompt(family, params));
-    prompt = std::make_shared<std::vector<int64_t>>(std::move(ids));
+    if (params.messages.empty() && params.prompt.empty() && family.default_prompt) {
+      prompt = family.default_prompt;
+    } else {
+      ASSIGN_OR_RETURN(auto ids, VisionLanguagePrompt(family, params));
+      prompt = std::make_shared<std::vector<int64_t>>(std::move(ids));
+    }
     positions = static_cast<int64_t>(prompt->size()) - 1 + family.image_features;
   } else {
     // The decoder's prompt: its start token, then the prompt's ids (no special tokens of their own).
-    prompt = std::make_shared<std::vector<int64_t>>(1, family.start_id);
+    std::vector<int64_t> ids(1, family.start_id);
     if (!params.prompt.empty()) {
       text::EncodeOptions eo;
       eo.add_special_tokens = false;
-      const auto ids = family.tokenizer->Encode(params.prompt, eo).ids;
-      prompt->insert(prompt->end(), ids.begin(), ids.end());
+      const auto text = family.tokenizer->Encode(params.prompt, eo).ids;
+      ids.insert(ids.end(), text.begin(), text.end());
     }
+    prompt = std::make_shared<const std::vector<int64_t>>(std::move(ids));
     positions = static_cast<int64_t>(prompt->size());
   }
   const int64_t needed = positions + gen.max_new_tokens;
@@ -464,27 +475,32 @@ void CaptionImages(const Captioners& captioners, const CaptionerFamily& family, 
                    std::vector<sources::ImageSource> images, CaptionParams params, RequestContextPtr context,
                    std::function<void(size_t, const CaptionedImage&)> on_item,
                    std::function<void(Result<CaptionImagesResult>)> done) {
-  auto job = PrepareCaption(family, params);
-  if (!job.ok()) return done(job.status());
-  auto results = std::make_shared<ItemResults<CaptionedImage>>(images.size(), std::move(on_item));
   const auto* fam = &family;
   const auto* caps = &captioners;
-  auto work = [caps, fam, deps, job = std::move(job).value(), context, results, on_text = params.on_text](
-                  size_t i, sources::Bytes bytes, ItemRun::Finish finish) {
-    CaptionOne(
-        *caps, *fam, *deps.pool, std::move(bytes), job, i, context,
-        [results, i, finish](CaptionedImage item, StageTiming timing) {
-          const Status status = item.status;
-          if (status.ok()) results->Update(i, [&](CaptionedImage& dst) { dst = std::move(item); });
-          finish(status, timing, false);
-        },
-        on_text);
-  };
-  RunItems<CaptionedImage>(
-      "caption_images", results, deps, std::move(images), kImageWindow, context, work,
-      [model = family.name, done = std::move(done)](std::vector<CaptionedImage> items, BatchSummary summary) {
-        done(CaptionImagesResult{model, std::move(items), summary});
-      });
+  // Rendering the chat template and tokenizing are CPU work: on the pool, never the caller's
+  // (HTTP I/O) thread.
+  deps.pool->Submit([caps, fam, deps, images = std::move(images), params = std::move(params), context,
+                     on_item = std::move(on_item), done = std::move(done)]() mutable {
+    auto job = PrepareCaption(*fam, params);
+    if (!job.ok()) return done(job.status());
+    auto results = std::make_shared<ItemResults<CaptionedImage>>(images.size(), std::move(on_item));
+    auto work = [caps, fam, deps, job = std::move(job).value(), context, results, on_text = params.on_text](
+                    size_t i, sources::Bytes bytes, ItemRun::Finish finish) {
+      CaptionOne(
+          *caps, *fam, *deps.pool, std::move(bytes), job, i, context,
+          [results, i, finish](CaptionedImage item, StageTiming timing) {
+            const Status status = item.status;
+            if (status.ok()) results->Update(i, [&](CaptionedImage& dst) { dst = std::move(item); });
+            finish(status, timing, false);
+          },
+          on_text);
+    };
+    RunItems<CaptionedImage>(
+        "caption_images", results, deps, std::move(images), kImageWindow, context, work,
+        [model = fam->name, done = std::move(done)](std::vector<CaptionedImage> items, BatchSummary summary) {
+          done(CaptionImagesResult{model, std::move(items), summary});
+        });
+  });
 }
 
 }  // namespace sightline::tasks

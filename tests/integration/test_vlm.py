@@ -161,6 +161,66 @@ def test_a_template_that_does_not_parse_is_refused_at_load(tmp_path):
     assert "tokenizer_config.json" in out and "chat template" in out and "does not parse" in out, out[-2000:]
 
 
+def test_stream_errors_known_before_generation_are_plain_4xx(server):
+    """stream=true: an image that does not decode is a plain 4xx (the stream starts with the first
+    text), not 200 and an error event; the developer role is OpenAI's system role."""
+    bad = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,bm90IGFuIGltYWdl"}},
+                                        {"type": "text", "text": "What?"}]}]
+    r = requests.post(server.url + "/v1/chat/completions", timeout=120,
+                      json={"model": "vlm-tiny", "messages": bad, "stream": True, "max_tokens": 4})
+    assert r.status_code in (400, 415, 422), (r.status_code, r.text[:300])
+    assert r.headers["Content-Type"].startswith("application/json") and "error" in r.json()
+    image = noise_png(8)
+    answers = []
+    for role in ("system", "developer"):
+        messages = [{"role": role, "content": "Answer in one word."},
+                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_uri(image)}},
+                                                 {"type": "text", "text": "What is this?"}]}]
+        r = requests.post(server.url + "/v1/chat/completions", timeout=120,
+                          json={"model": "vlm-tiny", "messages": messages, "max_tokens": 8})
+        assert r.status_code == 200, r.text[:300]
+        answers.append((r.json()["choices"][0]["message"]["content"], r.json()["usage"]["prompt_tokens"]))
+    assert answers[0] == answers[1]
+
+
+def with_template(tmp_path, template):
+    import shutil
+    repo = tmp_path / "repo"
+    shutil.copytree(VLM, repo / "vlm-tiny")
+    cfg = json.load(open(repo / "vlm-tiny" / "tokenizer_config.json"))
+    cfg["chat_template"] = template
+    json.dump(cfg, open(repo / "vlm-tiny" / "tokenizer_config.json", "w"))
+    return repo
+
+
+def test_a_template_that_writes_the_image_token_twice_is_refused_at_load(tmp_path):
+    import subprocess
+    repo = with_template(tmp_path, "{% for m in messages %}<image>{{ m['content'] }}{% endfor %}")
+    p = subprocess.run([BIN, "serve", "--model-repository", str(repo), "--host", "127.0.0.1", "--port", "0"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode != 0
+    out = p.stdout + p.stderr
+    assert "default prompt" in out and "2 times" in out, out[-2000:]
+
+
+def test_a_template_recursing_per_message_fails_the_request_not_the_server(make_server, tmp_path):
+    """A macro that recurses once per message loads (the probe has one message); 5000 messages
+    once overflowed the stack and killed the server. Now: a 400 naming the recursion."""
+    s = make_server(repo=str(with_template(tmp_path,
+        "{% macro f(ms) %}{% if ms %}<|im_start|>{{ ms[0]['role'] }}\n{{ ms[0]['content'] }}<|im_end|>\n"
+        "{{ f(ms[1:]) }}{% endif %}{% endmacro %}{{ f(messages) }}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")))
+    image = [{"type": "image_url", "image_url": {"url": data_uri(noise_png(9))}}, {"type": "text", "text": "?"}]
+    many = [{"role": "user", "content": image}] + [{"role": "assistant", "content": "x"}] * 5000
+    r = requests.post(s.url + "/v1/chat/completions", timeout=120,
+                      json={"model": "vlm-tiny", "messages": many, "max_tokens": 4})
+    assert r.status_code == 400, r.text[:300]
+    assert "recursion" in r.json()["error"]["message"]
+    r = requests.post(s.url + "/v1/chat/completions", timeout=120,
+                      json={"model": "vlm-tiny", "messages": [{"role": "user", "content": image}], "max_tokens": 4})
+    assert r.status_code == 200, r.text[:300]
+
+
 # SmolVLM-Instruct's template (HuggingFaceTB/SmolVLM-Instruct tokenizer_config.json): it walks typed
 # content parts and writes '<image>' for the image part itself.
 SMOLVLM_TEMPLATE = (
