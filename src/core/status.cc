@@ -9,6 +9,7 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kNotFound: return "not_found";
     case StatusCode::kMethodNotAllowed: return "method_not_allowed";
     case StatusCode::kPayloadTooLarge: return "payload_too_large";
+    case StatusCode::kHeaderTooLarge: return "header_too_large";
     case StatusCode::kUnsupportedMediaType: return "unsupported_media_type";
     case StatusCode::kBadGateway: return "bad_gateway";
     case StatusCode::kUnauthorized: return "unauthorized";

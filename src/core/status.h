@@ -15,6 +15,7 @@ enum class StatusCode {
   kNotFound,              // unknown model, version, route or input
   kMethodNotAllowed,      // the route exists, not with this HTTP method
   kPayloadTooLarge,       // body or tensor over a configured limit
+  kHeaderTooLarge,        // request headers over the configured limit (HTTP 431)
   kUnsupportedMediaType,  // a Content-Type the route does not take
   kBadGateway,            // an upstream the server fetched from failed (image_url)
   kUnauthorized,          // missing or wrong API key

@@ -18,6 +18,7 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kNotFound: return 404;
     case StatusCode::kMethodNotAllowed: return 405;
     case StatusCode::kPayloadTooLarge: return 413;
+    case StatusCode::kHeaderTooLarge: return 431;
     case StatusCode::kUnsupportedMediaType: return 415;
     case StatusCode::kBadGateway: return 502;
     case StatusCode::kUnauthorized: return 401;

@@ -206,17 +206,13 @@ class Session : public std::enable_shared_from_this<Session> {
       s = Status(StatusCode::kPayloadTooLarge,
                  "request body exceeds the limit of " + std::to_string(body_limit_) + " bytes");
     if (ec == bhttp::error::header_limit)
-      s = InvalidArgument("request headers exceed the limit of " +
-                          std::to_string(server_.options.max_header_bytes) + " bytes");
+      s = Status(StatusCode::kHeaderTooLarge, "request headers exceed the limit of " +
+                                                  std::to_string(server_.options.max_header_bytes) +
+                                                  " bytes");
     // Transport errors answer in the style of the route the request was for, like every other
     // answer: KServe's {"error": "..."} on /v2, whatever layer refused it.
     const ApiStyle style = StyleForPath(PathOfFailedRequest());
     HttpResponse r = ErrorResponse(s, style);
-    if (ec == bhttp::error::header_limit) {
-      r.status = 431;
-      if (style == ApiStyle::kV1)
-        r.body = "{\"error\":{\"code\":\"header_too_large\",\"message\":\"" + s.message() + "\"}}";
-    }
     server_.metrics.http_rejected
         .WithLabels({ec == bhttp::error::body_limit ? "body_too_large" : "bad_request"})
         .Inc();
@@ -279,6 +275,17 @@ class Session : public std::enable_shared_from_this<Session> {
                                                        "' is not supported; send the body plain or chunked")
               : InvalidArgument("Transfer-Encoding '" + std::string(te) +
                                 "' does not end in chunked, so the body's length is unknown"),
+          StyleForPath(head_.path));
+    } else if (const auto ce = h[bhttp::field::content_encoding];
+               !ce.empty() && !beast::iequals(ce, "identity")) {
+      // A compressed body (tritonclient's request_compression_algorithm) would be parsed as JSON
+      // or tensor bytes and fail with a misleading error: refused by name instead.
+      close_unread = true;
+      keep_alive_ = false;
+      route_label_ = "rejected";
+      early = ErrorResponse(
+          Status(StatusCode::kUnsupportedMediaType,
+                 "Content-Encoding '" + std::string(ce) + "' is not supported; send the body uncompressed"),
           StyleForPath(head_.path));
     } else if (refusal_) {  // refused at accept (connection limit, address): answered now, then closed
       route_label_ = "rejected";

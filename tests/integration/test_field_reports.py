@@ -68,6 +68,21 @@ def test_transport_refusals_on_v2_have_kserve_shape_and_reach_tritonclient(make_
     status, message = kserve_error(s.port, b"GET /v2/models/simple HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 +
                                    b"\r\n\r\n")
     assert status == 431 and "headers exceed the limit of 8192 bytes" in message
+    status, body = raw_request(s.port, b"GET /v2/models/simple HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 +
+                               b"\r\n\r\n")
+    assert status == 431 and body["code"] == "header_too_large"  # the same code as /v1's
+    # tritonclient's request compression: refused by name, not a misleading length error.
+    x = np.ones((1, 16), np.float32)
+    inputs = []
+    for name in ("INPUT0", "INPUT1"):
+        i = httpclient.InferInput(name, list(x.shape), "FP32")
+        i.set_data_from_numpy(x, binary_data=True)
+        inputs.append(i)
+    for algorithm in ("gzip", "deflate"):
+        with pytest.raises(InferenceServerException) as e:
+            c.infer("simple", inputs, request_compression_algorithm=algorithm)
+        assert e.value.status() == "415" and f"Content-Encoding '{algorithm}' is not supported" in e.value.message()
+    assert c.infer("simple", inputs).as_numpy("OUTPUT0").tolist() == (2 * x).tolist()
     status, body = raw_request(s.port, chunked.replace(b"/v2/models/simple/infer", b"/v1/embeddings"))
     assert status == 400 and body["error"]["code"] == "invalid_argument"
     status, body = raw_request(s.port, big.replace(b"/v2/models/simple/infer", b"/v1/embeddings"))
