@@ -201,6 +201,12 @@ Result<ImageRequest> ParseImageRequest(const HttpRequest& req) {
       out.fields.emplace_back(std::move(k), std::move(v));
     }
   }
+  // Every image route, /v1/metadata included, answers one entry per image: bounded here, once.
+  if (out.images.size() > kMaxImages)
+    return Status(StatusCode::kPayloadTooLarge, "at most " + std::to_string(kMaxImages) +
+                                                    " images per request; got " +
+                                                    std::to_string(out.images.size()))
+        .WithKind(ErrorKind::kLimitExceeded);
   // Fields are text (labels, prompts, options) that answers and logs may quote: refuse bytes that
   // are not UTF-8 rather than tokenize and echo them (JSON bodies are checked by the parser).
   for (const auto& [k, v] : out.fields)

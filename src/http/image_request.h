@@ -33,6 +33,9 @@ Result<std::string> DecodeInlineBytes(std::string_view text, const std::string& 
 Status AddJsonParameter(const std::string& key, const boost::json::value& v, Fields& fields,
                         FieldLists& lists);
 
+// At most this many images in one request on any image route (refused up front, 413).
+inline constexpr size_t kMaxImages = 1024;
+
 struct ImageRequest {
   std::vector<ImageSource> images;
   // The images came as a list (a JSON array, several files): answers that have a one-image shape

@@ -33,8 +33,6 @@ namespace sightline::http {
 
 // At most this many inputs in one /v1/embeddings or /v1/tokenize request (refused up front, 413).
 inline constexpr size_t kMaxTextInputs = 2048;
-// At most this many images in one /v1/embed or /v1/classify request (refused up front, 413).
-inline constexpr size_t kMaxImages = 1024;
 
 struct EmbeddingsRequest {
   std::string model;

@@ -111,10 +111,27 @@ std::optional<double> Coordinate(const Exiv2::ExifData& exif, const char* key, c
 }
 
 // "2024:05:06 07:08:09" -> "2024-05-06T07:08:09"
+// EXIF 2.32 4.6.5: "YYYY:MM:DD HH:MM:SS"; an unknown date is written as blanks or, by many
+// cameras whose clock was never set, as zeros ("0000:00:00 00:00:00"). Those, and any field out
+// of its range, are no date at all rather than an impossible ISO time.
 std::optional<std::string> IsoTime(std::optional<std::string> exif_time) {
   if (!exif_time || exif_time->size() < 19) return std::nullopt;
   std::string s = exif_time->substr(0, 19);
-  if (s[4] != ':' || s[7] != ':' || s[10] != ' ') return std::nullopt;
+  if (s[4] != ':' || s[7] != ':' || s[10] != ' ' || s[13] != ':' || s[16] != ':') return std::nullopt;
+  const auto field = [&](size_t at, size_t len) {
+    int v = 0;
+    for (size_t i = at; i < at + len; ++i) {
+      if (s[i] < '0' || s[i] > '9') return -1;
+      v = v * 10 + (s[i] - '0');
+    }
+    return v;
+  };
+  const int year = field(0, 4), month = field(5, 2), day = field(8, 2);
+  const int hour = field(11, 2), minute = field(14, 2), second = field(17, 2);
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > kDays[month - 1] || hour < 0 || hour > 23 ||
+      minute < 0 || minute > 59 || second < 0 || second > 60)
+    return std::nullopt;
   s[4] = s[7] = '-';
   s[10] = 'T';
   return s;

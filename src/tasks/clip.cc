@@ -207,7 +207,9 @@ void ClipService::Tokenize(const ClipFamily& f, std::vector<std::string> texts,
       text::EncodeOptions o;
       o.max_length = f.context_length;
       TokenIds part;
-      if (!(context && context->cancelled()))
+      // A part that starts after the client left or its deadline passed does no work.
+      const bool stopped = context && (context->cancelled() || context->expired());
+      if (!stopped)
         for (size_t i = begin; i < end; ++i) part.push_back(f.tokenizer->Encode((*shared)[i], o).ids);
       std::unique_lock lock(join->mu);
       for (size_t i = 0; i < part.size(); ++i) join->ids[begin + i] = std::move(part[i]);
@@ -215,6 +217,9 @@ void ClipService::Tokenize(const ClipFamily& f, std::vector<std::string> texts,
       lock.unlock();
       if (context && context->cancelled())
         return join->done(Status(StatusCode::kCancelled, "client went away"));
+      if (context && context->expired())
+        return join->done(
+            Status(StatusCode::kDeadlineExceeded, "the request's deadline passed while tokenizing"));
       join->done(std::move(join->ids));
     });
   }

@@ -51,6 +51,17 @@ def test_tokenize_matches_hugging_face(server):
     assert r.json()["tokens"] == [ref["ids_truncated"] for ref in refs]
 
 
+def test_tokenize_honours_the_request_deadline(server):
+    """A 1 ms budget cannot cover parsing and tokenizing 2048 long texts: 504, not the answer."""
+    texts = [("word%d " % i) * 300 for i in range(2048)]
+    r = requests.post(server.url + "/v1/tokenize", json={"model": "clip-tiny", "input": texts},
+                      headers={"X-Request-Timeout-Ms": "1"}, timeout=60)
+    assert r.status_code == 504, r.text[:200]
+    assert r.json()["error"]["code"] == "deadline_exceeded"
+    r = requests.post(server.url + "/v1/tokenize", json={"model": "clip-tiny", "input": texts[:2]}, timeout=60)
+    assert r.status_code == 200
+
+
 def test_text_embeddings_match_onnxruntime_and_are_unit_norm(server):
     texts = ["a photo of a cat", "a photo of a dog", "Café naïve résumé"]
     r = requests.post(server.url + "/v1/embeddings", json={"model": "clip-tiny", "input": texts}, timeout=30)

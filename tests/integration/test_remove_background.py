@@ -310,6 +310,16 @@ def test_metadata_route(server):
     assert data[2]["error"]["code"] == "invalid_argument"
 
 
+def test_metadata_route_bounds_the_image_count(server):
+    """Every image route answers one entry per image: 1025 are refused up front (413), on
+    /v1/metadata as on the others, before any is fetched."""
+    urls = {"image_urls": ["http://127.0.0.1:9/%d.png" % i for i in range(1025)]}
+    for route in ("/v1/metadata", "/v1/remove-background"):
+        r = requests.post(server.url + route, json=urls, timeout=30)
+        assert r.status_code == 413, (route, r.text[:200])
+        assert "at most 1024 images" in r.json()["error"]["message"]
+
+
 def test_cli_remove_bg(tmp_path, png_scene):
     src = tmp_path / "in.png"
     src.write_bytes(png_scene[0])

@@ -158,6 +158,23 @@ TEST(ImageMetadata, OtherNumbersAreRangeChecked) {
   EXPECT_DOUBLE_EQ(good.altitude_m.value_or(0), -12);
 }
 
+// A camera whose clock was never set writes zeros; blanks mean unknown (EXIF 4.6.5). Neither is
+// an ISO time: the next tag is tried, and with none left there is no captured_at.
+TEST(ImageMetadata, UnsetOrImpossibleCaptureDatesAreNoDate) {
+  for (const char* bad :
+       {"0000:00:00 00:00:00", "    :  :     :  :  ", "2024:13:01 10:00:00", "2024:02:30 10:00:00",
+        "2024:05:06 24:00:00", "2024:05:06 07:61:09", "2O24:05:06 07:08:09"}) {
+    const ImageMetadata md =
+        ReadBytes(JpegWithExif({{"Exif.Photo.DateTimeOriginal", Exiv2::asciiString, bad}}));
+    EXPECT_FALSE(md.captured_at.has_value()) << bad << " -> " << md.captured_at.value_or("");
+  }
+  const ImageMetadata fallback = ReadBytes(JpegWithExif({
+      {"Exif.Photo.DateTimeOriginal", Exiv2::asciiString, "0000:00:00 00:00:00"},
+      {"Exif.Image.DateTime", Exiv2::asciiString, "2020:02:29 23:59:60"},
+  }));
+  EXPECT_EQ(fallback.captured_at.value_or(""), "2020-02-29T23:59:60");
+}
+
 // The field report's own file (tests/data, from ../shared/field-cases).
 TEST(ImageMetadata, FieldReportIsoOutOfRangeIsOmitted) {
   std::ifstream in(std::string(SIGHTLINE_SOURCE_DIR) + "/tests/data/exif_iso_out_of_range.jpg",
