@@ -20,6 +20,16 @@ version fails loudly instead of being served unpatched.
    printing a value nested deeper than 256 levels (or a list that contains itself) raises instead
    of recursing off the stack; range() is capped at 100000 items like jinja2's sandbox
    (jinja2.sandbox.MAX_RANGE) and string repetition at 16 MiB, which were memory bombs.
+   The depth count misses recursion that never renders a node ({% macro f(x=f()) %}: a default
+   argument that calls its own macro recurses in expression evaluation alone), so every node and
+   expression also checks the stack itself: past 1 MiB below the address the caller recorded in
+   minja::render_stack_base (half the smallest thread stack, 2 MiB) it raises.
+   Sizes: a string, joined list, indented text, printed value or the output itself over 16 MiB
+   (64 MiB for the output), or a list over 1,000,000 items, raises — a render that doubles a
+   string per message, or joins 100000 items with a 100000-item separator, once took every byte of
+   the machine's memory.
+   Slices clamp their bounds as Python's do ('abc'[-10:], messages[5:1:-1]): they threw
+   std::out_of_range with C++'s words, or read past the string's end.
 5. An unknown filter is named ("unknown filter 'sum'"), not "Value is not callable: null".
 6. One location per error: every Expression::evaluate and TemplateNode::render level appended the
    source location (with whole source lines) to the message and rethrew, so a deep failure built a
@@ -43,14 +53,29 @@ inline void check_render_deadline() {
     if (std::chrono::steady_clock::now() > render_deadline)
         throw std::runtime_error("template rendering ran past its time budget");
 }
+// Sightline patch: the stack the caller allows rendering on this thread (see patch_minja.py).
+inline thread_local const char * render_stack_base = nullptr;
+inline constexpr size_t kMaxRenderStackBytes = 1 << 20;
+inline void check_render_stack() {
+    const char here = 0;
+    if (render_stack_base && render_stack_base > &here && size_t(render_stack_base - &here) > kMaxRenderStackBytes)
+        throw std::runtime_error("template recursion is too deep (over 1 MiB of stack)");
+}
+// Sightline patch: the largest string or list a template may build (see patch_minja.py).
+inline constexpr size_t kMaxValueBytes = 16 << 20;
+inline constexpr size_t kMaxOutputBytes = 64 << 20;
+inline constexpr size_t kMaxListItems = 1000000;
+inline void check_value_bytes(size_t bytes) {
+    if (bytes > kMaxValueBytes) throw std::runtime_error("template value over 16 MiB");
+}
 
-class Context : public std::enable_shared_from_this<Context> {'''
+class Value : public std::enable_shared_from_this<Value> {'''
 
 PATCHES = [
     ("std::regex_search(it, end, match, regex) && match.position() == 0",
      "std::regex_search(it, end, match, regex, std::regex_constants::match_continuous) && match.position() == 0",
      2),
-    ("\nclass Context : public std::enable_shared_from_this<Context> {", LOCATED, 1),
+    ("\nclass Value : public std::enable_shared_from_this<Value> {", LOCATED, 1),
     ('''            return do_evaluate(context);
         } catch (const std::exception & e) {
             std::ostringstream out;
@@ -74,6 +99,8 @@ PATCHES = [
         } depth_guard;
         try {
             check_render_deadline();
+            check_render_stack();
+            if (size_t(out.tellp()) > kMaxOutputBytes) throw std::runtime_error("template output over 64 MiB");
             if (render_depth > kMaxRenderDepth)
                 throw std::runtime_error("template recursion is deeper than " + std::to_string(kMaxRenderDepth) + " levels");
             do_render(out, context);
@@ -96,6 +123,7 @@ PATCHES = [
             return do_evaluate(context);""",
      """        try {
             check_render_deadline();
+            check_render_stack();
             return do_evaluate(context);""", 1),
     ("""              case Op::Div:       return l / r;
               case Op::MulMul:    return std::pow(l.get<double>(), r.get<double>());
@@ -159,6 +187,75 @@ PATCHES = [
                 if (auto v = dynamic_cast<VariableExpr*>(part.get())) throw std::runtime_error("unknown filter '" + v->get_name() + "'");
               }
               ArgumentsValue args;""", 1),
+    # Sizes (see 4).
+    ("""      if (is_string() || rhs.is_string()) {
+        return to_str() + rhs.to_str();
+      } else if (is_number_integer() && rhs.is_number_integer()) {
+        return get<int64_t>() + rhs.get<int64_t>();
+      } else if (is_array() && rhs.is_array()) {
+        auto res = Value::array();""",
+     """      if (is_string() || rhs.is_string()) {
+        auto l = to_str(), r = rhs.to_str();
+        check_value_bytes(l.size() + r.size());
+        return l + r;
+      } else if (is_number_integer() && rhs.is_number_integer()) {
+        return get<int64_t>() + rhs.get<int64_t>();
+      } else if (is_array() && rhs.is_array()) {
+        if (array_->size() + rhs.array_->size() > kMaxListItems) throw std::runtime_error("template list over 1000000 items");
+        auto res = Value::array();""", 1),
+    ("""              case Op::StrConcat: return l.to_str() + r.to_str();""",
+     """              case Op::StrConcat: {
+                  auto a = l.to_str(), b = r.to_str();
+                  check_value_bytes(a.size() + b.size());
+                  return a + b;
+              }""", 1),
+    ("""        if (first) first = false;
+        else oss << sep;
+        oss << items.at(i).to_str();""",
+     """        if (first) first = false;
+        else oss << sep;
+        oss << items.at(i).to_str();
+        check_value_bytes(size_t(oss.tellp()));""", 1),
+    ("""      if (needs_indent) out += indent;
+      out += line;""",
+     """      if (needs_indent) out += indent;
+      out += line;
+      check_value_bytes(out.size());""", 1),
+    ("""              str.replace(start_pos, before.length(), after);
+              start_pos += after.length();""",
+     """              str.replace(start_pos, before.length(), after);
+              check_value_bytes(str.size());
+              start_pos += after.length();""", 1),
+    ("""    auto print_indent = [&](int level) {
+      if (indent > 0) {""",
+     """    check_value_bytes(size_t(out.tellp()));
+    auto print_indent = [&](int level) {
+      if (indent > 0) {
+          check_value_bytes(size_t(out.tellp()) + size_t(level) * size_t(indent));""", 1),
+    ("""          auto wrap = [len](int64_t i) -> int64_t {
+            if (i < 0) {
+              return i + len;
+            }
+            return i;
+          };
+          int64_t step = slice->step ? slice->step->evaluate(context).get<int64_t>() : 1;
+          if (!step) {
+            throw std::runtime_error("slice step cannot be zero");
+          }""",
+     """          int64_t step = slice->step ? slice->step->evaluate(context).get<int64_t>() : 1;
+          if (!step) {
+            throw std::runtime_error("slice step cannot be zero");
+          }
+          // Python's PySlice_AdjustIndices: out-of-range bounds are clamped, never read.
+          auto wrap = [len = (int64_t) len, step](int64_t i) -> int64_t {
+            if (i < 0) {
+              i += len;
+              if (i < 0) i = step < 0 ? -1 : 0;
+            } else if (i >= len) {
+              i = step < 0 ? len - 1 : len;
+            }
+            return i;
+          };""", 1),
 ]
 
 

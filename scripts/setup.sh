@@ -13,7 +13,7 @@ packages=(build-essential cmake ninja-build ccache pkg-config git ca-certificate
   python3 python3-venv python3-pip
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libspdlog-dev libcli11-dev libxxhash-dev libgtest-dev libbenchmark-dev clang-format wrk
-  libvips-dev libraw-dev libexiv2-dev libcurl4-openssl-dev libicu-dev libonig-dev
+  libvips-dev libraw-dev libexiv2-dev libcurl4-openssl-dev libicu-dev libonig-dev zlib1g-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
   clang libclang-rt-14-dev)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

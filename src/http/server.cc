@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include "http/content_encoding.h"
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -256,6 +258,8 @@ class Session : public std::enable_shared_from_this<Session> {
     path_ = head_.path;
     head_only_ = head_.method == "HEAD";
     const bool expect_continue = beast::iequals(head_.Header("expect"), "100-continue");
+    content_encoding_ = std::string(h[bhttp::field::content_encoding]);
+    if (beast::iequals(content_encoding_, "identity")) content_encoding_.clear();
 
     const RouteTable& routes = *server_.routes.load(std::memory_order_acquire);
     match_ = routes.Match(head_.method, head_.path);
@@ -276,17 +280,19 @@ class Session : public std::enable_shared_from_this<Session> {
               : InvalidArgument("Transfer-Encoding '" + std::string(te) +
                                 "' does not end in chunked, so the body's length is unknown"),
           StyleForPath(head_.path));
-    } else if (const auto ce = h[bhttp::field::content_encoding];
-               !ce.empty() && !beast::iequals(ce, "identity")) {
-      // A compressed body (tritonclient's request_compression_algorithm) would be parsed as JSON
-      // or tensor bytes and fail with a misleading error: refused by name instead.
+    } else if (!content_encoding_.empty() && (!IsInflatableEncoding(content_encoding_) ||
+                                              (match_.route && match_.route->body_file_limit > 0))) {
+      // gzip and deflate bodies are inflated below (tritonclient's request compression); any other
+      // coding, or one on a streamed upload, would be parsed as plain bytes and fail with a
+      // misleading error: refused by name instead.
       close_unread = true;
       keep_alive_ = false;
       route_label_ = "rejected";
-      early = ErrorResponse(
-          Status(StatusCode::kUnsupportedMediaType,
-                 "Content-Encoding '" + std::string(ce) + "' is not supported; send the body uncompressed"),
-          StyleForPath(head_.path));
+      early = ErrorResponse(Status(StatusCode::kUnsupportedMediaType,
+                                   "Content-Encoding '" + content_encoding_ + "' is not supported" +
+                                       (IsInflatableEncoding(content_encoding_) ? " on this route" : "") +
+                                       "; send gzip, deflate or no encoding"),
+                            StyleForPath(head_.path));
     } else if (refusal_) {  // refused at accept (connection limit, address): answered now, then closed
       route_label_ = "rejected";
       keep_alive_ = false;
@@ -350,7 +356,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (to_file) return ReadBodyToFile(expect_continue);
-    const bool direct = length.has_value();
+    // A compressed body goes through the parser whole and is inflated before the route sees it.
+    const bool direct = length.has_value() && content_encoding_.empty();
     if (direct) {
       PrepareDirectBody(*length);
     } else {
@@ -512,6 +519,20 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = msg.keep_alive();
     HttpRequest req = std::move(head_);
     req.body = std::move(msg.body());
+    if (!content_encoding_.empty()) {
+      // Inflating is parsing the body, bounded by the body limit: done here, once, so every route
+      // reads the bytes the client meant.
+      auto inflated = InflateBody(req.body, content_encoding_, body_limit_);
+      if (!inflated.ok()) {
+        server_.metrics.http_rejected
+            .WithLabels(
+                {inflated.status().code() == StatusCode::kPayloadTooLarge ? "body_too_large" : "bad_request"})
+            .Inc();
+        return Write(ErrorResponse(inflated.status(), match_.route->style));
+      }
+      req.body = std::move(inflated).value();
+      std::erase_if(req.headers, [](const auto& h) { return h.first == "content-encoding"; });
+    }
     Dispatch(std::move(req));
   }
 
@@ -912,6 +933,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool head_only_ = false;
   bool http10_ = false;  // the request was HTTP/1.0
   std::string trace_id_;
+  std::string content_encoding_;  // the request's Content-Encoding; empty: none or identity
 };
 
 }  // namespace

@@ -31,6 +31,14 @@ Result<std::string> OptionalString(const json::object& o, const char* key) {
   return std::string(v->get_string());
 }
 
+// A prompt is tokenized whole before its length is known: one far past every context is refused.
+Status CheckTextBytes(const std::string& what, size_t bytes) {
+  if (bytes <= kMaxTextBytes) return Status::Ok();
+  return Status(StatusCode::kPayloadTooLarge,
+                what + " is " + std::to_string(bytes) + " bytes; at most " + std::to_string(kMaxTextBytes))
+      .WithKind(ErrorKind::kLimitExceeded);
+}
+
 // A string or a list of strings, 1..kMaxTextInputs of them.
 Result<std::vector<std::string>> Strings(const json::object& o, const char* key) {
   const auto* v = o.if_contains(key);
@@ -54,6 +62,11 @@ Result<std::vector<std::string>> Strings(const json::object& o, const char* key)
     return InvalidArgument(bad);
   }
   if (out.empty()) return InvalidArgument(std::string("'") + key + "' is empty");
+  // Tokenizing costs ~0.5 s a MiB for one long word, and the answer only keeps the model's context
+  // (77 tokens for CLIP): a text far past any context is refused rather than tokenized whole.
+  for (size_t i = 0; i < out.size(); ++i)
+    RETURN_IF_ERROR(CheckTextBytes(
+        std::string("'") + key + "'" + (v->is_array() ? "[" + std::to_string(i) + "]" : ""), out[i].size()));
   return out;
 }
 
@@ -357,6 +370,7 @@ Result<CaptionRequestFields> ParseCaptionFields(const ImageRequest& r) {
   CaptionRequestFields f;
   f.model = Field(r, "model");
   f.params.prompt = Field(r, "prompt");
+  RETURN_IF_ERROR(CheckTextBytes("prompt", f.params.prompt.size()));
   auto& g = f.params.generation;
   constexpr int64_t kBig = 1 << 30;
   ASSIGN_OR_RETURN(g.max_new_tokens, IntField(r, "max_new_tokens", 1, tasks::kMaxNewTokensLimit));
@@ -473,6 +487,9 @@ Result<ChatCompletionRequest> ParseChatCompletionRequest(std::string_view body) 
     return InvalidArgument(
         "messages: give exactly one image_url part (this model describes one image); got " +
         std::to_string(images));
+  size_t text_bytes = 0;
+  for (const auto& m : r.messages) text_bytes += m.text.size();
+  RETURN_IF_ERROR(CheckTextBytes("messages' text", text_bytes));
   auto& g = r.generation;
   for (const char* key : {"max_completion_tokens", "max_tokens"}) {
     const auto* v = o.if_contains(key);

@@ -33,6 +33,8 @@ namespace sightline::http {
 
 // At most this many inputs in one /v1/embeddings or /v1/tokenize request (refused up front, 413).
 inline constexpr size_t kMaxTextInputs = 2048;
+// At most this many bytes in one text (refused up front, 413): far past every model's context.
+inline constexpr size_t kMaxTextBytes = 1 << 20;
 
 struct EmbeddingsRequest {
   std::string model;

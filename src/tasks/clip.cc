@@ -207,10 +207,11 @@ void ClipService::Tokenize(const ClipFamily& f, std::vector<std::string> texts,
       text::EncodeOptions o;
       o.max_length = f.context_length;
       TokenIds part;
-      // A part that starts after the client left or its deadline passed does no work.
-      const bool stopped = context && (context->cancelled() || context->expired());
-      if (!stopped)
-        for (size_t i = begin; i < end; ++i) part.push_back(f.tokenizer->Encode((*shared)[i], o).ids);
+      // Once the client has left or the deadline has passed, no more texts are tokenized.
+      for (size_t i = begin; i < end; ++i) {
+        if (context && (context->cancelled() || context->expired())) break;
+        part.push_back(f.tokenizer->Encode((*shared)[i], o).ids);
+      }
       std::unique_lock lock(join->mu);
       for (size_t i = 0; i < part.size(); ++i) join->ids[begin + i] = std::move(part[i]);
       if (--join->left > 0) return;

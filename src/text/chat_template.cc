@@ -70,10 +70,17 @@ constexpr size_t kMaxErrorBytes = 1024;
 // minja throws; the exception stays inside this file.
 Result<std::string> RenderJson(const ChatTemplate::Impl& t, ojson messages, const ChatRenderOptions& o) {
   std::lock_guard lock(t.render);
-  struct DeadlineScope {
-    DeadlineScope() { minja::render_deadline = std::chrono::steady_clock::now() + kMaxRenderTime; }
-    ~DeadlineScope() { minja::render_deadline = std::chrono::steady_clock::time_point::max(); }
-  } deadline;
+  // The render's time budget and the stack it may use below this frame (minja checks both).
+  struct BudgetScope {
+    BudgetScope() {
+      minja::render_deadline = std::chrono::steady_clock::now() + kMaxRenderTime;
+      minja::render_stack_base = reinterpret_cast<const char*>(__builtin_frame_address(0));
+    }
+    ~BudgetScope() {
+      minja::render_deadline = std::chrono::steady_clock::time_point::max();
+      minja::render_stack_base = nullptr;
+    }
+  } budget;
   try {
     auto ctx = minja::Context::make(minja::Value(
         ojson{{"messages", std::move(messages)}, {"add_generation_prompt", o.add_generation_prompt}}));

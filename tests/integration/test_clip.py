@@ -60,6 +60,12 @@ def test_tokenize_honours_the_request_deadline(server):
     assert r.json()["error"]["code"] == "deadline_exceeded"
     r = requests.post(server.url + "/v1/tokenize", json={"model": "clip-tiny", "input": texts[:2]}, timeout=60)
     assert r.status_code == 200
+    # One text far past any context (a 60 MB word once tokenized for 30 s after its deadline) is
+    # refused up front, on /v1/tokenize and /v1/embeddings alike.
+    for route in ("/v1/tokenize", "/v1/embeddings"):
+        r = requests.post(server.url + route, json={"model": "clip-tiny", "input": ["ok", "ab" * 600_000]}, timeout=60)
+        assert r.status_code == 413, r.text[:200]
+        assert "'input'[1] is 1200000 bytes; at most 1048576" in r.json()["error"]["message"]
 
 
 def test_text_embeddings_match_onnxruntime_and_are_unit_norm(server):
