@@ -22,9 +22,9 @@ CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Re
   -DSIGHTLINE_FUZZ=ON -DSIGHTLINE_SANITIZE=ON -DSIGHTLINE_BUILD_BENCH=OFF >/dev/null
 declare -A dict=([kserve_codec]=json [model_config]=json [v1_codec]=json [image_request]=multipart
   [image_decoder]=image [tokenizer]=tokenizer [onnx_graph]=onnx_graph
-  [video_decoder]=video [video_request]=multipart)
+  [video_decoder]=video [video_request]=multipart [content_encoding]=gzip)
 targets=(kserve_codec model_config image_decoder image_request tokenizer v1_codec onnx_graph video_decoder
-  video_request)
+  video_request content_encoding)
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 # Process-lifetime allocations of the image libraries are suppressed by exact frame (lsan.supp).
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0"
