@@ -215,7 +215,8 @@ PATCHES = [
      """        if (first) first = false;
         else oss << sep;
         oss << items.at(i).to_str();
-        check_value_bytes(size_t(oss.tellp()));""", 1),
+        check_value_bytes(size_t(oss.tellp()));
+        check_render_deadline();""", 1),
     ("""      if (needs_indent) out += indent;
       out += line;""",
      """      if (needs_indent) out += indent;
@@ -229,6 +230,7 @@ PATCHES = [
     ("""    auto print_indent = [&](int level) {
       if (indent > 0) {""",
      """    check_value_bytes(size_t(out.tellp()));
+    check_render_deadline();
     auto print_indent = [&](int level) {
       if (indent > 0) {
           check_value_bytes(size_t(out.tellp()) + size_t(level) * size_t(indent));""", 1),
