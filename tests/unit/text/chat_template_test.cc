@@ -246,36 +246,34 @@ TEST(ChatTemplate, HostileTemplatesAreErrorsNotCrashes) {
     // no node: the stack check catches it.
     ExpectRefused("{% macro f(x=f()) %}{% endmacro %}{{ f() }}" + echo, "recursion is");
   });
-  // Memory bombs: each built gigabytes before the size caps.
-  ExpectBombRefused(echo + "{{ range(100000)|map('string')|join(range(100000)|map('string')|join(',')) }}",
-                    "over 16 MiB");
-  ExpectBombRefused(echo +
-                        "{% set ns = namespace(l=[1]) %}{% for i in range(60) %}{% set ns.l = [ns.l, ns.l] %}"
-                        "{% endfor %}{{ ns.l|tojson|length }}",
-                    "over 16 MiB");
-  ExpectBombRefused(echo + "{{ messages|tojson(indent=100000000) }}", "over 16 MiB");
-  ExpectBombRefused(
-      echo +
-          "{% set ns = namespace(s='ab') %}{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}"
-          "{% endfor %}",
-      "over 16 MiB");
-  ExpectBombRefused(echo +
-                        "{% set ns = namespace(s=[1]) %}{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}"
-                        "{% endfor %}",
-                    "over 1000000 items");
-  ExpectBombRefused(echo + "{{ ('x' * 1000).replace('', 'y' * 100000) }}", "over 16 MiB");
-  ExpectBombRefused(echo + "{{ ('x\n' * 100000) | indent(1000) }}", "over 16 MiB");
-  ExpectRefused(echo + "{{ 1 // (messages | length - 1) }}", "division or modulo by zero");
-  ExpectRefused(echo + "{{ 1 / 0 }}", "division by zero");
-  ExpectRefused(echo + "{{ messages | sum }}", "unknown filter 'sum'");
-  ExpectRefused(
-      echo +
-          "{% set ns = namespace(x=[]) %}{% for i in range(1000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ "
-          "ns.x }}",
-      "nests deeper than 256");
-  ExpectRefused(echo + "{{ range(1, 5, 0) }}", "must not be zero");
-  ExpectRefused(echo + "{{ range(100000000) | length }}", "more than 100000 items");
-  ExpectRefused(echo + "{{ 'x' * 100000000 }}", "over 16 MiB");
+  // Memory bombs, each of which built gigabytes before the size caps, then what once crashed
+  // the process or read out of range.
+  const std::pair<const char*, const char*> bombs[] = {
+      {"{{ range(100000)|map('string')|join(range(100000)|map('string')|join(',')) }}", "over 16 MiB"},
+      {"{% set ns = namespace(l=[1]) %}{% for i in range(60) %}{% set ns.l = [ns.l, ns.l] %}{% endfor %}"
+       "{{ ns.l|tojson|length }}",
+       "over 16 MiB"},
+      {"{{ messages|tojson(indent=100000000) }}", "over 16 MiB"},
+      {"{% set ns = namespace(s='ab') %}{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+       "over 16 MiB"},
+      {"{% set ns = namespace(s=[1]) %}{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+       "over 1000000 items"},
+      {"{{ ('x' * 1000).replace('', 'y' * 100000) }}", "over 16 MiB"},
+      {"{{ ('x\n' * 100000) | indent(1000) }}", "over 16 MiB"},
+  };
+  for (const auto& [source, says] : bombs) ExpectBombRefused(echo + source, says);
+  const std::pair<const char*, const char*> faults[] = {
+      {"{{ 1 // (messages | length - 1) }}", "division or modulo by zero"},
+      {"{{ 1 / 0 }}", "division by zero"},
+      {"{{ messages | sum }}", "unknown filter 'sum'"},
+      {"{% set ns = namespace(x=[]) %}{% for i in range(1000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x "
+       "}}",
+       "nests deeper than 256"},
+      {"{{ range(1, 5, 0) }}", "must not be zero"},
+      {"{{ range(100000000) | length }}", "more than 100000 items"},
+      {"{{ 'x' * 100000000 }}", "over 16 MiB"},
+  };
+  for (const auto& [source, says] : faults) ExpectRefused(echo + source, says);
   // 10^10 iterations: stopped by the one-second render budget, not run to the end.
   const auto t0 = std::chrono::steady_clock::now();
   ExpectRefused(echo + "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
