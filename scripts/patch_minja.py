@@ -30,6 +30,13 @@ version fails loudly instead of being served unpatched.
    the machine's memory.
    Slices clamp their bounds as Python's do ('abc'[-10:], messages[5:1:-1]): they threw
    std::out_of_range with C++'s words, or read past the string's end.
+   Review round 3: string slices with a huge step overflowed their index and read out of bounds
+   (counted with overflow checks now); `==` on a list that contains itself recursed off the stack
+   (stack-checked); a list or namespace that reaches itself is refused when built (minja's
+   shared_ptr values leaked every such cycle, 16 MB a request with a large string in it); a render
+   runs at most 50,000 loop iterations (a loop nesting a list 600,000 deep overflowed the stack
+   when the list was freed); split('') looped forever and indent(5e9) allocated before any check;
+   insert() past the end was undefined behaviour.
 5. An unknown filter is named ("unknown filter 'sum'"), not "Value is not callable: null".
 6. One location per error: every Expression::evaluate and TemplateNode::render level appended the
    source location (with whole source lines) to the message and rethrew, so a deep failure built a
@@ -46,6 +53,9 @@ struct located_error : std::runtime_error {
 // Sightline patch: how deep TemplateNode::render may nest on one thread (see patch_minja.py).
 inline constexpr int kMaxRenderDepth = 200;
 inline thread_local int render_depth = 0;
+// Sightline patch: loop iterations this render has run; the caller resets it (see patch_minja.py).
+inline constexpr int64_t kMaxRenderIterations = 50000;
+inline thread_local int64_t render_iterations = 0;
 // Sightline patch: when rendering on this thread must stop (see patch_minja.py).
 inline thread_local std::chrono::steady_clock::time_point render_deadline =
     std::chrono::steady_clock::time_point::max();
@@ -258,6 +268,89 @@ PATCHES = [
             }
             return i;
           };""", 1),
+    # Review round 3 (see 4).
+    ("""              for (int64_t i = start; step > 0 ? i < end : i > end; i += step) {
+                result += s[i];
+              }""",
+     """              for (int64_t i = start; step > 0 ? i < end : i > end;) {
+                result += s[i];
+                if (__builtin_add_overflow(i, step, &i)) break;
+              }""", 1),
+    ("""            for (int64_t i = start; step > 0 ? i < end : i > end; i += step) {
+              result.push_back(target_value.at(i));
+            }""",
+     """            for (int64_t i = start; step > 0 ? i < end : i > end;) {
+              result.push_back(target_value.at(i));
+              if (__builtin_add_overflow(i, step, &i)) break;
+            }""", 1),
+    ("""  bool operator==(const Value & other) const {
+""",
+     """  bool operator==(const Value & other) const {
+    check_render_stack();
+""", 1),
+    ("""  void insert(size_t index, const Value& v) {
+    if (!array_)
+      throw std::runtime_error("Value is not an array: " + dump());
+    array_->insert(array_->begin() + index, v);
+  }
+  void push_back(const Value& v) {
+    if (!array_)
+      throw std::runtime_error("Value is not an array: " + dump());
+    array_->push_back(v);
+  }""",
+     """  // Whether `v` is, or holds at any depth, the container `target` (a cycle if inserted there).
+  static bool reaches(const Value & v, const void * target) {
+    if (!v.array_ && !v.object_) return false;
+    std::vector<const Value *> todo{&v};
+    std::unordered_set<const void *> seen;
+    while (!todo.empty()) {
+      const Value * x = todo.back();
+      todo.pop_back();
+      const void * id = x->array_ ? (const void *) x->array_.get() : (const void *) x->object_.get();
+      if (id == target) return true;
+      if (!seen.insert(id).second) continue;
+      if ((seen.size() & 1023) == 0) check_render_deadline();
+      if (x->array_) {
+        for (const auto & e : *x->array_) if (e.array_ || e.object_) todo.push_back(&e);
+      } else {
+        for (const auto & kv : *x->object_) if (kv.second.array_ || kv.second.object_) todo.push_back(&kv.second);
+      }
+    }
+    return false;
+  }
+  void insert(size_t index, const Value& v) {
+    if (!array_)
+      throw std::runtime_error("Value is not an array: " + dump());
+    // A list only this value owns (a literal being built) cannot be inside `v`: no walk needed.
+    if (array_.use_count() > 1 && reaches(v, array_.get())) throw std::runtime_error("a list cannot contain itself");
+    array_->insert(array_->begin() + std::min(index, array_->size()), v);
+  }
+  void push_back(const Value& v) {
+    if (!array_)
+      throw std::runtime_error("Value is not an array: " + dump());
+    if (array_.use_count() > 1 && reaches(v, array_.get())) throw std::runtime_error("a list cannot contain itself");
+    array_->push_back(v);
+  }""", 1),
+    ("""    if (!key.is_hashable()) throw std::runtime_error("Unhashable type: " + dump());
+    (*object_)[key.primitive_] = value;""",
+     """    if (!key.is_hashable()) throw std::runtime_error("Unhashable type: " + dump());
+    if (object_.use_count() > 1 && reaches(value, object_.get())) throw std::runtime_error("an object cannot contain itself");
+    (*object_)[key.primitive_] = value;""", 1),
+    ("""            auto sep = vargs.args[0].get<std::string>();
+            auto parts = split(str, sep);""",
+     """            auto sep = vargs.args[0].get<std::string>();
+            if (sep.empty()) throw std::runtime_error("empty separator");
+            auto parts = split(str, sep);""", 1),
+    ("""    std::string indent(args.get<int64_t>("indent", 0), ' ');""",
+     """    const int64_t width = std::max<int64_t>(0, args.get<int64_t>("indent", 0));
+    check_value_bytes(size_t(width));
+    std::string indent(size_t(width), ' ');""", 1),
+    ("""              for (size_t i = 0, n = filtered_items.size(); i < n; ++i) {
+                  auto & item = filtered_items.at(i);""",
+     """              for (size_t i = 0, n = filtered_items.size(); i < n; ++i) {
+                  if (++render_iterations > kMaxRenderIterations)
+                      throw std::runtime_error("template ran more than 50000 loop iterations");
+                  auto & item = filtered_items.at(i);""", 1),
 ]
 
 

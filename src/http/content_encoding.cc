@@ -40,7 +40,18 @@ Result<std::string> Inflate(std::string_view body, int window_bits, size_t limit
       return Status(StatusCode::kPayloadTooLarge, "request body exceeds the limit of " +
                                                       std::to_string(limit) + " bytes once decompressed");
     out.append(chunk, produced);
-    if (rc == Z_STREAM_END) return out;
+    if (rc == Z_STREAM_END) {
+      if (z.avail_in == 0) return out;
+      // RFC 1952 2.2: a gzip file is a series of members, each inflated in turn; anything else
+      // after the stream is not part of the body the client meant.
+      const bool another_member =
+          window_bits == 15 + 32 && z.avail_in >= 2 && z.next_in[0] == 0x1f && z.next_in[1] == 0x8b;
+      if (!another_member)
+        return InvalidArgument("the body has " + std::to_string(z.avail_in) + " bytes after the end of its " +
+                               encoding + " stream (Content-Encoding: " + encoding + ")");
+      if (inflateReset(&z) != Z_OK) return Internal("zlib inflateReset failed");
+      continue;
+    }
     if (rc == Z_BUF_ERROR || (z.avail_in == 0 && produced == 0))
       return InvalidArgument("the " + encoding + " body is cut short (Content-Encoding: " + encoding + ")");
   }

@@ -288,11 +288,13 @@ class Session : public std::enable_shared_from_this<Session> {
       close_unread = true;
       keep_alive_ = false;
       route_label_ = "rejected";
-      early = ErrorResponse(Status(StatusCode::kUnsupportedMediaType,
-                                   "Content-Encoding '" + content_encoding_ + "' is not supported" +
-                                       (IsInflatableEncoding(content_encoding_) ? " on this route" : "") +
-                                       "; send gzip, deflate or no encoding"),
-                            StyleForPath(head_.path));
+      early =
+          ErrorResponse(Status(StatusCode::kUnsupportedMediaType,
+                               "Content-Encoding '" + content_encoding_ + "' is not supported" +
+                                   (IsInflatableEncoding(content_encoding_)
+                                        ? " on this route (uploads stream to a file); send it uncompressed"
+                                        : "; send gzip, deflate or no encoding")),
+                        StyleForPath(head_.path));
     } else if (refusal_) {  // refused at accept (connection limit, address): answered now, then closed
       route_label_ = "rejected";
       keep_alive_ = false;

@@ -35,6 +35,8 @@ namespace sightline::http {
 inline constexpr size_t kMaxTextInputs = 2048;
 // At most this many bytes in one text (refused up front, 413): far past every model's context.
 inline constexpr size_t kMaxTextBytes = 1 << 20;
+// At most this many messages in one chat completion (refused up front, 413).
+inline constexpr size_t kMaxChatMessages = 1024;
 
 struct EmbeddingsRequest {
   std::string model;

@@ -15,6 +15,13 @@ Result<std::vector<std::string>> ResolveLabels(const ClipFamily& f, const Classi
   }
   if (labels.empty())
     return InvalidArgument("give labels (a list) or label_set (a name from the model's config)");
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (labels[i].size() > kMaxLabelBytes)
+      return Status(StatusCode::kPayloadTooLarge, "labels[" + std::to_string(i) + "] is " +
+                                                      std::to_string(labels[i].size()) + " bytes; at most " +
+                                                      std::to_string(kMaxLabelBytes) +
+                                                      " (it must fit the model's context)")
+          .WithKind(ErrorKind::kLimitExceeded);
   // A label given twice would split its probability between the copies.
   std::set<std::string_view> seen;
   for (const auto& l : labels)

@@ -27,6 +27,9 @@ struct ClassifyParams {
 
 // At most this many labels per request (ImageNet's 1000 classes fit).
 inline constexpr size_t kMaxLabels = 1000;
+// A label must fit a text tower's context once in its prompt (CLIP: 77 tokens, a token at most a
+// few dozen bytes): one longer than this is refused before it is tokenized (413).
+inline constexpr size_t kMaxLabelBytes = 8192;
 
 struct ClassifiedImage {
   Status status;

@@ -308,6 +308,13 @@ void ClipService::RunTextChunk(const std::shared_ptr<TextJob>& job, size_t chunk
   int64_t tokens = 0;
   std::vector<std::pair<size_t, std::shared_ptr<const Embedding>>> hits;
   for (size_t i = begin; i < end; ++i) {
+    // Texts whose embeddings are cached never reach a queue and its deadline check: checked here,
+    // between texts, so a chunk stops once the client has gone or the deadline has passed.
+    if (ctx && (ctx->cancelled() || ctx->expired())) {
+      job->Fail(ctx->cancelled() ? Status(StatusCode::kCancelled, "client went away")
+                                 : Status(StatusCode::kDeadlineExceeded, "the request's deadline passed"));
+      return;
+    }
     if (job->whole_only) {
       const size_t n = f.tokenizer->Encode(job->texts[i]).ids.size();
       if (n > static_cast<size_t>(f.context_length)) {

@@ -13,7 +13,7 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import FIXTURES, TOKENIZERS, image_host
+from conftest import FIXTURES, IMAGES, TOKENIZERS, image_host
 
 CLIP = os.path.join(FIXTURES, "clip-tiny")
 
@@ -60,6 +60,18 @@ def test_tokenize_honours_the_request_deadline(server):
     assert r.json()["error"]["code"] == "deadline_exceeded"
     r = requests.post(server.url + "/v1/tokenize", json={"model": "clip-tiny", "input": texts[:2]}, timeout=60)
     assert r.status_code == 200
+    # Cached embeddings never reach a queue's deadline check: the chunk checks between texts.
+    same = ["word " * 2000] * 256
+    r = requests.post(server.url + "/v1/embeddings", json={"model": "clip-tiny", "input": same}, timeout=120)
+    assert r.status_code == 200, r.text[:200]
+    r = requests.post(server.url + "/v1/embeddings", json={"model": "clip-tiny", "input": same},
+                      headers={"X-Request-Timeout-Ms": "1"}, timeout=120)
+    assert r.status_code == 504, r.text[:200]
+    # A label longer than any prompt context is refused before it is tokenized.
+    image = base64.b64encode(open(os.path.join(IMAGES, "rgb.png"), "rb").read()).decode()
+    r = requests.post(server.url + "/v1/classify", json={"model": "clip-tiny", "image": image,
+                                                         "labels": ["a" * 9000, "dog"]}, timeout=60)
+    assert r.status_code == 413 and "labels[0] is 9000 bytes" in r.json()["error"]["message"], r.text[:200]
     # One text far past any context (a 60 MB word once tokenized for 30 s after its deadline) is
     # refused up front, on /v1/tokenize and /v1/embeddings alike.
     for route in ("/v1/tokenize", "/v1/embeddings"):

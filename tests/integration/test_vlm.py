@@ -205,17 +205,21 @@ def test_a_template_that_writes_the_image_token_twice_is_refused_at_load(tmp_pat
 
 def test_a_template_recursing_per_message_fails_the_request_not_the_server(make_server, tmp_path):
     """A macro that recurses once per message loads (the probe has one message); 5000 messages
-    once overflowed the stack and killed the server. Now: a 400 naming the recursion."""
+    once overflowed the stack and killed the server. Now: a 400 naming the recursion, and over
+    1024 messages a 413 before any rendering."""
     s = make_server(repo=str(with_template(tmp_path,
         "{% macro f(ms) %}{% if ms %}<|im_start|>{{ ms[0]['role'] }}\n{{ ms[0]['content'] }}<|im_end|>\n"
         "{{ f(ms[1:]) }}{% endif %}{% endmacro %}{{ f(messages) }}"
         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")))
     image = [{"type": "image_url", "image_url": {"url": data_uri(noise_png(9))}}, {"type": "text", "text": "?"}]
-    many = [{"role": "user", "content": image}] + [{"role": "assistant", "content": "x"}] * 5000
+    many = [{"role": "user", "content": image}] + [{"role": "assistant", "content": "x"}] * 1000
     r = requests.post(s.url + "/v1/chat/completions", timeout=120,
                       json={"model": "vlm-tiny", "messages": many, "max_tokens": 4})
     assert r.status_code == 400, r.text[:300]
     assert "recursion" in r.json()["error"]["message"]
+    r = requests.post(s.url + "/v1/chat/completions", timeout=120,
+                      json={"model": "vlm-tiny", "messages": many * 2, "max_tokens": 4})
+    assert r.status_code == 413 and "at most 1024" in r.json()["error"]["message"], r.text[:300]
     r = requests.post(s.url + "/v1/chat/completions", timeout=120,
                       json={"model": "vlm-tiny", "messages": [{"role": "user", "content": image}], "max_tokens": 4})
     assert r.status_code == 200, r.text[:300]

@@ -51,6 +51,14 @@ TEST(ContentEncoding, BombsStopAtTheLimitAndGarbageIsAClientError) {
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
   }
   EXPECT_EQ(InflateBody(gz, "br", 1 << 20).status().code(), StatusCode::kUnsupportedMediaType);
+  // Trailing bytes after the stream are refused; further gzip members are part of the body.
+  auto trailing = InflateBody(gz + "GARBAGE", "gzip", 1 << 20);
+  ASSERT_FALSE(trailing.ok());
+  EXPECT_NE(trailing.status().message().find("after the end"), std::string::npos);
+  auto members = InflateBody(Compress("hello, ", 15 + 16) + Compress("world", 15 + 16), "gzip", 1 << 20);
+  ASSERT_TRUE(members.ok()) << members.status().ToString();
+  EXPECT_EQ(*members, "hello, world");
+  EXPECT_FALSE(InflateBody(Compress("x", 15) + "y", "deflate", 1 << 20).ok());
   EXPECT_TRUE(IsInflatableEncoding("Gzip"));
   EXPECT_FALSE(IsInflatableEncoding("identity"));
 }

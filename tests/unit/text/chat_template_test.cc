@@ -200,9 +200,7 @@ TEST(ChatTemplate, TemplatesTooDeepTooLargeOrTooCostlyAreRefusedAtLoad) {
   for (int i = 0; i < 70; ++i) ifs += "{% endif %}";
   ExpectRefused(ifs, "nests 71 levels");  // the 70 ifs and the for inside them
   ExpectRefused(echo + "{#" + std::string(40 * 1024, 'x') + "#}", "more than 32768 is refused");
-  ExpectRefused(
-      echo + "{% for i in range(1000) %}{% for j in range(300) %}xxxxxxxxxx{% endfor %}{% endfor %}",
-      "1 MiB");
+  ExpectRefused(echo + "{% for i in range(600) %}{{ 'x' * 2000 }}{% endfor %}", "1 MiB");
   // Real nesting stays well inside the bound.
   std::string fine;
   for (int i = 0; i < 20; ++i) fine += "{% if true %}";
@@ -272,21 +270,32 @@ TEST(ChatTemplate, HostileTemplatesAreErrorsNotCrashes) {
       {"{{ range(1, 5, 0) }}", "must not be zero"},
       {"{{ range(100000000) | length }}", "more than 100000 items"},
       {"{{ 'x' * 100000000 }}", "over 16 MiB"},
+      {"{% set l = [1] %}{% set _ = l.append(l) %}{{ l == l }}", "a list cannot contain itself"},
+      {"{% set a = [] %}{% set b = [a] %}{% set _ = a.append(b) %}", "a list cannot contain itself"},
+      {"{% set ns = namespace(a=1) %}{% set ns.b = ns %}", "an object cannot contain itself"},
+      {"{{ 'abc'.split('') }}", "empty separator"},
+      {"{{ 'x' | indent(5000000000) }}", "over 16 MiB"},
   };
   for (const auto& [source, says] : faults) ExpectRefused(echo + source, says);
-  // 10^10 iterations: stopped by the one-second render budget, not run to the end.
+  // 10^10 iterations: stopped by the iteration cap (or the one-second budget), not run to the end;
+  // a slow render without loops by the budget.
   const auto t0 = std::chrono::steady_clock::now();
   ExpectRefused(echo + "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+                "50000 loop iterations", "costs more than 1 s");
+  ExpectRefused(echo +
+                    "{% macro f(n) %}{{ range(100000) | map('string') | join(',') | length }}"
+                    "{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}",
                 "costs more than 1 s");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
   // Slices clamp as Python's do (they threw std::out_of_range or read past the end).
-  auto sliced = ChatTemplate::Parse(echo +
-                                    "{{ 'abc'[-10:] }}{{ 'abc'[5:0:-1] }}{{ 'abcdef'[1:100:2] }}"
-                                    "{{ messages[-9223372036854775807:] | length }}");
+  auto sliced = ChatTemplate::Parse(
+      echo +
+      "{{ 'abc'[-10:] }}{{ 'abc'[5:0:-1] }}{{ 'abcdef'[1:100:2] }}"
+      "{{ messages[-9223372036854775807:] | length }}{{ 'abcdef'[1::9223372036854775807] }}");
   ASSERT_TRUE(sliced.ok()) << sliced.status().message();
   auto slices = sliced->Render({{"user", "="}}, false);
   ASSERT_TRUE(slices.ok()) << slices.status().message();
-  EXPECT_EQ(*slices, "=abccbbdf1");
+  EXPECT_EQ(*slices, "=abccbbdf1b");
   // Arithmetic is Python's: true division, floored // and %.
   auto math = ChatTemplate::Parse(echo + "{{ 7 / 2 }} {{ -7 // 2 }} {{ -7 % 2 }}");
   ASSERT_TRUE(math.ok()) << math.status().message();
