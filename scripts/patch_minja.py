@@ -36,7 +36,9 @@ version fails loudly instead of being served unpatched.
    shared_ptr values leaked every such cycle, 16 MB a request with a large string in it); a render
    runs at most 50,000 loop iterations (a loop nesting a list 600,000 deep overflowed the stack
    when the list was freed); split('') looped forever and indent(5e9) allocated before any check;
-   insert() past the end was undefined behaviour.
+   insert() past the end was undefined behaviour; a list index was cut to an int, so
+   messages[4294967296] meant messages[0] (read as int64 and range-checked now, "list index out of
+   range" as Python says).
 5. An unknown filter is named ("unknown filter 'sum'"), not "Value is not callable: null".
 6. One location per error: every Expression::evaluate and TemplateNode::render level appended the
    source location (with whole source lines) to the message and rethrew, so a deep failure built a
@@ -351,6 +353,12 @@ PATCHES = [
                   if (++render_iterations > kMaxRenderIterations)
                       throw std::runtime_error("template ran more than 50000 loop iterations");
                   auto & item = filtered_items.at(i);""", 1),
+    ("""      auto index = key.get<int>();
+      return array_->at(index < 0 ? array_->size() + index : index);""",
+     """      const auto index = key.get<int64_t>();
+      const auto size = (int64_t) array_->size();
+      if (index >= size || index < -size) throw std::runtime_error("list index out of range");
+      return (*array_)[size_t(index < 0 ? size + index : index)];""", 1),
 ]
 
 

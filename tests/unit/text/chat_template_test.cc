@@ -274,6 +274,7 @@ TEST(ChatTemplate, HostileTemplatesAreErrorsNotCrashes) {
       {"{% set a = [] %}{% set b = [a] %}{% set _ = a.append(b) %}", "a list cannot contain itself"},
       {"{% set ns = namespace(a=1) %}{% set ns.b = ns %}", "an object cannot contain itself"},
       {"{{ 'abc'.split('') }}", "empty separator"},
+      {"{{ messages[4294967296] }}", "list index out of range"},
       {"{{ 'x' | indent(5000000000) }}", "over 16 MiB"},
   };
   for (const auto& [source, says] : faults) ExpectRefused(echo + source, says);
