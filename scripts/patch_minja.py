@@ -39,6 +39,10 @@ version fails loudly instead of being served unpatched.
    insert() past the end was undefined behaviour; a list index was cut to an int, so
    messages[4294967296] meant messages[0] (read as int64 and range-checked now, "list index out of
    range" as Python says).
+   Review round 4: what one render builds is metered — every list item and object entry (64 bytes
+   plus its string) and every string result — and a render past 256 MiB raises. A list literal of
+   8000 copies of a 1 MB string took 2.3 GB within the time budget. split() counts its pieces
+   before building them (16M empty pieces of a 16 MiB string took 2.5 GB).
 5. An unknown filter is named ("unknown filter 'sum'"), not "Value is not callable: null".
 6. One location per error: every Expression::evaluate and TemplateNode::render level appended the
    source location (with whole source lines) to the message and rethrew, so a deep failure built a
@@ -77,8 +81,20 @@ inline void check_render_stack() {
 inline constexpr size_t kMaxValueBytes = 16 << 20;
 inline constexpr size_t kMaxOutputBytes = 64 << 20;
 inline constexpr size_t kMaxListItems = 1000000;
+// Sightline patch: bytes this render has built; the caller resets it (see patch_minja.py).
+inline constexpr size_t kMaxRenderBytes = size_t(256) << 20;
+inline thread_local size_t render_bytes = 0;
+inline void charge_render_bytes(size_t bytes) {
+    render_bytes += bytes;
+    if (render_bytes > kMaxRenderBytes) throw std::runtime_error("template built more than 256 MiB of values");
+}
 inline void check_value_bytes(size_t bytes) {
     if (bytes > kMaxValueBytes) throw std::runtime_error("template value over 16 MiB");
+}
+// A finished string result: within the value cap, and charged to the render.
+inline void check_result_bytes(size_t bytes) {
+    check_value_bytes(bytes);
+    charge_render_bytes(bytes);
 }
 
 class Value : public std::enable_shared_from_this<Value> {'''
@@ -165,6 +181,7 @@ PATCHES = [
      """      if (is_string() && rhs.is_number_integer()) {
         if (rhs.get<int64_t>() > 0 && get<std::string>().size() * (double) rhs.get<int64_t>() > (16 << 20))
           throw std::runtime_error("string repetition over 16 MiB");
+        if (rhs.get<int64_t>() > 0) charge_render_bytes(get<std::string>().size() * size_t(rhs.get<int64_t>()));
         std::ostringstream out;""", 1),
     ("""    auto res = Value::array();
     if (step > 0) {
@@ -208,7 +225,7 @@ PATCHES = [
         auto res = Value::array();""",
      """      if (is_string() || rhs.is_string()) {
         auto l = to_str(), r = rhs.to_str();
-        check_value_bytes(l.size() + r.size());
+        check_result_bytes(l.size() + r.size());
         return l + r;
       } else if (is_number_integer() && rhs.is_number_integer()) {
         return get<int64_t>() + rhs.get<int64_t>();
@@ -218,7 +235,7 @@ PATCHES = [
     ("""              case Op::StrConcat: return l.to_str() + r.to_str();""",
      """              case Op::StrConcat: {
                   auto a = l.to_str(), b = r.to_str();
-                  check_value_bytes(a.size() + b.size());
+                  check_result_bytes(a.size() + b.size());
                   return a + b;
               }""", 1),
     ("""        if (first) first = false;
@@ -325,23 +342,29 @@ PATCHES = [
       throw std::runtime_error("Value is not an array: " + dump());
     // A list only this value owns (a literal being built) cannot be inside `v`: no walk needed.
     if (array_.use_count() > 1 && reaches(v, array_.get())) throw std::runtime_error("a list cannot contain itself");
+    charge_render_bytes(64 + (v.primitive_.is_string() ? v.primitive_.get_ref<const std::string &>().size() : 0));
     array_->insert(array_->begin() + std::min(index, array_->size()), v);
   }
   void push_back(const Value& v) {
     if (!array_)
       throw std::runtime_error("Value is not an array: " + dump());
     if (array_.use_count() > 1 && reaches(v, array_.get())) throw std::runtime_error("a list cannot contain itself");
+    charge_render_bytes(64 + (v.primitive_.is_string() ? v.primitive_.get_ref<const std::string &>().size() : 0));
     array_->push_back(v);
   }""", 1),
     ("""    if (!key.is_hashable()) throw std::runtime_error("Unhashable type: " + dump());
     (*object_)[key.primitive_] = value;""",
      """    if (!key.is_hashable()) throw std::runtime_error("Unhashable type: " + dump());
     if (object_.use_count() > 1 && reaches(value, object_.get())) throw std::runtime_error("an object cannot contain itself");
+    charge_render_bytes(64 + (value.primitive_.is_string() ? value.primitive_.get_ref<const std::string &>().size() : 0));
     (*object_)[key.primitive_] = value;""", 1),
     ("""            auto sep = vargs.args[0].get<std::string>();
             auto parts = split(str, sep);""",
      """            auto sep = vargs.args[0].get<std::string>();
             if (sep.empty()) throw std::runtime_error("empty separator");
+            size_t pieces = 1;
+            for (auto at = str.find(sep); at != std::string::npos; at = str.find(sep, at + sep.size()))
+              if (++pieces > kMaxListItems) throw std::runtime_error("split() into more than 1000000 pieces");
             auto parts = split(str, sep);""", 1),
     ("""    std::string indent(args.get<int64_t>("indent", 0), ' ');""",
      """    const int64_t width = std::max<int64_t>(0, args.get<int64_t>("indent", 0));

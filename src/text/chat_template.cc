@@ -75,6 +75,7 @@ Result<std::string> RenderJson(const ChatTemplate::Impl& t, ojson messages, cons
     BudgetScope() {
       minja::render_deadline = std::chrono::steady_clock::now() + kMaxRenderTime;
       minja::render_iterations = 0;
+      minja::render_bytes = 0;
       minja::render_stack_base = reinterpret_cast<const char*>(__builtin_frame_address(0));
     }
     ~BudgetScope() {

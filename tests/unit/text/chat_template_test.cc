@@ -258,6 +258,10 @@ TEST(ChatTemplate, HostileTemplatesAreErrorsNotCrashes) {
        "over 1000000 items"},
       {"{{ ('x' * 1000).replace('', 'y' * 100000) }}", "over 16 MiB"},
       {"{{ ('x\n' * 100000) | indent(1000) }}", "over 16 MiB"},
+      {"{{ ('x' * 16000000).split('x') | length }}", "more than 1000000 pieces"},
+      {"{% set x = 'x' * 1000000 %}{% set ns = namespace(l=[]) %}{% for i in range(5000) %}"
+       "{% set ns.l = ns.l + [x] %}{% endfor %}",
+       "more than 256 MiB"},
   };
   for (const auto& [source, says] : bombs) ExpectBombRefused(echo + source, says);
   const std::pair<const char*, const char*> faults[] = {
@@ -286,7 +290,7 @@ TEST(ChatTemplate, HostileTemplatesAreErrorsNotCrashes) {
   ExpectRefused(echo +
                     "{% macro f(n) %}{{ range(100000) | map('string') | join(',') | length }}"
                     "{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}",
-                "costs more than 1 s");
+                "costs more than 1 s", "more than 256 MiB");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
   // Slices clamp as Python's do (they threw std::out_of_range or read past the end).
   auto sliced = ChatTemplate::Parse(
