@@ -103,4 +103,12 @@ RequestContextPtr BackgroundContext(std::string request_id) {
   return c;
 }
 
+Status Interrupted(const RequestContextPtr& context, std::string_view during) {
+  if (!context) return Status::Ok();
+  if (context->cancelled()) return Status(StatusCode::kCancelled, "client went away");
+  if (context->expired())
+    return Status(StatusCode::kDeadlineExceeded, "the request's deadline passed " + std::string(during));
+  return Status::Ok();
+}
+
 }  // namespace sightline

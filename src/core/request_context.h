@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "core/cancel_token.h"
+#include "core/status.h"
 
 namespace sightline {
 
@@ -56,6 +57,11 @@ struct RequestContext {
 };
 
 using RequestContextPtr = std::shared_ptr<const RequestContext>;
+
+// Ok while the client still waits and the deadline holds (or there is no context); else
+// kCancelled ("client went away") or kDeadlineExceeded ("the request's deadline passed " + `during`,
+// e.g. "while tokenizing"). Work that runs outside a queue checks it between its own steps.
+Status Interrupted(const RequestContextPtr& context, std::string_view during);
 
 // A context for work that no client waits on (start-up label sets, offline commands): a fresh
 // id and trace, no deadline, never cancelled.

@@ -2,18 +2,12 @@
 
 #include <zlib.h>
 
-#include <algorithm>
-#include <cctype>
 #include <limits>
+
+#include "http/http_types.h"
 
 namespace sightline::http {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // One inflate pass with zlib's `window_bits` (15 + 32: zlib or gzip header, detected; -15: raw).
 Result<std::string> Inflate(std::string_view body, int window_bits, size_t limit,
@@ -60,12 +54,12 @@ Result<std::string> Inflate(std::string_view body, int window_bits, size_t limit
 }  // namespace
 
 bool IsInflatableEncoding(std::string_view encoding) {
-  const std::string e = Lower(encoding);
+  const std::string e = AsciiLower(encoding);
   return e == "gzip" || e == "x-gzip" || e == "deflate";
 }
 
 Result<std::string> InflateBody(std::string_view body, std::string_view encoding, size_t limit) {
-  const std::string e = Lower(encoding);
+  const std::string e = AsciiLower(encoding);
   if (!IsInflatableEncoding(e))
     return Status(StatusCode::kUnsupportedMediaType,
                   "Content-Encoding '" + std::string(encoding) +

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <charconv>
 #include <optional>
 
@@ -9,6 +10,12 @@ namespace sightline::http {
 
 UploadFile::~UploadFile() {
   if (!path.empty()) ::unlink(path.c_str());
+}
+
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 std::string_view HttpRequest::Header(std::string_view lower_name) const {

@@ -31,6 +31,9 @@ struct UploadFile {
   ~UploadFile();
 };
 
+// HTTP's case-insensitive tokens (header names, media types, codings) in lower case; ASCII only.
+std::string AsciiLower(std::string_view s);
+
 struct HttpRequest {
   std::string method;                                        // "GET", "POST", ...
   std::string target;                                        // raw request target

@@ -37,12 +37,6 @@ std::string PercentDecode(std::string_view s) {
   return out;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 Status AddJsonImages(const json::value& v, ImageSource::Kind kind, const std::string& key,
                      ImageRequest& out) {
   auto add_one = [&](const json::value& item, const std::string& label) -> Status {
@@ -102,7 +96,7 @@ Result<std::string> DecodeInlineBytes(std::string_view text, const std::string& 
   if (text.substr(0, 5) == "data:") {
     const size_t comma = text.find(',');
     if (comma == std::string_view::npos) return invalid(label + ": data: URI without a ','");
-    const std::string meta = Lower(text.substr(5, comma - 5));
+    const std::string meta = AsciiLower(text.substr(5, comma - 5));
     if (meta.size() < 7 || meta.compare(meta.size() - 7, 7, ";base64") != 0)
       return invalid(label + ": data: URI must be base64-encoded");
     text = text.substr(comma + 1);
@@ -157,7 +151,7 @@ std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view q) 
 
 Result<ImageRequest> ParseImageRequest(const HttpRequest& req) {
   ImageRequest out;
-  const std::string ct = Lower(req.Header("content-type"));
+  const std::string ct = AsciiLower(req.Header("content-type"));
   const std::string_view body = req.body;
   if (ct.rfind("multipart/form-data", 0) == 0) {
     ASSIGN_OR_RETURN(auto boundary, MultipartBoundary(req.Header("content-type")));

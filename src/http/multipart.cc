@@ -3,16 +3,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include "http/http_types.h"
+
 namespace sightline::http {
 namespace {
 
 constexpr size_t kMaxParts = 1024;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -29,7 +25,7 @@ std::string Param(std::string_view header, std::string_view key) {
     std::string_view item =
         header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos);
     const size_t eq = item.find('=');
-    if (eq != std::string_view::npos && Lower(Trim(item.substr(0, eq))) == key) {
+    if (eq != std::string_view::npos && AsciiLower(Trim(item.substr(0, eq))) == key) {
       std::string_view v = Trim(header.substr(pos + eq + 1));
       if (!v.empty() && v.front() == '"') {
         std::string out;
@@ -56,7 +52,7 @@ std::string Param(std::string_view header, std::string_view key) {
 }  // namespace
 
 Result<std::string> MultipartBoundary(std::string_view content_type) {
-  const std::string lower = Lower(content_type);
+  const std::string lower = AsciiLower(content_type);
   if (lower.rfind("multipart/form-data", 0) != 0) return InvalidArgument("not multipart/form-data");
   std::string b = Param(content_type, "boundary");
   if (b.empty() || b.size() > 200) return InvalidArgument("multipart/form-data without a usable boundary");
@@ -88,16 +84,16 @@ Result<std::vector<MultipartPart>> ParseMultipart(std::string_view body, std::st
       headers = eol == std::string_view::npos ? std::string_view() : headers.substr(eol + 2);
       const size_t colon = line.find(':');
       if (colon == std::string_view::npos) return InvalidArgument("multipart part header without ':'");
-      const std::string name = Lower(Trim(line.substr(0, colon)));
+      const std::string name = AsciiLower(Trim(line.substr(0, colon)));
       const std::string_view value = Trim(line.substr(colon + 1));
       if (name == "content-disposition") {
-        if (Lower(value).rfind("form-data", 0) != 0)
+        if (AsciiLower(value).rfind("form-data", 0) != 0)
           return InvalidArgument("multipart part's Content-Disposition must be form-data");
         part.name = Param(value, "name");
         part.filename = Param(value, "filename");
         disposition = true;
       } else if (name == "content-type") {
-        part.content_type = Lower(value);
+        part.content_type = AsciiLower(value);
       }
     }
     if (!disposition) return InvalidArgument("multipart part without Content-Disposition");

@@ -24,12 +24,6 @@ Status InvalidVideo(std::string message) {
   return Status(StatusCode::kInvalidArgument, std::move(message)).WithKind(ErrorKind::kInvalidVideo);
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 VideoSource Bytes(std::string_view bytes, std::string label) {
   VideoSource s;
   s.kind = VideoSource::Kind::kBytes;
@@ -88,7 +82,7 @@ json::value Round(double v, double scale = 1000.0) {
 Result<VideoRequest> ParseVideoRequest(const HttpRequest& req) {
   VideoRequest out;
   std::vector<VideoSource> found;
-  const std::string ct = Lower(req.Header("content-type"));
+  const std::string ct = AsciiLower(req.Header("content-type"));
   std::string_view body = req.body;
   // A body the transport wrote to a file: a raw video is opened there in place; a multipart or
   // JSON body is mapped and parsed like one in memory, its video part a view of the mapping.

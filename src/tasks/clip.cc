@@ -209,18 +209,14 @@ void ClipService::Tokenize(const ClipFamily& f, std::vector<std::string> texts,
       TokenIds part;
       // Once the client has left or the deadline has passed, no more texts are tokenized.
       for (size_t i = begin; i < end; ++i) {
-        if (context && (context->cancelled() || context->expired())) break;
+        if (!Interrupted(context, "while tokenizing").ok()) break;
         part.push_back(f.tokenizer->Encode((*shared)[i], o).ids);
       }
       std::unique_lock lock(join->mu);
       for (size_t i = 0; i < part.size(); ++i) join->ids[begin + i] = std::move(part[i]);
       if (--join->left > 0) return;
       lock.unlock();
-      if (context && context->cancelled())
-        return join->done(Status(StatusCode::kCancelled, "client went away"));
-      if (context && context->expired())
-        return join->done(
-            Status(StatusCode::kDeadlineExceeded, "the request's deadline passed while tokenizing"));
+      if (Status s = Interrupted(context, "while tokenizing"); !s.ok()) return join->done(s);
       join->done(std::move(join->ids));
     });
   }
@@ -291,10 +287,6 @@ void ClipService::EmbedTexts(const ClipFamily& f, std::vector<std::string> texts
 void ClipService::RunTextChunk(const std::shared_ptr<TextJob>& job, size_t chunk) {
   const ClipFamily& f = *job->family;
   const auto& ctx = job->options.context;
-  if (ctx && ctx->cancelled()) {
-    job->Fail(Status(StatusCode::kCancelled, "client went away"));
-    return;
-  }
   const size_t begin = chunk * job->chunk_rows;
   const size_t end = std::min(job->texts.size(), begin + job->chunk_rows);
   // Tokenise first: the cache key is the token ids, so texts the tokenizer normalises alike
@@ -310,9 +302,8 @@ void ClipService::RunTextChunk(const std::shared_ptr<TextJob>& job, size_t chunk
   for (size_t i = begin; i < end; ++i) {
     // Texts whose embeddings are cached never reach a queue and its deadline check: checked here,
     // between texts, so a chunk stops once the client has gone or the deadline has passed.
-    if (ctx && (ctx->cancelled() || ctx->expired())) {
-      job->Fail(ctx->cancelled() ? Status(StatusCode::kCancelled, "client went away")
-                                 : Status(StatusCode::kDeadlineExceeded, "the request's deadline passed"));
+    if (Status s = Interrupted(ctx, "while embedding texts"); !s.ok()) {
+      job->Fail(s);
       return;
     }
     if (job->whole_only) {

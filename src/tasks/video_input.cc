@@ -40,12 +40,7 @@ void RegisterVideoMetrics(observability::MetricsRegistry& registry, VideoTaskDep
 Status VideoInterrupted(const VideoTaskDeps& deps, const RequestContextPtr& context) {
   if (deps.shutdown && deps.shutdown->cancelled())
     return Status(StatusCode::kUnavailable, "the server is shutting down").WithKind(ErrorKind::kDraining);
-  if (!context) return Status::Ok();
-  if (context->cancelled()) return Status(StatusCode::kCancelled, "client went away");
-  if (context->expired())
-    return Status(StatusCode::kDeadlineExceeded,
-                  "the request's deadline passed while the video was processed");
-  return Status::Ok();
+  return Interrupted(context, "while the video was processed");
 }
 
 void ObserveVideoStage(const VideoTaskDeps& deps, const char* task, const char* stage, double ms) {

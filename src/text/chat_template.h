@@ -13,11 +13,13 @@
 // token and a newline, as their processors write) in front of the text. Which kind a template is,
 // is found at load by rendering a probe both ways, as minja's own chat_template does.
 //
-// A template is a program shipped with the model, trusted like its ONNX graph (requests only
-// supply the messages). Still, what would blow minja's recursive parser or make every prompt
-// costly is refused at load: more than 32 KiB of source (minja's regexes overflow the stack on ~50 KB),
-// nesting deeper than 64 levels, or a one-message probe that takes over 1 s or writes over 1 MiB. Unbounded
-// recursion through a macro that calls itself is not detected (Jinja has no recursion limit either).
+// A template is a program shipped with the model (possibly pulled from a hub), and requests
+// steer it through their messages, so it runs as untrusted code. At load: more than 32 KiB of
+// source (minja's regexes overflow the stack on ~50 KB), nesting deeper than 64 levels, or a
+// one-message probe that takes over 1 s or writes over 1 MiB is refused. Every render (minja as
+// patched by scripts/patch_minja.py): 1 s, 1 MiB of stack, 200 levels of nesting, 50,000 loop
+// iterations and 256 MiB of built values at most; past any of them, division by zero, or a value
+// that would contain itself, the render is an error (kInvalidArgument), never a crash.
 //
 // tests/unit/text/chat_template_test.cc checks the output byte for byte against jinja2 rendering
 // the same template texts (Qwen2's, and the real templates llama.cpp collects:
