@@ -66,7 +66,9 @@ Status LoadVisionLanguage(CaptionerFamily& f, const std::filesystem::path& dir) 
   auto prompt = VisionLanguagePrompt(f, {});
   if (!prompt.ok())
     return FailedPrecondition(config.string() + ": the default prompt: " + prompt.status().message());
-  f.default_prompt = std::make_shared<const std::vector<int64_t>>(std::move(prompt).value());
+  // A template that writes today's date is rendered per request, so the date stays true.
+  if (!f.chat_template->reads_clock())
+    f.default_prompt = std::make_shared<const std::vector<int64_t>>(std::move(prompt).value());
   return Status::Ok();
 }
 

@@ -51,7 +51,8 @@ struct CaptionerFamily {
   int64_t image_features = 0;
   // The default describe prompt (no messages, no prompt), rendered and tokenized once at load:
   // /v1/embed's captions and bare /v1/caption calls reuse it, and a template that writes the
-  // image token other than once is refused at load rather than on every request.
+  // image token other than once is refused at load rather than on every request. Null when the
+  // template reads the clock (its prompt is rendered per request).
   std::shared_ptr<const std::vector<int64_t>> default_prompt;
 };
 

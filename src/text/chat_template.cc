@@ -19,6 +19,7 @@ struct ChatTemplate::Impl {
   std::string bos_token;
   std::string eos_token;
   bool typed_content = false;
+  bool reads_clock = false;
   // Rendering reads the parsed tree only, but minja does not promise that two renders may share
   // it; a render takes microseconds, so they take turns.
   mutable std::mutex render;
@@ -229,6 +230,7 @@ Result<ChatTemplate> ChatTemplate::Parse(std::string_view source, std::string bo
     return r.ok() && r->find(needle) != std::string::npos;
   };
   impl->typed_content = !shows(as_string) && shows(as_parts);
+  impl->reads_clock = source.find("strftime_now") != std::string_view::npos;
   if (!shows(as_string) && !shows(as_parts))
     return FailedPrecondition(
         "chat template " + head() + " cannot render a one-message conversation: " +
@@ -290,6 +292,10 @@ Result<std::string> ChatTemplate::Render(const std::vector<ChatMessage>& message
 
 bool ChatTemplate::typed_content() const {
   return impl_->typed_content;
+}
+
+bool ChatTemplate::reads_clock() const {
+  return impl_->reads_clock;
 }
 
 }  // namespace sightline::text

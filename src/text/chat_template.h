@@ -93,6 +93,9 @@ class ChatTemplate {
   // Whether the template reads content as typed parts ([{"type": "text", "text": ...}]) rather
   // than strings.
   bool typed_content() const;
+  // Whether the rendered text can depend on the clock (the template calls strftime_now, as Llama
+  // 3's "Today Date" does): such a prompt is rendered per request, never cached.
+  bool reads_clock() const;
 
   struct Impl;
 

@@ -346,6 +346,9 @@ TEST(ChatTemplate, StrftimeNowWritesLongFormats) {
   auto text = t->Render({{"user", "u"}}, o);
   ASSERT_TRUE(text.ok());
   EXPECT_EQ(*text, "u" + std::string(300, 'y') + "1971");
+  // Its prompt depends on the clock, so it is never cached; a template without strftime_now is.
+  EXPECT_TRUE(t->reads_clock());
+  EXPECT_FALSE(ChatTemplate::Parse("{% for m in messages %}{{ m['content'] }}{% endfor %}")->reads_clock());
 }
 
 // bos_token / eos_token come from tokenizer_config.json, as strings or AddedToken objects.
