@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Captioning benchmarks on a benchmark-sized model — `--family captioner`: the vit-gpt2 layout
 (scripts/gen_captioner_fixture.py --size bench, d_model 256, 4 layers); `--family vlm`: FastVLM's
-layout (scripts/gen_vlm_fixture.py --size bench, d_model 256, 4 layers, 256 image features and the
+layout (scripts/gen_vlm_fixture.py --size bench, d_model 512, 4 layers, 256 image features and the
 chat-templated prompt, ~310 prompt positions) — the same ONNX files for every system, one photo as
 the raw body, greedy, max_new_tokens 32, open-loop requests at fixed rates (bench/loadgen: latency
 from each request's scheduled send time) below capacity, and closed-loop capacity (8 connections
@@ -17,10 +17,16 @@ answer has the same length, read from a probe request). Also the time to first t
 (sightline_generation_time_to_first_token_seconds).
 
   .venv/bin/python bench/run_caption_bench.py [--family captioner|vlm] [--rates 4] [--seconds 20]
+
+`--family vlm --size real` runs a VLM of FastVLM-0.5B's language-model dimensions instead (Qwen2-0.5B:
+24 layers, d_model 896, 14 / 2 heads, a 4864-wide gated MLP, 151,936 logits; random weights, 2 GB in
+fp32), where a decode step of one sequence is bound by reading the weights, as on the real model;
+each request takes seconds, so give it minutes (--seconds 150 --rates 0.1).
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,11 +58,14 @@ def ttft(port):
     return vals.get("sum", 0) / vals["count"] * 1000 if vals.get("count") else None
 
 
+WARMUP = 2
+
+
 def capacity(name, port, path, photo, seconds, tokens, results):
     """Closed loop, 8 connections back to back: the most the system answers."""
     out = subprocess.run([os.path.join(ROOT, "build", "bench", "loadgen"), "--port", str(port), "--path", path,
                           "--body-file", photo, "--header", "Content-Type: image/png", "--connections", "8",
-                          "--duration", str(seconds), "--warmup", "2"], check=True, capture_output=True,
+                          "--duration", str(seconds), "--warmup", str(WARMUP)], check=True, capture_output=True,
                          text=True).stdout
     out = json.loads(out.strip().splitlines()[-1])
     row = {"closed_loop_rps": out["throughput_ok_rps"], "tokens_per_s": out["throughput_ok_rps"] * tokens,
@@ -85,16 +94,22 @@ def main():
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--family", choices=["captioner", "vlm"], default="captioner")
+    ap.add_argument("--size", choices=["bench", "real"], default="bench",
+                    help="vlm only: the benchmark-sized model, or FastVLM-0.5B's dimensions")
+    ap.add_argument("--skip-one-at-a-time", action="store_true",
+                    help="leave out Sightline decoding one sequence at a time")
     args = ap.parse_args()
+    global WARMUP
+    WARMUP = 2 if args.size == "bench" else 20  # a whole step-level batch in flight before measuring
     rates = [float(r) for r in args.rates.split(",")]
     work = tempfile.mkdtemp(prefix="caption-bench-")
     # No drift towards EOS: every answer runs to max_new_tokens, the same work for every system.
     tokenizers = os.path.join(ROOT, "build", "fixtures", "tokenizers")
     if args.family == "vlm":
-        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_vlm_fixture.py"), "--size", "bench",
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_vlm_fixture.py"), "--size", args.size,
                         "--eos-drift", "0", "--out", work, "--tokenizer",
                         os.path.join(tokenizers, "qwen2", "tokenizer.json")], check=True, capture_output=True)
-        model = os.path.join(work, "vlm-bench")
+        model = os.path.join(work, "vlm-" + args.size)
     else:
         subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_captioner_fixture.py"), "--size",
                         "bench", "--eos-drift", "0", "--out", work, "--tokenizer",
@@ -104,7 +119,7 @@ def main():
     Image.open(os.path.join(ROOT, "build", "fixtures", "photos", "astronaut.png")).convert("RGB").resize(
         (512, 512)).save(photo)
     q = f"?max_new_tokens={args.max_new_tokens}"
-    results = {"family": args.family, "rates": rates, "seconds": args.seconds,
+    results = {"family": args.family, "size": args.size, "rates": rates, "seconds": args.seconds,
                "max_new_tokens": args.max_new_tokens}
 
     port = bg.free_port()
@@ -115,11 +130,12 @@ def main():
         results["sightline_tokens_per_caption"] = tokens
         run_rates("sightline", port, "/v1/caption" + q, photo, rates, args.seconds, tokens, results, port)
 
-    json.dump({"generation": {"max_rows": 1}}, open(os.path.join(model, "sightline.json"), "w"))
-    with bg.System("sightline", cmd, f"http://127.0.0.1:{port}/readyz"):
-        run_rates("sightline_one_at_a_time", port, "/v1/caption" + q, photo, rates, args.seconds, tokens, results,
-                  port)
-    os.remove(os.path.join(model, "sightline.json"))
+    if not args.skip_one_at_a_time:
+        json.dump({"generation": {"max_rows": 1}}, open(os.path.join(model, "sightline.json"), "w"))
+        with bg.System("sightline", cmd, f"http://127.0.0.1:{port}/readyz"):
+            run_rates("sightline_one_at_a_time", port, "/v1/caption" + q, photo, rates, args.seconds, tokens,
+                      results, port)
+        os.remove(os.path.join(model, "sightline.json"))
 
     pport = bg.free_port()
     peer = [os.path.join(ROOT, ".venv", "bin", "uvicorn"), "caption_peer:app", "--app-dir", bg.PEERS,
@@ -130,10 +146,11 @@ def main():
         results["peer_tokens_per_caption"] = ptokens
         run_rates("fastapi_peer", pport, "/caption" + q, photo, rates, args.seconds, ptokens, results)
 
-    out = os.path.join(ROOT, "build", "bench", f"caption_results_{args.family}.json")
+    out = os.path.join(ROOT, "build", "bench", f"caption_results_{args.family}_{args.size}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     json.dump(results, open(out, "w"), indent=1)
     print(json.dumps(results, indent=1))
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

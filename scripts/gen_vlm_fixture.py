@@ -47,6 +47,8 @@ import reference_generate  # noqa: E402
 
 D, HEADS, KV_HEADS, LAYERS, PATCH, IMAGE, POSITIONS = 32, 2, 1, 2, 16, 64, 512
 HD = D // HEADS
+FFN, GATED, VOCAB = 4 * D, False, None  # MLP width; Qwen2's gated SiLU MLP; logits wider than the tokenizer
+DT = np.float64  # the tiny and bench fixtures' random streams; the real-size one draws float32 (2 GB)
 FEATURES = (IMAGE // PATCH) ** 2
 
 # Qwen2's chat template, verbatim (Qwen/Qwen2-0.5B-Instruct tokenizer_config.json), which FastVLM's
@@ -70,7 +72,7 @@ TEMPLATE_CASES = [
 PROMPTS = ["Describe the image.", "What is in this picture? Answer briefly, in one sentence."]
 
 
-def weights(rng, vocab, eos, drift_from, eos_drift, stop):
+def weights(rng, vocab, eos, drift_from, eos_drift, stop, tokens=None):
     w = {"wpe": rng.standard_normal((POSITIONS, D)) * 0.1}
     # Random weights alone almost never say EOS; positions past the prompt drift toward the EOS
     # direction so most answers end after a few tokens, image- and prompt-dependently.
@@ -82,13 +84,17 @@ def weights(rng, vocab, eos, drift_from, eos_drift, stop):
             w[f"{l}.{k}"] = rng.standard_normal((D, D)) / np.sqrt(D)
         for k in ["k", "v"]:
             w[f"{l}.{k}"] = rng.standard_normal((D, KV_HEADS * HD)) / np.sqrt(D)
-        w[f"{l}.fc1"] = rng.standard_normal((D, 4 * D)) / np.sqrt(D)
-        w[f"{l}.fc2"] = rng.standard_normal((4 * D, D)) / np.sqrt(4 * D)
+        w[f"{l}.fc1"] = rng.standard_normal((D, FFN), DT) / np.sqrt(D)
+        if GATED:
+            w[f"{l}.gate"] = rng.standard_normal((D, FFN), DT) / np.sqrt(D)
+        w[f"{l}.fc2"] = rng.standard_normal((FFN, D), DT) / np.sqrt(FFN)
         for ln in ["ln1", "ln2"]:
             w[f"{l}.{ln}.g"] = 1 + 0.1 * rng.standard_normal(D)
             w[f"{l}.{ln}.b"] = 0.1 * rng.standard_normal(D)
     w["lnf.g"], w["lnf.b"] = np.ones(D), np.zeros(D)
-    w["lm_head"] = rng.standard_normal((D, vocab)) * 0.6
+    w["lm_head"] = rng.standard_normal((D, vocab), DT) * 0.6
+    if tokens is not None:
+        w["lm_head"][:, tokens:] = 0  # ids the tokenizer lacks (Qwen2's padded vocab) stay below the real ones
     w["lm_head"][:, eos] = u * np.sqrt(D) * 0.5
     if eos_drift == 0:  # benchmarks: EOS's logit stays 0, below the best of the random others
         w["lm_head"][:, eos] = 0
@@ -134,7 +140,12 @@ def decoder(w, vocab, out):
         presents.append((k, v))
         h = g.op("Add", [h, g.op("MatMul", [cap.attend(g, q, repeat_kv(g, k), repeat_kv(g, v), mask), f"{l}.o"])])
         x = g.op("LayerNormalization", [h, f"{l}.ln2.g", f"{l}.ln2.b"], axis=-1)
-        h = g.op("Add", [h, g.op("MatMul", [g.op("Tanh", [g.op("MatMul", [x, f"{l}.fc1"])]), f"{l}.fc2"])])
+        if GATED:  # Qwen2: down(silu(gate(x)) * up(x))
+            gate = g.op("MatMul", [x, f"{l}.gate"])
+            act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), g.op("MatMul", [x, f"{l}.fc1"])])
+        else:
+            act = g.op("Tanh", [g.op("MatMul", [x, f"{l}.fc1"])])
+        h = g.op("Add", [h, g.op("MatMul", [act, f"{l}.fc2"])])
     x = g.op("LayerNormalization", [h, "lnf.g", "lnf.b"], axis=-1)
     ids = [helper.make_node("Identity", [g.op("MatMul", [x, "lm_head"])], ["logits"])]
     for l, (k, v) in enumerate(presents):
@@ -151,12 +162,24 @@ def decoder(w, vocab, out):
                                                      ["batch_size", KV_HEADS, "past_sequence_length", HD]))
             outs.append(helper.make_tensor_value_info(f"present.{l}.{kv}", f,
                                                       ["batch_size", KV_HEADS, "total_sequence_length", HD]))
-    cap.save(helper.make_graph(g.nodes + ids, "decoder_model_merged", ins, outs, list(w.values()) + g.inits),
+    save(helper.make_graph(g.nodes + ids, "decoder_model_merged", ins, outs, list(w.values()) + g.inits),
              os.path.join(out, "decoder_model_merged.onnx"))
 
 
+def save(graph, path):
+    """Over protobuf's 2 GB, weights go to `<file>.onnx_data` beside the graph, as Optimum writes them."""
+    if sum(t.ByteSize() for t in graph.initializer) < 1 << 30:
+        return cap.save(graph, path)
+    import onnx
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", cap.OPSET)], producer_name="sightline-fixture")
+    model.ir_version = 8
+    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+              location=os.path.basename(path) + "_data")
+    onnx.checker.check_model(path)
+
+
 def embed_tokens(rng, vocab, out):
-    wte = numpy_helper.from_array((rng.standard_normal((vocab, D)) * 0.5).astype(np.float32), "embed_tokens.weight")
+    wte = numpy_helper.from_array((rng.standard_normal((vocab, D), DT) * 0.5).astype(np.float32), "embed_tokens.weight")
     node = helper.make_node("Gather", ["embed_tokens.weight", "input_ids"], ["inputs_embeds"], axis=0)
     graph = helper.make_graph(
         [node], "embed_tokens",
@@ -195,25 +218,31 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
     ap.add_argument("--tokenizer", required=True, help="a byte-level BPE tokenizer.json (the qwen2 fixture)")
-    ap.add_argument("--size", choices=["tiny", "bench"], default="tiny")
+    ap.add_argument("--size", choices=["tiny", "bench", "real"], default="tiny")
     ap.add_argument("--eos-drift", type=float, default=0.2)
     a = ap.parse_args()
-    global D, HEADS, KV_HEADS, LAYERS, HD, IMAGE, FEATURES
+    global D, HEADS, KV_HEADS, LAYERS, HD, IMAGE, FEATURES, FFN, GATED, VOCAB, DT
     if a.size == "bench":
         D, HEADS, KV_HEADS, LAYERS, IMAGE = 512, 8, 2, 4, 256
+        FFN = 4 * D
+    if a.size == "real":  # Qwen2-0.5B, FastVLM-0.5B's language model (its config.json)
+        D, HEADS, KV_HEADS, LAYERS, IMAGE, FFN, GATED, VOCAB, DT = 896, 14, 2, 24, 256, 4864, True, 151936, np.float32
+    if a.size != "tiny":
         HD, FEATURES = D // HEADS, (IMAGE // PATCH) ** 2
         cap.D, cap.HEADS, cap.HD = D, HEADS, HD  # its attention helpers read these
-    d = os.path.join(a.out, "vlm-tiny" if a.size == "tiny" else "vlm-bench")
+    d = os.path.join(a.out, {"tiny": "vlm-tiny", "bench": "vlm-bench", "real": "vlm-real"}[a.size])
     onnx_dir = os.path.join(d, "onnx")
     os.makedirs(onnx_dir, exist_ok=True)
     tok = tokenizer(a.tokenizer, os.path.join(d, "tokenizer.json"))
-    vocab = tok.get_vocab_size(with_added_tokens=True)
+    tokens = tok.get_vocab_size(with_added_tokens=True)
+    vocab = VOCAB or tokens
     im_end, endoftext, image = (tok.token_to_id(t) for t in ["<|im_end|>", "<|endoftext|>", "<image>"])
     rng = np.random.default_rng(21)
     vision_encoder(rng, onnx_dir)
     embed_tokens(rng, vocab, onnx_dir)
     # Prompts here are 70 and 101 ids with the image's 16; answers end within 1..40 ids.
-    decoder(weights(rng, vocab, im_end, drift_from=96, eos_drift=a.eos_drift, stop=endoftext), vocab, onnx_dir)
+    decoder(weights(rng, vocab, im_end, drift_from=96, eos_drift=a.eos_drift, stop=endoftext, tokens=tokens), vocab,
+            onnx_dir)
     json.dump({"model_type": "llava_qwen2", "architectures": ["LlavaQwen2ForCausalLM"], "image_token_index": image,
                "hidden_size": D, "num_attention_heads": HEADS, "num_hidden_layers": LAYERS,
                "num_key_value_heads": KV_HEADS, "max_position_embeddings": POSITIONS, "vocab_size": vocab,
@@ -231,7 +260,7 @@ def main():
                "unk_token": None, "tokenizer_class": "Qwen2Tokenizer", "chat_template": CHAT_TEMPLATE,
                "add_bos_token": False},
               open(os.path.join(d, "tokenizer_config.json"), "w"), indent=2)
-    if a.size == "bench":
+    if a.size != "tiny":
         print(f"vlm fixture written to {d}")
         return
     refs = reference_generate.vlm_refs(d, tok, CHAT_TEMPLATE, TEMPLATE_CASES, PROMPTS, image, [im_end, endoftext])

@@ -29,6 +29,10 @@ struct BackendOptions {
   // Empty: optimize on every load and save nothing. Created when missing; if it cannot be
   // written, loading goes on without saving.
   std::filesystem::path optimized_graph_dir;
+  // Outputs [N,T,...] wanted for the last position only (a generation decoder's "logits"): where
+  // the graph allows it exactly, it is rewritten so they come out [N,1,...] and the LM head runs
+  // on one position instead of T (runtime/last_position_logits.h). Such a graph is not cached.
+  std::vector<std::string> last_position_outputs;
 };
 
 // Where a loaded backend's graph came from.
@@ -83,6 +87,8 @@ class Backend {
   virtual ~Backend() = default;
   virtual const ModelSignature& signature() const = 0;
   virtual GraphSource graph_source() const { return GraphSource::kModelFile; }
+  // Those of BackendOptions::last_position_outputs the graph was rewritten for.
+  virtual std::vector<std::string> last_position_outputs() const { return {}; }
   // Runs one (possibly batched) call. `inputs` are in signature().inputs order. `outputs` lists
   // the signature().outputs indices wanted, ascending (empty = all); they come back in that order.
   // Asking only for what is needed saves the engine's copies (ISNet has 12 outputs, most of them

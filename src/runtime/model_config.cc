@@ -77,6 +77,7 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
         return opt->Error("allow_spinning", "cannot be given together with 'spinning' (its newer spelling)");
       RETURN_IF_ERROR(opt->Bool("allow_spinning", &allow));
       cfg.spinning = allow ? Spinning::kAlways : Spinning::kOff;
+      cfg.spinning_set = !spinning.empty() || opt->Has("allow_spinning");
       std::string priority;
       RETURN_IF_ERROR(opt->OneOf("pool_priority", {"", "normal", "idle"}, &priority));
       cfg.pool_priority = priority == "idle" ? PoolPriority::kIdle : PoolPriority::kNormal;
@@ -91,6 +92,7 @@ Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::st
       RETURN_IF_ERROR(gen->Int("max_rows", 1, 1024, &cfg.generation_max_rows));
       RETURN_IF_ERROR(gen->Int("kv_cache_mb", 1, 1 << 20, &cfg.generation_kv_cache_mb));
       RETURN_IF_ERROR(gen->Int("admission_window_us", 0, 1'000'000, &cfg.generation_admission_window_us));
+      RETURN_IF_ERROR(gen->Bool("last_position_logits", &cfg.generation_last_position_logits));
       RETURN_IF_ERROR(gen->RejectUnknown());
     }
   }

@@ -48,6 +48,7 @@ struct ModelConfig {
   int intra_op_threads = 0;
   int inter_op_threads = 0;
   Spinning spinning = Spinning::kOff;                  // optimization.spinning (see runtime/pool_threads.h)
+  bool spinning_set = false;                           // whether sightline.json chose `spinning`
   PoolPriority pool_priority = PoolPriority::kNormal;  // optimization.pool_priority
   bool memory_pattern = true;                          // see BackendOptions::memory_pattern
   // A generative decoder's scheduler (sightline.json "generation" block): decode rows at once,
@@ -55,6 +56,9 @@ struct ModelConfig {
   int generation_max_rows = 64;
   int generation_kv_cache_mb = 512;
   int generation_admission_window_us = 2000;  // generation.admission_window_us
+  // generation.last_position_logits: the decoder's LM head runs on the last position only
+  // (runtime/last_position_logits.h); false keeps the export's graph as it is.
+  bool generation_last_position_logits = true;
   bool save_optimized_graph = true;  // optimization.save_optimized_graph: BackendOptions::optimized_graph_dir
   std::string variant = "fp32";      // fp32 | fp16 | int8 | quantized | any suffix
   bool warmup = true;

@@ -89,7 +89,10 @@ Result<std::unique_ptr<ServedModel>> LoadGenerator(runtime::BackendFactory& fact
   runtime::BackendOptions o;
   o.intra_op_threads = served->config.intra_op_threads;
   o.inter_op_threads = served->config.inter_op_threads;
-  o.spinning = served->config.spinning;
+  // A decoder's steps run back to back while it has sequences: its pool threads spin unless the
+  // model's config says otherwise. Sleeping between the ops of a step cost 18 % at 8 rows (a
+  // Qwen2-0.5B-sized decoder step, 136 against 112 ms; docs/BENCHMARKS.md).
+  o.spinning = served->config.spinning_set ? served->config.spinning : runtime::Spinning::kAlways;
   o.memory_pattern = false;  // shapes change every step: one planned block per shape would pile up
   generation::DecoderGraphs graphs;
   auto load = [&](const std::filesystem::path& file) -> Result<std::unique_ptr<runtime::Backend>> {
@@ -97,6 +100,8 @@ Result<std::unique_ptr<ServedModel>> LoadGenerator(runtime::BackendFactory& fact
       o.optimized_graph_dir = file.parent_path() / runtime::kOptimizedGraphFolder;
     return factory.Load(file, o);
   };
+  // Generating reads the logits of the last position only; the LM head need not run on the others.
+  if (served->config.generation_last_position_logits) o.last_position_outputs = {"logits"};
   if (!files.merged.empty()) {
     ASSIGN_OR_RETURN(graphs.merged, load(files.merged));
     served->signature = graphs.merged->signature();
@@ -105,6 +110,9 @@ Result<std::unique_ptr<ServedModel>> LoadGenerator(runtime::BackendFactory& fact
     ASSIGN_OR_RETURN(graphs.with_past, load(files.with_past));
     served->signature = graphs.with_past->signature();
   }
+  const auto* decoder = (files.merged.empty() ? graphs.first : graphs.merged).get();
+  const bool last_position_logits = !decoder->last_position_outputs().empty();
+  o.last_position_outputs.clear();
   if (!files.embed_tokens.empty()) {
     ASSIGN_OR_RETURN(graphs.embed_tokens, load(files.embed_tokens));
     ASSIGN_OR_RETURN(graphs.image_token_id, repository::ReadImageTokenId(dir));
@@ -125,6 +133,7 @@ Result<std::unique_ptr<ServedModel>> LoadGenerator(runtime::BackendFactory& fact
                                .Add("file", (files.merged.empty() ? files.first : files.merged).string())
                                .Add("scheduler", "generation")
                                .Add("kv_cache_budget_bytes", static_cast<int64_t>(go.kv_budget_bytes))
+                               .Add("logits_last_position_only", last_position_logits)
                                .Add("load_seconds", served->load_seconds));
   served->ready = true;
   mm.ready->Set(1);

@@ -1,17 +1,23 @@
 #include "runtime/onnxruntime/ort_backend.h"
 
+#include "runtime/last_position_logits.h"
 #include "runtime/onnx_graph.h"
 #include "runtime/onnxruntime/optimized_graph_cache.h"
 
 #include <onnxruntime_cxx_api.h>
+#include <onnxruntime_session_options_config_keys.h>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "core/thread_name.h"
@@ -173,10 +179,12 @@ class OrtStatefulSession final : public StatefulSession {
 
 class OrtBackend final : public Backend {
  public:
-  OrtBackend(Ort::Session session, ModelSignature sig, GraphSource source)
+  OrtBackend(Ort::Session session, ModelSignature sig, GraphSource source,
+             std::vector<std::string> last_position)
       : session_(std::move(session)),
         sig_(std::move(sig)),
         source_(source),
+        last_position_(std::move(last_position)),
         mem_(Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault)) {
     for (const auto& t : sig_.inputs) input_names_.push_back(t.name.c_str());
     for (const auto& t : sig_.outputs) output_names_.push_back(t.name.c_str());
@@ -184,6 +192,7 @@ class OrtBackend final : public Backend {
 
   const ModelSignature& signature() const override { return sig_; }
   GraphSource graph_source() const override { return source_; }
+  std::vector<std::string> last_position_outputs() const override { return last_position_; }
 
   Result<std::unique_ptr<StatefulSession>> OpenSession() override {
     try {
@@ -271,6 +280,7 @@ class OrtBackend final : public Backend {
   Ort::Session session_;
   ModelSignature sig_;
   GraphSource source_;
+  std::vector<std::string> last_position_;
   Ort::MemoryInfo mem_;
   Ort::RunOptions run_options_;
   std::vector<const char*> input_names_, output_names_;
@@ -328,7 +338,12 @@ class OrtBackendFactory final : public BackendFactory {
       // One walk over the file's graph: embedding-table sizes, and whether weights live elsewhere.
       // Should the reader not take a file ORT takes, the inputs stay unchecked and nothing is cached.
       auto facts = ReadGraphFacts(file);
-      auto [session, source] = OpenSession(file, options, facts.ok() && !facts->external_data);
+      std::vector<std::string> last_position;
+      auto rewritten = options.last_position_outputs.empty()
+                           ? std::optional<Ort::Session>()
+                           : OpenLastPositionSession(file, options, last_position);
+      auto [session, source] = rewritten ? std::pair(std::move(*rewritten), GraphSource::kModelFile)
+                                         : OpenSession(file, options, facts.ok() && !facts->external_data);
       ModelSignature sig;
       Ort::AllocatorWithDefaultOptions alloc;
       for (size_t i = 0; i < session.GetInputCount(); ++i) {
@@ -346,7 +361,8 @@ class OrtBackendFactory final : public BackendFactory {
         for (auto& in : sig.inputs)
           if (auto it = facts->index_limits.find(in.name); it != facts->index_limits.end())
             in.index_limit = it->second;
-      return std::unique_ptr<Backend>(new OrtBackend(std::move(session), std::move(sig), source));
+      return std::unique_ptr<Backend>(
+          new OrtBackend(std::move(session), std::move(sig), source, std::move(last_position)));
     } catch (const Ort::Exception& e) {
       return FailedPrecondition(file.string() + ": onnxruntime could not load it: " + e.what());
     }
@@ -370,6 +386,50 @@ class OrtBackendFactory final : public BackendFactory {
         const_cast<PoolPriority*>(options.pool_priority == PoolPriority::kIdle ? &kIdle : &kNormal));
     so.SetCustomJoinThreadFn(JoinPoolThread);
     return so;
+  }
+
+  // The session of `file` rewritten so that options.last_position_outputs come out for the last
+  // position only (runtime/last_position_logits.h), listing those in `done`; nullopt when the graph
+  // has none of them in a form the rewrite takes, or the rewritten graph does not load (then the
+  // file loads as it is, and the log says why).
+  std::optional<Ort::Session> OpenLastPositionSession(const std::filesystem::path& file,
+                                                      const BackendOptions& options,
+                                                      std::vector<std::string>& done) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    struct stat st {};
+    void* map = ::fstat(fd, &st) == 0 && st.st_size > 0
+                    ? ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0)
+                    : MAP_FAILED;
+    ::close(fd);
+    if (map == MAP_FAILED) return std::nullopt;
+    std::string bytes;
+    for (const auto& output : options.last_position_outputs) {
+      const auto* data =
+          bytes.empty() ? static_cast<const uint8_t*>(map) : reinterpret_cast<const uint8_t*>(bytes.data());
+      const size_t size = bytes.empty() ? static_cast<size_t>(st.st_size) : bytes.size();
+      auto r = SliceOutputToLastPosition(data, size, output);
+      if (r.ok() && *r) {
+        bytes = std::move(**r);
+        done.push_back(output);
+      }
+    }
+    ::munmap(map, static_cast<size_t>(st.st_size));
+    if (done.empty()) return std::nullopt;
+    try {
+      auto so = MakeSessionOptions(options, GraphOptimizationLevel::ORT_ENABLE_ALL);
+      // From memory, weights kept in files beside the model are found from its folder.
+      so.AddConfigEntry(kOrtSessionOptionsModelExternalInitializersFileFolderPath,
+                        file.parent_path().c_str());
+      return Ort::Session(env_, bytes.data(), bytes.size(), so);
+    } catch (const Ort::Exception& e) {
+      if (sink_ && *sink_)
+        (*sink_)("warning", "last_position_logits",
+                 file.string() + ": the graph computing the last position only did not load (" + e.what() +
+                     "); the model's own graph is used");
+      done.clear();
+      return std::nullopt;
+    }
   }
 
   // Opens the session from the saved optimized graph when there is a valid one, otherwise from

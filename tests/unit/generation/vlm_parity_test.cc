@@ -44,6 +44,32 @@ class VlmParity : public ::testing::Test {
     return out.ok() ? std::move(out->front()) : Tensor{};
   }
 
+  // Every reference case through `graphs_`; the number checked and how many ended on EOS.
+  void CheckEveryCase() {
+    auto stepper = graphs_.OpenStepper();
+    ASSERT_TRUE(stepper.ok()) << stepper.status().ToString();
+    const auto eos = Ids(refs_.at("eos_ids"));
+    ASSERT_EQ(eos.size(), 2u);
+    std::map<int64_t, Tensor> features;
+    int checked = 0, ended_on_eos = 0;
+    for (const auto& c : refs_.at("cases").as_array()) {
+      const int64_t image = c.at("image").to_number<int64_t>();
+      if (!features.count(image)) features[image] = Features(image);
+      const auto prompt = Ids(refs_.at("prompts").at(c.at("prompt").to_number<size_t>()).at("expanded"));
+      const auto& p = c.at("params").as_object();
+      const uint64_t seed = p.contains("seed") ? p.at("seed").to_number<uint64_t>() : 0;
+      auto ids = GenerateOne(**stepper, features[image], prompt, ParamsOf(p, eos), seed);
+      ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+      const auto expected = Ids(c.at("ids"));
+      EXPECT_EQ(*ids, expected) << c.at("name").as_string() << " on image " << image << ", prompt "
+                                << c.at("prompt").to_number<int>();
+      if (!expected.empty() && (expected.back() == eos[0] || expected.back() == eos[1])) ++ended_on_eos;
+      ++checked;
+    }
+    EXPECT_EQ(checked, 54);
+    EXPECT_GE(ended_on_eos, 5) << "the fixture should end some answers on EOS";
+  }
+
   std::unique_ptr<runtime::BackendFactory> factory_;
   json::value refs_;
   std::unique_ptr<runtime::Backend> encoder_;
@@ -51,28 +77,19 @@ class VlmParity : public ::testing::Test {
 };
 
 TEST_F(VlmParity, EveryStrategyMatchesTheReferenceLoopTokenForToken) {
-  auto stepper = graphs_.OpenStepper();
-  ASSERT_TRUE(stepper.ok()) << stepper.status().ToString();
-  const auto eos = Ids(refs_.at("eos_ids"));
-  ASSERT_EQ(eos.size(), 2u);
-  std::map<int64_t, Tensor> features;
-  int checked = 0, ended_on_eos = 0;
-  for (const auto& c : refs_.at("cases").as_array()) {
-    const int64_t image = c.at("image").to_number<int64_t>();
-    if (!features.count(image)) features[image] = Features(image);
-    const auto prompt = Ids(refs_.at("prompts").at(c.at("prompt").to_number<size_t>()).at("expanded"));
-    const auto& p = c.at("params").as_object();
-    const uint64_t seed = p.contains("seed") ? p.at("seed").to_number<uint64_t>() : 0;
-    auto ids = GenerateOne(**stepper, features[image], prompt, ParamsOf(p, eos), seed);
-    ASSERT_TRUE(ids.ok()) << ids.status().ToString();
-    const auto expected = Ids(c.at("ids"));
-    EXPECT_EQ(*ids, expected) << c.at("name").as_string() << " on image " << image << ", prompt "
-                              << c.at("prompt").to_number<int>();
-    if (!expected.empty() && (expected.back() == eos[0] || expected.back() == eos[1])) ++ended_on_eos;
-    ++checked;
-  }
-  EXPECT_EQ(checked, 54);
-  EXPECT_GE(ended_on_eos, 5) << "the fixture should end some answers on EOS";
+  CheckEveryCase();
+}
+
+// The server loads the decoder rewritten so its LM head runs on the last position only
+// (runtime/last_position_logits.h); the reference loop runs the export as it is. Same tokens.
+TEST_F(VlmParity, TheDecoderComputingLastPositionLogitsOnlyAnswersTheSame) {
+  runtime::BackendOptions o;
+  o.last_position_outputs = {"logits"};
+  auto b = factory_->Load(VlmDir() / "onnx" / "decoder_model_merged.onnx", o);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_EQ((*b)->last_position_outputs(), std::vector<std::string>{"logits"});
+  graphs_.merged = std::move(b).value();
+  CheckEveryCase();
 }
 
 // The image matters: the same prompt on different images does not always give the same answer.

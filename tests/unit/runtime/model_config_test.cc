@@ -64,6 +64,12 @@ TEST(ModelConfig, SpinningPolicy) {
   EXPECT_EQ(spin(R"({"optimization": {"spinning": "off"}})")->spinning, Spinning::kOff);
   EXPECT_EQ(spin(R"({"optimization": {"spinning": "always"}})")->spinning, Spinning::kAlways);
   EXPECT_EQ(spin(R"({"optimization": {"allow_spinning": false}})")->spinning, Spinning::kOff);
+  // Whether the file chose at all (a generation decoder spins unless it did).
+  EXPECT_FALSE(spin("{}")->spinning_set);
+  EXPECT_TRUE(spin(R"({"optimization": {"spinning": "off"}})")->spinning_set);
+  EXPECT_TRUE(spin(R"({"optimization": {"allow_spinning": false}})")->spinning_set);
+  EXPECT_FALSE(spin(R"({"generation": {"last_position_logits": false}})")->generation_last_position_logits);
+  EXPECT_TRUE(spin("{}")->generation_last_position_logits);
   EXPECT_EQ(spin(R"({"optimization": {"spinning": "sometimes"}})").status().message(),
             "m/sightline.json: field 'optimization.spinning' must be one of off, always");
   EXPECT_EQ(
