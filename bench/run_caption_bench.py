@@ -59,6 +59,7 @@ def ttft(port):
 
 
 WARMUP = 2
+NO_CAPACITY = False
 
 
 def capacity(name, port, path, photo, seconds, tokens, results):
@@ -75,7 +76,8 @@ def capacity(name, port, path, photo, seconds, tokens, results):
 
 
 def run_rates(name, port, path, photo, rates, seconds, tokens, results, metrics_port=None):
-    capacity(name, port, path, photo, seconds, tokens, results)
+    if not NO_CAPACITY:
+        capacity(name, port, path, photo, seconds, tokens, results)
     for rate in rates:
         before = ttft(metrics_port) if metrics_port else None
         out = loadgen(port, path, photo, rate, seconds, "image/png")
@@ -98,8 +100,10 @@ def main():
                     help="vlm only: the benchmark-sized model, or FastVLM-0.5B's dimensions")
     ap.add_argument("--skip-one-at-a-time", action="store_true",
                     help="leave out Sightline decoding one sequence at a time")
+    ap.add_argument("--no-capacity", action="store_true", help="the open-loop rates only")
     args = ap.parse_args()
-    global WARMUP
+    global WARMUP, NO_CAPACITY
+    NO_CAPACITY = args.no_capacity
     WARMUP = 2 if args.size == "bench" else 20  # a whole step-level batch in flight before measuring
     rates = [float(r) for r in args.rates.split(",")]
     work = tempfile.mkdtemp(prefix="caption-bench-")

@@ -113,6 +113,10 @@ Result<std::unique_ptr<ServedModel>> LoadGenerator(runtime::BackendFactory& fact
   const auto* decoder = (files.merged.empty() ? graphs.first : graphs.merged).get();
   const bool last_position_logits = !decoder->last_position_outputs().empty();
   o.last_position_outputs.clear();
+  // embed_tokens is one Gather of a few rows per step: run on the calling thread, with no pool
+  // whose threads would spin beside the decoder's.
+  o.intra_op_threads = 1;
+  o.spinning = runtime::Spinning::kOff;
   if (!files.embed_tokens.empty()) {
     ASSIGN_OR_RETURN(graphs.embed_tokens, load(files.embed_tokens));
     ASSIGN_OR_RETURN(graphs.image_token_id, repository::ReadImageTokenId(dir));

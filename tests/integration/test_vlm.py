@@ -366,3 +366,42 @@ def test_kv_budget_and_context_length_are_honest_4xx(make_server, tmp_path):
     assert long_prompt.status_code == 400
     assert "prompt" in long_prompt.json()["error"]["message"]
     assert "context of 512 positions" in long_prompt.json()["error"]["message"]
+
+
+def model_loaded_line(server, model):
+    for line in server.logs().splitlines():
+        if line.startswith("{") and '"model_loaded"' in line:
+            entry = json.loads(line)
+            if entry.get("model") == model:
+                return entry
+    return None
+
+
+def test_the_lm_head_runs_on_the_last_position_only_with_weights_beside_the_graph_too(server, make_server, tmp_path):
+    """The decoder is loaded rewritten so its LM head runs on the last position only
+    (runtime/last_position_logits.h): the model_loaded line says so, and the answer is the one the
+    reference loop gives on the export as it is (test_descriptions_match_the_reference_loop_greedy_and_beam
+    checks the same on the shared server). Here the decoder keeps its weights in an external-data
+    file, as Optimum writes models over 2 GB: the rewritten graph, loaded from memory, still finds
+    them. `generation.last_position_logits: false` keeps the export's graph, with the same answer."""
+    import shutil
+    import onnx
+    repo = tmp_path / "repo"
+    shutil.copytree(VLM, repo / "vlm-tiny", ignore=shutil.ignore_patterns(".sightline-optimized"))
+    graph = repo / "vlm-tiny" / "onnx" / "decoder_model_merged.onnx"
+    onnx.save_model(onnx.load(str(graph)), str(graph), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="decoder_model_merged.onnx_data")  # tensors over 1 KB, as Optimum writes them
+    assert (graph.parent / "decoder_model_merged.onnx_data").stat().st_size > graph.stat().st_size
+    image = noise_png(31)
+    expected = describe(server, [image], max_new_tokens=12)
+    assert expected.status_code == 200, expected.text[:300]
+    for rewrite in (True, False):
+        if not rewrite:
+            json.dump({"generation": {"last_position_logits": False}}, open(repo / "vlm-tiny" / "sightline.json", "w"))
+        s = make_server(repo=str(repo))
+        wait_until(lambda: model_loaded_line(s, "vlm-tiny.decoder") is not None, what="the model_loaded log line")
+        assert model_loaded_line(s, "vlm-tiny.decoder")["logits_last_position_only"] is rewrite
+        r = describe(s, [image], max_new_tokens=12)
+        assert r.status_code == 200, r.text[:300]
+        assert r.json()["data"][0]["text"] == expected.json()["data"][0]["text"]
+        s.stop()
