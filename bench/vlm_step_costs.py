@@ -4,10 +4,13 @@ docs/BENCHMARKS.md: a prefill of the benchmark's 313 positions with logits for e
 export as it is) and for the last one only (the graph Sightline loads: the LM head's input sliced
 first, built here with the onnx package the same way runtime/last_position_logits.cc does), and a
 decode step of 1, 8 and 16 rows at ~380 positions of cache, with the pool threads spinning or not.
+Each setting runs in its own process, the two alternating for --rounds rounds; medians are printed
+(this machine's figures move by ±20 % between back-to-back runs).
 
   .venv/bin/python bench/vlm_step_costs.py [--model DIR]   (default: builds --size real in a temp dir)
 """
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -58,11 +61,36 @@ def ms(sess, f, n):
     return (time.perf_counter() - t) / n * 1000
 
 
+def measure(model, spin, positions):
+    """One process's figures for one spin setting: {label: ms}."""
+    onnx_dir = os.path.join(model, "onnx")
+    out = {}
+
+    def session(path):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 2
+        so.add_session_config_entry("session.intra_op.allow_spinning", spin)
+        return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+    for name, file in [("every position's logits", "decoder_model_merged.onnx"),
+                       ("last position's logits", "decoder_last_position.onnx")]:
+        s = session(os.path.join(onnx_dir, file))
+        out[f"prefill of {positions} positions, {name}"] = ms(s, feeds(s, 1, positions, 0), 3)
+    for rows in [1, 8, 16]:
+        out[f"decode step, {rows} rows"] = ms(s, feeds(s, rows, 1, 380), 10)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="a vlm fixture folder (default: gen_vlm_fixture.py --size real)")
     ap.add_argument("--positions", type=int, default=313)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--measure", choices=["0", "1"], help=argparse.SUPPRESS)  # one child process
     a = ap.parse_args()
+    if a.measure:
+        print(json.dumps(measure(a.model, a.measure, a.positions)))
+        return
     work = None
     if not a.model:
         work = tempfile.mkdtemp(prefix="vlm-steps-")
@@ -71,29 +99,26 @@ def main():
                         os.path.join(ROOT, "build", "fixtures", "tokenizers", "qwen2", "tokenizer.json")], check=True)
         a.model = os.path.join(work, "vlm-real")
     onnx_dir = os.path.join(a.model, "onnx")
-    full = os.path.join(onnx_dir, "decoder_model_merged.onnx")
     last = os.path.join(onnx_dir, "decoder_last_position.onnx")
-    last_position_graph(full, last)
-
-    def session(path, spin):
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = 2
-        so.add_session_config_entry("session.intra_op.allow_spinning", spin)
-        return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-
+    last_position_graph(os.path.join(onnx_dir, "decoder_model_merged.onnx"), last)
+    runs = {"1": [], "0": []}
     try:
-        for spin in ["1", "0"]:
-            for name, path in [("every position's logits", full), ("last position's logits", last)]:
-                s = session(path, spin)
-                print(f"spin={spin} prefill of {a.positions} positions, {name}: "
-                      f"{ms(s, feeds(s, 1, a.positions, 0), 3):.0f} ms", flush=True)
-            for rows in [1, 8, 16]:
-                step = ms(s, feeds(s, rows, 1, 380), 5)
-                print(f"spin={spin} decode step, {rows} rows: {step:.1f} ms ({step / rows:.1f} ms a row)", flush=True)
+        for _ in range(a.rounds):
+            for spin in runs:
+                out = subprocess.run([sys.executable, __file__, "--model", a.model, "--positions", str(a.positions),
+                                      "--measure", spin], check=True, capture_output=True, text=True).stdout
+                runs[spin].append(json.loads(out.strip().splitlines()[-1]))
     finally:
         os.remove(last)
         if work:
             shutil.rmtree(work, ignore_errors=True)
+    for spin, rs in runs.items():
+        for label in rs[0]:
+            v = sorted(r[label] for r in rs)
+            rows = int(label.split()[2]) if label.startswith("decode") else 1
+            extra = f" ({v[len(v) // 2] / rows:.1f} ms a row)" if rows > 1 else ""
+            print(f"spinning={'on ' if spin == '1' else 'off'} {label}: median {v[len(v) // 2]:.1f} ms"
+                  f"{extra}, range {v[0]:.0f}-{v[-1]:.0f}")
 
 
 if __name__ == "__main__":

@@ -90,8 +90,8 @@ Result<std::unique_ptr<ServedModel>> LoadGenerator(runtime::BackendFactory& fact
   o.intra_op_threads = served->config.intra_op_threads;
   o.inter_op_threads = served->config.inter_op_threads;
   // A decoder's steps run back to back while it has sequences: its pool threads spin unless the
-  // model's config says otherwise. Sleeping between the ops of a step cost 18 % at 8 rows (a
-  // Qwen2-0.5B-sized decoder step, 136 against 112 ms; docs/BENCHMARKS.md).
+  // model's config says otherwise. A Qwen2-0.5B-sized step of one sequence took 49 ms spinning
+  // against 58 ms sleeping between operators; at 8 or 16 rows no difference (bench/vlm_step_costs.py).
   o.spinning = served->config.spinning_set ? served->config.spinning : runtime::Spinning::kAlways;
   o.memory_pattern = false;  // shapes change every step: one planned block per shape would pile up
   generation::DecoderGraphs graphs;
