@@ -119,6 +119,16 @@ def infer_body(inputs, **extra):
     return json.dumps(body)
 
 
+def model_loaded_line(server, model):
+    """The server's `model_loaded` log line for `model` (parsed), or None before it is written."""
+    for line in server.logs().splitlines():
+        if line.startswith("{") and '"model_loaded"' in line:
+            entry = json.loads(line)
+            if entry.get("model") == model:
+                return entry
+    return None
+
+
 def wait_until(predicate, timeout=60, what="the condition"):
     """Polls `predicate` (reading observable server state: metrics, a log line) until it holds;
     fails after `timeout` seconds. The poll interval only paces the polling."""

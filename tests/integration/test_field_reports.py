@@ -12,7 +12,7 @@ import requests
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from conftest import SANITIZED, metric_sum, wait_until
+from conftest import SANITIZED, metric_sum, model_loaded_line, wait_until
 
 
 def raw_request(port, data):
@@ -294,14 +294,6 @@ def test_one_very_long_word_is_fast_and_never_blocks_health(server):
 
 
 # ---- F7: graph optimisations applied once and saved --------------------------------------------
-
-def model_loaded_line(server, model):
-    for line in server.logs().splitlines():
-        if line.startswith("{") and '"model_loaded"' in line:
-            entry = json.loads(line)
-            if entry.get("model") == model:
-                return entry
-    return None
 
 
 def test_the_optimized_graph_is_saved_once_and_reused_by_later_starts(make_server, tmp_path):

@@ -15,7 +15,7 @@ import requests
 import tritonclient.http as httpclient
 from PIL import Image
 
-from conftest import BIN, FIXTURES, SANITIZED, wait_until
+from conftest import BIN, FIXTURES, SANITIZED, model_loaded_line, wait_until
 
 VLM = os.path.join(FIXTURES, "vlm-tiny")
 
@@ -366,15 +366,6 @@ def test_kv_budget_and_context_length_are_honest_4xx(make_server, tmp_path):
     assert long_prompt.status_code == 400
     assert "prompt" in long_prompt.json()["error"]["message"]
     assert "context of 512 positions" in long_prompt.json()["error"]["message"]
-
-
-def model_loaded_line(server, model):
-    for line in server.logs().splitlines():
-        if line.startswith("{") and '"model_loaded"' in line:
-            entry = json.loads(line)
-            if entry.get("model") == model:
-                return entry
-    return None
 
 
 def test_the_lm_head_runs_on_the_last_position_only_with_weights_beside_the_graph_too(server, make_server, tmp_path):
