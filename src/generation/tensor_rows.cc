@@ -69,6 +69,18 @@ Result<StepRows> CheckStepRows(size_t tokens, const std::vector<int>& sources, s
   return r;
 }
 
+Status CheckKvCacheInput(const runtime::TensorSpec& in) {
+  if (in.dtype != DataType::kFp32)
+    return FailedPrecondition("decoder input '" + in.name + "' is " + DataTypeName(in.dtype) +
+                              "; only fp32 KV caches are supported (use the fp32, _quantized or _q4 "
+                              "variant, not _fp16 or _q4f16)");
+  if (in.shape.size() != 4 || in.shape[1] <= 0 || in.shape[3] <= 0)
+    return FailedPrecondition("decoder input '" + in.name +
+                              "' must be [batch, heads, past, head_dim] with fixed heads and head_dim, got " +
+                              ShapeToString(in.shape));
+  return Status::Ok();
+}
+
 Result<StepLogits> ReadStep(const runtime::StatefulSession& session, size_t rows,
                             const std::string& first_present, int64_t& past_length) {
   ASSIGN_OR_RETURN(runtime::TensorView logits, session.Output("logits"));

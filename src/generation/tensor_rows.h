@@ -39,6 +39,11 @@ struct StepRows {
 };
 Result<StepRows> CheckStepRows(size_t tokens, const std::vector<int>& sources, size_t rows);
 
+// A decoder's past_key_values.* input must be fp32 [batch, heads, past, head_dim] with fixed heads
+// and head_dim; else kFailedPrecondition saying what it is (the fp16-I/O exports, `_fp16` and
+// `_q4f16`, are refused at load this way; `_quantized`, `_q4`, `_int8` keep fp32 caches).
+Status CheckKvCacheInput(const runtime::TensorSpec& input);
+
 // A decoder run's logits [N,T,V], borrowed from its session until the next run.
 struct StepLogits {
   const float* data = nullptr;

@@ -58,11 +58,7 @@ Result<std::unique_ptr<VisionLanguageStepper>> VisionLanguageStepper::Open(runti
     if (!ds.FindOutput(PresentName(in.name)))
       return FailedPrecondition("the decoder has input '" + in.name + "' but no output '" +
                                 PresentName(in.name) + "'");
-    if (in.shape.size() != 4 || in.shape[1] <= 0 || in.shape[3] <= 0 || in.dtype != DataType::kFp32)
-      return FailedPrecondition(
-          "decoder input '" + in.name +
-          "' must be fp32 [batch, heads, past, head_dim] with fixed heads and head_dim, got " +
-          ShapeToString(in.shape));
+    RETURN_IF_ERROR(CheckKvCacheInput(in));
     s->past_names_.push_back(in.name);
     s->heads_ = in.shape[1];
     s->head_dim_ = in.shape[3];

@@ -163,3 +163,20 @@ TEST_F(VlmParity, AVisionLanguageDecoderWithoutEmbedTokensIsRefusedAtOpen) {
 
 }  // namespace
 }  // namespace sightline::generation
+
+namespace sightline::generation {
+namespace {
+
+// fp16-I/O exports (transformers.js `_fp16`, `_q4f16`) are refused at load, saying which variants work.
+TEST(KvCacheInput, OnlyFp32CachesOfFixedHeadsAreTaken) {
+  EXPECT_TRUE(CheckKvCacheInput({"past_key_values.0.key", DataType::kFp32, {-1, 2, -1, 64}}).ok());
+  auto fp16 = CheckKvCacheInput({"past_key_values.0.key", DataType::kFp16, {-1, 2, -1, 64}});
+  EXPECT_EQ(fp16.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(fp16.message().find("is FP16; only fp32 KV caches are supported"), std::string::npos)
+      << fp16.message();
+  EXPECT_NE(fp16.message().find("_q4f16"), std::string::npos);
+  EXPECT_FALSE(CheckKvCacheInput({"past_key_values.0.key", DataType::kFp32, {-1, -1, -1, 64}}).ok());
+}
+
+}  // namespace
+}  // namespace sightline::generation
