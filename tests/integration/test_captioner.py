@@ -9,7 +9,7 @@ import requests
 import tritonclient.http as httpclient
 from PIL import Image
 
-from conftest import FIXTURES, infer_body, wait_until
+from conftest import FIXTURES, image_host, infer_body, wait_until
 
 
 def png(w=64, h=48):
@@ -162,6 +162,31 @@ def test_generation_metrics_count_what_ran(server):
     assert after['sightline_generation_time_to_first_token_seconds_count{model="captioner-tiny.decoder"}'] >= 1
     wait_until(lambda: server.metrics()['sightline_generation_active_sequences{model="captioner-tiny.decoder"}'] == 0,
                timeout=30, what="no active sequence")
+
+
+def test_caption_takes_images_every_way_the_image_routes_do(make_server, tmp_path):
+    """/v1/caption takes many images by every way the image routes accept — multipart files, a raw
+    body, base64 `images`, `image_urls` (through the SSRF-safe fetcher, here allowed to loopback) and
+    `image_paths` (under --allow-path) — and one image's caption is the same whichever way it came."""
+    import base64
+    s = make_server("--allow-path", str(tmp_path), "--fetch-allow-cidr", "127.0.0.1/32")
+    with image_host(good=2, corrupt=0, missing=0) as (base, _):
+        first = requests.get(f"{base}/img0.png", timeout=10).content
+        second = requests.get(f"{base}/img1.png", timeout=10).content
+        (tmp_path / "first.png").write_bytes(first)
+        want = [item["text"] for item in caption(s, [first, second], max_new_tokens=12).json()["data"]]
+        raw = requests.post(s.url + "/v1/caption?max_new_tokens=12", data=first,
+                            headers={"Content-Type": "image/png"}, timeout=60)
+        assert raw.status_code == 200, raw.text[:300]
+        assert [item["text"] for item in raw.json()["data"]] == want[:1]
+        r = requests.post(s.url + "/v1/caption", timeout=60, json={
+            "images": [base64.b64encode(second).decode()], "image_urls": [f"{base}/img0.png", f"{base}/img1.png"],
+            "image_paths": [str(tmp_path / "first.png")], "max_new_tokens": 12})
+    assert r.status_code == 200, r.text[:300]
+    body = r.json()
+    assert body["succeeded"] == 4 and body["failed"] == 0
+    assert sorted(item["text"] for item in body["data"]) == sorted([want[1], want[0], want[1], want[0]])
+    assert all(item["usage"]["completion_tokens"] >= 1 and "first_token_ms" in item["timing"] for item in body["data"])
 
 
 def test_predict_image_answers_the_describers_clients(make_server, tmp_path):
