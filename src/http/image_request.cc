@@ -81,7 +81,7 @@ Status ParseJson(std::string_view body, ImageRequest& out) {
     } else if (key == "image_path" || key == "image_paths") {
       RETURN_IF_ERROR(AddJsonImages(v, ImageSource::Kind::kPath, key, out));
     } else {
-      RETURN_IF_ERROR(AddJsonParameter(key, v, out.fields, out.lists));
+      RETURN_IF_ERROR(AddJsonParameter(key, v, out.fields, out.lists, &out.non_strings));
     }
   }
   return Status::Ok();
@@ -107,7 +107,9 @@ Result<std::string> DecodeInlineBytes(std::string_view text, const std::string& 
   return std::move(*bytes);
 }
 
-Status AddJsonParameter(const std::string& key, const json::value& v, Fields& fields, FieldLists& lists) {
+Status AddJsonParameter(const std::string& key, const json::value& v, Fields& fields, FieldLists& lists,
+                        std::vector<std::string>* non_strings) {
+  if (non_strings && (v.is_bool() || v.is_number())) non_strings->push_back(key);
   if (v.is_string()) {
     fields.emplace_back(key, std::string(v.get_string()));
   } else if (v.is_bool()) {

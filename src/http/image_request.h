@@ -28,10 +28,11 @@ using FieldLists = std::vector<std::pair<std::string, std::vector<std::string>>>
 Result<std::string> DecodeInlineBytes(std::string_view text, const std::string& label, ErrorKind kind);
 
 // One JSON member that is a parameter into `fields` as text: a string, a bool ("true"/"false"), a
-// number, or a list of strings (comma-joined in `fields`, whole in `lists`); null is skipped.
+// number, or a list of strings (comma-joined in `fields`, whole in `lists`); null is skipped. The
+// keys of bools and numbers go to `non_strings` when given, for fields that must be text.
 // Errors: kInvalidArgument naming the key (another type, a list with non-strings).
 Status AddJsonParameter(const std::string& key, const boost::json::value& v, Fields& fields,
-                        FieldLists& lists);
+                        FieldLists& lists, std::vector<std::string>* non_strings = nullptr);
 
 // At most this many images in one request on any image route (refused up front, 413).
 inline constexpr size_t kMaxImages = 1024;
@@ -44,6 +45,7 @@ struct ImageRequest {
   std::vector<std::pair<std::string, std::string>> fields;  // parameters, in arrival order
   // JSON arrays of strings (labels, effects) as lists too; `fields` holds them comma-joined.
   std::vector<std::pair<std::string, std::vector<std::string>>> lists;
+  std::vector<std::string> non_strings;  // parameters given as JSON numbers or booleans
 };
 
 // Errors are kInvalidArgument (400) and say what was malformed; an unsupported Content-Type

@@ -1,5 +1,6 @@
 #include "http/v1_codec.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include <charconv>
@@ -367,6 +368,15 @@ Result<CaptionRequestFields> ParseCaptionFields(const ImageRequest& r) {
                                 "model, prompt, max_new_tokens (max_tokens), min_new_tokens, do_sample, "
                                 "temperature, top_k, top_p, seed, "
                                 "repetition_penalty, no_repeat_ngram_size, num_beams, length_penalty, stop"));
+  // Text fields take text: a number, a boolean or a list is not turned into a prompt or a stop.
+  for (const char* key : {"model", "prompt"}) {
+    const bool listed =
+        std::any_of(r.lists.begin(), r.lists.end(), [&](const auto& l) { return l.first == key; });
+    if (listed || std::find(r.non_strings.begin(), r.non_strings.end(), key) != r.non_strings.end())
+      return InvalidArgument(std::string(key) + " must be a string");
+  }
+  if (std::find(r.non_strings.begin(), r.non_strings.end(), "stop") != r.non_strings.end())
+    return InvalidArgument("stop must be a string or a list of up to 4 strings");
   CaptionRequestFields f;
   f.model = Field(r, "model");
   f.params.prompt = Field(r, "prompt");
@@ -403,7 +413,8 @@ Result<CaptionRequestFields> ParseCaptionFields(const ImageRequest& r) {
       listed = true;
     }
   if (!listed)
-    if (const std::string v = Field(r, "stop"); !v.empty()) g.stop = {v};  // one string
+    for (const auto& [k, v] : r.fields)
+      if (k == "stop") g.stop = {v};  // one string (an empty one is refused with the list's rule)
   if (g.stop.size() > 4) return InvalidArgument("stop: at most 4 strings");
   RETURN_IF_ERROR(CheckImageCount(r));
   return f;

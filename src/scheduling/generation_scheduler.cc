@@ -149,6 +149,7 @@ void GenerationScheduler::Loop() {
       }
     }
     const auto t0 = Clock::now();
+    WaitForStopChecks();
     SweepEnded();
     AdmitWaiting();
     size_t runs = 0;
@@ -188,6 +189,28 @@ void GenerationScheduler::Loop() {
   groups_.clear();
   PublishGauges();
   changed_.notify_all();
+}
+
+// A stop string's watcher runs on the task pool; a starved pool must not let a fast decoder run
+// tens of steps past the stop. Bounded, so a watcher that never catches up only costs this much.
+constexpr auto kStopCheckWait = std::chrono::milliseconds(20);
+
+void GenerationScheduler::WaitForStopChecks() {
+  auto behind = [&] {
+    for (const auto& g : groups_) {
+      if (g->beam) continue;
+      for (const auto& s : g->rows)
+        if (s->in.stop_checked && !s->ended && !(s->in.stop_requested && s->in.stop_requested->load()) &&
+            s->in.stop_checked->load() < s->ids.size() - s->in.prompt.size())
+          return true;
+    }
+    return false;
+  };
+  if (!behind()) return;
+  const auto limit = Clock::now() + kStopCheckWait;
+  std::unique_lock lock(mu_);
+  while (!stopping_ && behind())
+    if (wake_.wait_until(lock, limit) == std::cv_status::timeout) break;
 }
 
 void GenerationScheduler::SweepEnded() {

@@ -65,6 +65,11 @@ struct GenerationSequence {
   // Set from any thread to end the sequence at the next step boundary with the ids so far
   // (FinishReason::kStop); wake the scheduler with NotifyCancelled(). Null: never. Not for beams.
   std::shared_ptr<std::atomic<bool>> stop_requested;
+  // How many new ids the stop-string watcher has looked at. While it is behind, the scheduler waits
+  // (at most kStopCheckWait a step) before the next step, so a stop string ends the sequence on the
+  // step that completed it, not whenever the watcher's thread got a core. Wake the scheduler with
+  // NotifyCancelled() after each. Null: no wait.
+  std::shared_ptr<std::atomic<size_t>> stop_checked;
   // Each new id as it is chosen (not for beam search, whose ids are known only at the end). Runs
   // on the scheduler thread: must not block.
   std::function<void(int64_t)> on_token;
@@ -115,6 +120,7 @@ class GenerationScheduler final : public Scheduler {
   // At each step boundary: end cancelled and expired sequences, start waiting ones that fit, then
   // one decoder run per group.
   void SweepEnded();
+  void WaitForStopChecks();
   void AdmitWaiting();
   void RunGroup(Group& g);
   // After a step: groups whose decoder takes a mask fold into one (DecoderStepper::Absorb), so

@@ -182,16 +182,19 @@ bool CutAtStop(std::string& text, const std::vector<std::string>& stop) {
 class TextStream : public std::enable_shared_from_this<TextStream> {
  public:
   // `on_text` may be null (only watching for stop strings); `on_stop` runs once, on the pool,
-  // when a stop string is found.
+  // when a stop string is found, with the number of ids up to the one that completed it;
+  // `on_checked` (may be null) after each id is looked at, with the number looked at.
   TextStream(ThreadPool& pool, const text::Tokenizer& tokenizer, std::vector<std::string> stop, size_t index,
-             std::function<void(size_t, const std::string&)> on_text, std::function<void()> on_stop)
+             std::function<void(size_t, const std::string&)> on_text, std::function<void(size_t)> on_stop,
+             std::function<void(size_t)> on_checked)
       : pool_(pool),
         tokenizer_(tokenizer),
         decode_(tokenizer, /*skip_special_tokens=*/true),
         stop_(std::move(stop)),
         index_(index),
         on_text_(std::move(on_text)),
-        on_stop_(std::move(on_stop)) {
+        on_stop_(std::move(on_stop)),
+        on_checked_(std::move(on_checked)) {
     for (const auto& s : stop_) hold_ = std::max(hold_, s.size() - 1);
   }
 
@@ -238,17 +241,22 @@ class TextStream : public std::enable_shared_from_this<TextStream> {
       }
       ids_.push_back(item.id);
       if (stopped_) continue;
-      auto chunk = decode_.Step(item.id);
-      if (chunk.ok()) {
-        text_ += *chunk;
-      } else {
-        // A decoder that rewrites earlier text (Strip, clean-up): take what the whole decode
-        // adds, if it still extends what was sent.
-        const std::string whole = tokenizer_.Decode(ids_, true);
-        if (whole.starts_with(text_) && !whole.ends_with("\xEF\xBF\xBD")) text_ = whole;
-      }
-      Emit();
+      Look(item.id);
+      if (on_checked_) on_checked_(ids_.size());
     }
+  }
+  // One new id: its text, sent (or held back) and watched for stop strings.
+  void Look(int64_t id) {
+    auto chunk = decode_.Step(id);
+    if (chunk.ok()) {
+      text_ += *chunk;
+    } else {
+      // A decoder that rewrites earlier text (Strip, clean-up): take what the whole decode
+      // adds, if it still extends what was sent.
+      const std::string whole = tokenizer_.Decode(ids_, true);
+      if (whole.starts_with(text_) && !whole.ends_with("\xEF\xBF\xBD")) text_ = whole;
+    }
+    Emit();
   }
   void Emit() {
     size_t cut = std::string::npos;
@@ -257,7 +265,7 @@ class TextStream : public std::enable_shared_from_this<TextStream> {
       if (on_text_ && cut > emitted_) on_text_(index_, text_.substr(emitted_, cut - emitted_));
       emitted_ = text_.size();
       stopped_ = true;
-      if (on_stop_) on_stop_();
+      if (on_stop_) on_stop_(ids_.size());
       return;
     }
     size_t safe = text_.size() > hold_ ? text_.size() - hold_ : 0;
@@ -275,7 +283,8 @@ class TextStream : public std::enable_shared_from_this<TextStream> {
   std::vector<std::string> stop_;
   size_t index_;
   std::function<void(size_t, const std::string&)> on_text_;
-  std::function<void()> on_stop_;
+  std::function<void(size_t)> on_stop_;
+  std::function<void(size_t)> on_checked_;
   size_t hold_ = 0;
   std::mutex mu_;
   std::deque<Item> queue_;  // guarded by mu_
@@ -387,16 +396,26 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
   // known only at the end). A stop string found ends the sequence at the next step boundary.
   std::shared_ptr<TextStream> stream;
   std::shared_ptr<std::atomic<bool>> stop_requested;
+  std::shared_ptr<std::atomic<size_t>> stop_checked, stop_at;  // ids looked at; ids up to the stop
   if ((on_text || !job.params->stop.empty()) && job.params->num_beams <= 1) {
-    std::function<void()> on_stop;
+    std::function<void(size_t)> on_stop, on_checked;
     if (!job.params->stop.empty()) {
       stop_requested = std::make_shared<std::atomic<bool>>(false);
-      on_stop = [stop_requested, scheduler = fam->decoder->generation.get()] {
+      stop_checked = std::make_shared<std::atomic<size_t>>(0);
+      stop_at = std::make_shared<std::atomic<size_t>>(0);
+      auto* scheduler = fam->decoder->generation.get();
+      on_stop = [stop_requested, stop_at, scheduler](size_t ids) {
+        stop_at->store(ids);
         stop_requested->store(true);
         scheduler->NotifyCancelled();  // wakes its sweep
       };
+      on_checked = [stop_checked, scheduler](size_t ids) {
+        stop_checked->store(ids);
+        scheduler->NotifyCancelled();  // it may be waiting for this (GenerationSequence::stop_checked)
+      };
     }
-    stream = std::make_shared<TextStream>(pool, *family.tokenizer, job.params->stop, index, on_text, on_stop);
+    stream = std::make_shared<TextStream>(pool, *family.tokenizer, job.params->stop, index, on_text, on_stop,
+                                          on_checked);
   }
   auto fail = [&done](const Status& s, const StageTiming& t) {
     CaptionedImage item;
@@ -417,7 +436,7 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
   o.continuation = index > 0;
   o.outputs = {fam->encoder->signature.outputs.front().name};
   ThreadPool* p = &pool;
-  auto encoded = [fam, job, context, index, done, timing, p, stream, stop_requested,
+  auto encoded = [fam, job, context, index, done, timing, p, stream, stop_requested, stop_checked, stop_at,
                   on_text](Result<scheduling::InferResult> r) mutable {
     auto fail_here = [&](const Status& s) {
       CaptionedImage item;
@@ -440,11 +459,12 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
     seq.context = context;
     if (stream) seq.on_token = [stream](int64_t id) { stream->Push(id); };
     seq.stop_requested = stop_requested;
+    seq.stop_checked = stop_checked;
     const auto submitted = Clock::now();
-    seq.done = [fam, job, done, timing, p, submitted, stream, on_text, index,
-                prompt_tokens](Result<scheduling::GenerationOutcome> g) mutable {
+    seq.done = [fam, job, done, timing, p, submitted, stream, on_text, index, prompt_tokens,
+                stop_at](Result<scheduling::GenerationOutcome> g) mutable {
       // On the scheduler thread: detokenizing is the pool's work; a stream ends first.
-      auto finish = [fam, job, done, timing, submitted, on_text, index, prompt_tokens,
+      auto finish = [fam, job, done, timing, submitted, on_text, index, prompt_tokens, stop_at,
                      streamed = stream != nullptr, g = std::move(g)]() mutable {
         timing.inference_ms += Ms(Clock::now() - submitted);
         CaptionedImage item;
@@ -452,6 +472,8 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
           item.status = g.status();
           return done(std::move(item), timing);
         }
+        // Ids generated past the one that completed a stop string are not part of the answer.
+        if (const size_t at = stop_at ? stop_at->load() : 0; at > 0 && at < g->ids.size()) g->ids.resize(at);
         item.prompt_tokens = prompt_tokens;
         item.completion_tokens = g->ids.size();
         item.first_token_ms = g->first_token_seconds * 1000.0;

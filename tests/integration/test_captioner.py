@@ -134,6 +134,13 @@ def test_every_bad_parameter_is_a_4xx_naming_its_field(server):
     assert r.status_code == 400 and "context" in r.json()["error"]["message"]
     r = caption(server, [image], unknown=1)
     assert r.status_code == 400 and "unknown" in r.json()["error"]["message"]
+    # Text fields take text (JSON bodies): a number, boolean or list is not stringified into them.
+    b64 = __import__("base64").b64encode(image).decode()
+    for field, value in [("prompt", 5), ("prompt", ["a"]), ("prompt", True), ("stop", 5), ("stop", 3.2),
+                         ("stop", True), ("stop", ""), ("stop", [""]), ("model", 7)]:
+        r = requests.post(server.url + "/v1/caption", json={"image": b64, field: value}, timeout=60)
+        assert r.status_code == 400, (field, value, r.text)
+        assert field in r.json()["error"]["message"], (field, value, r.text)
     # An image that fails to decode fails alone.
     r = caption(server, [image, b"not an image", image], max_new_tokens=4)
     assert r.status_code == 200

@@ -280,7 +280,9 @@ def test_a_stop_string_ends_generation_early_not_just_the_text(server):
     item = r.json()["data"][0]
     assert item["text"] == full[:full.find(stop)]
     assert item["finish_reason"] == "stop"
-    assert item["usage"]["completion_tokens"] < 40, "generation went on after the stop string"
+    # The stop string is in the first 3 ids; usage counts the ids up to the one that completed it,
+    # and the scheduler waits for the watcher, so this holds on a loaded machine too.
+    assert item["usage"]["completion_tokens"] <= 3, "generation went on after the stop string"
     wait_until(lambda: server.metrics().get(
         'sightline_generation_sequences_total{model="vlm-tiny.decoder",reason="stop"}', 0) == before + 1,
         what="a sequence ended by its stop string")
