@@ -16,7 +16,9 @@ constexpr uint32_t kModelGraph = 7, kModelOpset = 8;
 constexpr uint32_t kOpsetDomain = 1, kOpsetVersion = 2;
 constexpr uint32_t kGraphNode = 1, kGraphInitializer = 5, kGraphInput = 11, kGraphOutput = 12;
 constexpr uint32_t kGraphSparseInitializer = 15;
-constexpr uint32_t kNodeInput = 1, kNodeOutput = 2, kNodeName = 3, kNodeOpType = 4;
+constexpr uint32_t kNodeInput = 1, kNodeOutput = 2, kNodeName = 3, kNodeOpType = 4, kNodeAttribute = 5;
+constexpr uint32_t kAttributeGraph = 6, kAttributeGraphs = 11;
+constexpr uint32_t kDimValue = 1;
 constexpr uint32_t kTensorDims = 1, kTensorDataType = 2, kTensorInt64Data = 7, kTensorName = 8;
 constexpr uint32_t kValueInfoName = 1, kValueInfoType = 2, kTypeTensor = 1, kTensorTypeShape = 2,
                    kShapeDim = 1;
@@ -25,7 +27,8 @@ constexpr uint64_t kInt64 = 7;  // TensorProto.DataType.INT64
 struct Node {
   std::string op;
   std::vector<std::string> inputs, outputs;
-  std::string_view raw;  // the whole NodeProto field, key included
+  std::vector<std::string> subgraph_reads;  // names its If/Loop/Scan bodies read
+  std::string_view raw;                     // the whole NodeProto field, key included
 };
 
 Status Malformed() {
@@ -45,9 +48,10 @@ std::string Int64Initializer(const std::string& name, int64_t value) {
   return field;
 }
 
-// The rank a ValueInfoProto declares (-1 when it declares no shape).
-int DeclaredRank(WireReader v) {
-  int rank = -1;
+// The shape a ValueInfoProto declares, -1 for a dimension without a fixed value; nullopt when it
+// declares none.
+std::optional<std::vector<int64_t>> DeclaredShape(WireReader v) {
+  std::optional<std::vector<int64_t>> shape;
   while (v.Next()) {
     if (v.field() != kValueInfoType || v.wire() != 2) continue;
     WireReader type = v.Sub();
@@ -56,14 +60,47 @@ int DeclaredRank(WireReader v) {
       WireReader tensor = type.Sub();
       while (tensor.Next()) {
         if (tensor.field() != kTensorTypeShape || tensor.wire() != 2) continue;
-        rank = 0;
-        WireReader shape = tensor.Sub();
-        while (shape.Next())
-          if (shape.field() == kShapeDim) ++rank;
+        shape.emplace();
+        WireReader dims = tensor.Sub();
+        while (dims.Next()) {
+          if (dims.field() != kShapeDim || dims.wire() != 2) continue;
+          int64_t d = -1;
+          WireReader dim = dims.Sub();
+          while (dim.Next())
+            if (dim.field() == kDimValue && dim.wire() == 0) d = static_cast<int64_t>(dim.varint());
+          shape->push_back(d);
+        }
       }
     }
   }
-  return rank;
+  return shape;
+}
+
+bool CollectAttributeReads(WireReader attribute, std::vector<std::string>& out, int depth);
+
+// Every name the nodes of a graph read, its own subgraphs' included: a body reading a value of
+// the graph around it is one more use of that value.
+bool CollectReads(WireReader graph, std::vector<std::string>& out, int depth) {
+  if (depth > 32) return false;
+  while (graph.Next()) {
+    if (graph.field() != kGraphNode || graph.wire() != 2) continue;
+    WireReader node = graph.Sub();
+    while (node.Next()) {
+      if (node.wire() != 2) continue;
+      if (node.field() == kNodeInput) out.emplace_back(node.string());
+      if (node.field() == kNodeAttribute && !CollectAttributeReads(node.Sub(), out, depth)) return false;
+    }
+    if (!node.ok()) return false;
+  }
+  return graph.ok();
+}
+
+bool CollectAttributeReads(WireReader attribute, std::vector<std::string>& out, int depth) {
+  while (attribute.Next())
+    if ((attribute.field() == kAttributeGraph || attribute.field() == kAttributeGraphs) &&
+        attribute.wire() == 2 && !CollectReads(attribute.Sub(), out, depth + 1))
+      return false;
+  return attribute.ok();
 }
 
 }  // namespace
@@ -97,7 +134,7 @@ Result<std::optional<std::string>> SliceOutputToLastPosition(const uint8_t* data
 
   std::vector<Node> nodes;
   std::set<std::string> initializers, inputs, names;
-  int output_rank = -1;
+  std::optional<std::vector<int64_t>> output_shape;
   bool is_output = false;
   const auto* graph_data = reinterpret_cast<const uint8_t*>(graph_bytes.data());
   WireReader g(graph_data, graph_bytes.size());
@@ -113,6 +150,8 @@ Result<std::optional<std::string>> SliceOutputToLastPosition(const uint8_t* data
         if (r.field() == kNodeOutput) n.outputs.emplace_back(r.string());
         if (r.field() == kNodeOpType) n.op = std::string(r.string());
         if (r.field() == kNodeName) names.emplace(r.string());
+        if (r.field() == kNodeAttribute && !CollectAttributeReads(r.Sub(), n.subgraph_reads, 0))
+          return Malformed();
       }
       if (!r.ok()) return Malformed();
       for (const auto& o : n.outputs) names.insert(o);
@@ -133,12 +172,14 @@ Result<std::optional<std::string>> SliceOutputToLastPosition(const uint8_t* data
         inputs.insert(name);
       } else if (name == output) {
         is_output = true;
-        output_rank = DeclaredRank(g.Sub());
+        output_shape = DeclaredShape(g.Sub());
       }
     }
   }
   if (!g.ok()) return Malformed();
-  if (!is_output || output_rank != 3) return std::optional<std::string>();
+  // Rank 3 with a positions axis of no fixed size (a fixed one would no longer hold).
+  if (!is_output || !output_shape || output_shape->size() != 3 || (*output_shape)[1] != -1)
+    return std::optional<std::string>();
   names.insert(initializers.begin(), initializers.end());
   names.insert(inputs.begin(), inputs.end());
 
@@ -148,6 +189,7 @@ Result<std::optional<std::string>> SliceOutputToLastPosition(const uint8_t* data
     for (const auto& o : nodes[i].outputs) producer[o] = i;
     for (const auto& in : nodes[i].inputs)
       if (!in.empty()) ++consumers[in];
+    for (const auto& in : nodes[i].subgraph_reads) ++consumers[in];
   }
   // Back from the output through Cast/Identity to the LM head; every value on the way feeds only
   // the next node, so nothing else sees the shorter tensor.

@@ -16,8 +16,9 @@
 // The rewrite applies only where it is exact: `output` is a graph output produced by a MatMul
 // (or com.microsoft MatMulNBits, the 4-bit exports), possibly through Cast/Identity, whose weight
 // input depends on no graph input, whose activation input is rank 3 (read from the output's
-// declared rank 3), and whose result feeds nothing but `output`. Anything else (logits made inside
-// an If, by another op, or shared with another node) is left alone.
+// declared shape: rank 3, its positions axis of no fixed size), and whose result feeds nothing but
+// `output`, not even a read from inside an If/Loop body. Anything else (logits made inside an If,
+// by another op, or shared with another node) is left alone.
 #pragma once
 
 #include <cstddef>

@@ -398,3 +398,49 @@ def test_the_lm_head_runs_on_the_last_position_only_with_weights_beside_the_grap
         assert r.status_code == 200, r.text[:300]
         assert r.json()["data"][0]["text"] == expected.json()["data"][0]["text"]
         s.stop()
+
+
+def _subgraph_reads_the_lm_head(model):
+    """An If whose branches read the LM head's MatMul output from the graph around them."""
+    import onnx
+    from onnx import TensorProto, helper
+    g = model.graph
+    producer = {o: n for n in g.node for o in n.output}
+    head = producer["logits"]
+    while head.op_type != "MatMul":
+        head = producer[head.input[0]]
+    branch = lambda name: helper.make_graph(  # noqa: E731
+        [helper.make_node("Identity", [head.output[0]], [name])], name, [],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, None)])
+    g.initializer.append(onnx.numpy_helper.from_array(np.array(True), "always"))
+    g.node.append(helper.make_node("If", ["always"], ["aux"], then_branch=branch("aux_then"),
+                                   else_branch=branch("aux_else")))
+    g.output.append(helper.make_tensor_value_info("aux", TensorProto.FLOAT, None))
+
+
+def _fixed_positions(model):
+    """`logits` declared [batch, 7, vocab]: a graph that promises seven positions."""
+    out = next(o for o in model.graph.output if o.name == "logits")
+    out.type.tensor_type.shape.dim[1].Clear()
+    out.type.tensor_type.shape.dim[1].dim_value = 7
+
+
+@pytest.mark.parametrize("change", [_subgraph_reads_the_lm_head, _fixed_positions])
+def test_graphs_the_rewrite_would_change_otherwise_load_as_they_are(server, make_server, tmp_path, change):
+    """Where slicing the LM head's input would change more than `logits` (an If body reads the head's
+    output) or break what the graph declares (a fixed positions axis), the export loads unchanged."""
+    import shutil
+    import onnx
+    repo = tmp_path / "repo"
+    shutil.copytree(VLM, repo / "vlm-tiny", ignore=shutil.ignore_patterns(".sightline-optimized"))
+    graph = repo / "vlm-tiny" / "onnx" / "decoder_model_merged.onnx"
+    model = onnx.load(str(graph))
+    change(model)
+    onnx.save(model, str(graph))
+    s = make_server(repo=str(repo))
+    wait_until(lambda: model_loaded_line(s, "vlm-tiny.decoder") is not None, what="the model_loaded log line")
+    assert model_loaded_line(s, "vlm-tiny.decoder")["logits_last_position_only"] is False
+    image = noise_png(32)
+    r = describe(s, [image], max_new_tokens=8)
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["data"][0]["text"] == describe(server, [image], max_new_tokens=8).json()["data"][0]["text"]
