@@ -151,7 +151,13 @@ int main(int argc, char** argv) {
   c->add_option("--prompt", co.prompt, "Text the caption continues");
   c->add_option("--max-new-tokens", co.generation.max_new_tokens, "Tokens to generate at most");
   c->add_option("--num-beams", co.generation.num_beams, "Beam search with this many beams");
-  c->add_option("--seed", co.generation.seed, "Sample, reproducibly, with this seed");
+  c->add_option("--seed", co.generation.seed, "Sample, reproducibly, with this seed")
+      // CLI11 would wrap -5 into an unsigned seed.
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return v.starts_with('-') ? std::string("must be a non-negative integer") : "";
+          },
+          "UINT"));
   c->add_option("--temperature", co.generation.temperature, "Sampling temperature");
   sightline::app::SummarizeVideoOptions sv;
   auto* v = cli.add_subcommand(

@@ -82,8 +82,9 @@ void ItemRun::Start(const char* task, const ImageTaskDeps& deps, std::vector<sou
           if (!bytes.ok()) return st->End(i, Labelled(bytes.status(), label), t, false);
           // Decoding and inference wait for a slot; the start hops to the pool (a slot freed by
           // a batcher completion must not start the next decode on that thread).
-          st->window->Acquire([st, shared_work, pool, context, i, label, t, b = std::move(bytes).value()] {
-            pool->Submit([st, shared_work, context, i, label, t, b] {
+          st->window->Acquire([st, shared_work, pool, context, i, label, t, fetch_start,
+                               b = std::move(bytes).value()] {
+            pool->Submit([st, shared_work, context, i, label, t, fetch_start, b] {
               if (context && context->cancelled()) {
                 st->window->Release();
                 return st->End(i, Status(StatusCode::kCancelled, label + ": client went away"), t, false);
@@ -94,8 +95,10 @@ void ItemRun::Start(const char* task, const ImageTaskDeps& deps, std::vector<sou
                     i, Status(StatusCode::kDeadlineExceeded, label + ": the request's deadline passed"), t,
                     false);
               }
-              (*shared_work)(i, b, [st, i, label, t](Status s, StageTiming own, bool cache_hit) {
+              (*shared_work)(i, b, [st, i, label, t, fetch_start](Status s, StageTiming own, bool cache_hit) {
                 own.download_ms = t.download_ms;
+                // The item's own wall time, fetch to answer, where the work did not say.
+                if (own.total_ms == 0) own.total_ms = MsSince(fetch_start);
                 st->window->Release();
                 st->End(i, s.ok() ? s : Labelled(s, label), own, cache_hit);
               });

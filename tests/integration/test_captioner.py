@@ -193,7 +193,8 @@ def test_caption_takes_images_every_way_the_image_routes_do(make_server, tmp_pat
     body = r.json()
     assert body["succeeded"] == 4 and body["failed"] == 0
     assert sorted(item["text"] for item in body["data"]) == sorted([want[1], want[0], want[1], want[0]])
-    assert all(item["usage"]["completion_tokens"] >= 1 and "first_token_ms" in item["timing"] for item in body["data"])
+    assert all(item["usage"]["completion_tokens"] >= 1 and "first_token_ms" in item["timing"] and
+               item["timing"]["total_ms"] > 0 for item in body["data"])
 
 
 def test_predict_image_answers_the_describers_clients(make_server, tmp_path):
