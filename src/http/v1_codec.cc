@@ -566,6 +566,30 @@ Result<ChatCompletionRequest> ParseChatCompletionRequest(std::string_view body) 
   if (const auto* so = o.if_contains("stream_options"); so && so->is_object())
     if (const auto* u = so->get_object().if_contains("include_usage"); u && u->is_bool())
       r.include_usage = u->get_bool();
+  // OpenAI features that would change the answer and are not implemented are refused by name,
+  // not ignored (a client asking for logprobs or JSON output must not get a plain answer as if it
+  // had them). Fields that change nothing here (user, metadata, store, ...) are accepted.
+  auto asks = [&](const char* key) {
+    const auto* v = o.if_contains(key);
+    if (!v || v->is_null()) return false;
+    if (v->is_bool()) return v->get_bool();
+    if (v->is_number()) return v->to_number<double>() != 0;
+    if (v->is_array()) return !v->get_array().empty();
+    if (v->is_object()) return !v->get_object().empty();
+    return !(v->is_string() && (v->get_string() == "none" || v->get_string() == "auto"));
+  };
+  for (const char* key : {"logprobs", "top_logprobs", "tools", "functions", "logit_bias", "frequency_penalty",
+                          "presence_penalty", "audio", "prediction"})
+    if (asks(key)) return InvalidArgument(std::string(key) + " is not supported by this server");
+  if (const auto* v = o.if_contains("tool_choice"); v && !v->is_null() &&
+                                                    !(v->is_string() && v->get_string() == "none") &&
+                                                    !(v->is_string() && v->get_string() == "auto"))
+    return InvalidArgument("tool_choice is not supported by this server");
+  if (const auto* v = o.if_contains("response_format"); v && !v->is_null()) {
+    const auto* type = v->is_object() ? v->get_object().if_contains("type") : nullptr;
+    if (!type || !type->is_string() || type->get_string() != "text")
+      return InvalidArgument("response_format: only {\"type\": \"text\"} is supported by this server");
+  }
   return r;
 }
 

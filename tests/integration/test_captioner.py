@@ -307,12 +307,22 @@ def test_chat_completions_refuse_bad_requests_naming_the_field(server):
     image = colour_png((1, 2, 3))
     for kwargs, field in [({"max_tokens": -1}, "max_tokens"), ({"max_tokens": 100000}, "max_tokens"),
                           ({"top_p": 1.5}, "top_p"), ({"temperature": 3}, "temperature"), ({"n": 20}, "n"),
-                          ({"seed": -4}, "seed")]:
+                          ({"seed": -4}, "seed"),
+                          # Features that would change the answer and are not implemented: refused, not ignored.
+                          ({"logprobs": True}, "logprobs"), ({"top_logprobs": 2}, "top_logprobs"),
+                          ({"frequency_penalty": 0.5}, "frequency_penalty"),
+                          ({"response_format": {"type": "json_object"}}, "response_format"),
+                          ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}, "tools")]:
         try:
             client.chat.completions.create(model="captioner-tiny", messages=chat_messages(image), **kwargs)
             raise AssertionError(f"{kwargs} was accepted")
         except openai.BadRequestError as e:
             assert field in str(e), (field, str(e))
+    # What changes nothing is accepted: the defaults spelled out, and bookkeeping fields.
+    r = client.chat.completions.create(model="captioner-tiny", messages=chat_messages(image), max_tokens=4,
+                                       logprobs=False, frequency_penalty=0, response_format={"type": "text"},
+                                       user="someone")
+    assert r.choices[0].message.content is not None
     try:
         client.chat.completions.create(model="captioner-tiny", messages=[{"role": "user", "content": "hi"}])
         raise AssertionError("no image was accepted")
