@@ -21,6 +21,12 @@ Status Invalid(const std::string& what) {
   return InvalidImage(what);
 }
 
+// libvips' reason after what it means for the client: past the format check, a failure is almost
+// always a file cut short or damaged ("source: bad seek to 275" alone says neither).
+Status Undecodable() {
+  return InvalidImage("the image could not be decoded (truncated or corrupt?): " + TakeVipsError());
+}
+
 bool SwapsSides(VipsImage* header) {
   int orientation = 1;
   if (vips_image_get_typeof(header, VIPS_META_ORIENTATION) &&
@@ -41,18 +47,17 @@ Result<VImage> ToSrgb8(VImage in) {
       vips_error_clear();  // a broken profile: fall back to a plain colourspace conversion
   }
   if (vips_image_get_interpretation(in.get()) != VIPS_INTERPRETATION_sRGB || in->Bands < 3) {
-    if (vips_colourspace(in.get(), &out, VIPS_INTERPRETATION_sRGB, nullptr) != 0)
-      return Invalid(TakeVipsError());
+    if (vips_colourspace(in.get(), &out, VIPS_INTERPRETATION_sRGB, nullptr) != 0) return Undecodable();
     in.reset(out);
   }
   if (in->BandFmt != VIPS_FORMAT_UCHAR) {
     if (vips_cast(in.get(), &out, VIPS_FORMAT_UCHAR, "shift", in->BandFmt == VIPS_FORMAT_USHORT, nullptr) !=
         0)
-      return Invalid(TakeVipsError());
+      return Undecodable();
     in.reset(out);
   }
   if (in->Bands > 4) {
-    if (vips_extract_band(in.get(), &out, 0, "n", 4, nullptr) != 0) return Invalid(TakeVipsError());
+    if (vips_extract_band(in.get(), &out, 0, "n", 4, nullptr) != 0) return Undecodable();
     in.reset(out);
   }
   return in;
@@ -91,7 +96,7 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions&
   // Header only: libvips decodes lazily, so limits are checked before any pixel work.
   VImage header(vips_image_new_from_buffer(data, size, "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
                                            VIPS_FAIL_ON_ERROR, nullptr));
-  if (!header) return Invalid(TakeVipsError());
+  if (!header) return Undecodable();
   int w = vips_image_get_width(header.get());
   int h = vips_image_get_height(header.get());
   if (SwapsSides(header.get())) std::swap(w, h);
@@ -120,10 +125,10 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions&
   if (shrink > 1) {
     if (vips_jpegload_buffer(const_cast<uint8_t*>(data), size, &out, "shrink", shrink, "access",
                              VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR, nullptr) != 0)
-      return Invalid(TakeVipsError());
+      return Undecodable();
     full.reset(out);
   }
-  if (vips_autorot(full.get(), &out, nullptr) != 0) return Invalid(TakeVipsError());
+  if (vips_autorot(full.get(), &out, nullptr) != 0) return Undecodable();
   ASSIGN_OR_RETURN(VImage img, ToSrgb8(VImage(out)));
   // Every resize mode ends at the caller's minimum size: an integer box shrink on the lazy,
   // streamed image keeps at least twice the pixels per side that the final Lanczos needs, so the
@@ -133,7 +138,7 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions&
   if (options.min_width > 0 && options.min_height > 0) {
     const int f = std::min(img->Xsize / (2 * options.min_width), img->Ysize / (2 * options.min_height));
     if (f >= 2) {
-      if (vips_shrink(img.get(), &out, f, f, nullptr) != 0) return Invalid(TakeVipsError());
+      if (vips_shrink(img.get(), &out, f, f, nullptr) != 0) return Undecodable();
       img.reset(out);
     }
   }
@@ -141,7 +146,7 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions&
   // Decoding happens here: a truncated or corrupt file fails now.
   size_t bytes = 0;
   void* mem = vips_image_write_to_memory(img.get(), &bytes);
-  if (!mem) return Invalid(TakeVipsError());
+  if (!mem) return Undecodable();
   std::unique_ptr<void, void (*)(void*)> guard(mem, g_free);
   Image result;
   result.width = vips_image_get_width(img.get());

@@ -36,7 +36,7 @@ inline std::string TakeVipsError() {
   const auto nl = msg.find('\n');
   if (nl != std::string::npos) msg = msg.substr(0, nl);
   while (!msg.empty() && msg.back() == ' ') msg.pop_back();
-  return msg.empty() ? "unknown libvips error" : msg;
+  return msg.empty() ? "libvips gave no reason" : msg;
 }
 
 }  // namespace sightline::media
