@@ -146,6 +146,11 @@ def test_every_bad_parameter_is_a_4xx_naming_its_field(server):
     assert r.status_code == 200
     data = r.json()["data"]
     assert "text" in data[0] and data[1]["error"]["type"] == "invalid_image" and "text" in data[2]
+    # A file cut short says so before libvips' own reason ("source: bad seek to 275" alone says neither).
+    photo = png(300, 200)
+    r = caption(server, [photo[: len(photo) // 2]], max_new_tokens=4)
+    error = r.json()["data"][0]["error"]
+    assert error["type"] == "invalid_image" and "truncated or corrupt" in error["message"], error
 
 
 def test_stop_strings_end_the_text_and_a_prompt_is_continued(server):
