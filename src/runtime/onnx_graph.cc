@@ -1,16 +1,12 @@
 #include "runtime/onnx_graph.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <optional>
 #include <set>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "core/mapped_file.h"
 #include "runtime/protobuf_wire.h"
 
 namespace sightline::runtime {
@@ -131,20 +127,11 @@ Result<GraphFacts> ReadGraphFacts(const uint8_t* data, size_t size) {
 }
 
 Result<GraphFacts> ReadGraphFacts(const std::filesystem::path& onnx_file) {
-  const int fd = ::open(onnx_file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return FailedPrecondition(onnx_file.string() + ": cannot be opened");
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
-    ::close(fd);
-    return FailedPrecondition(onnx_file.string() + ": cannot be read");
-  }
-  const auto size = static_cast<size_t>(st.st_size);
   // Mapped, not read: the walk skips weight bytes by length and never touches their pages.
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED) return FailedPrecondition(onnx_file.string() + ": cannot be mapped");
-  auto result = ReadGraphFacts(static_cast<const uint8_t*>(map), size);
-  ::munmap(map, size);
+  auto mapped = MappedFile::Open(onnx_file.string());
+  if (!mapped.ok()) return FailedPrecondition(onnx_file.string() + ": cannot be read");
+  const auto bytes = (*mapped)->bytes();
+  auto result = ReadGraphFacts(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   if (!result.ok()) return FailedPrecondition(onnx_file.string() + ": " + result.status().message());
   return result;
 }

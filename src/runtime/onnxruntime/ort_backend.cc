@@ -7,11 +7,8 @@
 #include <onnxruntime_cxx_api.h>
 #include <onnxruntime_session_options_config_keys.h>
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -20,6 +17,7 @@
 #include <optional>
 #include <thread>
 
+#include "core/mapped_file.h"
 #include "core/thread_name.h"
 
 namespace sightline::runtime {
@@ -337,11 +335,15 @@ class OrtBackendFactory final : public BackendFactory {
     try {
       // One walk over the file's graph: embedding-table sizes, and whether weights live elsewhere.
       // Should the reader not take a file ORT takes, the inputs stay unchecked and nothing is cached.
-      auto facts = ReadGraphFacts(file);
+      // Mapped once for both walks; weight bytes are skipped by length, never paged in.
+      auto mapped = MappedFile::Open(file.string());
+      const auto* data = mapped.ok() ? reinterpret_cast<const uint8_t*>((*mapped)->bytes().data()) : nullptr;
+      const size_t size = mapped.ok() ? (*mapped)->bytes().size() : 0;
+      auto facts = mapped.ok() ? ReadGraphFacts(data, size) : Result<GraphFacts>(mapped.status());
       std::vector<std::string> last_position;
-      auto rewritten = options.last_position_outputs.empty()
+      auto rewritten = options.last_position_outputs.empty() || !mapped.ok()
                            ? std::optional<Ort::Session>()
-                           : OpenLastPositionSession(file, options, last_position);
+                           : OpenLastPositionSession(file, data, size, options, last_position);
       auto [session, source] = rewritten ? std::pair(std::move(*rewritten), GraphSource::kModelFile)
                                          : OpenSession(file, options, facts.ok() && !facts->external_data);
       ModelSignature sig;
@@ -388,33 +390,23 @@ class OrtBackendFactory final : public BackendFactory {
     return so;
   }
 
-  // The session of `file` rewritten so that options.last_position_outputs come out for the last
-  // position only (runtime/last_position_logits.h), listing those in `done`; nullopt when the graph
-  // has none of them in a form the rewrite takes, or the rewritten graph does not load (then the
-  // file loads as it is, and the log says why).
-  std::optional<Ort::Session> OpenLastPositionSession(const std::filesystem::path& file,
-                                                      const BackendOptions& options,
+  // The session of `file` (its mapped bytes `data`) rewritten so that options.last_position_outputs come out
+  // for the last position only (runtime/last_position_logits.h), listing those in `done`; nullopt when the
+  // graph has none of them in a form the rewrite takes, or the rewritten graph does not load (then the file
+  // loads as it is, and the log says why).
+  std::optional<Ort::Session> OpenLastPositionSession(const std::filesystem::path& file, const uint8_t* data,
+                                                      size_t size, const BackendOptions& options,
                                                       std::vector<std::string>& done) {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
-    struct stat st {};
-    void* map = ::fstat(fd, &st) == 0 && st.st_size > 0
-                    ? ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0)
-                    : MAP_FAILED;
-    ::close(fd);
-    if (map == MAP_FAILED) return std::nullopt;
     std::string bytes;
     for (const auto& output : options.last_position_outputs) {
-      const auto* data =
-          bytes.empty() ? static_cast<const uint8_t*>(map) : reinterpret_cast<const uint8_t*>(bytes.data());
-      const size_t size = bytes.empty() ? static_cast<size_t>(st.st_size) : bytes.size();
-      auto r = SliceOutputToLastPosition(data, size, output);
+      auto r = bytes.empty() ? SliceOutputToLastPosition(data, size, output)
+                             : SliceOutputToLastPosition(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                         bytes.size(), output);
       if (r.ok() && *r) {
         bytes = std::move(**r);
         done.push_back(output);
       }
     }
-    ::munmap(map, static_cast<size_t>(st.st_size));
     if (done.empty()) return std::nullopt;
     try {
       auto so = MakeSessionOptions(options, GraphOptimizationLevel::ORT_ENABLE_ALL);
