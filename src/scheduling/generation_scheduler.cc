@@ -200,8 +200,8 @@ void GenerationScheduler::WaitForStopChecks() {
     for (const auto& g : groups_) {
       if (g->beam) continue;
       for (const auto& s : g->rows)
-        if (s->in.stop_checked && !s->ended && !(s->in.stop_requested && s->in.stop_requested->load()) &&
-            s->in.stop_checked->load() < s->ids.size() - s->in.prompt.size())
+        if (s->in.stop_watch && !s->ended && s->in.stop_watch->stop_at.load() == 0 &&
+            s->in.stop_watch->checked.load() < s->ids.size() - s->in.prompt.size())
           return true;
     }
     return false;
@@ -238,9 +238,14 @@ void GenerationScheduler::SweepEnded() {
     for (auto& s : g->rows) {
       if (auto st = ended(*s)) {
         Finish(*s, *st);
-      } else if (!g->beam && s->in.stop_requested && s->in.stop_requested->load()) {
+      } else if (const size_t at = !g->beam && s->in.stop_watch ? s->in.stop_watch->stop_at.load() : 0;
+                 at > 0) {
+        // The answer ends with the id that completed the stop string, not with the steps run
+        // before the watcher said so.
         GenerationOutcome o;
-        o.ids.assign(s->ids.begin() + static_cast<std::ptrdiff_t>(s->in.prompt.size()), s->ids.end());
+        const auto first = s->ids.begin() + static_cast<std::ptrdiff_t>(s->in.prompt.size());
+        o.ids.assign(first,
+                     first + static_cast<std::ptrdiff_t>(std::min(at, s->ids.size() - s->in.prompt.size())));
         o.reason = FinishReason::kStop;
         Finish(*s, std::move(o));
       }

@@ -44,7 +44,7 @@
 
 namespace sightline::scheduling {
 
-// kStop: the submitter asked (GenerationSequence::stop_requested: a stop string was found).
+// kStop: the submitter asked (GenerationSequence::stop_watch: a stop string was found).
 enum class FinishReason { kEos, kLength, kStop };
 
 struct GenerationOutcome {
@@ -56,20 +56,25 @@ struct GenerationOutcome {
   double total_seconds = 0;        // submission to the end
 };
 
+// What a sequence's stop-string watcher, on another thread, tells the scheduler: how many new ids
+// it has looked at, and, once a stop string is complete, after how many new ids the answer ends.
+// While `checked` is behind, the scheduler waits (at most 20 ms a step) before the next step, so a
+// sequence ends on the step that completed its stop string however starved the watcher's thread
+// is; its outcome (FinishReason::kStop) keeps `stop_at` ids. Wake the scheduler with
+// NotifyCancelled() after each store.
+struct StopWatch {
+  std::atomic<size_t> checked{0};
+  std::atomic<size_t> stop_at{0};  // 0: no stop string yet
+};
+
 struct GenerationSequence {
   Tensor image_states;                  // [1,S,D]: encoder states, or a VLM's image features
   std::vector<int64_t> prompt;          // the decoder's first ids (start token / templated prompt)
   generation::GenerationParams params;  // validated by the caller
   uint64_t seed = 0;                    // for sampling
   RequestContextPtr context;            // cancellation and deadline; null: none
-  // Set from any thread to end the sequence at the next step boundary with the ids so far
-  // (FinishReason::kStop); wake the scheduler with NotifyCancelled(). Null: never. Not for beams.
-  std::shared_ptr<std::atomic<bool>> stop_requested;
-  // How many new ids the stop-string watcher has looked at. While it is behind, the scheduler waits
-  // (at most kStopCheckWait a step) before the next step, so a stop string ends the sequence on the
-  // step that completed it, not whenever the watcher's thread got a core. Wake the scheduler with
-  // NotifyCancelled() after each. Null: no wait.
-  std::shared_ptr<std::atomic<size_t>> stop_checked;
+  // Stop strings watched by the submitter on another thread (StopWatch); null: none. Not for beams.
+  std::shared_ptr<StopWatch> stop_watch;
   // Each new id as it is chosen (not for beam search, whose ids are known only at the end). Runs
   // on the scheduler thread: must not block.
   std::function<void(int64_t)> on_token;

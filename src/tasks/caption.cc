@@ -395,23 +395,19 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
   // Text as it is generated, when streamed or when a stop string can end it early (beams are
   // known only at the end). A stop string found ends the sequence at the next step boundary.
   std::shared_ptr<TextStream> stream;
-  std::shared_ptr<std::atomic<bool>> stop_requested;
-  std::shared_ptr<std::atomic<size_t>> stop_checked, stop_at;  // ids looked at; ids up to the stop
+  std::shared_ptr<scheduling::StopWatch> stop_watch;
   if ((on_text || !job.params->stop.empty()) && job.params->num_beams <= 1) {
     std::function<void(size_t)> on_stop, on_checked;
     if (!job.params->stop.empty()) {
-      stop_requested = std::make_shared<std::atomic<bool>>(false);
-      stop_checked = std::make_shared<std::atomic<size_t>>(0);
-      stop_at = std::make_shared<std::atomic<size_t>>(0);
+      stop_watch = std::make_shared<scheduling::StopWatch>();
       auto* scheduler = fam->decoder->generation.get();
-      on_stop = [stop_requested, stop_at, scheduler](size_t ids) {
-        stop_at->store(ids);
-        stop_requested->store(true);
+      on_stop = [stop_watch, scheduler](size_t ids) {
+        stop_watch->stop_at.store(ids);
         scheduler->NotifyCancelled();  // wakes its sweep
       };
-      on_checked = [stop_checked, scheduler](size_t ids) {
-        stop_checked->store(ids);
-        scheduler->NotifyCancelled();  // it may be waiting for this (GenerationSequence::stop_checked)
+      on_checked = [stop_watch, scheduler](size_t ids) {
+        stop_watch->checked.store(ids);
+        scheduler->NotifyCancelled();  // it may be waiting for this
       };
     }
     stream = std::make_shared<TextStream>(pool, *family.tokenizer, job.params->stop, index, on_text, on_stop,
@@ -436,7 +432,7 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
   o.continuation = index > 0;
   o.outputs = {fam->encoder->signature.outputs.front().name};
   ThreadPool* p = &pool;
-  auto encoded = [fam, job, context, index, done, timing, p, stream, stop_requested, stop_checked, stop_at,
+  auto encoded = [fam, job, context, index, done, timing, p, stream, stop_watch,
                   on_text](Result<scheduling::InferResult> r) mutable {
     auto fail_here = [&](const Status& s) {
       CaptionedImage item;
@@ -458,13 +454,12 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
     seq.seed = job.seed + index;
     seq.context = context;
     if (stream) seq.on_token = [stream](int64_t id) { stream->Push(id); };
-    seq.stop_requested = stop_requested;
-    seq.stop_checked = stop_checked;
+    seq.stop_watch = stop_watch;
     const auto submitted = Clock::now();
-    seq.done = [fam, job, done, timing, p, submitted, stream, on_text, index, prompt_tokens,
-                stop_at](Result<scheduling::GenerationOutcome> g) mutable {
+    seq.done = [fam, job, done, timing, p, submitted, stream, on_text, index,
+                prompt_tokens](Result<scheduling::GenerationOutcome> g) mutable {
       // On the scheduler thread: detokenizing is the pool's work; a stream ends first.
-      auto finish = [fam, job, done, timing, submitted, on_text, index, prompt_tokens, stop_at,
+      auto finish = [fam, job, done, timing, submitted, on_text, index, prompt_tokens,
                      streamed = stream != nullptr, g = std::move(g)]() mutable {
         timing.inference_ms += Ms(Clock::now() - submitted);
         CaptionedImage item;
@@ -472,8 +467,6 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
           item.status = g.status();
           return done(std::move(item), timing);
         }
-        // Ids generated past the one that completed a stop string are not part of the answer.
-        if (const size_t at = stop_at ? stop_at->load() : 0; at > 0 && at < g->ids.size()) g->ids.resize(at);
         item.prompt_tokens = prompt_tokens;
         item.completion_tokens = g->ids.size();
         item.first_token_ms = g->first_token_seconds * 1000.0;
