@@ -22,6 +22,18 @@ std::string Field(const R& r, const std::string& key) {
   return {};
 }
 
+// A text parameter (a prompt, a model name), or empty when absent. A JSON number, boolean or list
+// given for it is refused, not turned into text ("prompt": 5 is not the prompt "5"). `R` also has
+// `lists` and `non_strings` (image_request.h's AddJsonParameter fills them).
+template <typename R>
+Result<std::string> TextField(const R& r, const std::string& key) {
+  for (const auto& [k, v] : r.lists)
+    if (k == key) return InvalidArgument(key + " must be a string");
+  for (const auto& k : r.non_strings)
+    if (k == key) return InvalidArgument(key + " must be a string");
+  return Field(r, key);
+}
+
 // kInvalidArgument naming the first parameter not in `known`.
 template <typename R>
 Status RejectUnknown(const R& r, std::initializer_list<const char*> known, const std::string& expected) {

@@ -368,18 +368,11 @@ Result<CaptionRequestFields> ParseCaptionFields(const ImageRequest& r) {
                                 "model, prompt, max_new_tokens (max_tokens), min_new_tokens, do_sample, "
                                 "temperature, top_k, top_p, seed, "
                                 "repetition_penalty, no_repeat_ngram_size, num_beams, length_penalty, stop"));
-  // Text fields take text: a number, a boolean or a list is not turned into a prompt or a stop.
-  for (const char* key : {"model", "prompt"}) {
-    const bool listed =
-        std::any_of(r.lists.begin(), r.lists.end(), [&](const auto& l) { return l.first == key; });
-    if (listed || std::find(r.non_strings.begin(), r.non_strings.end(), key) != r.non_strings.end())
-      return InvalidArgument(std::string(key) + " must be a string");
-  }
   if (std::find(r.non_strings.begin(), r.non_strings.end(), "stop") != r.non_strings.end())
     return InvalidArgument("stop must be a string or a list of up to 4 strings");
   CaptionRequestFields f;
-  f.model = Field(r, "model");
-  f.params.prompt = Field(r, "prompt");
+  ASSIGN_OR_RETURN(f.model, TextField(r, "model"));
+  ASSIGN_OR_RETURN(f.params.prompt, TextField(r, "prompt"));
   RETURN_IF_ERROR(CheckTextBytes("prompt", f.params.prompt.size()));
   auto& g = f.params.generation;
   constexpr int64_t kBig = 1 << 30;

@@ -67,7 +67,7 @@ Status ParseJson(std::string_view body, VideoRequest& out, std::vector<VideoSour
                               std::string(text), key));
       }
     } else {
-      RETURN_IF_ERROR(AddJsonParameter(key, v, out.fields, out.lists));
+      RETURN_IF_ERROR(AddJsonParameter(key, v, out.fields, out.lists, &out.non_strings));
     }
   }
   return Status::Ok();
@@ -338,8 +338,8 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
     p.dedupe_threshold = *dedupe_threshold;
   }
   ASSIGN_OR_RETURN(p.captions, Flag(r, "captions", true));
-  p.caption_model = Field(r, "model");
-  p.caption.prompt = Field(r, "prompt");
+  ASSIGN_OR_RETURN(p.caption_model, TextField(r, "model"));
+  ASSIGN_OR_RETURN(p.caption.prompt, TextField(r, "prompt"));
   ASSIGN_OR_RETURN(p.caption.generation.max_new_tokens,
                    IntField(r, "max_new_tokens", 1, tasks::kMaxNewTokensLimit));
   ASSIGN_OR_RETURN(out.stream, Flag(r, "stream", false));

@@ -23,6 +23,7 @@ struct VideoRequest {
   std::vector<std::pair<std::string, std::string>> fields;  // parameters, in arrival order
   // JSON arrays of strings (tag_labels) as lists; `fields` holds them comma-joined too.
   std::vector<std::pair<std::string, std::vector<std::string>>> lists;
+  std::vector<std::string> non_strings;  // parameters given as JSON numbers or booleans
 };
 
 // Errors: kInvalidArgument (400) for no video, more than one, malformed JSON/multipart/base64;
