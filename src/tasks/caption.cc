@@ -472,6 +472,18 @@ void CaptionOne(const Captioners& captioners, const CaptionerFamily& family, Thr
         item.first_token_ms = g->first_token_seconds * 1000.0;
         item.text = fam->tokenizer->Decode(g->ids, /*skip_special_tokens=*/true);
         const bool stopped = CutAtStop(item.text, job.params->stop);
+        if (stopped && g->reason != scheduling::FinishReason::kStop) {
+          // Beams are known only at the end, so no watcher stopped them: usage counts the ids up
+          // to the one that completed the stop string, as for a watched sequence.
+          for (size_t n = 1; n < g->ids.size(); ++n) {
+            std::string head =
+                fam->tokenizer->Decode(std::span(g->ids).first(n), /*skip_special_tokens=*/true);
+            if (CutAtStop(head, job.params->stop)) {
+              item.completion_tokens = n;
+              break;
+            }
+          }
+        }
         item.finish_reason = stopped || g->reason != scheduling::FinishReason::kLength ? "stop" : "length";
         if (on_text && !streamed && !item.text.empty()) on_text(index, item.text);  // beams: all at once
         done(std::move(item), timing);

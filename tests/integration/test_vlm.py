@@ -283,6 +283,11 @@ def test_a_stop_string_ends_generation_early_not_just_the_text(server):
     # The stop string is in the first 3 ids; usage counts the ids up to the one that completed it,
     # and the scheduler waits for the watcher, so this holds on a loaded machine too.
     assert item["usage"]["completion_tokens"] <= 3, "generation went on after the stop string"
+    # Beams are cut at the end, not watched; usage still counts only the ids up to the stop.
+    beam = describe(server, [image], max_new_tokens=40, stop=stop, num_beams=2).json()["data"][0]
+    if stop in tok.decode(reference(server, image, conv, {"max_new_tokens": 40, "num_beams": 2,
+                                                          "early_stopping": False})[0], skip_special_tokens=True):
+        assert beam["finish_reason"] == "stop" and beam["usage"]["completion_tokens"] < 40, beam
     wait_until(lambda: server.metrics().get(
         'sightline_generation_sequences_total{model="vlm-tiny.decoder",reason="stop"}', 0) == before + 1,
         what="a sequence ended by its stop string")
