@@ -166,7 +166,8 @@ Result<VideoRequest> ParseVideoRequest(const HttpRequest& req) {
 namespace {
 
 Status ParseDetectorFields(const VideoRequest& r, media::ShotDetectorOptions& d) {
-  if (const std::string name = Field(r, "detector"); !name.empty()) {
+  ASSIGN_OR_RETURN(const std::string name, TextField(r, "detector"));
+  if (!name.empty()) {
     ASSIGN_OR_RETURN(d.kind, media::ParseShotDetector(name));
   }
   ASSIGN_OR_RETURN(auto threshold, NumberField(r, "threshold"));
@@ -314,14 +315,16 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
   SummarizeRequest out;
   auto& p = out.params;
   RETURN_IF_ERROR(ParseDetectorFields(r, p.detector));
-  if (const std::string k = Field(r, "keyframes"); !k.empty()) {
+  ASSIGN_OR_RETURN(const std::string k, TextField(r, "keyframes"));
+  if (!k.empty()) {
     if (k != "base64" && k != "none")
       return InvalidArgument("keyframes must be base64 or none, not '" + k + "'");
     p.thumbnails = k == "base64";
   }
   ASSIGN_OR_RETURN(auto thumb, IntField(r, "thumbnail_size", 16, 2048));
   if (thumb) p.thumbnail_size = *thumb;
-  if (const std::string f = Field(r, "thumbnail_format"); !f.empty()) {
+  ASSIGN_OR_RETURN(const std::string f, TextField(r, "thumbnail_format"));
+  if (!f.empty()) {
     ASSIGN_OR_RETURN(p.thumbnail_format, media::ParseImageFormat(f));
   }
   ASSIGN_OR_RETURN(auto key_size, IntField(r, "keyframe_size", 32, 2048));
@@ -350,12 +353,14 @@ Result<SummarizeRequest> ParseSummarizeParams(const VideoRequest& r) {
   if (safety_threshold) p.safety_threshold = *safety_threshold;
   ASSIGN_OR_RETURN(auto top_labels, IntField(r, "top_labels", 1, 100));
   if (top_labels) p.top_labels = *top_labels;
-  if (const std::string m = Field(r, "dedupe_method"); !m.empty()) p.dedupe_method = m;
+  ASSIGN_OR_RETURN(const std::string dedupe_method, TextField(r, "dedupe_method"));
+  if (!dedupe_method.empty()) p.dedupe_method = dedupe_method;
   ASSIGN_OR_RETURN(auto top, IntField(r, "top_tags", 1, 100));
   if (top) p.top_tags = *top;
-  if (const std::string m = Field(r, "summary_method"); !m.empty()) p.summary_method = m;
-  p.summary_model = Field(r, "summary_model");
-  p.safety_model = Field(r, "safety_model");
+  ASSIGN_OR_RETURN(const std::string summary_method, TextField(r, "summary_method"));
+  if (!summary_method.empty()) p.summary_method = summary_method;
+  ASSIGN_OR_RETURN(p.summary_model, TextField(r, "summary_model"));
+  ASSIGN_OR_RETURN(p.safety_model, TextField(r, "safety_model"));
   ASSIGN_OR_RETURN(auto summary_tokens, IntField(r, "summary_max_tokens", 1, tasks::kMaxNewTokensLimit));
   if (summary_tokens) p.summary_max_tokens = *summary_tokens;
   p.tag_labels = ListField(r, "tag_labels");

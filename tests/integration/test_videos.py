@@ -372,7 +372,10 @@ def test_summary_parameters_and_errors(video_server, make_server):
     for payload, says in [({"keyframes": "png"}, "keyframes"), ({"thumbnail_size": 9}, "thumbnail_size"),
                           ({"dedupe_threshold": 2}, "dedupe_threshold"), ({"captions": "maybe"}, "captions"),
                           ({"model": "nope"}, "no captioning model named 'nope'"), ({"colour": 1}, "unknown parameter"),
-                          ({"prompt": 5}, "prompt must be a string"), ({"model": ["a"]}, "model must be a string")]:
+                          ({"prompt": 5}, "prompt must be a string"), ({"model": ["a"]}, "model must be a string"),
+                          ({"summary_model": ["vlm-tiny"]}, "summary_model must be a string"),
+                          ({"detector": ["content"]}, "detector must be a string"),
+                          ({"keyframes": ["none"]}, "keyframes must be a string")]:
         payload["video_path"] = os.path.join(VIDEOS, "cuts_h264.mp4")
         r = requests.post(s.url + "/v1/videos/summarize", json=payload, timeout=60)
         assert r.status_code in (400, 404), (payload, r.text)
